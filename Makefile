@@ -1,0 +1,103 @@
+# Thin wrapper over CMake.
+#
+#   make                      build into build/ (or build-<compiler>)
+#   make test                 build, then run the test suite
+#   make test CC=clang        the same with clang, in build-clang/
+#   make asan | tsan          sanitizer builds (build-asan/, build-tsan/)
+#   make ucontext             ucontext context switch (build-ucontext/)
+#   make aarch64              cross build, tests under qemu (build-aarch64/)
+#   make bench | demo | install [PREFIX=...] | format | clean
+#
+# Variables: CC, WERROR=1 (warnings are errors), JOBS (default 2), PREFIX,
+# DESTDIR, CMAKE; the tests read WEFT_TEST_SCALE and WEFT_TEST_TIMEOUT from
+# the environment (or the make command line).
+
+CMAKE ?= cmake
+JOBS ?= 2
+PREFIX ?= /usr/local
+WERROR ?=
+
+# Build directory: build/ for the default compiler, build-<name> otherwise.
+CC_NAME := $(notdir $(firstword $(CC)))
+ifneq ($(filter cc gcc,$(CC_NAME)),)
+BUILD_SUFFIX :=
+else
+BUILD_SUFFIX := -$(CC_NAME)
+endif
+BUILD := build$(BUILD_SUFFIX)
+
+ifeq ($(filter 1 ON on yes YES true TRUE,$(WERROR)),)
+WERROR_FLAG := -DWEFT_WERROR=OFF
+else
+WERROR_FLAG := -DWEFT_WERROR=ON
+endif
+
+CONFIGURE_FLAGS := -DCMAKE_C_COMPILER=$(CC) $(WERROR_FLAG)
+
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+AARCH64_CC := aarch64-linux-gnu-gcc
+AARCH64_QEMU := qemu-aarch64
+AARCH64_SYSROOT := /usr/aarch64-linux-gnu
+
+# configure(dir, extra cmake flags) then build(dir).  The inner build does
+# not inherit this make's flags: its own -j applies, without jobserver
+# warnings or directory messages.
+configure = $(CMAKE) -S . -B $(1) $(2)
+build = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(CMAKE) --build $(1) --parallel $(JOBS)
+
+.PHONY: all build test demo asan tsan ucontext aarch64 bench install format clean
+
+all: build
+
+build:
+	$(call configure,$(BUILD),$(CONFIGURE_FLAGS))
+	$(call build,$(BUILD))
+
+test: build
+	tests/run.sh $(BUILD)
+
+demo: build
+	$(BUILD)/examples/demo
+
+asan:
+	$(call configure,build-asan$(BUILD_SUFFIX),$(CONFIGURE_FLAGS) -DWEFT_SANITIZE=address)
+	$(call build,build-asan$(BUILD_SUFFIX))
+	$(ASAN_ENV) tests/run.sh build-asan$(BUILD_SUFFIX)
+
+tsan:
+	$(call configure,build-tsan$(BUILD_SUFFIX),$(CONFIGURE_FLAGS) -DWEFT_SANITIZE=thread)
+	$(call build,build-tsan$(BUILD_SUFFIX))
+	$(TSAN_ENV) tests/run.sh build-tsan$(BUILD_SUFFIX)
+
+ucontext:
+	$(call configure,build-ucontext$(BUILD_SUFFIX),$(CONFIGURE_FLAGS) -DWEFT_CONTEXT=ucontext)
+	$(call build,build-ucontext$(BUILD_SUFFIX))
+	tests/run.sh build-ucontext$(BUILD_SUFFIX)
+
+aarch64:
+	@command -v $(AARCH64_CC) >/dev/null 2>&1 || { \
+	  echo "make aarch64: $(AARCH64_CC) not found;" \
+	       "install gcc-aarch64-linux-gnu and libc6-dev-arm64-cross" >&2; exit 1; }
+	@command -v $(AARCH64_QEMU) >/dev/null 2>&1 || { \
+	  echo "make aarch64: $(AARCH64_QEMU) not found; install qemu-user" >&2; exit 1; }
+	$(call configure,build-aarch64,-DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake $(WERROR_FLAG))
+	$(call build,build-aarch64)
+	WEFT_TEST_WRAPPER="$(AARCH64_QEMU) -L $(AARCH64_SYSROOT)" tests/run.sh build-aarch64
+
+bench: build
+	bench/run.sh $(BUILD)
+
+install: build
+	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
+
+FORMAT_DIRS := include src tests bench examples
+format:
+	@command -v clang-format >/dev/null 2>&1 || { echo "clang-format not found" >&2; exit 1; }
+	find $(FORMAT_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null \
+	  | xargs -r clang-format -i
+
+clean:
+	rm -rf build build-*/

@@ -1,0 +1,42 @@
+/*
+ * ctx.h - the machine context switch, one implementation per build.
+ *
+ * ctx_x86_64.S and ctx_aarch64.S keep only the callee-saved registers and
+ * the floating-point control state, on the suspended stack itself: a
+ * context is one saved stack pointer.  ctx_ucontext.c is the portable
+ * fallback (selected with -DWEFT_CONTEXT=ucontext); it is slower (glibc's
+ * swapcontext makes a sigprocmask system call) but passes the same suite.
+ *
+ * Nothing here knows about tasks, sanitizers or stacks: see switch.h.
+ */
+#ifndef WEFT_CTX_H
+#define WEFT_CTX_H
+
+#include <stddef.h>
+
+#ifdef WEFT_CTX_UCONTEXT
+#include <ucontext.h>
+typedef struct weft__ctx {
+    ucontext_t uc;
+} weft__ctx;
+#else
+typedef struct weft__ctx {
+    void *sp; /* saved stack pointer; the registers sit on that stack */
+} weft__ctx;
+#endif
+
+/*
+ * Prepares `c` so that the first switch to it calls entry(arg) on the stack
+ * [lo, lo + size).  entry must never return (it switches away for good).
+ */
+void weft__ctx_make(weft__ctx *c, void *lo, size_t size,
+                    void (*entry)(void *), void *arg);
+
+/* Saves the current context in `from` and resumes `to`.  Returns when
+ * something switches back to `from`. */
+void weft__ctx_switch(weft__ctx *from, weft__ctx *to);
+
+/* "x86_64", "aarch64" or "ucontext". */
+const char *weft__ctx_name(void);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * ctx_x86_64.S - context switch for x86-64, System V ABI.
+ *
+ * The System V ABI makes rbx, rbp, r12-r15 and rsp callee-saved, plus the
+ * control bits of MXCSR and the x87 control word; everything else is the
+ * caller's to save.  A suspended context is its stack holding, from the
+ * saved stack pointer upwards:
+ *
+ *      sp+0    MXCSR (4 bytes), x87 control word (2 bytes), padding
+ *      sp+16   r15, r14, r13, r12, rbx, rbp
+ *      sp+64   return address
+ */
+    .text
+
+/* void weft__ctx_switch(weft__ctx *from, weft__ctx *to)
+ *      rdi = from (its first word receives the stack pointer)
+ *      rsi = to   (its first word holds the stack pointer to resume) */
+    .globl  weft__ctx_switch
+    .hidden weft__ctx_switch
+    .type   weft__ctx_switch, @function
+    .p2align 4
+weft__ctx_switch:
+    .cfi_startproc
+    pushq   %rbp
+    pushq   %rbx
+    pushq   %r12
+    pushq   %r13
+    pushq   %r14
+    pushq   %r15
+    subq    $16, %rsp
+    stmxcsr (%rsp)              /* rounding mode, exception masks */
+    fnstcw  4(%rsp)             /* x87 precision and rounding control */
+    movq    %rsp, (%rdi)        /* from->sp = rsp */
+    movq    (%rsi), %rsp        /* rsp = to->sp: now on the other stack */
+    ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    addq    $16, %rsp
+    popq    %r15
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    ret                         /* into the resumed context */
+    .cfi_endproc
+    .size   weft__ctx_switch, .-weft__ctx_switch
+
+/* void weft__ctx_make(weft__ctx *c, void *lo, size_t size,
+ *                     void (*entry)(void *), void *arg)
+ *      rdi = c, rsi = lo, rdx = size, rcx = entry, r8 = arg
+ * Builds a frame that weft__ctx_switch resumes into weft__ctx_trampoline with
+ * r12 = entry and r13 = arg, and the current floating-point control state.
+ * top = (lo + size) & ~15; the frame is 88 bytes below it, so that after the
+ * final `ret` rsp = top - 16, 16-byte aligned as a `call` requires. */
+    .globl  weft__ctx_make
+    .hidden weft__ctx_make
+    .type   weft__ctx_make, @function
+    .p2align 4
+weft__ctx_make:
+    .cfi_startproc
+    leaq    (%rsi,%rdx), %rax
+    andq    $-16, %rax          /* top of stack, aligned */
+    leaq    -88(%rax), %r9      /* the saved stack pointer */
+    movq    $0, 80(%r9)         /* top-8, top-16: padding, zero */
+    movq    $0, 72(%r9)
+    leaq    weft__ctx_trampoline(%rip), %r10
+    movq    %r10, 64(%r9)       /* return address */
+    movq    $0, 56(%r9)         /* rbp = 0 ends frame-pointer chains */
+    movq    $0, 48(%r9)         /* rbx */
+    movq    %rcx, 40(%r9)       /* r12 = entry */
+    movq    %r8, 32(%r9)        /* r13 = arg */
+    movq    $0, 24(%r9)         /* r14 */
+    movq    $0, 16(%r9)         /* r15 */
+    movq    $0, 8(%r9)
+    stmxcsr (%r9)               /* inherit the creator's FP control state */
+    fnstcw  4(%r9)
+    movq    %r9, (%rdi)
+    ret
+    .cfi_endproc
+    .size   weft__ctx_make, .-weft__ctx_make
+
+/* First code a new context runs: entry(arg), which never returns. */
+    .type   weft__ctx_trampoline, @function
+    .p2align 4
+weft__ctx_trampoline:
+    .cfi_startproc
+    .cfi_undefined rip          /* outermost frame: debuggers stop here */
+    movq    %r13, %rdi
+    call    *%r12
+    ud2                         /* entry returned: a bug, fault loudly */
+    .cfi_endproc
+    .size   weft__ctx_trampoline, .-weft__ctx_trampoline
+
+    .section .note.GNU-stack,"",@progbits

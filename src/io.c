@@ -1,0 +1,51 @@
+/*
+ * io.c - waiting for a file descriptor to become ready.
+ *
+ * Each wait registers the fd with the backend for one report and removes
+ * it afterwards, so weft keeps no per-fd state: a second task waiting on the
+ * same fd is told -EBUSY by the backend's duplicate check.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "backend/backend.h"
+
+#include <errno.h>
+#include <math.h>
+
+void weft__io_ready(weft__loop *L, void *data, unsigned events)
+{
+    weft__fiber *f = data;
+    if (f->wait != WAIT_IO)
+        return;
+    f->io_ready = events;
+    weft__wake(L, f, 0);
+}
+
+int weft_io_wait(int fd, unsigned events, double timeout)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *f = L ? L->cur : NULL;
+    if (!f)
+        return -EPERM;
+    if (fd < 0 || !events || (events & ~(WEFT_READABLE | WEFT_WRITABLE)) ||
+        isnan(timeout))
+        return -EINVAL;
+    if (weft__cancelled(L, f))
+        return -ECANCELED;
+    uint64_t deadline = WEFT_NO_DEADLINE;
+    if (timeout >= 0)
+        deadline = weft__deadline_after(timeout);
+    int rc = weft__backend_add(L->backend, fd, events, f);
+    if (rc)
+        return rc == -EEXIST ? -EBUSY : rc;
+    f->io_fd = fd;
+    f->io_ready = 0;
+    f->wait = WAIT_IO;
+    L->n_io++;
+    rc = weft__wait(L, f, deadline);
+    weft__backend_del(L->backend, fd);
+    if (rc)
+        return rc;
+    return (int)(f->io_ready & events);
+}

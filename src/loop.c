@@ -1,0 +1,331 @@
+/*
+ * loop.c - weft_run: creating a loop, the host loop, shutdown, deadlock
+ * detection.
+ *
+ * The host loop runs on the thread's own stack.  Each turn:
+ *   1. shutdown: once the main task has finished, cancel every task still
+ *      alive; once none is alive, stop.
+ *   2. poll: wait for file descriptors - not at all if tasks are ready and
+ *      none waits on an fd, without blocking if tasks are ready, otherwise
+ *      until the earliest timer.  If nothing is ready and nothing could ever
+ *      wake a task (no timer, no fd, no thread-pool job, no handle another
+ *      thread can wake us through), it is a deadlock (step 4).
+ *   3. timers: read the clock once, wake every task whose deadline passed,
+ *      in deadline order (equal deadlines in arming order).
+ *   4. run: switch into the ready tasks; they switch among themselves and
+ *      come back here when none is ready or the switch budget is spent.
+ *
+ * Deadlock: the stuck tasks are named on stderr, weft_run will return
+ * -EDEADLK, and shutdown begins (cancelling them).  A deadlock during
+ * shutdown means some task cannot finish even cancelled (a shielded wait on
+ * something that never comes): it is abandoned - reported, its stack and
+ * record freed, never resumed.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "alloc.h"
+#include "backend/backend.h"
+#include "coro/overflow.h"
+#include "coro/switch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#define TRIM_INTERVAL_NS 1000000000ull
+#define RUN_MSG_MAX 256
+
+void weft__reports_flush(weft__loop *L);
+void weft__report_unretrieved(weft__loop *L);
+
+/* Reservations: address space only (see arena.h). */
+#define MAX_LIVE ((size_t)1 << 24)
+
+static atomic_uint loop_tags;
+static __thread char run_msg[RUN_MSG_MAX];
+static __thread bool run_msg_set;
+
+static void loop_free(weft__loop *L);
+
+static int loop_new(weft__loop **out)
+{
+    weft__loop *L = weft__calloc(1, sizeof *L);
+    if (!L)
+        return -ENOMEM;
+    L->reports_tail = &L->reports;
+    L->tag = (uint8_t)atomic_fetch_add(&loop_tags, 1);
+    int rc;
+    if ((rc = weft__arena_init(&L->slot_arena, MAX_LIVE * sizeof(weft__slot))) ||
+        (rc = weft__arena_init(&L->ring_arena, MAX_LIVE * sizeof(uint32_t))) ||
+        (rc = weft__arena_init(&L->fiber_arena,
+                               MAX_LIVE * sizeof(weft__fiber))) ||
+        (rc = weft__arena_init(&L->heap_arena,
+                               MAX_LIVE * sizeof(weft__timer_ent))) ||
+        (rc = weft__stacks_new(&L->stacks)) ||
+        (rc = weft__backend_open(&L->backend))) {
+        loop_free(L);
+        return rc;
+    }
+    L->slots = (weft__slot *)L->slot_arena.base;
+    L->ring = (uint32_t *)L->ring_arena.base;
+    L->fibers = (weft__fiber *)L->fiber_arena.base;
+    L->heap = (weft__timer_ent *)L->heap_arena.base;
+    L->slot_top = 1; /* slot 0 means "none" */
+#if WEFT_ASAN
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0)
+            weft__exec_set_stack(&L->host, lo, size);
+        pthread_attr_destroy(&attr);
+    }
+#endif
+#if WEFT_TSAN
+    L->host.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    *out = L;
+    return 0;
+}
+
+static void loop_free(weft__loop *L)
+{
+    for (uint32_t i = 1; i < L->slot_top; i++)
+        if (L->slots[i].state == SLOT_DONE)
+            weft__free(L->slots[i].b.msg);
+    for (uint32_t i = 0; i < L->fiber_top; i++)
+        weft__exec_destroy_task(&L->fibers[i].exec);
+    weft__free(L->main_msg);
+    if (L->stacks)
+        weft__stack_reap(L->stacks, &L->dead_stack);
+    weft__backend_close(L->backend);
+    weft__stacks_free(L->stacks);
+    weft__arena_destroy(&L->heap_arena);
+    weft__arena_destroy(&L->fiber_arena);
+    weft__arena_destroy(&L->ring_arena);
+    weft__arena_destroy(&L->slot_arena);
+    weft__free(L);
+}
+
+static bool alive(const weft__slot *s)
+{
+    return s->state == SLOT_PENDING || s->state == SLOT_RUNNING;
+}
+
+static void begin_shutdown(weft__loop *L)
+{
+    L->closing = true;
+    for (uint32_t i = 1; i < L->slot_top; i++)
+        if (alive(&L->slots[i]))
+            weft__cancel(L, i);
+}
+
+static const char *wait_text(weft__loop *L, weft__fiber *f, char *buf,
+                             size_t len)
+{
+    char label[64];
+    switch (f->wait) {
+    case WAIT_SLEEP:
+        return "sleeping with no deadline";
+    case WAIT_AWAIT:
+        snprintf(buf, len, "awaiting task %s",
+                 weft__task_label(L, f->awaiting, label, sizeof label));
+        return buf;
+    case WAIT_IO:
+        snprintf(buf, len, "waiting on fd %d", f->io_fd);
+        return buf;
+    default:
+        return "waiting";
+    }
+}
+
+static void report_stuck(weft__loop *L, const char *head, const char *each)
+{
+    char label[64], why[96];
+    fprintf(stderr, "%s\n", head);
+    for (uint32_t i = 1; i < L->slot_top; i++) {
+        weft__slot *s = &L->slots[i];
+        if (s->state != SLOT_RUNNING)
+            continue;
+        weft__fiber *f = s->a.fiber;
+        fprintf(stderr, "  task %s%s: %s\n",
+                weft__task_label(L, i, label, sizeof label), each,
+                wait_text(L, f, why, sizeof why));
+    }
+}
+
+/* Frees a task that can never run again, without resuming it. */
+static void abandon(weft__loop *L, uint32_t idx)
+{
+    weft__slot *s = &L->slots[idx];
+    weft__fiber *f = s->a.fiber;
+    if (f->heap_pos)
+        weft__timer_del(L, f);
+    if (f->wait == WAIT_IO) {
+        weft__backend_del(L->backend, f->io_fd);
+        L->n_io--;
+    }
+    f->wait = WAIT_NONE;
+    f->waiter = 0; /* its awaiter is abandoned too */
+    weft__stack_put(L->stacks, &f->stack);
+    s->flags &= (uint8_t)~SF_DETACHED; /* already reported as stuck */
+    weft__task_finish(L, idx, f, NULL, -EDEADLK);
+    weft__fiber_release(L, f);
+}
+
+static void deadlock(weft__loop *L)
+{
+    if (!L->closing) {
+        report_stuck(L,
+                     "weft: deadlock: every task is waiting and nothing can "
+                     "wake any of them:",
+                     "");
+        L->deadlocked = true;
+        begin_shutdown(L);
+        return;
+    }
+    report_stuck(L, "weft: tasks that cannot finish even when cancelled "
+                    "(abandoned, never resumed):", "");
+    for (uint32_t i = 1; i < L->slot_top; i++)
+        if (L->slots[i].state == SLOT_RUNNING)
+            abandon(L, i);
+}
+
+static bool wake_source(const weft__loop *L)
+{
+    return L->n_user_timers || L->n_io || L->n_jobs || L->n_ext;
+}
+
+static void on_ready(void *ctx, void *data, unsigned events)
+{
+    weft__io_ready(ctx, data, events);
+}
+
+static void host_loop(weft__loop *L)
+{
+    uint64_t last_trim = weft__clock_ns();
+    for (;;) {
+        /* 1. shutdown */
+        if (L->main_done && !L->closing)
+            begin_shutdown(L);
+        if (L->closing && L->n_alive == 0)
+            break;
+
+        /* 2. poll */
+        bool ready = L->ring_head != L->ring_tail;
+        if (!ready) {
+            uint64_t next = weft__timers_next(L);
+            if (next == WEFT_NO_DEADLINE && !wake_source(L)) {
+                deadlock(L);
+                continue;
+            }
+            int64_t timeout = -1;
+            if (next != WEFT_NO_DEADLINE) {
+                uint64_t now = weft__clock_ns();
+                timeout = next > now ? (int64_t)(next - now) : 0;
+            }
+            weft__backend_poll(L->backend, timeout, on_ready, L);
+        } else if (L->n_io) {
+            weft__backend_poll(L->backend, 0, on_ready, L);
+        }
+
+        /* 3. timers */
+        uint64_t now = weft__clock_ns();
+        weft__timers_fire(L, now);
+        if (now - last_trim > TRIM_INTERVAL_NS) {
+            weft__stacks_trim(L->stacks);
+            last_trim = now;
+        }
+
+        /* 4. run */
+        weft__run_ready(L);
+        weft__stack_reap(L->stacks, &L->dead_stack);
+    }
+}
+
+static void keep_message(const char *msg)
+{
+    run_msg_set = msg != NULL;
+    if (msg)
+        snprintf(run_msg, sizeof run_msg, "%s", msg);
+}
+
+const char *weft__run_message(void)
+{
+    return run_msg_set ? run_msg : NULL;
+}
+
+int weft_run(weft_fn fn, void *arg, void **result)
+{
+    if (!fn)
+        return -EINVAL;
+    if (weft__tls_loop)
+        return -EBUSY;
+    if (result)
+        *result = NULL;
+    keep_message(NULL);
+    weft__loop *L;
+    int rc = loop_new(&L);
+    if (rc)
+        return rc;
+    weft__overflow_state ov;
+    if ((rc = weft__overflow_install(&ov))) {
+        loop_free(L);
+        return rc;
+    }
+    weft__tls_loop = L;
+    weft_spawn_opts opts = {.name = "main"};
+    uint32_t idx;
+    rc = weft__spawn_idx(L, fn, arg, &opts, &idx);
+    if (rc == 0) {
+        L->main_idx = idx;
+        L->slots[idx].flags &= (uint8_t)~SF_OWNED; /* nobody's handle */
+        /* Finer timer expiry for this thread while it runs the loop: the
+         * kernel's default 50 us slack shows in every sleep. */
+        int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+        if (slack > 0)
+            prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
+        host_loop(L);
+        if (slack > 0)
+            prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
+        weft__report_unretrieved(L);
+        weft__reports_flush(L);
+        if (result)
+            *result = L->main_result;
+        rc = L->deadlocked ? -EDEADLK : L->main_err;
+        keep_message(L->main_msg);
+    }
+    weft__tls_loop = NULL;
+    weft__overflow_uninstall(&ov);
+    loop_free(L);
+    return rc;
+}
+
+const char *weft_errmsg(void)
+{
+    weft__fiber *f = weft__self();
+    if (f)
+        return f->errmsg;
+    return weft__run_message();
+}
+
+const char *weft_switch_name(void)
+{
+    return weft__ctx_name();
+}
+
+const char *weft_guard_name(void)
+{
+    switch (weft__guard_tier()) {
+    case GUARD_INSTALL:
+        return "guard-install";
+    case GUARD_MPROTECT:
+        return "mprotect";
+    default:
+        return "canary";
+    }
+}

@@ -1,0 +1,266 @@
+/*
+ * sched.c - the ready ring, task records, and switching between tasks.
+ *
+ * Switches go directly from task to task: a task that suspends picks the
+ * next ready task itself and switches to it.  Control returns to the host
+ * context (the thread's own stack, running loop.c's host loop) only when no
+ * task is ready, when the budget of switches is spent (so that file
+ * descriptors and timers are looked at every so often even while tasks stay
+ * runnable: Tokio and Go do the same for fairness), or when the main task
+ * has finished.
+ *
+ * Invariants:
+ * - A task is in the ready ring at most once; its record says WAIT_READY
+ *   (or it is PENDING).  The ring's capacity is >= n_alive + 1, so pushing
+ *   never allocates.
+ * - L->cur is the record whose stack is running, NULL on the host stack.
+ *   Whoever switches sets L->cur to the target first.
+ * - A finished task gives its stack and record back before its final
+ *   switch: nothing can reuse them before that switch, because the next task
+ *   is chosen (and, if new, given a stack) before they are released.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "alloc.h"
+#include "coro/overflow.h"
+#include "coro/switch.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+/* Switches between host visits.  Large enough that a host visit (a clock
+ * read, and an epoll_wait(0) system call only when fds are registered) is
+ * noise next to the switches it separates; small enough that a timer or an
+ * fd is looked at within a few microseconds. */
+#define BUDGET 256
+
+#define MAX_TASKS (1u << 24) /* slot indices are 24 bits in handles */
+
+__thread weft__loop *weft__tls_loop;
+
+/* ---- ready ring ---- */
+
+int weft__ring_reserve(weft__loop *L, uint32_t alive)
+{
+    if (alive + 1 <= L->ring_cap)
+        return 0;
+    uint32_t cap = L->ring_cap ? L->ring_cap : 64;
+    while (cap < alive + 1)
+        cap *= 2;
+    if (weft__arena_grow(&L->ring_arena, (size_t)cap * sizeof(uint32_t)))
+        return -ENOMEM;
+    /* Entries whose position moves with the wider mask move up by the old
+     * capacity; the arena never moves, so nothing else changes. */
+    uint32_t old = L->ring_cap;
+    if (old) {
+        for (uint32_t p = L->ring_head; p != L->ring_tail; p++) {
+            uint32_t from = p & (old - 1), to = p & (cap - 1);
+            if (from != to)
+                L->ring[to] = L->ring[from];
+        }
+    }
+    L->ring_cap = cap;
+    return 0;
+}
+
+void weft__ring_push(weft__loop *L, uint32_t idx)
+{
+    L->ring[L->ring_tail++ & (L->ring_cap - 1)] = idx;
+}
+
+void weft__ring_push_front(weft__loop *L, uint32_t idx)
+{
+    L->ring[--L->ring_head & (L->ring_cap - 1)] = idx;
+}
+
+static uint32_t ring_pop(weft__loop *L)
+{
+    if (L->ring_head == L->ring_tail)
+        return 0;
+    return L->ring[L->ring_head++ & (L->ring_cap - 1)];
+}
+
+/* ---- task records ---- */
+
+weft__fiber *weft__fiber_alloc(weft__loop *L)
+{
+    weft__fiber *f = L->fiber_free;
+    if (f) {
+        L->fiber_free = f->free_next;
+    } else {
+        if (L->fiber_top + 1 >= MAX_TASKS ||
+            weft__heap_reserve(L, L->fiber_top + 1) ||
+            weft__arena_grow(&L->fiber_arena,
+                             (size_t)(L->fiber_top + 1) * sizeof *f))
+            return NULL;
+        f = &L->fibers[L->fiber_top++];
+        memset(f, 0, sizeof *f);
+        weft__exec_init_task(&f->exec);
+    }
+    /* Everything but the machine and sanitizer context starts at zero. */
+    memset((char *)f + offsetof(weft__fiber, idx), 0,
+           sizeof *f - offsetof(weft__fiber, idx));
+    f->deadline = WEFT_NO_DEADLINE;
+    return f;
+}
+
+void weft__fiber_release(weft__loop *L, weft__fiber *f)
+{
+    weft__free(f->fail_msg);
+    weft__free(f->errmsg);
+    weft__free(f->name);
+    f->fail_msg = f->errmsg = f->name = NULL;
+    f->free_next = L->fiber_free;
+    L->fiber_free = f;
+}
+
+/* ---- starting and finishing ---- */
+
+static void fiber_entry(void *arg);
+
+/* Gives a PENDING task a record and a stack.  Returns the record to switch
+ * to, or NULL if the task finished instead (cancelled before it started, or
+ * no memory for its stack). */
+static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
+{
+    weft__slot *s = &L->slots[idx];
+    weft__fiber *f = (s->flags & SF_FIBER) ? s->a.fiber : NULL;
+    if (s->flags & SF_CANCELLED) {
+        weft__task_finish(L, idx, f, NULL, -ECANCELED);
+        if (f)
+            weft__fiber_release(L, f);
+        return NULL;
+    }
+    if (!f) {
+        f = weft__fiber_alloc(L);
+        if (!f) {
+            weft__task_finish(L, idx, NULL, NULL, -ENOMEM);
+            return NULL;
+        }
+        f->idx = idx;
+        f->fn = s->a.fn;
+        f->arg = s->b.arg;
+        s->a.fiber = f;
+        s->flags |= SF_FIBER;
+    }
+    if (weft__stack_get(L->stacks, f->stack.size, &f->stack)) {
+        f->stack.lo = NULL;
+        weft__task_finish(L, idx, f, NULL, -ENOMEM);
+        weft__fiber_release(L, f);
+        return NULL;
+    }
+    f->canary = !f->stack.guarded;
+    weft__exec_set_stack(&f->exec, f->stack.lo, f->stack.size);
+    weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, fiber_entry, f);
+    s->state = SLOT_RUNNING;
+    f->wait = WAIT_NONE;
+    return f;
+}
+
+/* The next record to run, or NULL to go to the host. */
+static weft__fiber *pick_next(weft__loop *L)
+{
+    for (;;) {
+        if (L->budget <= 0 || (L->main_done && !L->closing))
+            return NULL;
+        uint32_t idx = ring_pop(L);
+        if (!idx)
+            return NULL;
+        L->budget--;
+        weft__slot *s = &L->slots[idx];
+        if (s->state == SLOT_RUNNING) {
+            weft__fiber *f = s->a.fiber;
+            f->wait = WAIT_NONE;
+            return f;
+        }
+        weft__fiber *f = prepare_start(L, idx);
+        if (f)
+            return f;
+    }
+}
+
+static void leave(weft__loop *L, weft__fiber *self, weft__fiber *next)
+{
+    if (self->canary && !weft__canary_ok(self->stack.lo))
+        weft__overflow_report(L, self, "its stack canary was overwritten");
+    L->cur = next;
+    weft__switch(&self->exec, next ? &next->exec : &L->host, false);
+}
+
+int weft__suspend(weft__loop *L)
+{
+    weft__fiber *self = L->cur;
+    int saved = errno;
+    weft__fiber *next = pick_next(L);
+    if (next != self)
+        leave(L, self, next);
+    errno = saved;
+    return self->wake_rc;
+}
+
+void weft__wake(weft__loop *L, weft__fiber *f, int rc)
+{
+    if (f->wait == WAIT_NONE || f->wait == WAIT_READY)
+        return;
+    if (f->heap_pos)
+        weft__timer_del(L, f);
+    if (f->wait == WAIT_IO)
+        L->n_io--;
+    f->wake_rc = rc;
+    f->wait = WAIT_READY;
+    weft__ring_push(L, f->idx);
+}
+
+int weft__wait(weft__loop *L, weft__fiber *f, uint64_t deadline)
+{
+    f->wake_rc = 0;
+    if (deadline != WEFT_NO_DEADLINE)
+        weft__timer_add(L, f, deadline);
+    return weft__suspend(L);
+}
+
+static void fiber_entry(void *arg)
+{
+    weft__fiber *f = arg;
+    weft__loop *L = weft__tls_loop;
+    weft__switch_arrived(&f->exec);
+    f->started = 1;
+    void *result = f->fn(f->arg);
+
+    weft__task_finish(L, f->idx, f, result, f->fail_err);
+    if (f->canary && !weft__canary_ok(f->stack.lo))
+        weft__overflow_report(L, f, "its stack canary was overwritten");
+    weft__fiber *next = pick_next(L);
+    weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
+    weft__fiber_release(L, f);
+    L->cur = next;
+    weft__switch(&f->exec, next ? &next->exec : &L->host, true);
+    __builtin_unreachable();
+}
+
+void weft__start_eager(weft__loop *L, uint32_t idx)
+{
+    weft__fiber *self = L->cur;
+    weft__fiber *f = prepare_start(L, idx);
+    if (!f)
+        return;
+    /* The spawner goes first in line: whatever the new task does when it
+     * suspends, the spawner is what runs next. */
+    self->wait = WAIT_READY;
+    weft__ring_push_front(L, self->idx);
+    int saved = errno;
+    leave(L, self, f);
+    errno = saved;
+}
+
+void weft__run_ready(weft__loop *L)
+{
+    L->budget = BUDGET;
+    weft__fiber *next = pick_next(L);
+    if (!next)
+        return;
+    L->cur = next;
+    weft__switch(&L->host, &next->exec, false);
+}

@@ -1,0 +1,535 @@
+/*
+ * task.c - task handles and the task API: spawn, await, detach, cancel,
+ * accessors, weft_fail.
+ *
+ * A handle is not a pointer: it packs the slot index (24 bits), the loop's
+ * tag (8 bits), a "borrowed" bit (weft_current's handles, which may not be
+ * consumed) and the slot's generation (31 bits).  Every call decodes and
+ * checks it, so a consumed or stale handle is -EINVAL and a handle from
+ * another loop -EPERM, never a stray write.  (A handle from another loop
+ * whose tag happens to match, 1 in 256, is still caught by the index and
+ * generation checks unless those match too.)
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "alloc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IDX_MASK 0xffffffu
+#define GEN_MASK 0x7fffffffu
+#define NAME_MAX_LEN 31
+
+struct weft__report {
+    weft__report *next;
+    char text[];
+};
+
+static weft_task *encode(weft__loop *L, uint32_t idx, bool borrowed)
+{
+    uint64_t h = (uint64_t)idx | (uint64_t)L->tag << 24 |
+                 (uint64_t)borrowed << 32 |
+                 (uint64_t)L->slots[idx].gen << 33;
+    return (weft_task *)(uintptr_t)h;
+}
+
+/* Decodes a handle of the calling thread's loop.  `consume`: the call
+ * would consume the handle, which a borrowed one may not be. */
+static int decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip)
+{
+    if (!t)
+        return -EINVAL;
+    weft__loop *L = weft__tls_loop;
+    if (!L)
+        return -EPERM;
+    uint64_t h = (uint64_t)(uintptr_t)t;
+    uint32_t idx = (uint32_t)h & IDX_MASK;
+    bool borrowed = (h >> 32) & 1;
+    uint32_t gen = (uint32_t)(h >> 33);
+    if (((h >> 24) & 0xff) != L->tag)
+        return -EPERM;
+    if (idx == 0 || idx >= L->slot_top)
+        return -EINVAL;
+    weft__slot *s = &L->slots[idx];
+    if (s->state == SLOT_FREE || s->gen != gen)
+        return -EINVAL;
+    if (borrowed ? consume : !(s->flags & SF_OWNED))
+        return -EINVAL;
+    *Lp = L;
+    *ip = idx;
+    return 0;
+}
+
+/* ---- slots ---- */
+
+uint32_t weft__slot_alloc(weft__loop *L)
+{
+    uint32_t idx = L->slot_free;
+    if (idx) {
+        L->slot_free = L->slots[idx].a.next_free;
+        return idx;
+    }
+    if (L->slot_top > IDX_MASK ||
+        weft__arena_grow(&L->slot_arena,
+                         (size_t)(L->slot_top + 1) * sizeof(weft__slot)))
+        return 0;
+    idx = L->slot_top++;
+    L->slots[idx].gen = 1;
+    return idx;
+}
+
+void weft__slot_release(weft__loop *L, uint32_t idx)
+{
+    weft__slot *s = &L->slots[idx];
+    s->state = SLOT_FREE;
+    s->flags = 0;
+    s->gen = (s->gen + 1) & GEN_MASK;
+    if (!s->gen)
+        s->gen = 1;
+    s->b.msg = NULL;
+    s->a.next_free = L->slot_free;
+    L->slot_free = idx;
+}
+
+/* ---- reports ---- */
+
+void weft__report_add(weft__loop *L, const char *fmt, ...)
+{
+    va_list ap;
+    char buf[512];
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = strlen(buf);
+    weft__report *r = weft__malloc(sizeof *r + len + 1);
+    if (!r) {
+        /* No memory to keep it until the loop closes: say it now. */
+        fprintf(stderr, "%s\n", buf);
+        return;
+    }
+    memcpy(r->text, buf, len + 1);
+    r->next = NULL;
+    *L->reports_tail = r;
+    L->reports_tail = &r->next;
+}
+
+void weft__reports_flush(weft__loop *L)
+{
+    for (weft__report *r = L->reports, *n; r; r = n) {
+        n = r->next;
+        fprintf(stderr, "%s\n", r->text);
+        weft__free(r);
+    }
+    L->reports = NULL;
+    L->reports_tail = &L->reports;
+}
+
+const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
+                             size_t len)
+{
+    weft__slot *s = &L->slots[idx];
+    const char *name = NULL;
+    if ((s->flags & SF_FIBER) && s->a.fiber->name)
+        name = s->a.fiber->name;
+    if (name)
+        snprintf(buf, len, "'%s' (#%u)", name, idx);
+    else
+        snprintf(buf, len, "#%u", idx);
+    return buf;
+}
+
+static void report_failure(weft__loop *L, uint32_t idx, const char *what)
+{
+    weft__slot *s = &L->slots[idx];
+    weft__report_add(L, "weft: task #%u %s: %s%s%s", idx, what,
+                     weft_strerror(s->err), s->b.msg ? ": " : "",
+                     s->b.msg ? s->b.msg : "");
+}
+
+static bool failed(const weft__slot *s)
+{
+    return s->err != 0 && s->err != -ECANCELED;
+}
+
+void weft__report_unretrieved(weft__loop *L)
+{
+    for (uint32_t i = 1; i < L->slot_top; i++) {
+        weft__slot *s = &L->slots[i];
+        if (s->state == SLOT_DONE && (s->flags & SF_OWNED) && failed(s))
+            report_failure(L, i, "failed and was never awaited");
+    }
+}
+
+/* ---- finishing ---- */
+
+void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
+                       void *result, int err)
+{
+    weft__slot *s = &L->slots[idx];
+    if (s->flags & SF_CANCELLED)
+        err = -ECANCELED;
+    s->state = SLOT_DONE;
+    s->flags &= (uint8_t)~SF_FIBER;
+    s->err = (int16_t)err;
+    s->a.result = result;
+    s->b.msg = NULL;
+    if (f) {
+        s->b.msg = f->fail_msg;
+        f->fail_msg = NULL;
+    }
+    L->n_alive--;
+    if (f && f->waiter) {
+        weft__slot *ws = &L->slots[f->waiter];
+        weft__wake(L, ws->a.fiber, 0);
+    }
+    if (idx == L->main_idx) {
+        L->main_done = true;
+        L->main_result = result;
+        L->main_err = err;
+        L->main_msg = s->b.msg;
+        s->b.msg = NULL;
+        weft__slot_release(L, idx);
+    } else if (s->flags & SF_DETACHED) {
+        if (failed(s))
+            report_failure(L, idx, "(detached) failed");
+        weft__free(s->b.msg);
+        weft__slot_release(L, idx);
+    }
+}
+
+/* ---- cancellation ---- */
+
+bool weft__cancelled(weft__loop *L, weft__fiber *f)
+{
+    return (L->slots[f->idx].flags & SF_CANCELLED) && f->shield == 0;
+}
+
+int weft__cancel(weft__loop *L, uint32_t idx)
+{
+    if (L->slots[idx].state == SLOT_DONE)
+        return 1;
+    /* A task awaiting another passes the cancellation down the chain and
+     * keeps waiting (shielded): it resumes when the awaited task is done.
+     * Iterative, because chains can be long. */
+    for (;;) {
+        weft__slot *s = &L->slots[idx];
+        if (s->state == SLOT_DONE)
+            break;
+        s->flags |= SF_CANCELLED;
+        if (s->state != SLOT_RUNNING)
+            break; /* PENDING: finishes when its turn comes */
+        weft__fiber *f = s->a.fiber;
+        if (f->shield)
+            break;
+        if (f->wait == WAIT_AWAIT) {
+            idx = f->awaiting;
+            continue;
+        }
+        if (f->wait != WAIT_NONE && f->wait != WAIT_READY)
+            weft__wake(L, f, -ECANCELED);
+        break;
+    }
+    return 0;
+}
+
+/* ---- spawning ---- */
+
+static long page_size(void)
+{
+    static long pg;
+    if (!pg)
+        pg = sysconf(_SC_PAGESIZE);
+    return pg;
+}
+
+int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
+                    const weft_spawn_opts *o, uint32_t *out)
+{
+    size_t stack = 0;
+    bool eager = false, record = false;
+    if (o) {
+        if (o->flags & ~WEFT_SPAWN_EAGER)
+            return -EINVAL;
+        if (o->stack_size) {
+            if (o->stack_size < WEFT_STACK_MIN ||
+                o->stack_size > WEFT_STACK_MAX)
+                return -EINVAL;
+            size_t pg = (size_t)page_size();
+            stack = (o->stack_size + pg - 1) & ~(pg - 1);
+        }
+        eager = (o->flags & WEFT_SPAWN_EAGER) != 0;
+        if (eager && !L->cur)
+            return -EPERM;
+        record = eager || stack || o->name;
+    }
+    if (weft__ring_reserve(L, L->n_alive + 1))
+        return -ENOMEM;
+    uint32_t idx = weft__slot_alloc(L);
+    if (!idx)
+        return -ENOMEM;
+    weft__slot *s = &L->slots[idx];
+    s->state = SLOT_PENDING;
+    s->flags = SF_OWNED;
+    s->err = 0;
+    if (record) {
+        weft__fiber *f = weft__fiber_alloc(L);
+        char *name = NULL;
+        if (f && o->name && !(name = weft__strndup(o->name, NAME_MAX_LEN))) {
+            weft__fiber_release(L, f);
+            f = NULL;
+        }
+        if (!f) {
+            weft__slot_release(L, idx);
+            return -ENOMEM;
+        }
+        f->idx = idx;
+        f->fn = fn;
+        f->arg = arg;
+        f->name = name;
+        f->stack.size = stack;
+        s->a.fiber = f;
+        s->flags |= SF_FIBER;
+    } else {
+        s->a.fn = fn;
+        s->b.arg = arg;
+    }
+    if (L->closing)
+        s->flags |= SF_CANCELLED;
+    L->n_alive++;
+    *out = idx;
+    if (eager)
+        weft__start_eager(L, idx);
+    else
+        weft__ring_push(L, idx);
+    return 0;
+}
+
+int weft_spawn_ex(weft_fn fn, void *arg, const weft_spawn_opts *opts,
+                  weft_task **task)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!fn || !task)
+        return -EINVAL;
+    if (!L || !L->cur)
+        return -EPERM;
+    uint32_t idx;
+    int rc = weft__spawn_idx(L, fn, arg, opts, &idx);
+    if (rc)
+        return rc;
+    /* An eager task may already have finished; its slot stays until the
+     * handle is consumed, so the handle is valid either way. */
+    *task = encode(L, idx, false);
+    return 0;
+}
+
+int weft_spawn(weft_fn fn, void *arg, weft_task **task)
+{
+    return weft_spawn_ex(fn, arg, NULL, task);
+}
+
+/* ---- await ---- */
+
+/* Would the caller awaiting `idx` close a cycle of awaits? */
+static bool await_cycle(weft__loop *L, uint32_t idx, uint32_t self)
+{
+    for (;;) {
+        weft__slot *s = &L->slots[idx];
+        if (s->state != SLOT_RUNNING || s->a.fiber->wait != WAIT_AWAIT)
+            return false;
+        idx = s->a.fiber->awaiting;
+        if (idx == self)
+            return true;
+    }
+}
+
+int weft_await(weft_task *task, void **result)
+{
+    weft__loop *L;
+    uint32_t idx;
+    int rc = decode(task, true, &L, &idx);
+    if (rc)
+        return rc;
+    weft__fiber *self = L->cur;
+    if (!self)
+        return -EPERM;
+    if (idx == self->idx || await_cycle(L, idx, self->idx))
+        return -EDEADLK;
+    weft__slot *s = &L->slots[idx];
+    if (s->state == SLOT_PENDING && !(s->flags & SF_FIBER)) {
+        /* The waiter link lives in the awaited task's record: give it one
+         * now (the only allocation await can make, before anything else). */
+        weft__fiber *f = weft__fiber_alloc(L);
+        if (!f)
+            return -ENOMEM;
+        f->idx = idx;
+        f->fn = s->a.fn;
+        f->arg = s->b.arg;
+        s->a.fiber = f;
+        s->flags |= SF_FIBER;
+    }
+    s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_AWAITED);
+    if (s->state != SLOT_DONE) {
+        s->a.fiber->waiter = self->idx;
+        if (weft__cancelled(L, self))
+            weft__cancel(L, idx);
+        /* Only the awaited task's end wakes this wait; cancelling the
+         * caller cancels the awaited task instead (weft__cancel). */
+        self->wait = WAIT_AWAIT;
+        self->awaiting = idx;
+        weft__wait(L, self, WEFT_NO_DEADLINE);
+        self->awaiting = 0;
+    }
+    if (result)
+        *result = s->a.result;
+    rc = s->err;
+    weft__free(self->errmsg);
+    self->errmsg = s->b.msg;
+    weft__slot_release(L, idx);
+    if (weft__cancelled(L, self))
+        rc = -ECANCELED;
+    return rc;
+}
+
+/* ---- the rest of the handle API ---- */
+
+int weft_task_detach(weft_task *task)
+{
+    weft__loop *L;
+    uint32_t idx;
+    int rc = decode(task, true, &L, &idx);
+    if (rc)
+        return rc;
+    weft__slot *s = &L->slots[idx];
+    s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_DETACHED);
+    if (s->state == SLOT_DONE) {
+        if (failed(s))
+            report_failure(L, idx, "(detached) failed");
+        weft__free(s->b.msg);
+        weft__slot_release(L, idx);
+    }
+    return 0;
+}
+
+int weft_task_cancel(weft_task *task)
+{
+    weft__loop *L;
+    uint32_t idx;
+    int rc = decode(task, false, &L, &idx);
+    if (rc)
+        return rc;
+    return weft__cancel(L, idx);
+}
+
+int weft_task_done(weft_task *task)
+{
+    weft__loop *L;
+    uint32_t idx;
+    int rc = decode(task, false, &L, &idx);
+    if (rc)
+        return rc;
+    return L->slots[idx].state == SLOT_DONE;
+}
+
+int weft_task_result(weft_task *task, void **result)
+{
+    weft__loop *L;
+    uint32_t idx;
+    int rc = decode(task, false, &L, &idx);
+    if (rc)
+        return rc;
+    weft__slot *s = &L->slots[idx];
+    if (s->state != SLOT_DONE)
+        return -EAGAIN;
+    if (result)
+        *result = s->a.result;
+    return s->err;
+}
+
+const char *weft_task_message(weft_task *task)
+{
+    weft__loop *L;
+    uint32_t idx;
+    if (decode(task, false, &L, &idx))
+        return NULL;
+    weft__slot *s = &L->slots[idx];
+    return s->state == SLOT_DONE ? s->b.msg : NULL;
+}
+
+const char *weft_task_name(weft_task *task)
+{
+    weft__loop *L;
+    uint32_t idx;
+    if (decode(task, false, &L, &idx))
+        return NULL;
+    weft__slot *s = &L->slots[idx];
+    if ((s->flags & SF_FIBER) && s->a.fiber->name)
+        return s->a.fiber->name;
+    return "";
+}
+
+weft_task *weft_current(void)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!L || !L->cur)
+        return NULL;
+    return encode(L, L->cur->idx, true);
+}
+
+void *weft_fail(int err, const char *fmt, ...)
+{
+    weft__fiber *f = weft__self();
+    if (!f)
+        return NULL;
+    f->fail_err = (err >= -4095 && err <= -1) ? err : -EINVAL;
+    weft__free(f->fail_msg);
+    f->fail_msg = NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (f->fail_msg = weft__malloc((size_t)n + 1))) {
+            va_start(ap, fmt);
+            vsnprintf(f->fail_msg, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return NULL;
+}
+
+int weft_shield_begin(void)
+{
+    weft__fiber *f = weft__self();
+    if (!f)
+        return -EPERM;
+    if (f->shield == UINT16_MAX)
+        return -EOVERFLOW;
+    f->shield++;
+    return 0;
+}
+
+int weft_shield_end(void)
+{
+    weft__fiber *f = weft__self();
+    if (!f)
+        return -EPERM;
+    if (!f->shield)
+        return -EINVAL;
+    f->shield--;
+    return 0;
+}
+
+int weft_cancelled(void)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!L || !L->cur)
+        return -EPERM;
+    return (L->slots[L->cur->idx].flags & SF_CANCELLED) != 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * check.h - the test helper every test program links.
+ *
+ * A test is one program: main() calls check_begin(), runs its cases and
+ * returns check_end(), which fails the test on any leak - weft allocations
+ * or mappings still live, or more file descriptors, mappings or threads
+ * than at check_begin().  Exit codes: 0 pass, 1 fail, 77 skipped.
+ */
+#ifndef WEFT_CHECK_H
+#define WEFT_CHECK_H
+
+#include "weft.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern int check_failures;
+
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
+                    #cond);                                                   \
+            check_failures++;                                                 \
+        }                                                                     \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                        \
+    do {                                                                      \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);       \
+        if (check_a_ != check_b_) {                                           \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", \
+                    __FILE__, __LINE__, #a, check_a_, #b, check_b_);          \
+            check_failures++;                                                 \
+        }                                                                     \
+    } while (0)
+
+/* Like CHECK but stops the test at once (for preconditions). */
+#define REQUIRE(cond)                                                         \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__,          \
+                    __LINE__, #cond);                                         \
+            exit(1);                                                          \
+        }                                                                     \
+    } while (0)
+
+#define I2P(i) ((void *)(intptr_t)(i))
+#define P2I(p) ((intptr_t)(p))
+
+/* Records the process's resources (fds, mappings, threads). */
+void check_begin(void);
+/* Checks for leaks against check_begin and prints the verdict.  Returns the
+ * exit code for main. */
+int check_end(void);
+/* Tests that create threads: the C library caches thread stacks and
+ * per-thread malloc arenas after join, which shows as extra mappings.
+ * Allow that many (weft's own mappings are still counted exactly). */
+void check_allow_maps(int extra);
+/* Exits 77 with a reason. */
+_Noreturn void check_skip(const char *why);
+
+/* WEFT_TEST_SCALE (default 1.0): multiplies heavy counts; at least 1. */
+long check_scaled(long n);
+
+/* Runs fn(arg) in a forked child with stderr captured.  Returns the raw
+ * wait status; *out receives the child's stderr (malloc'd, NUL-terminated,
+ * caller frees). */
+int check_fork(void (*fn)(void *), void *arg, char **out);
+
+/* Counts of the process's open fds, mappings and threads. */
+int check_count_fds(void);
+int check_count_maps(void);
+int check_count_threads(void);
+
+/* Running under qemu-user, valgrind or a sanitizer: timing-sensitive or
+ * very heavy cases may be scaled down. */
+bool check_slow_env(void);
+
+#endif
