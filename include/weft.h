@@ -254,8 +254,8 @@ double weft_now(void);
  * weft_shield_begin() and weft_shield_end(), the task's suspending calls
  * ignore cancellation, so that cleanup can still await.  Scopes nest.  When
  * the outermost scope ends, a pending cancellation applies again.
- * Errors: -EPERM (not in a task); weft_shield_end: -EINVAL if no scope is
- * open.
+ * Errors: -EPERM (not in a task); weft_shield_begin: -EOVERFLOW past 65535
+ * nested scopes; weft_shield_end: -EINVAL if no scope is open.
  */
 int weft_shield_begin(void);
 int weft_shield_end(void);
@@ -279,9 +279,10 @@ int weft_cancelled(void);
  * time may wait on a given fd.
  * Returns the mask of ready events (error and hang-up conditions report
  * every requested event, so the next read or write sees them).
- * Errors: -EINVAL (bad fd, empty mask, NaN), -EBUSY (another task waits on
- * fd), -ETIMEDOUT, -ECANCELED, -EPERM, -ENOMEM, and errors from the poller
- * (e.g. -EPERM for a regular file, which is always ready).
+ * Errors: -EINVAL (negative fd, empty mask or unknown bits, NaN timeout),
+ * -EBADF (fd not open), -EBUSY (another task waits on fd), -ETIMEDOUT,
+ * -ECANCELED, -EPERM (not in a task; also the poller's answer for a regular
+ * file, which is always ready), -ENOMEM.
  */
 int weft_io_wait(int fd, unsigned events, double timeout);
 

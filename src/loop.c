@@ -42,8 +42,12 @@
 void weft__reports_flush(weft__loop *L);
 void weft__report_unretrieved(weft__loop *L);
 
-/* Reservations: address space only (see arena.h). */
+/* Reservations: address space only (see arena.h), but not free under an
+ * emulator (qemu-user's cost of a mapping grows with its size), so sized
+ * to what a machine can hold: 16M tasks alive (spawned, not yet collected),
+ * 4M of them started (each with a stack) at once. */
 #define MAX_LIVE ((size_t)1 << 24)
+#define MAX_STARTED ((size_t)1 << 22)
 
 static atomic_uint loop_tags;
 static __thread char run_msg[RUN_MSG_MAX];
@@ -62,9 +66,9 @@ static int loop_new(weft__loop **out)
     if ((rc = weft__arena_init(&L->slot_arena, MAX_LIVE * sizeof(weft__slot))) ||
         (rc = weft__arena_init(&L->ring_arena, MAX_LIVE * sizeof(uint32_t))) ||
         (rc = weft__arena_init(&L->fiber_arena,
-                               MAX_LIVE * sizeof(weft__fiber))) ||
+                               MAX_STARTED * sizeof(weft__fiber))) ||
         (rc = weft__arena_init(&L->heap_arena,
-                               MAX_LIVE * sizeof(weft__timer_ent))) ||
+                               MAX_STARTED * sizeof(weft__timer_ent))) ||
         (rc = weft__stacks_new(&L->stacks)) ||
         (rc = weft__backend_open(&L->backend))) {
         loop_free(L);

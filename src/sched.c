@@ -36,8 +36,6 @@
  * fd is looked at within a few microseconds. */
 #define BUDGET 256
 
-#define MAX_TASKS (1u << 24) /* slot indices are 24 bits in handles */
-
 __thread weft__loop *weft__tls_loop;
 
 /* ---- ready ring ---- */
@@ -90,8 +88,8 @@ weft__fiber *weft__fiber_alloc(weft__loop *L)
     if (f) {
         L->fiber_free = f->free_next;
     } else {
-        if (L->fiber_top + 1 >= MAX_TASKS ||
-            weft__heap_reserve(L, L->fiber_top + 1) ||
+        /* The arenas' reservations bound the number of records. */
+        if (weft__heap_reserve(L, L->fiber_top + 1) ||
             weft__arena_grow(&L->fiber_arena,
                              (size_t)(L->fiber_top + 1) * sizeof *f))
             return NULL;
