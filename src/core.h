@@ -106,7 +106,7 @@ struct weft__fiber {
     uint8_t wait;      /* WAIT_* */
     uint8_t started;   /* has run at least once */
     uint8_t canary;    /* the stack has no guard page: check the canary */
-    uint8_t pad0;
+    uint8_t cancelled; /* mirrors the slot's SF_CANCELLED once started */
     uint16_t shield;   /* depth of weft_shield_begin scopes */
     uint16_t pad1;
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
@@ -135,7 +135,9 @@ typedef struct weft__report weft__report;
 typedef struct weft__loop {
     weft__exec host;     /* the thread's own context: runs the host loop */
     weft__fiber *cur;    /* running task, NULL while the host runs */
-    int budget;          /* switches left before the host polls again */
+    int budget;          /* switches left before the host polls again; 0
+                          * once the main task finished */
+    int *errno_ptr;      /* this thread's errno, saved around switches */
 
     /* Slots: index 0 is never used, so 0 means "none". */
     weft__arena slot_arena;
@@ -190,15 +192,36 @@ typedef struct weft__loop {
     weft__report **reports_tail;
 } weft__loop;
 
-/* The loop running on this thread, or NULL. */
-extern __thread weft__loop *weft__tls_loop;
+/* The loop running on this thread, or NULL.  initial-exec: read on every
+ * call, so it must be one instruction even in the shared library (which
+ * therefore cannot be loaded with dlopen after start-up on a libc without
+ * spare static TLS; glibc keeps some). */
+extern __thread weft__loop *weft__tls_loop
+    __attribute__((tls_model("initial-exec")));
 
 /* ---- sched.c ---- */
 
-/* Makes sure the ring can hold n_alive + 1 more... see sched.c. */
+/* Grows the ready ring to hold `alive` + 1 tasks.  0 or -ENOMEM. */
 int weft__ring_reserve(weft__loop *L, uint32_t alive);
-void weft__ring_push(weft__loop *L, uint32_t idx);
-void weft__ring_push_front(weft__loop *L, uint32_t idx);
+
+/* Ring operations: on every switch, so inline. */
+static inline void weft__ring_push(weft__loop *L, uint32_t idx)
+{
+    L->ring[L->ring_tail++ & (L->ring_cap - 1)] = idx;
+}
+
+static inline void weft__ring_push_front(weft__loop *L, uint32_t idx)
+{
+    L->ring[--L->ring_head & (L->ring_cap - 1)] = idx;
+}
+
+/* The next ready slot index, 0 if none. */
+static inline uint32_t weft__ring_pop(weft__loop *L)
+{
+    if (L->ring_head == L->ring_tail)
+        return 0;
+    return L->ring[L->ring_head++ & (L->ring_cap - 1)];
+}
 
 /* Suspends the running task until something pushes it on the ring.
  * Returns its wake_rc; errno is preserved. */
@@ -233,7 +256,6 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
                        void *result, int err);
 /* Requests cancellation of idx and of the chain of tasks it awaits. */
 int weft__cancel(weft__loop *L, uint32_t idx);
-bool weft__cancelled(weft__loop *L, weft__fiber *f);
 int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
                     const weft_spawn_opts *opts, uint32_t *out);
 /* Name for reports: the task's name or "#<idx>". */
@@ -256,6 +278,13 @@ uint64_t weft__deadline_after(double seconds);
 
 /* ---- io.c ---- */
 void weft__io_ready(weft__loop *L, void *data, unsigned events);
+
+/* Should a suspending call of f return -ECANCELED? */
+static inline bool weft__cancelled(weft__loop *L, weft__fiber *f)
+{
+    (void)L;
+    return f->cancelled && f->shield == 0;
+}
 
 /* The current task's record, or NULL (not in a task / no loop). */
 static inline weft__fiber *weft__self(void)

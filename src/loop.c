@@ -79,6 +79,7 @@ static int loop_new(weft__loop **out)
     L->fibers = (weft__fiber *)L->fiber_arena.base;
     L->heap = (weft__timer_ent *)L->heap_arena.base;
     L->slot_top = 1; /* slot 0 means "none" */
+    L->errno_ptr = &errno;
 #if WEFT_ASAN
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {

@@ -36,7 +36,7 @@
  * fd is looked at within a few microseconds. */
 #define BUDGET 256
 
-__thread weft__loop *weft__tls_loop;
+__thread weft__loop *weft__tls_loop __attribute__((tls_model("initial-exec")));
 
 /* ---- ready ring ---- */
 
@@ -61,23 +61,6 @@ int weft__ring_reserve(weft__loop *L, uint32_t alive)
     }
     L->ring_cap = cap;
     return 0;
-}
-
-void weft__ring_push(weft__loop *L, uint32_t idx)
-{
-    L->ring[L->ring_tail++ & (L->ring_cap - 1)] = idx;
-}
-
-void weft__ring_push_front(weft__loop *L, uint32_t idx)
-{
-    L->ring[--L->ring_head & (L->ring_cap - 1)] = idx;
-}
-
-static uint32_t ring_pop(weft__loop *L)
-{
-    if (L->ring_head == L->ring_tail)
-        return 0;
-    return L->ring[L->ring_head++ & (L->ring_cap - 1)];
 }
 
 /* ---- task records ---- */
@@ -150,6 +133,7 @@ static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
         return NULL;
     }
     f->canary = !f->stack.guarded;
+    f->cancelled = 0; /* a cancelled task never gets this far */
     weft__exec_set_stack(&f->exec, f->stack.lo, f->stack.size);
     weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, fiber_entry, f);
     s->state = SLOT_RUNNING;
@@ -157,26 +141,39 @@ static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
     return f;
 }
 
-/* The next record to run, or NULL to go to the host. */
-static weft__fiber *pick_next(weft__loop *L)
+/* pick_next's slow path: the next ready task has not started yet. */
+static weft__fiber *pick_next_slow(weft__loop *L, uint32_t idx)
 {
     for (;;) {
-        if (L->budget <= 0 || (L->main_done && !L->closing))
-            return NULL;
-        uint32_t idx = ring_pop(L);
-        if (!idx)
+        weft__fiber *f = prepare_start(L, idx);
+        if (f)
+            return f;
+        if (L->budget <= 0 || !(idx = weft__ring_pop(L)))
             return NULL;
         L->budget--;
         weft__slot *s = &L->slots[idx];
         if (s->state == SLOT_RUNNING) {
-            weft__fiber *f = s->a.fiber;
+            f = s->a.fiber;
             f->wait = WAIT_NONE;
             return f;
         }
-        weft__fiber *f = prepare_start(L, idx);
-        if (f)
-            return f;
     }
+}
+
+/* The next record to run, or NULL to go to the host. */
+static inline weft__fiber *pick_next(weft__loop *L)
+{
+    uint32_t idx;
+    if (L->budget <= 0 || !(idx = weft__ring_pop(L)))
+        return NULL;
+    L->budget--;
+    weft__slot *s = &L->slots[idx];
+    if (__builtin_expect(s->state == SLOT_RUNNING, 1)) {
+        weft__fiber *f = s->a.fiber;
+        f->wait = WAIT_NONE;
+        return f;
+    }
+    return pick_next_slow(L, idx);
 }
 
 static void leave(weft__loop *L, weft__fiber *self, weft__fiber *next)
@@ -190,11 +187,11 @@ static void leave(weft__loop *L, weft__fiber *self, weft__fiber *next)
 int weft__suspend(weft__loop *L)
 {
     weft__fiber *self = L->cur;
-    int saved = errno;
+    int saved = *L->errno_ptr;
     weft__fiber *next = pick_next(L);
     if (next != self)
         leave(L, self, next);
-    errno = saved;
+    *L->errno_ptr = saved;
     return self->wake_rc;
 }
 
@@ -248,9 +245,9 @@ void weft__start_eager(weft__loop *L, uint32_t idx)
      * suspends, the spawner is what runs next. */
     self->wait = WAIT_READY;
     weft__ring_push_front(L, self->idx);
-    int saved = errno;
+    int saved = *L->errno_ptr;
     leave(L, self, f);
-    errno = saved;
+    *L->errno_ptr = saved;
 }
 
 void weft__run_ready(weft__loop *L)

@@ -191,6 +191,7 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
     }
     if (idx == L->main_idx) {
         L->main_done = true;
+        L->budget = 0; /* back to the host, which shuts the loop down */
         L->main_result = result;
         L->main_err = err;
         L->main_msg = s->b.msg;
@@ -206,10 +207,6 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
 
 /* ---- cancellation ---- */
 
-bool weft__cancelled(weft__loop *L, weft__fiber *f)
-{
-    return (L->slots[f->idx].flags & SF_CANCELLED) && f->shield == 0;
-}
 
 int weft__cancel(weft__loop *L, uint32_t idx)
 {
@@ -226,6 +223,7 @@ int weft__cancel(weft__loop *L, uint32_t idx)
         if (s->state != SLOT_RUNNING)
             break; /* PENDING: finishes when its turn comes */
         weft__fiber *f = s->a.fiber;
+        f->cancelled = 1;
         if (f->shield)
             break;
         if (f->wait == WAIT_AWAIT) {
@@ -531,5 +529,5 @@ int weft_cancelled(void)
     weft__loop *L = weft__tls_loop;
     if (!L || !L->cur)
         return -EPERM;
-    return (L->slots[L->cur->idx].flags & SF_CANCELLED) != 0;
+    return L->cur->cancelled;
 }

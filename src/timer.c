@@ -153,5 +153,11 @@ int weft_sleep(double seconds)
 
 int weft_yield(void)
 {
-    return weft_sleep(0);
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *f = L ? L->cur : NULL;
+    if (!f)
+        return -EPERM;
+    if (weft__cancelled(L, f))
+        return -ECANCELED;
+    return yield_now(L, f);
 }
