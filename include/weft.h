@@ -305,4 +305,9 @@ const char *weft_guard_name(void);
 }
 #endif
 
+#include "weft/gather.h"
+#include "weft/gen.h"
+#include "weft/sync.h"
+#include "weft/thread.h"
+
 #endif /* WEFT_H */

@@ -46,7 +46,9 @@ enum {
     SF_CANCELLED = 1 << 1, /* cancellation requested: sticky */
     SF_OWNED = 1 << 2,     /* the handle is live (not consumed) */
     SF_DETACHED = 1 << 3,  /* the loop owns the task */
-    SF_AWAITED = 1 << 4,   /* a task awaits it (consumed by weft_await) */
+    SF_AWAITED = 1 << 4,   /* a task awaits or gathers it: L->waiter_of */
+    SF_JOB = 1 << 5,       /* a thread-pool job: a.job while RUNNING */
+    SF_MARK = 1 << 6,      /* scratch: weft_gather's duplicate check */
 };
 
 typedef struct weft__fiber weft__fiber;
@@ -59,6 +61,7 @@ typedef struct weft__slot {
     union {
         weft_fn fn;         /* PENDING without record */
         weft__fiber *fiber; /* SF_FIBER */
+        struct weft__job *job; /* SF_JOB */
         void *result;       /* DONE */
         uint32_t next_free; /* FREE */
     } a;
@@ -77,7 +80,17 @@ enum {
     WAIT_SLEEP,    /* timer only */
     WAIT_AWAIT,    /* another task (awaiting) */
     WAIT_IO,       /* a file descriptor (and maybe a timer) */
+    WAIT_GATHER,   /* several tasks (gather) */
+    WAIT_QUEUE,    /* in a wait queue (lock, event, queue, ...) */
+    WAIT_GEN,      /* a generator's other side */
 };
+
+/* A FIFO of waiting task records, linked through the records: what a
+ * waiter needs lives in its own record, so waiting never allocates. */
+typedef struct weft__waitq {
+    weft__fiber *head;
+    weft__fiber *tail;
+} weft__waitq;
 
 #define WEFT_NO_DEADLINE UINT64_MAX
 
@@ -98,7 +111,6 @@ typedef struct weft__exec {
 struct weft__fiber {
     weft__exec exec;
     uint32_t idx;      /* own slot */
-    uint32_t waiter;   /* slot of the task awaiting this one, 0 if none */
     uint32_t awaiting; /* slot this one awaits (WAIT_AWAIT) */
     uint32_t heap_pos; /* 1 + position in the timer heap, 0 if not in it */
     uint64_t deadline; /* ns, WEFT_NO_DEADLINE if none */
@@ -108,9 +120,9 @@ struct weft__fiber {
     uint8_t canary;    /* the stack has no guard page: check the canary */
     uint8_t cancelled; /* mirrors the slot's SF_CANCELLED once started */
     uint16_t shield;   /* depth of weft_shield_begin scopes */
-    uint16_t pad1;
+    uint8_t gathering; /* inside weft_gather: wait_obj is its state */
+    uint8_t pad1;
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
-    int saved_errno;
     int fail_err;      /* from weft_fail */
     int io_fd;         /* WAIT_IO */
     unsigned io_ready; /* WAIT_IO: events seen */
@@ -121,6 +133,15 @@ struct weft__fiber {
     weft_fn fn;        /* until started */
     void *arg;
     weft__fiber *free_next;
+    /* WAIT_QUEUE: links in the queue, which queue, and what the waker
+     * hands over (an item, a permit) before waking. */
+    weft__fiber *q_next, *q_prev;
+    weft__waitq *q_owner;
+    void *handoff;
+    /* WAIT_GATHER / WAIT_GEN: the operation's state, allocated by the
+     * operation before it waits. */
+    void *wait_obj;
+    struct weft_gen *gen; /* the generator this task produces for */
 };
 
 /* One timer heap entry; the record holds its position. */
@@ -160,6 +181,12 @@ typedef struct weft__loop {
     uint32_t fiber_top;
     weft__fiber *fiber_free;
 
+    /* Who awaits each slot (slot index, 0 if none), for slots flagged
+     * SF_AWAITED.  A side array rather than a slot field: a not-started
+     * task's slot has no room, and most slots never need it. */
+    weft__arena waiter_arena;
+    uint32_t *waiter_of;
+
     /* Timer min-heap by (deadline, timer_seq).  Capacity >= records. */
     weft__arena heap_arena;
     weft__timer_ent *heap;
@@ -168,6 +195,8 @@ typedef struct weft__loop {
 
     weft__stacks *stacks;
     weft__backend *backend;
+    struct weft__pool *pool; /* thread pool, started on first use */
+    struct weft_gen *gens;   /* live generators, finalized at close */
 
     /* Wake sources, for deadlock detection. */
     uint32_t n_user_timers; /* tasks with a finite deadline */
@@ -243,17 +272,52 @@ void weft__run_ready(weft__loop *L);
  * when it first suspends. */
 void weft__start_eager(weft__loop *L, uint32_t idx);
 
+/* Gives PENDING slot idx its record and stack without running it, for a
+ * hand-off.  NULL if it finished instead (cancelled, or no memory). */
+weft__fiber *weft__start_now(weft__loop *L, uint32_t idx);
+
 /* Records free list. */
 weft__fiber *weft__fiber_alloc(weft__loop *L);
 void weft__fiber_release(weft__loop *L, weft__fiber *f);
 
+/* Switches directly to `to` (a task waiting in WAIT_GEN or just made
+ * ready by the caller), the caller having set its own wait.  Returns the
+ * caller's wake_rc once something resumes it. */
+int weft__handoff(weft__loop *L, weft__fiber *to);
+
+/* ---- waitq.c ---- */
+void weft__waitq_push(weft__waitq *q, weft__fiber *f);
+void weft__waitq_remove(weft__waitq *q, weft__fiber *f);
+/* Removes and returns the first waiter, NULL if none. */
+weft__fiber *weft__waitq_pop(weft__waitq *q);
+/* Queues the current task on q and waits until woken or the deadline:
+ * 0 (woken by weft__waitq_wake_one: f->handoff holds what was handed
+ * over), -ETIMEDOUT or -ECANCELED (it has left the queue).  The caller sets
+ * f->handoff first if it offers something (a queue put). */
+int weft__waitq_wait(weft__loop *L, weft__waitq *q, uint64_t deadline);
+/* Wakes the first waiter with rc 0, handing it `handoff`.  Returns it, or
+ * NULL if the queue was empty. */
+weft__fiber *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
+                                  void *handoff);
+
 /* ---- task.c ---- */
+/* Records that slot idx is awaited by slot `waiter`.  Cannot fail. */
+void weft__waiter_set(weft__loop *L, uint32_t idx, uint32_t waiter);
+/* Decodes a handle of this thread's loop; `consume`: refuse borrowed
+ * handles.  0, -EINVAL or -EPERM. */
+int weft__decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip);
+weft_task *weft__encode(weft__loop *L, uint32_t idx, bool borrowed);
+/* Collects a finished slot: result and error out, message to the current
+ * task's weft_errmsg (if keep_msg) or freed; the slot is released. */
+int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg);
+bool weft__await_cycle(weft__loop *L, uint32_t idx, uint32_t self);
 uint32_t weft__slot_alloc(weft__loop *L);
 void weft__slot_release(weft__loop *L, uint32_t idx);
-/* Marks a task finished and wakes its awaiter.  f may be NULL for a task
- * that never started. */
+/* Marks a task finished and wakes its awaiter.  The message is f's
+ * weft_fail message, or (f NULL: a task that never started, or a job) msg,
+ * whose ownership passes to the slot. */
 void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
-                       void *result, int err);
+                       void *result, int err, char *msg);
 /* Requests cancellation of idx and of the chain of tasks it awaits. */
 int weft__cancel(weft__loop *L, uint32_t idx);
 int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
@@ -278,6 +342,29 @@ uint64_t weft__deadline_after(double seconds);
 
 /* ---- io.c ---- */
 void weft__io_ready(weft__loop *L, void *data, unsigned events);
+
+/* ---- gather.c ---- */
+/* A task that weft_gather waits for has finished. */
+void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child);
+/* Cancels the gathered tasks of a gathering task. */
+void weft__gather_cancel(weft__loop *L, weft__fiber *w);
+
+/* ---- pool.c ---- */
+/* Finishes the jobs the workers completed.  Returns how many. */
+int weft__pool_reap(weft__loop *L);
+/* Cancels job slot idx: removed if still queued (finishes cancelled), or
+ * flagged for the job to poll. */
+void weft__pool_cancel(weft__loop *L, uint32_t idx);
+/* Busy-waits a bounded time for a completion; true if one arrived. */
+bool weft__pool_spin(weft__loop *L);
+void weft__pool_sleeping(weft__loop *L, bool sleeping);
+void weft__pool_destroy(weft__loop *L);
+
+/* ---- gen.c ---- */
+void weft__gens_finalize(weft__loop *L);
+/* If f is a generator's consumer waiting for a value: the producer's slot.
+ * Otherwise 0. */
+uint32_t weft__gen_producer_for(weft__fiber *f);
 
 /* Should a suspending call of f return -ECANCELED? */
 static inline bool weft__cancelled(weft__loop *L, weft__fiber *f)

@@ -69,6 +69,8 @@ static int loop_new(weft__loop **out)
                                MAX_STARTED * sizeof(weft__fiber))) ||
         (rc = weft__arena_init(&L->heap_arena,
                                MAX_STARTED * sizeof(weft__timer_ent))) ||
+        (rc = weft__arena_init(&L->waiter_arena,
+                               MAX_LIVE * sizeof(uint32_t))) ||
         (rc = weft__stacks_new(&L->stacks)) ||
         (rc = weft__backend_open(&L->backend))) {
         loop_free(L);
@@ -78,6 +80,7 @@ static int loop_new(weft__loop **out)
     L->ring = (uint32_t *)L->ring_arena.base;
     L->fibers = (weft__fiber *)L->fiber_arena.base;
     L->heap = (weft__timer_ent *)L->heap_arena.base;
+    L->waiter_of = (uint32_t *)L->waiter_arena.base;
     L->slot_top = 1; /* slot 0 means "none" */
     L->errno_ptr = &errno;
 #if WEFT_ASAN
@@ -109,6 +112,7 @@ static void loop_free(weft__loop *L)
         weft__stack_reap(L->stacks, &L->dead_stack);
     weft__backend_close(L->backend);
     weft__stacks_free(L->stacks);
+    weft__arena_destroy(&L->waiter_arena);
     weft__arena_destroy(&L->heap_arena);
     weft__arena_destroy(&L->fiber_arena);
     weft__arena_destroy(&L->ring_arena);
@@ -143,6 +147,12 @@ static const char *wait_text(weft__loop *L, weft__fiber *f, char *buf,
     case WAIT_IO:
         snprintf(buf, len, "waiting on fd %d", f->io_fd);
         return buf;
+    case WAIT_GATHER:
+        return "gathering tasks";
+    case WAIT_QUEUE:
+        return "waiting on a lock, event, condition, semaphore or queue";
+    case WAIT_GEN:
+        return "waiting on a generator";
     default:
         return "waiting";
     }
@@ -154,7 +164,7 @@ static void report_stuck(weft__loop *L, const char *head, const char *each)
     fprintf(stderr, "%s\n", head);
     for (uint32_t i = 1; i < L->slot_top; i++) {
         weft__slot *s = &L->slots[i];
-        if (s->state != SLOT_RUNNING)
+        if (s->state != SLOT_RUNNING || (s->flags & SF_JOB))
             continue;
         weft__fiber *f = s->a.fiber;
         fprintf(stderr, "  task %s%s: %s\n",
@@ -174,11 +184,12 @@ static void abandon(weft__loop *L, uint32_t idx)
         weft__backend_del(L->backend, f->io_fd);
         L->n_io--;
     }
+    if (f->wait == WAIT_QUEUE && f->q_owner)
+        weft__waitq_remove(f->q_owner, f);
     f->wait = WAIT_NONE;
-    f->waiter = 0; /* its awaiter is abandoned too */
     weft__stack_put(L->stacks, &f->stack);
     s->flags &= (uint8_t)~SF_DETACHED; /* already reported as stuck */
-    weft__task_finish(L, idx, f, NULL, -EDEADLK);
+    weft__task_finish(L, idx, f, NULL, -EDEADLK, NULL);
     weft__fiber_release(L, f);
 }
 
@@ -195,8 +206,12 @@ static void deadlock(weft__loop *L)
     }
     report_stuck(L, "weft: tasks that cannot finish even when cancelled "
                     "(abandoned, never resumed):", "");
+    /* All of them go: none may wake another while they are freed. */
     for (uint32_t i = 1; i < L->slot_top; i++)
         if (L->slots[i].state == SLOT_RUNNING)
+            L->slots[i].flags &= (uint8_t)~SF_AWAITED;
+    for (uint32_t i = 1; i < L->slot_top; i++)
+        if (L->slots[i].state == SLOT_RUNNING && !(L->slots[i].flags & SF_JOB))
             abandon(L, i);
 }
 
@@ -220,7 +235,10 @@ static void host_loop(weft__loop *L)
         if (L->closing && L->n_alive == 0)
             break;
 
-        /* 2. poll */
+        /* 2. poll (thread-pool completions first: they need no system
+         * call unless the loop sleeps) */
+        if (L->n_jobs)
+            weft__pool_reap(L);
         bool ready = L->ring_head != L->ring_tail;
         if (!ready) {
             uint64_t next = weft__timers_next(L);
@@ -228,13 +246,34 @@ static void host_loop(weft__loop *L)
                 deadlock(L);
                 continue;
             }
+            /* An idle loop still gives idle stacks back: wake up for the
+             * next trim while there is something to trim. */
+            if (weft__stacks_dirty(L->stacks) &&
+                last_trim + TRIM_INTERVAL_NS < next)
+                next = last_trim + TRIM_INTERVAL_NS + 1;
             int64_t timeout = -1;
             if (next != WEFT_NO_DEADLINE) {
                 uint64_t now = weft__clock_ns();
                 timeout = next > now ? (int64_t)(next - now) : 0;
             }
-            weft__backend_poll(L->backend, timeout, on_ready, L);
-        } else if (L->n_io) {
+            if (L->n_jobs && timeout != 0) {
+                /* A job is out: spin a little for it (a sleeping hand-off
+                 * costs ~25 us here), then sleep with the workers told to
+                 * wake us. */
+                if (weft__pool_spin(L)) {
+                    weft__pool_reap(L);
+                    continue;
+                }
+                weft__pool_sleeping(L, true);
+                if (weft__pool_reap(L) == 0)
+                    weft__backend_poll(L->backend, timeout, on_ready, L);
+                weft__pool_sleeping(L, false);
+                weft__pool_reap(L);
+            } else {
+                weft__backend_poll(L->backend, timeout, on_ready, L);
+            }
+        } else if (L->n_io || L->n_ext) {
+            /* Something outside the ready tasks may have happened. */
             weft__backend_poll(L->backend, 0, on_ready, L);
         }
 
@@ -304,6 +343,8 @@ int weft_run(weft_fn fn, void *arg, void **result)
         rc = L->deadlocked ? -EDEADLK : L->main_err;
         keep_message(L->main_msg);
     }
+    weft__gens_finalize(L);
+    weft__pool_destroy(L);
     weft__tls_loop = NULL;
     weft__overflow_uninstall(&ov);
     loop_free(L);

@@ -109,7 +109,7 @@ static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
     weft__slot *s = &L->slots[idx];
     weft__fiber *f = (s->flags & SF_FIBER) ? s->a.fiber : NULL;
     if (s->flags & SF_CANCELLED) {
-        weft__task_finish(L, idx, f, NULL, -ECANCELED);
+        weft__task_finish(L, idx, f, NULL, -ECANCELED, NULL);
         if (f)
             weft__fiber_release(L, f);
         return NULL;
@@ -117,7 +117,7 @@ static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
     if (!f) {
         f = weft__fiber_alloc(L);
         if (!f) {
-            weft__task_finish(L, idx, NULL, NULL, -ENOMEM);
+            weft__task_finish(L, idx, NULL, NULL, -ENOMEM, NULL);
             return NULL;
         }
         f->idx = idx;
@@ -128,7 +128,7 @@ static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
     }
     if (weft__stack_get(L->stacks, f->stack.size, &f->stack)) {
         f->stack.lo = NULL;
-        weft__task_finish(L, idx, f, NULL, -ENOMEM);
+        weft__task_finish(L, idx, f, NULL, -ENOMEM, NULL);
         weft__fiber_release(L, f);
         return NULL;
     }
@@ -203,6 +203,8 @@ void weft__wake(weft__loop *L, weft__fiber *f, int rc)
         weft__timer_del(L, f);
     if (f->wait == WAIT_IO)
         L->n_io--;
+    else if (f->wait == WAIT_QUEUE && f->q_owner)
+        weft__waitq_remove(f->q_owner, f);
     f->wake_rc = rc;
     f->wait = WAIT_READY;
     weft__ring_push(L, f->idx);
@@ -224,7 +226,7 @@ static void fiber_entry(void *arg)
     f->started = 1;
     void *result = f->fn(f->arg);
 
-    weft__task_finish(L, f->idx, f, result, f->fail_err);
+    weft__task_finish(L, f->idx, f, result, f->fail_err, NULL);
     if (f->canary && !weft__canary_ok(f->stack.lo))
         weft__overflow_report(L, f, "its stack canary was overwritten");
     weft__fiber *next = pick_next(L);
@@ -248,6 +250,28 @@ void weft__start_eager(weft__loop *L, uint32_t idx)
     int saved = *L->errno_ptr;
     leave(L, self, f);
     *L->errno_ptr = saved;
+}
+
+weft__fiber *weft__start_now(weft__loop *L, uint32_t idx)
+{
+    return prepare_start(L, idx);
+}
+
+int weft__handoff(weft__loop *L, weft__fiber *to)
+{
+    weft__fiber *self = L->cur;
+    if (L->budget <= 0) {
+        /* Budget spent: `to` queues like any other ready task. */
+        to->wait = WAIT_READY;
+        weft__ring_push(L, to->idx);
+        return weft__suspend(L);
+    }
+    L->budget--;
+    to->wait = WAIT_NONE;
+    int saved = *L->errno_ptr;
+    leave(L, self, to);
+    *L->errno_ptr = saved;
+    return self->wake_rc;
 }
 
 void weft__run_ready(weft__loop *L)

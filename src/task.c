@@ -30,7 +30,7 @@ struct weft__report {
     char text[];
 };
 
-static weft_task *encode(weft__loop *L, uint32_t idx, bool borrowed)
+weft_task *weft__encode(weft__loop *L, uint32_t idx, bool borrowed)
 {
     uint64_t h = (uint64_t)idx | (uint64_t)L->tag << 24 |
                  (uint64_t)borrowed << 32 |
@@ -38,9 +38,7 @@ static weft_task *encode(weft__loop *L, uint32_t idx, bool borrowed)
     return (weft_task *)(uintptr_t)h;
 }
 
-/* Decodes a handle of the calling thread's loop.  `consume`: the call
- * would consume the handle, which a borrowed one may not be. */
-static int decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip)
+int weft__decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip)
 {
     if (!t)
         return -EINVAL;
@@ -169,8 +167,41 @@ void weft__report_unretrieved(weft__loop *L)
 
 /* ---- finishing ---- */
 
+/* The waiter array is reserved for every possible slot and committed by
+ * the kernel on first touch, so recording a waiter cannot fail: awaiting
+ * never allocates. */
+void weft__waiter_set(weft__loop *L, uint32_t idx, uint32_t waiter)
+{
+    L->waiter_of[idx] = waiter;
+}
+
+/* Slot idx finished: tell whoever waits for it, by how it waits. */
+static void notify_waiter(weft__loop *L, uint32_t idx)
+{
+    uint32_t w = L->waiter_of[idx];
+    if (!w || L->slots[w].state != SLOT_RUNNING)
+        return;
+    weft__fiber *wf = L->slots[w].a.fiber;
+    if (wf->gathering) {
+        /* Counted whether or not the gatherer is still asleep. */
+        weft__gather_child_done(L, wf, idx);
+        return;
+    }
+    switch (wf->wait) {
+    case WAIT_AWAIT:
+        if (wf->awaiting == idx)
+            weft__wake(L, wf, 0);
+        break;
+    case WAIT_GEN: /* a generator's consumer: its producer ended */
+        weft__wake(L, wf, 0);
+        break;
+    default:
+        break;
+    }
+}
+
 void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
-                       void *result, int err)
+                       void *result, int err, char *msg)
 {
     weft__slot *s = &L->slots[idx];
     if (s->flags & SF_CANCELLED)
@@ -179,16 +210,14 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
     s->flags &= (uint8_t)~SF_FIBER;
     s->err = (int16_t)err;
     s->a.result = result;
-    s->b.msg = NULL;
+    s->b.msg = msg;
     if (f) {
         s->b.msg = f->fail_msg;
         f->fail_msg = NULL;
     }
     L->n_alive--;
-    if (f && f->waiter) {
-        weft__slot *ws = &L->slots[f->waiter];
-        weft__wake(L, ws->a.fiber, 0);
-    }
+    if (s->flags & SF_AWAITED)
+        notify_waiter(L, idx);
     if (idx == L->main_idx) {
         L->main_done = true;
         L->budget = 0; /* back to the host, which shuts the loop down */
@@ -196,6 +225,7 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
         L->main_err = err;
         L->main_msg = s->b.msg;
         s->b.msg = NULL;
+        L->main_idx = 0; /* its slot is reused from now on */
         weft__slot_release(L, idx);
     } else if (s->flags & SF_DETACHED) {
         if (failed(s))
@@ -222,12 +252,24 @@ int weft__cancel(weft__loop *L, uint32_t idx)
         s->flags |= SF_CANCELLED;
         if (s->state != SLOT_RUNNING)
             break; /* PENDING: finishes when its turn comes */
+        if (s->flags & SF_JOB) {
+            weft__pool_cancel(L, idx);
+            break;
+        }
         weft__fiber *f = s->a.fiber;
         f->cancelled = 1;
         if (f->shield)
             break;
         if (f->wait == WAIT_AWAIT) {
             idx = f->awaiting;
+            continue;
+        }
+        if (f->wait == WAIT_GATHER) {
+            weft__gather_cancel(L, f); /* a tree: recursion per level */
+            break;
+        }
+        if (f->wait == WAIT_GEN && weft__gen_producer_for(f)) {
+            idx = weft__gen_producer_for(f);
             continue;
         }
         if (f->wait != WAIT_NONE && f->wait != WAIT_READY)
@@ -323,7 +365,7 @@ int weft_spawn_ex(weft_fn fn, void *arg, const weft_spawn_opts *opts,
         return rc;
     /* An eager task may already have finished; its slot stays until the
      * handle is consumed, so the handle is valid either way. */
-    *task = encode(L, idx, false);
+    *task = weft__encode(L, idx, false);
     return 0;
 }
 
@@ -335,7 +377,7 @@ int weft_spawn(weft_fn fn, void *arg, weft_task **task)
 /* ---- await ---- */
 
 /* Would the caller awaiting `idx` close a cycle of awaits? */
-static bool await_cycle(weft__loop *L, uint32_t idx, uint32_t self)
+bool weft__await_cycle(weft__loop *L, uint32_t idx, uint32_t self)
 {
     for (;;) {
         weft__slot *s = &L->slots[idx];
@@ -351,30 +393,19 @@ int weft_await(weft_task *task, void **result)
 {
     weft__loop *L;
     uint32_t idx;
-    int rc = decode(task, true, &L, &idx);
+    int rc = weft__decode(task, true, &L, &idx);
     if (rc)
         return rc;
     weft__fiber *self = L->cur;
     if (!self)
         return -EPERM;
-    if (idx == self->idx || await_cycle(L, idx, self->idx))
+    if (idx == self->idx || weft__await_cycle(L, idx, self->idx))
         return -EDEADLK;
     weft__slot *s = &L->slots[idx];
-    if (s->state == SLOT_PENDING && !(s->flags & SF_FIBER)) {
-        /* The waiter link lives in the awaited task's record: give it one
-         * now (the only allocation await can make, before anything else). */
-        weft__fiber *f = weft__fiber_alloc(L);
-        if (!f)
-            return -ENOMEM;
-        f->idx = idx;
-        f->fn = s->a.fn;
-        f->arg = s->b.arg;
-        s->a.fiber = f;
-        s->flags |= SF_FIBER;
-    }
+    if (s->state != SLOT_DONE)
+        weft__waiter_set(L, idx, self->idx);
     s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_AWAITED);
     if (s->state != SLOT_DONE) {
-        s->a.fiber->waiter = self->idx;
         if (weft__cancelled(L, self))
             weft__cancel(L, idx);
         /* Only the awaited task's end wakes this wait; cancelling the
@@ -384,14 +415,25 @@ int weft_await(weft_task *task, void **result)
         weft__wait(L, self, WEFT_NO_DEADLINE);
         self->awaiting = 0;
     }
-    if (result)
-        *result = s->a.result;
-    rc = s->err;
-    weft__free(self->errmsg);
-    self->errmsg = s->b.msg;
-    weft__slot_release(L, idx);
+    rc = weft__collect(L, idx, result, true);
     if (weft__cancelled(L, self))
         rc = -ECANCELED;
+    return rc;
+}
+
+int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg)
+{
+    weft__slot *s = &L->slots[idx];
+    if (result)
+        *result = s->a.result;
+    int rc = s->err;
+    if (keep_msg && L->cur) {
+        weft__free(L->cur->errmsg);
+        L->cur->errmsg = s->b.msg;
+    } else {
+        weft__free(s->b.msg);
+    }
+    weft__slot_release(L, idx);
     return rc;
 }
 
@@ -401,7 +443,7 @@ int weft_task_detach(weft_task *task)
 {
     weft__loop *L;
     uint32_t idx;
-    int rc = decode(task, true, &L, &idx);
+    int rc = weft__decode(task, true, &L, &idx);
     if (rc)
         return rc;
     weft__slot *s = &L->slots[idx];
@@ -419,7 +461,7 @@ int weft_task_cancel(weft_task *task)
 {
     weft__loop *L;
     uint32_t idx;
-    int rc = decode(task, false, &L, &idx);
+    int rc = weft__decode(task, false, &L, &idx);
     if (rc)
         return rc;
     return weft__cancel(L, idx);
@@ -429,7 +471,7 @@ int weft_task_done(weft_task *task)
 {
     weft__loop *L;
     uint32_t idx;
-    int rc = decode(task, false, &L, &idx);
+    int rc = weft__decode(task, false, &L, &idx);
     if (rc)
         return rc;
     return L->slots[idx].state == SLOT_DONE;
@@ -439,7 +481,7 @@ int weft_task_result(weft_task *task, void **result)
 {
     weft__loop *L;
     uint32_t idx;
-    int rc = decode(task, false, &L, &idx);
+    int rc = weft__decode(task, false, &L, &idx);
     if (rc)
         return rc;
     weft__slot *s = &L->slots[idx];
@@ -454,7 +496,7 @@ const char *weft_task_message(weft_task *task)
 {
     weft__loop *L;
     uint32_t idx;
-    if (decode(task, false, &L, &idx))
+    if (weft__decode(task, false, &L, &idx))
         return NULL;
     weft__slot *s = &L->slots[idx];
     return s->state == SLOT_DONE ? s->b.msg : NULL;
@@ -464,7 +506,7 @@ const char *weft_task_name(weft_task *task)
 {
     weft__loop *L;
     uint32_t idx;
-    if (decode(task, false, &L, &idx))
+    if (weft__decode(task, false, &L, &idx))
         return NULL;
     weft__slot *s = &L->slots[idx];
     if ((s->flags & SF_FIBER) && s->a.fiber->name)
@@ -477,27 +519,33 @@ weft_task *weft_current(void)
     weft__loop *L = weft__tls_loop;
     if (!L || !L->cur)
         return NULL;
-    return encode(L, L->cur->idx, true);
+    return weft__encode(L, L->cur->idx, true);
 }
+
+bool weft__job_fail(int err, char *msg);
 
 void *weft_fail(int err, const char *fmt, ...)
 {
     weft__fiber *f = weft__self();
-    if (!f)
-        return NULL;
-    f->fail_err = (err >= -4095 && err <= -1) ? err : -EINVAL;
-    weft__free(f->fail_msg);
-    f->fail_msg = NULL;
+    err = (err >= -4095 && err <= -1) ? err : -EINVAL;
+    char *msg = NULL;
     if (fmt) {
         va_list ap;
         va_start(ap, fmt);
         int n = vsnprintf(NULL, 0, fmt, ap);
         va_end(ap);
-        if (n >= 0 && (f->fail_msg = weft__malloc((size_t)n + 1))) {
+        if (n >= 0 && (msg = weft__malloc((size_t)n + 1))) {
             va_start(ap, fmt);
-            vsnprintf(f->fail_msg, (size_t)n + 1, fmt, ap);
+            vsnprintf(msg, (size_t)n + 1, fmt, ap);
             va_end(ap);
         }
+    }
+    if (f) {
+        f->fail_err = err;
+        weft__free(f->fail_msg);
+        f->fail_msg = msg;
+    } else if (!weft__job_fail(err, msg)) {
+        weft__free(msg); /* neither a task nor a pool job */
     }
     return NULL;
 }

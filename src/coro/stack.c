@@ -62,6 +62,7 @@ struct weft__stacks {
     uintptr_t *pool; /* LIFO of stack bottoms, CLEAN_BIT tagged */
     size_t npool, cap, carved;
     size_t low_water; /* smallest npool since the last trim */
+    size_t dirty;     /* pooled stacks whose pages are still committed */
 };
 
 static int tier = GUARD_UNKNOWN;
@@ -242,6 +243,8 @@ int weft__stack_get(weft__stacks *s, size_t size, weft__stack *out)
             uintptr_t v = s->pool[--s->npool];
             if (s->npool < s->low_water)
                 s->low_water = s->npool;
+            if (!(v & CLEAN_BIT))
+                s->dirty--;
             out->lo = (void *)(v & ~TAG_BITS);
             out->size = s->size;
             out->guarded = (v & GUARDED_BIT) != 0;
@@ -275,6 +278,7 @@ void weft__stack_put(weft__stacks *s, const weft__stack *st)
 #endif
     if (st->size == s->size) {
         s->pool[s->npool++] = (uintptr_t)st->lo | (st->guarded ? GUARDED_BIT : 0);
+        s->dirty++;
         return;
     }
     char *g = (char *)st->lo - WEFT_GUARD_SIZE;
@@ -312,8 +316,14 @@ void weft__stacks_trim(weft__stacks *s)
             continue;
         madvise((void *)(v & ~TAG_BITS), s->size, MADV_DONTNEED);
         s->pool[i] = v | CLEAN_BIT;
+        s->dirty--;
     }
     s->low_water = s->npool;
+}
+
+bool weft__stacks_dirty(const weft__stacks *s)
+{
+    return s->dirty != 0;
 }
 
 #define CANARY_MAGIC ((uint64_t)0x77656674c0ffee42ull)

@@ -58,8 +58,11 @@ void weft__stack_put_later(weft__stacks *s, const weft__stack *st,
                            weft__stack *dead);
 void weft__stack_reap(weft__stacks *s, weft__stack *dead);
 
-/* Gives idle pooled stacks' pages back; call about once a second. */
+/* Gives back the pages of pooled stacks that no task took since the
+ * previous call; call about once a second. */
 void weft__stacks_trim(weft__stacks *s);
+/* Are there pooled stacks whose pages a later trim would give back? */
+bool weft__stacks_dirty(const weft__stacks *s);
 
 /* Canary tier: write / check the value at the bottom of a stack. */
 void weft__canary_set(const weft__stack *st);

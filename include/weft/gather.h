@@ -1,0 +1,63 @@
+/*
+ * weft/gather.h - waiting for many tasks (asyncio.gather, C#'s
+ * Task.WhenAll), bounded concurrency, and tasks that are already done
+ * (Task.FromResult / Task.CompletedTask).  Included by weft.h.
+ */
+#ifndef WEFT_GATHER_H
+#define WEFT_GATHER_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* return_exceptions=True: nothing is cancelled; every task's own error
+ * lands in its slot of errors, and weft_gather returns 0. */
+#define WEFT_GATHER_RETURN_ERRORS 1u
+
+/*
+ * Waits for all n tasks and consumes their handles (all of them, whatever
+ * it returns, once it got past argument checks).  results[i] and errors[i]
+ * (either array may be NULL) receive task i's result and error, in
+ * submission order, for every task.
+ * Default: returns 0 if all succeeded, else the first error in completion
+ * order; the other tasks are then cancelled, and every task has finished
+ * before weft_gather returns - nothing keeps running that could write into
+ * the caller's arrays.  weft_errmsg() gives that error's message.
+ * If the calling task is cancelled, the tasks are cancelled and joined and
+ * weft_gather returns -ECANCELED.  n == 0 returns at once.
+ * Errors (nothing consumed): -EINVAL (a NULL, consumed, borrowed or
+ * repeated handle, unknown flags), -EDEADLK (the caller itself, or a task
+ * awaiting it), -EPERM, -ENOMEM.
+ */
+int weft_gather(weft_task **tasks, size_t n, void **results, int *errors,
+                unsigned flags);
+
+/*
+ * Runs fn(items[i]) for i in [0, n) with at most `limit` running at once,
+ * results in order (C#'s Parallel.ForEachAsync; the semaphore pattern in
+ * asyncio).  fn runs in one of `limit` worker tasks, which take items in
+ * order as they become free; fn reports errors with weft_fail.
+ * results and errors (n entries each, required) receive each item's
+ * outcome; an item that never ran has NULL and -ECANCELED.
+ * flags: WEFT_GATHER_RETURN_ERRORS, as for weft_gather.  Default: the first
+ * error stops the run (no new item starts, running ones are cancelled) and
+ * is returned, with its message in weft_errmsg().
+ * items may be NULL (fn then gets NULL).  Errors: -EINVAL (fn NULL, limit
+ * 0, arrays NULL), -ECANCELED, -EPERM, -ENOMEM.
+ */
+int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
+             void **results, int *errors, unsigned flags);
+
+/* A task that has already finished with `value` (Task.FromResult): usable
+ * everywhere a task handle is.  Errors: -EINVAL, -EPERM, -ENOMEM. */
+int weft_task_completed(void *value, weft_task **task);
+
+/* A task that has already failed with err (-4095..-1) and message msg
+ * (copied; may be NULL).  Errors: -EINVAL, -EPERM, -ENOMEM. */
+int weft_task_failed(int err, const char *msg, weft_task **task);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * weft/gen.h - async generators (async def with yield consumed by async
+ * for; C#'s IAsyncEnumerable).  Included by weft.h.
+ *
+ *     static void *count(void *arg) {           // the producer
+ *         for (intptr_t i = 1; i <= 3; i++)
+ *             if (weft_gen_yield((void *)i))   // -ECANCELED: closed early
+ *                 break;
+ *         return NULL;
+ *     }
+ *     ...
+ *     weft_gen *g;
+ *     weft_gen_new(count, NULL, &g);
+ *     void *v;
+ *     int rc;
+ *     while ((rc = weft_gen_next(g, &v)) > 0)  // async for v in count():
+ *         printf("%ld\n", (long)(intptr_t)v);
+ *     weft_gen_close(g);                       // rc: 0 done, < 0 error
+ *
+ * The producer is a task that runs only while the consumer waits in
+ * weft_gen_next (no read-ahead): each value is handed over as soon as it is
+ * yielded.  All calls must come from tasks of the generator's loop.
+ */
+#ifndef WEFT_GEN_H
+#define WEFT_GEN_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_gen weft_gen;
+
+/* A generator producing with fn(arg); nothing runs until the first next.
+ * *gen is the caller's, to weft_gen_close.  One never closed is finalized
+ * when the loop closes.  Errors: -EINVAL, -EPERM, -ENOMEM. */
+int weft_gen_new(weft_fn fn, void *arg, weft_gen **gen);
+
+/* Runs the producer until it yields: 1 and *value set; 0 when it has
+ * returned (exhausted; and every later call); negative: the producer's
+ * error (weft_fail, once), or -ECANCELED.  A cancelled consumer cancels
+ * the producer and returns once it has stopped.
+ * Errors: -EBUSY (another task is inside next or close), -EPERM (not a
+ * task of the generator's loop), -EINVAL, -ENOMEM. */
+int weft_gen_next(weft_gen *gen, void **value);
+
+/* Inside the producer: hands value to the consumer and suspends until the
+ * next weft_gen_next.  -ECANCELED when the generator is being closed (or
+ * the producer cancelled): clean up and return.  -EINVAL if the caller is
+ * not a generator's producer; -EPERM outside a task. */
+int weft_gen_yield(void *value);
+
+/* Closes the generator: a producer still running is cancelled, allowed to
+ * clean up, and joined; then everything is freed.  Errors: -EBUSY, -EPERM,
+ * -EINVAL. */
+int weft_gen_close(weft_gen *gen);
+
+/* async for: runs the body for each value; rc ends as 0 or the error.
+ *     int rc;
+ *     WEFT_GEN_FOREACH(g, v, rc) { use(v); } */
+#define WEFT_GEN_FOREACH(gen, var, rc)                                        \
+    for (void *var = NULL; ((rc) = weft_gen_next((gen), &var)) > 0;)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

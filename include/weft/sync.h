@@ -1,0 +1,188 @@
+/*
+ * weft/sync.h - asyncio's synchronization primitives: Lock, Event,
+ * Condition, Semaphore, BoundedSemaphore and Queue.  Included by weft.h.
+ *
+ * They suspend the calling task, never the thread.  Waiters are served in
+ * FIFO order, and what a waker grants (the lock, a permit, an item) is
+ * handed to the first waiter directly: a waiter cancelled while queued
+ * leaves without taking anything, and one cancelled after it was granted
+ * keeps the grant (its *next* suspending call returns -ECANCELED) - so a
+ * grant is never lost and never given twice.  Waiting never allocates.
+ *
+ * Lock, Event, Condition and Semaphore live in the caller's storage, with a
+ * static initializer; their fields are private.  They belong to one loop:
+ * use them only from tasks of the loop that first used them, and do not
+ * move or reuse their storage while a task waits on them.  Every function
+ * here must be called from a task (-EPERM otherwise) of that loop.
+ */
+#ifndef WEFT_SYNC_H
+#define WEFT_SYNC_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A queue of waiting tasks (private). */
+typedef struct weft_waiters {
+    void *head_, *tail_;
+} weft_waiters;
+
+/* ---- Lock (asyncio.Lock) ---- */
+
+typedef struct weft_lock {
+    uint64_t owner_; /* the holder's identity, 0 when free */
+    weft_waiters waiters_;
+} weft_lock;
+
+#define WEFT_LOCK_INIT {0, {0, 0}}
+
+/* Acquires the lock, suspending while another task holds it.  A free lock
+ * is taken without suspending.  Not re-entrant.
+ * Errors: -EDEADLK (the caller holds it already), -ECANCELED, -EPERM,
+ * -EINVAL (NULL). */
+int weft_lock_acquire(weft_lock *lock);
+/* Takes the lock only if it is free and nobody waits: 0, or -EBUSY. */
+int weft_lock_try(weft_lock *lock);
+/* Releases the lock, handing it to the first waiter if any.
+ * Errors: -EPERM (the caller does not hold it), -EINVAL. */
+int weft_lock_release(weft_lock *lock);
+/* 1 if some task holds the lock, 0 if not. */
+int weft_lock_locked(const weft_lock *lock);
+
+/*
+ * `async with lock:` for C.  The body runs with the lock held; the lock is
+ * released however the body is left - falling off its end, break, or (with
+ * gcc and clang, through the cleanup attribute) return or goto.  rc
+ * receives weft_lock_acquire's result; the body is skipped if it fails.
+ *
+ *     int rc;
+ *     WEFT_WITH_LOCK(&lock, rc) {
+ *         ...
+ *     }
+ *     if (rc) ... // could not acquire: -ECANCELED, ...
+ */
+#if defined(__GNUC__) || defined(__clang__)
+void weft__lock_scope_exit(weft_lock **held);
+#define WEFT_WITH_LOCK(lock, rc)                                              \
+    for (weft_lock *weft_held_                                               \
+             __attribute__((cleanup(weft__lock_scope_exit))) =               \
+                 ((rc) = weft_lock_acquire(lock)) == 0 ? (lock) : NULL;       \
+         weft_held_; weft_lock_release(weft_held_), weft_held_ = NULL)
+#endif
+
+/* ---- Event (asyncio.Event) ---- */
+
+typedef struct weft_event {
+    int set_;
+    weft_waiters waiters_;
+} weft_event;
+
+#define WEFT_EVENT_INIT {0, {0, 0}}
+
+/* Waits until the event is set (at once if it is).  Errors: -ECANCELED,
+ * -EPERM, -EINVAL. */
+int weft_event_wait(weft_event *ev);
+/* Sets the event and wakes every waiter.  Errors: -EPERM, -EINVAL. */
+int weft_event_set(weft_event *ev);
+/* Clears it: later waits suspend again.  Errors: -EINVAL. */
+int weft_event_clear(weft_event *ev);
+/* 1 if set, 0 if not. */
+int weft_event_is_set(const weft_event *ev);
+
+/* ---- Semaphore and BoundedSemaphore (asyncio.Semaphore, ...) ---- */
+
+typedef struct weft_semaphore {
+    long value_;
+    long bound_; /* 0: unbounded; else the initial value, never exceeded */
+    weft_waiters waiters_;
+} weft_semaphore;
+
+#define WEFT_SEMAPHORE_INIT(n) {(n), 0, {0, 0}}
+/* A BoundedSemaphore: releasing past the initial value is an error. */
+#define WEFT_BOUNDED_SEMAPHORE_INIT(n) {(n), (n), {0, 0}}
+
+/* Takes a permit, suspending while none is free.
+ * Errors: -ECANCELED, -EPERM, -EINVAL. */
+int weft_sem_acquire(weft_semaphore *sem);
+/* 0, or -EBUSY when no permit is free. */
+int weft_sem_try(weft_semaphore *sem);
+/* Gives a permit back (to the first waiter, if any).
+ * Errors: -EOVERFLOW (bounded: more releases than acquires), -EINVAL. */
+int weft_sem_release(weft_semaphore *sem);
+/* Free permits now. */
+long weft_sem_value(const weft_semaphore *sem);
+
+/* ---- Condition (asyncio.Condition) ---- */
+
+typedef struct weft_cond {
+    weft_lock *lock_;
+    weft_waiters waiters_;
+} weft_cond;
+
+/* A condition over `lockp` (a weft_lock *), which the caller owns. */
+#define WEFT_COND_INIT(lockp) {(lockp), {0, 0}}
+
+/* Releases the lock, waits for a notify, re-acquires the lock.  The lock is
+ * held again when it returns, whatever it returns (even -ECANCELED).
+ * Errors: -EPERM (the caller does not hold the lock, or not in a task),
+ * -ECANCELED, -EINVAL. */
+int weft_cond_wait(weft_cond *cond);
+/* Wakes up to n waiters (the caller should hold the lock).  Returns how
+ * many were woken. */
+int weft_cond_notify(weft_cond *cond, int n);
+int weft_cond_notify_all(weft_cond *cond);
+
+/* ---- Queue (asyncio.Queue, LifoQueue, PriorityQueue) ---- */
+
+typedef struct weft_queue weft_queue;
+
+enum {
+    WEFT_QUEUE_FIFO = 0,
+    WEFT_QUEUE_LIFO = 1,
+    WEFT_QUEUE_PRIORITY = 2, /* smallest item first, by cmp */
+};
+
+/*
+ * A queue of pointers.  maxsize 0: unbounded (put never waits; memory
+ * grows); otherwise put waits while maxsize items are queued.  cmp orders a
+ * priority queue (like qsort's: negative if a comes first; ties leave in
+ * put order... not guaranteed) and must be NULL for the other kinds.
+ * *q receives the queue, which the caller frees with weft_queue_free.
+ * Errors: -EINVAL, -ENOMEM, -EPERM.
+ */
+int weft_queue_new(int kind, size_t maxsize,
+                   int (*cmp)(const void *a, const void *b), weft_queue **q);
+/* Frees an unused queue.  Errors: -EBUSY (a task waits on it; nothing is
+ * freed), -EINVAL.  Items still queued are the caller's (they are
+ * pointers: weft frees nothing they point to). */
+int weft_queue_free(weft_queue *q);
+
+/* Adds an item, waiting while the queue is full.
+ * Errors: -ESHUTDOWN, -ECANCELED, -ENOMEM (unbounded queue), -EPERM. */
+int weft_queue_put(weft_queue *q, void *item);
+/* Removes the next item, waiting while the queue is empty.  After
+ * shutdown, the remaining items still come out, then -ESHUTDOWN.
+ * Errors: -ESHUTDOWN, -ECANCELED, -EPERM. */
+int weft_queue_get(weft_queue *q, void **item);
+/* Without waiting: -EAGAIN when full (put) or empty (get). */
+int weft_queue_try_put(weft_queue *q, void *item);
+int weft_queue_try_get(weft_queue *q, void **item);
+/* Items queued now. */
+size_t weft_queue_size(const weft_queue *q);
+/* A consumer finished an item it got.  -EINVAL if called more times than
+ * items were put. */
+int weft_queue_task_done(weft_queue *q);
+/* Waits until every item put has been got and marked done.
+ * Errors: -ECANCELED, -EPERM. */
+int weft_queue_join(weft_queue *q);
+/* Python 3.13's Queue.shutdown: puts fail with -ESHUTDOWN from now on and
+ * every waiting putter is woken with it; getters drain what is left, then
+ * get -ESHUTDOWN.  immediate: the remaining items are dropped (and count as
+ * done for join), and waiting getters are woken at once. */
+int weft_queue_shutdown(weft_queue *q, int immediate);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * weft/thread.h - running blocking functions on a thread pool
+ * (asyncio.to_thread, run_in_executor; C#'s Task.Run; Tokio's
+ * spawn_blocking).  Included by weft.h.
+ *
+ * Each loop has its own pool, started on first use, of at most
+ * min(32, ncpu + 4) threads (weft_pool_limit changes that), created as work
+ * arrives.  Closing the loop waits for the jobs still running and joins the
+ * threads: once the last weft_run of a process has returned, no weft thread
+ * is left.  Pool threads block asynchronous signals.
+ */
+#ifndef WEFT_THREAD_H
+#define WEFT_THREAD_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Runs fn(arg) on a pool thread and suspends the calling task (only) until
+ * it returns: asyncio.to_thread.  result, if not NULL, receives what fn
+ * returned.  fn may report an error with weft_fail(), as a task does.
+ * If the calling task is cancelled meanwhile, a job still queued never runs
+ * (-ECANCELED at once); a running job cannot be stopped, so -ECANCELED comes
+ * once fn has returned - never while it may still touch the caller's memory.
+ * fn can poll weft_thread_cancelled() to stop early.
+ * Errors: fn's weft_fail code, -ECANCELED, -EINVAL (fn NULL), -EPERM (not in
+ * a task), -ENOMEM, -EAGAIN (no thread could be created).
+ */
+int weft_to_thread(weft_fn fn, void *arg, void **result);
+
+/*
+ * Starts fn(arg) on the pool and returns a task handle at once (the caller
+ * owns it).  The handle has no stack of its own; await, gather, cancel and
+ * detach it like any task.  Errors as weft_to_thread (before anything runs).
+ */
+int weft_spawn_blocking(weft_fn fn, void *arg, weft_task **task);
+
+/* Called from inside a pool job: 1 if the task for it was cancelled (stop
+ * early if you can), 0 if not; -EPERM from anywhere else.  Callable from
+ * pool threads only. */
+int weft_thread_cancelled(void);
+
+/* Caps the current loop's pool at max_threads (1..1024).  Threads beyond a
+ * lowered cap finish their job and then idle.  Errors: -EINVAL, -EPERM. */
+int weft_pool_limit(unsigned max_threads);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

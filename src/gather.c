@@ -1,0 +1,314 @@
+/*
+ * gather.c - weft_gather (asyncio.gather, Task.WhenAll), weft_map (bounded
+ * concurrency) and already-completed tasks.
+ *
+ * weft_gather consumes the handles, registers the caller as every child's
+ * waiter and sleeps until all have finished; children report to it as they
+ * finish (weft__gather_child_done), and it is woken early only by the first
+ * error, to cancel the others.  It returns only once every child has
+ * finished, so nothing it gathered can still write into the caller's
+ * arrays.  Its state is one allocation made before anything is consumed.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "alloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+typedef struct gather_state {
+    uint32_t n;
+    uint32_t remaining;
+    unsigned flags;
+    int first_err;      /* default mode: first error in completion order */
+    uint32_t first_idx; /* its slot */
+    bool cancelled_rest;
+    uint32_t idx[];     /* children in submission order */
+} gather_state;
+
+static bool failed(int err)
+{
+    return err != 0;
+}
+
+void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child)
+{
+    gather_state *st = w->wait_obj;
+    st->remaining--;
+    int err = L->slots[child].err;
+    if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) && failed(err) &&
+        !st->first_err) {
+        st->first_err = err;
+        st->first_idx = child;
+        weft__wake(L, w, 0); /* to cancel the others */
+    }
+    if (st->remaining == 0)
+        weft__wake(L, w, 0);
+}
+
+void weft__gather_cancel(weft__loop *L, weft__fiber *w)
+{
+    gather_state *st = w->wait_obj;
+    st->cancelled_rest = true;
+    for (uint32_t i = 0; i < st->n; i++)
+        if (L->slots[st->idx[i]].state != SLOT_DONE)
+            weft__cancel(L, st->idx[i]);
+}
+
+static void unmark(weft__loop *L, gather_state *st, size_t upto)
+{
+    for (size_t i = 0; i < upto; i++)
+        L->slots[st->idx[i]].flags &= (uint8_t)~SF_MARK;
+}
+
+/* Decodes and checks every handle before consuming any. */
+static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
+                    gather_state *st)
+{
+    for (uint32_t i = 0; i < st->n; i++) {
+        weft__loop *L2;
+        uint32_t idx;
+        int rc = weft__decode(tasks[i], true, &L2, &idx);
+        if (!rc && (L->slots[idx].flags & SF_MARK))
+            rc = -EINVAL; /* the same handle twice */
+        if (!rc && (idx == self->idx || weft__await_cycle(L, idx, self->idx)))
+            rc = -EDEADLK;
+        if (rc) {
+            unmark(L, st, i);
+            return rc;
+        }
+        L->slots[idx].flags |= SF_MARK;
+        st->idx[i] = idx;
+    }
+    return 0;
+}
+
+/* Consumes st->idx's handles, waits for all of them and collects their
+ * outcomes.  Cannot fail: everything it needs was allocated before. */
+static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
+                      void **results, int *errors)
+{
+    unsigned flags = st->flags;
+    for (uint32_t i = 0; i < st->n; i++) {
+        uint32_t idx = st->idx[i];
+        weft__slot *s = &L->slots[idx];
+        s->flags = (uint8_t)((s->flags & ~(SF_OWNED | SF_MARK)) | SF_AWAITED);
+        if (s->state != SLOT_DONE) {
+            L->waiter_of[idx] = self->idx;
+            st->remaining++;
+        } else if (!(flags & WEFT_GATHER_RETURN_ERRORS) && failed(s->err) &&
+                   !st->first_err) {
+            st->first_err = s->err;
+            st->first_idx = idx;
+        }
+    }
+    self->wait_obj = st;
+    self->gathering = 1;
+    while (st->remaining) {
+        if (!st->cancelled_rest &&
+            (st->first_err || weft__cancelled(L, self)))
+            weft__gather_cancel(L, self);
+        if (!st->remaining)
+            break;
+        self->wait = WAIT_GATHER;
+        weft__wait(L, self, WEFT_NO_DEADLINE);
+    }
+    self->gathering = 0;
+    self->wait_obj = NULL;
+
+    /* Collect in submission order; the caller's weft_errmsg is the first
+     * error's message. */
+    weft__free(self->errmsg);
+    self->errmsg = NULL;
+    for (uint32_t i = 0; i < st->n; i++) {
+        uint32_t idx = st->idx[i];
+        int err = weft__collect(L, idx, results ? &results[i] : NULL,
+                                st->first_err && idx == st->first_idx);
+        if (errors)
+            errors[i] = err;
+    }
+    int rc = (flags & WEFT_GATHER_RETURN_ERRORS) ? 0 : st->first_err;
+    if (weft__cancelled(L, self))
+        rc = -ECANCELED;
+    return rc;
+}
+
+static gather_state *gather_new(size_t n, unsigned flags)
+{
+    gather_state *st = weft__malloc(sizeof *st + n * sizeof(uint32_t));
+    if (st) {
+        memset(st, 0, sizeof *st);
+        st->n = (uint32_t)n;
+        st->flags = flags;
+    }
+    return st;
+}
+
+int weft_gather(weft_task **tasks, size_t n, void **results, int *errors,
+                unsigned flags)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *self = L ? L->cur : NULL;
+    if (!self)
+        return -EPERM;
+    if ((n && !tasks) || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
+        n > UINT32_MAX)
+        return -EINVAL;
+    if (n == 0)
+        return weft__cancelled(L, self) ? -ECANCELED : 0;
+    gather_state *st = gather_new(n, flags);
+    if (!st)
+        return -ENOMEM;
+    int rc = validate(L, self, tasks, st);
+    if (!rc)
+        rc = gather_run(L, self, st, results, errors);
+    weft__free(st);
+    return rc;
+}
+
+/* ---- completed tasks ---- */
+
+static int completed(void *value, int err, const char *msg, weft_task **task)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!task)
+        return -EINVAL;
+    if (!L || !L->cur)
+        return -EPERM;
+    char *copy = NULL;
+    if (msg && !(copy = weft__strndup(msg, 4096)))
+        return -ENOMEM;
+    uint32_t idx = weft__slot_alloc(L);
+    if (!idx) {
+        weft__free(copy);
+        return -ENOMEM;
+    }
+    weft__slot *s = &L->slots[idx];
+    s->state = SLOT_DONE;
+    s->flags = SF_OWNED;
+    s->err = (int16_t)err;
+    s->a.result = value;
+    s->b.msg = copy;
+    *task = weft__encode(L, idx, false);
+    return 0;
+}
+
+int weft_task_completed(void *value, weft_task **task)
+{
+    return completed(value, 0, NULL, task);
+}
+
+int weft_task_failed(int err, const char *msg, weft_task **task)
+{
+    if (err < -4095 || err > -1)
+        return -EINVAL;
+    return completed(NULL, err, msg, task);
+}
+
+/* ---- weft_map: bounded concurrency ---- */
+
+typedef struct map_state {
+    weft_fn fn;
+    void **items;
+    size_t n, next;
+    void **results;
+    int *errors;
+    unsigned flags;
+    int first_err;
+    char *first_msg;
+    bool stop;
+    uint32_t nworkers;
+    uint32_t workers[]; /* worker slots, to cancel them */
+} map_state;
+
+/* Each worker runs fn over the next unclaimed item until none is left; fn
+ * runs on the worker's own stack, so items need no task each. */
+static void *map_worker(void *arg)
+{
+    map_state *st = arg;
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *self = L->cur;
+    while (!st->stop && st->next < st->n && !self->cancelled) {
+        size_t i = st->next++;
+        self->fail_err = 0;
+        void *r = st->fn(st->items ? st->items[i] : NULL);
+        int err = self->cancelled ? -ECANCELED : self->fail_err;
+        st->results[i] = r;
+        st->errors[i] = err;
+        if (err && !(st->flags & WEFT_GATHER_RETURN_ERRORS) &&
+            !st->first_err) {
+            st->first_err = err;
+            st->first_msg = self->fail_msg;
+            self->fail_msg = NULL;
+            st->stop = true;
+            for (uint32_t w = 0; w < st->nworkers; w++)
+                if (st->workers[w] != self->idx)
+                    weft__cancel(L, st->workers[w]);
+        }
+        weft__free(self->fail_msg);
+        self->fail_msg = NULL;
+    }
+    self->fail_err = 0; /* the worker itself succeeded */
+    return NULL;
+}
+
+int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
+             void **results, int *errors, unsigned flags)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *self = L ? L->cur : NULL;
+    if (!self)
+        return -EPERM;
+    if (!fn || !limit || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
+        (n && (!results || !errors)))
+        return -EINVAL;
+    if (weft__cancelled(L, self))
+        return -ECANCELED;
+    if (n == 0)
+        return 0;
+    size_t nw = limit < n ? limit : n;
+    if (nw > 65536)
+        nw = 65536;
+    map_state *st = weft__calloc(1, sizeof *st + nw * sizeof(uint32_t));
+    gather_state *gs = gather_new(nw, WEFT_GATHER_RETURN_ERRORS);
+    if (!st || !gs) {
+        weft__free(st);
+        weft__free(gs);
+        return -ENOMEM;
+    }
+    st->fn = fn;
+    st->items = items;
+    st->n = n;
+    st->results = results;
+    st->errors = errors;
+    st->flags = flags;
+    for (size_t i = 0; i < n; i++) {
+        results[i] = NULL;
+        errors[i] = -ECANCELED; /* until its item runs */
+    }
+    int rc = 0;
+    for (size_t w = 0; w < nw; w++) {
+        uint32_t idx;
+        rc = weft__spawn_idx(L, map_worker, st, NULL, &idx);
+        if (rc)
+            break; /* run with the workers we have */
+        st->workers[st->nworkers++] = idx;
+        gs->idx[w] = idx;
+    }
+    if (st->nworkers) {
+        gs->n = st->nworkers;
+        rc = gather_run(L, self, gs, NULL, NULL);
+        if (rc == 0 && !(flags & WEFT_GATHER_RETURN_ERRORS))
+            rc = st->first_err;
+        if (st->first_msg) {
+            weft__free(self->errmsg);
+            self->errmsg = st->first_msg;
+        }
+        if (weft__cancelled(L, self))
+            rc = -ECANCELED;
+    }
+    weft__free(gs);
+    weft__free(st);
+    return rc;
+}

@@ -1,0 +1,206 @@
+/*
+ * gen.c - async generators (async def + yield, async for; C#'s
+ * IAsyncEnumerable).
+ *
+ * The producer is a task that runs only while its consumer waits in
+ * weft_gen_next: next switches straight to the producer, and
+ * weft_gen_yield switches straight back with the value - two direct
+ * switches per item, no queue and no read-ahead.  The producer is started
+ * by the first next, and its end reaches the consumer the way an awaited
+ * task's end reaches its awaiter (the consumer is registered as its
+ * waiter).  Closing cancels the producer, lets it clean up and joins it.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "alloc.h"
+
+#include <errno.h>
+
+struct weft_gen {
+    weft_gen *next, *prev; /* the loop's live generators */
+    weft__loop *L;
+    weft_fn fn;
+    void *arg;
+    uint32_t producer; /* slot, 0 before the first next and once collected */
+    uint32_t consumer; /* slot of the task inside next, 0 if none */
+    void *value;
+    bool has_value;
+    bool done;
+    bool busy;
+};
+
+uint32_t weft__gen_producer_for(weft__fiber *f)
+{
+    weft_gen *g = f->wait_obj;
+    if (f->wait == WAIT_GEN && g && g->consumer == f->idx)
+        return g->producer;
+    return 0;
+}
+
+static void *gen_body(void *arg)
+{
+    weft_gen *g = arg;
+    weft__tls_loop->cur->gen = g;
+    return g->fn(g->arg);
+}
+
+static void unlink_gen(weft__loop *L, weft_gen *g)
+{
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        L->gens = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+}
+
+int weft_gen_new(weft_fn fn, void *arg, weft_gen **out)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!fn || !out)
+        return -EINVAL;
+    if (!L || !L->cur)
+        return -EPERM;
+    weft_gen *g = weft__calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->L = L;
+    g->fn = fn;
+    g->arg = arg;
+    g->next = L->gens;
+    if (L->gens)
+        L->gens->prev = g;
+    L->gens = g;
+    *out = g;
+    return 0;
+}
+
+/* Spawns the producer without queueing it: next hands off to it. */
+static int start_producer(weft__loop *L, weft__fiber *self, weft_gen *g,
+                          weft__fiber **pf)
+{
+    uint32_t idx;
+    int rc = weft__spawn_idx(L, gen_body, g, NULL, &idx);
+    if (rc)
+        return rc;
+    L->ring_tail--; /* spawn queued it last; it runs by hand-off instead */
+    weft__slot *s = &L->slots[idx];
+    s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_AWAITED);
+    L->waiter_of[idx] = self->idx;
+    g->producer = idx;
+    *pf = weft__start_now(L, idx); /* NULL: it already finished */
+    return 0;
+}
+
+int weft_gen_next(weft_gen *g, void **value)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *self = L ? L->cur : NULL;
+    if (!g || !value)
+        return -EINVAL;
+    if (!self || g->L != L)
+        return -EPERM;
+    if (g->busy)
+        return -EBUSY;
+    if (g->done)
+        return 0;
+    if (weft__cancelled(L, self))
+        return -ECANCELED;
+    weft__fiber *pf = NULL;
+    if (!g->producer) {
+        int rc = start_producer(L, self, g, &pf);
+        if (rc)
+            return rc;
+    } else {
+        L->waiter_of[g->producer] = self->idx;
+        pf = L->slots[g->producer].a.fiber;
+    }
+    g->busy = true;
+    g->has_value = false;
+    g->consumer = self->idx;
+    if (pf) {
+        self->wait = WAIT_GEN;
+        self->wait_obj = g;
+        pf->wake_rc = 0;
+        weft__handoff(L, pf);
+        self->wait_obj = NULL;
+    }
+    g->busy = false;
+    g->consumer = 0;
+    if (g->has_value) {
+        *value = g->value;
+        return 1;
+    }
+    /* The producer returned (or failed, or was cancelled). */
+    g->done = true;
+    int rc = weft__collect(L, g->producer, NULL, true);
+    g->producer = 0;
+    if (weft__cancelled(L, self))
+        rc = -ECANCELED;
+    return rc;
+}
+
+int weft_gen_yield(void *value)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *self = L ? L->cur : NULL;
+    if (!self)
+        return -EPERM;
+    weft_gen *g = self->gen;
+    if (!g)
+        return -EINVAL; /* not a generator's producer */
+    if (weft__cancelled(L, self))
+        return -ECANCELED;
+    weft__fiber *cf = L->slots[g->consumer].a.fiber;
+    g->value = value;
+    g->has_value = true;
+    self->wait = WAIT_GEN;
+    self->wait_obj = g;
+    cf->wake_rc = 0;
+    /* Back when the consumer asks for the next value, or -ECANCELED when
+     * the generator is closed. */
+    int rc = weft__handoff(L, cf);
+    self->wait_obj = NULL;
+    return rc;
+}
+
+int weft_gen_close(weft_gen *g)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *self = L ? L->cur : NULL;
+    if (!g)
+        return -EINVAL;
+    if (!self || g->L != L)
+        return -EPERM;
+    if (g->busy)
+        return -EBUSY;
+    if (g->producer) {
+        uint32_t p = g->producer;
+        if (L->slots[p].state != SLOT_DONE) {
+            weft__cancel(L, p);
+            L->waiter_of[p] = self->idx;
+            self->awaiting = p;
+            while (L->slots[p].state != SLOT_DONE) {
+                self->wait = WAIT_AWAIT; /* joined like an awaited task */
+                weft__wait(L, self, WEFT_NO_DEADLINE);
+            }
+            self->awaiting = 0;
+        }
+        weft__collect(L, p, NULL, false);
+    }
+    unlink_gen(L, g);
+    weft__free(g);
+    return 0;
+}
+
+void weft__gens_finalize(weft__loop *L)
+{
+    /* Shutdown already cancelled and joined every producer; their slots
+     * go with the loop. */
+    for (weft_gen *g = L->gens, *n; g; g = n) {
+        n = g->next;
+        weft__free(g);
+    }
+    L->gens = NULL;
+}

@@ -1,0 +1,443 @@
+/*
+ * pool.c - the thread pool behind weft_to_thread and weft_spawn_blocking.
+ *
+ * One pool per loop, started on first use with min(32, ncpu + 4) threads at
+ * most (asyncio's default), created as work arrives; it is shut down - its
+ * running jobs waited for and its threads joined - when the loop closes, so
+ * once the last weft_run of a process has returned no weft thread is left.
+ * (Per loop rather than per process: a loop's jobs and threads then live
+ * and die with it, and loops never contend for workers.)
+ *
+ * A job is a task without a stack: its slot is RUNNING with SF_JOB and
+ * points at the job, so it can be awaited, gathered and cancelled like any
+ * task, and 100,000 jobs need 100,000 small records, not stacks.
+ *
+ * Hand-off in both directions:
+ * - to a worker: a mutex-protected FIFO and a condition variable; the
+ *   submitter signals only when no worker is spinning.  A worker that runs
+ *   out of work spins for a short while (at most one worker at a time)
+ *   before it sleeps, so back-to-back jobs skip the futex wake-up.
+ * - back to the loop: a lock-free stack of finished jobs that the loop
+ *   empties at each turn; the worker writes the loop's eventfd only if the
+ *   loop said it was going to sleep (a seq_cst flag checked after the push:
+ *   either the worker sees the flag or the loop sees the job).  The loop
+ *   spins briefly on the stack before it sleeps.
+ * Spins are bounded in time, so a 2-core machine is never starved.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "alloc.h"
+#include "backend/backend.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POOL_MAX_LIMIT 1024
+#define WORKER_SPIN_NS 50000ull /* a worker waiting for the next job */
+#define LOOP_SPIN_NS 30000ull   /* the loop waiting for a completion */
+
+enum { JOB_QUEUED, JOB_RUNNING };
+
+typedef struct weft__job {
+    struct weft__job *next, *prev; /* queue links; next: done stack too */
+    weft_fn fn;
+    void *arg;
+    void *result;
+    char *msg;     /* weft_fail from the job, owned */
+    int err;       /* weft_fail from the job */
+    int state;     /* JOB_*, under the pool mutex */
+    uint32_t idx;  /* the job's slot */
+    atomic_int cancel;
+} weft__job;
+
+typedef struct weft__pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    weft__job *head, *tail; /* queued */
+    unsigned nthreads, nidle, max;
+    bool stop;
+    bool spinner;           /* a worker spins (under mu) */
+    atomic_uint queued;     /* what a spinner watches */
+    _Atomic(weft__job *) done;
+    atomic_int loop_sleeping;
+    weft__backend *backend;
+    pthread_t *threads;     /* max entries */
+} weft__pool;
+
+static __thread weft__job *tls_job;
+
+static void relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* ---- worker side ---- */
+
+static weft__job *take(weft__pool *p)
+{
+    weft__job *j = p->head;
+    p->head = j->next;
+    if (p->head)
+        p->head->prev = NULL;
+    else
+        p->tail = NULL;
+    j->state = JOB_RUNNING;
+    atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+    return j;
+}
+
+static void complete(weft__pool *p, weft__job *j)
+{
+    weft__job *old = atomic_load_explicit(&p->done, memory_order_relaxed);
+    do
+        j->next = old;
+    while (!atomic_compare_exchange_weak_explicit(
+        &p->done, &old, j, memory_order_seq_cst, memory_order_relaxed));
+    if (atomic_load_explicit(&p->loop_sleeping, memory_order_seq_cst))
+        weft__backend_wake(p->backend);
+}
+
+/* Called with mu held and nothing queued: spin (if nobody else does),
+ * else sleep.  Returns with mu held. */
+static void idle(weft__pool *p)
+{
+    if (!p->spinner) {
+        p->spinner = true;
+        pthread_mutex_unlock(&p->mu);
+        uint64_t until = weft__clock_ns() + WORKER_SPIN_NS;
+        int n = 0;
+        while (!atomic_load_explicit(&p->queued, memory_order_acquire)) {
+            relax();
+            if ((++n & 63) == 0 && weft__clock_ns() > until)
+                break;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->spinner = false;
+        if (p->head || p->stop)
+            return;
+    }
+    p->nidle++;
+    pthread_cond_wait(&p->cv, &p->mu);
+    p->nidle--;
+}
+
+static void *worker(void *arg)
+{
+    weft__pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->head && !p->stop)
+            idle(p);
+        if (!p->head)
+            break; /* stopping, nothing left */
+        weft__job *j = take(p);
+        pthread_mutex_unlock(&p->mu);
+        tls_job = j;
+        j->result = j->fn(j->arg);
+        tls_job = NULL;
+        complete(p, j);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* With mu held.  Workers block asynchronous signals: those are the
+ * program's, to be handled on its own threads. */
+static int add_worker(weft__pool *p)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = weft__alloc_should_fail()
+                 ? EAGAIN
+                 : pthread_create(&p->threads[p->nthreads], NULL, worker, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc)
+        return -rc;
+    p->nthreads++;
+    return 0;
+}
+
+/* ---- loop side ---- */
+
+static unsigned default_max(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n + 4 < 32 ? (unsigned)n + 4 : 32;
+}
+
+static int pool_get(weft__loop *L, weft__pool **out)
+{
+    if (L->pool) {
+        *out = L->pool;
+        return 0;
+    }
+    weft__pool *p = weft__calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->threads = weft__calloc(POOL_MAX_LIMIT, sizeof *p->threads);
+    if (!p->threads) {
+        weft__free(p);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->max = default_max();
+    p->backend = L->backend;
+    L->pool = p;
+    *out = p;
+    return 0;
+}
+
+static int submit(weft__loop *L, weft__job *j)
+{
+    weft__pool *p;
+    int rc = pool_get(L, &p);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&p->mu);
+    /* A new worker if the queued jobs, this one included, outnumber the
+     * workers that will look for work (idle or spinning). */
+    unsigned queued = atomic_load_explicit(&p->queued, memory_order_relaxed);
+    if (queued + 1 > p->nidle + p->spinner && p->nthreads < p->max) {
+        rc = add_worker(p);
+        if (rc && p->nthreads == 0) {
+            pthread_mutex_unlock(&p->mu);
+            return rc; /* no thread at all: the job could never run */
+        }
+    }
+    j->state = JOB_QUEUED;
+    j->next = NULL;
+    j->prev = p->tail;
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    atomic_fetch_add_explicit(&p->queued, 1, memory_order_release);
+    if (p->nidle)
+        pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    L->n_jobs++;
+    return 0;
+}
+
+static void finish_job(weft__loop *L, weft__job *j)
+{
+    L->n_jobs--;
+    weft__slot *s = &L->slots[j->idx];
+    s->flags &= (uint8_t)~SF_JOB;
+    weft__task_finish(L, j->idx, NULL, j->result, j->err, j->msg);
+    weft__free(j);
+}
+
+int weft__pool_reap(weft__loop *L)
+{
+    weft__pool *p = L->pool;
+    if (!p || !atomic_load_explicit(&p->done, memory_order_relaxed))
+        return 0;
+    weft__job *list = atomic_exchange_explicit(&p->done, NULL,
+                                               memory_order_acquire);
+    /* The stack is newest first; finish in completion order. */
+    weft__job *rev = NULL;
+    while (list) {
+        weft__job *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    int count = 0;
+    while (rev) {
+        weft__job *n = rev->next;
+        finish_job(L, rev);
+        rev = n;
+        count++;
+    }
+    return count;
+}
+
+bool weft__pool_spin(weft__loop *L)
+{
+    weft__pool *p = L->pool;
+    if (!p)
+        return false;
+    uint64_t until = weft__clock_ns() + LOOP_SPIN_NS;
+    int n = 0;
+    while (!atomic_load_explicit(&p->done, memory_order_acquire)) {
+        relax();
+        if ((++n & 63) == 0 && weft__clock_ns() > until)
+            return false;
+    }
+    return true;
+}
+
+void weft__pool_sleeping(weft__loop *L, bool sleeping)
+{
+    if (L->pool)
+        atomic_store_explicit(&L->pool->loop_sleeping, sleeping,
+                              memory_order_seq_cst);
+}
+
+void weft__pool_cancel(weft__loop *L, uint32_t idx)
+{
+    weft__job *j = L->slots[idx].a.job;
+    weft__pool *p = L->pool;
+    pthread_mutex_lock(&p->mu);
+    if (j->state == JOB_QUEUED) {
+        /* Never ran, never will: out of the queue and finished now. */
+        if (j->prev)
+            j->prev->next = j->next;
+        else
+            p->head = j->next;
+        if (j->next)
+            j->next->prev = j->prev;
+        else
+            p->tail = j->prev;
+        atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&p->mu);
+        j->result = NULL;
+        finish_job(L, j);
+        return;
+    }
+    pthread_mutex_unlock(&p->mu);
+    /* Running: it cannot be stopped, only asked (weft_thread_cancelled).
+     * Its awaiter keeps waiting until it has finished. */
+    atomic_store_explicit(&j->cancel, 1, memory_order_relaxed);
+}
+
+void weft__pool_destroy(weft__loop *L)
+{
+    weft__pool *p = L->pool;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    /* Shutdown waited for every job; anything left would be a bug. */
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    weft__free(p->threads);
+    weft__free(p);
+    L->pool = NULL;
+}
+
+/* ---- public API ---- */
+
+int weft_spawn_blocking(weft_fn fn, void *arg, weft_task **task)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!fn || !task)
+        return -EINVAL;
+    if (!L || !L->cur)
+        return -EPERM;
+    if (weft__ring_reserve(L, L->n_alive + 1))
+        return -ENOMEM;
+    weft__job *j = weft__calloc(1, sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    uint32_t idx = weft__slot_alloc(L);
+    if (!idx) {
+        weft__free(j);
+        return -ENOMEM;
+    }
+    j->fn = fn;
+    j->arg = arg;
+    j->idx = idx;
+    weft__slot *s = &L->slots[idx];
+    s->state = SLOT_RUNNING;
+    s->flags = SF_OWNED | SF_JOB;
+    s->err = 0;
+    s->a.job = j;
+    s->b.msg = NULL;
+    if (L->closing) {
+        /* Shutdown: born cancelled, never runs. */
+        s->flags |= SF_CANCELLED;
+        L->n_alive++;
+        L->n_jobs++;
+        finish_job(L, j);
+        *task = weft__encode(L, idx, false);
+        return 0;
+    }
+    int rc = submit(L, j);
+    if (rc) {
+        weft__slot_release(L, idx);
+        weft__free(j);
+        return rc;
+    }
+    L->n_alive++;
+    *task = weft__encode(L, idx, false);
+    return 0;
+}
+
+int weft_to_thread(weft_fn fn, void *arg, void **result)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!fn)
+        return -EINVAL;
+    if (!L || !L->cur)
+        return -EPERM;
+    if (weft__cancelled(L, L->cur))
+        return -ECANCELED;
+    weft_task *t;
+    int rc = weft_spawn_blocking(fn, arg, &t);
+    if (rc)
+        return rc;
+    return weft_await(t, result);
+}
+
+int weft_thread_cancelled(void)
+{
+    weft__job *j = tls_job;
+    if (!j)
+        return -EPERM;
+    return atomic_load_explicit(&j->cancel, memory_order_relaxed);
+}
+
+int weft_pool_limit(unsigned max_threads)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!L || !L->cur)
+        return -EPERM;
+    if (max_threads < 1 || max_threads > POOL_MAX_LIMIT)
+        return -EINVAL;
+    weft__pool *p;
+    int rc = pool_get(L, &p);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&p->mu);
+    p->max = max_threads; /* extra threads finish and idle; none is added */
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+/* weft_fail from a pool job (task.c calls this when no task runs). */
+bool weft__job_fail(int err, char *msg)
+{
+    weft__job *j = tls_job;
+    if (!j)
+        return false;
+    j->err = err;
+    weft__free(j->msg);
+    j->msg = msg;
+    return true;
+}

@@ -1,0 +1,51 @@
+/*
+ * cond.c - weft_cond (asyncio.Condition).
+ *
+ * wait releases the lock, waits for a notify and takes the lock back before
+ * returning - shielded, so that even a cancelled wait returns holding the
+ * lock, as asyncio guarantees and as the caller's unlock expects.
+ */
+#define _GNU_SOURCE
+#include "sync.h"
+
+#include <errno.h>
+
+int weft_cond_wait(weft_cond *c)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!c || !c->lock_)
+        return -EINVAL;
+    if (!f || c->lock_->owner_ != weft__identity(L, f))
+        return -EPERM;
+    int rc = weft__cancelled(L, f) ? -ECANCELED : 0;
+    if (rc == 0) {
+        weft_lock_release(c->lock_);
+        rc = weft__waitq_wait(L, weft__wq(&c->waiters_), WEFT_NO_DEADLINE);
+        f->shield++;
+        int lrc = weft_lock_acquire(c->lock_);
+        f->shield--;
+        if (lrc && !rc)
+            rc = lrc;
+    }
+    return rc;
+}
+
+int weft_cond_notify(weft_cond *c, int n)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!c || n < 0)
+        return -EINVAL;
+    if (!f)
+        return -EPERM;
+    int woken = 0;
+    while (woken < n && weft__waitq_wake_one(L, weft__wq(&c->waiters_), NULL))
+        woken++;
+    return woken;
+}
+
+int weft_cond_notify_all(weft_cond *c)
+{
+    return weft_cond_notify(c, 0x7fffffff);
+}

@@ -1,0 +1,48 @@
+/*
+ * event.c - weft_event (asyncio.Event).
+ */
+#define _GNU_SOURCE
+#include "sync.h"
+
+#include <errno.h>
+
+int weft_event_wait(weft_event *ev)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!ev)
+        return -EINVAL;
+    if (!f)
+        return -EPERM;
+    if (weft__cancelled(L, f))
+        return -ECANCELED;
+    if (ev->set_)
+        return 0;
+    return weft__waitq_wait(L, weft__wq(&ev->waiters_), WEFT_NO_DEADLINE);
+}
+
+int weft_event_set(weft_event *ev)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!ev)
+        return -EINVAL;
+    if (!f)
+        return -EPERM;
+    ev->set_ = 1;
+    weft__waitq_wake_all(L, weft__wq(&ev->waiters_), 0);
+    return 0;
+}
+
+int weft_event_clear(weft_event *ev)
+{
+    if (!ev)
+        return -EINVAL;
+    ev->set_ = 0;
+    return 0;
+}
+
+int weft_event_is_set(const weft_event *ev)
+{
+    return ev && ev->set_;
+}

@@ -1,0 +1,76 @@
+/*
+ * lock.c - weft_lock (asyncio.Lock).
+ *
+ * The holder is recorded by identity (slot and generation), not by record
+ * pointer, so a task that ends while holding the lock can never be
+ * mistaken for a later task reusing its record.  Release hands the lock to
+ * the first waiter directly (FIFO fairness; see weft/sync.h).
+ */
+#define _GNU_SOURCE
+#include "sync.h"
+
+#include <errno.h>
+
+int weft_lock_acquire(weft_lock *l)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!l)
+        return -EINVAL;
+    if (!f)
+        return -EPERM;
+    if (weft__cancelled(L, f))
+        return -ECANCELED;
+    uint64_t me = weft__identity(L, f);
+    if (l->owner_ == me)
+        return -EDEADLK;
+    if (!l->owner_) {
+        l->owner_ = me; /* free: no suspension */
+        return 0;
+    }
+    /* On 0 the releaser made us the owner before waking us. */
+    return weft__waitq_wait(L, weft__wq(&l->waiters_), WEFT_NO_DEADLINE);
+}
+
+int weft_lock_try(weft_lock *l)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!l)
+        return -EINVAL;
+    if (!f)
+        return -EPERM;
+    if (l->owner_)
+        return -EBUSY;
+    l->owner_ = weft__identity(L, f);
+    return 0;
+}
+
+int weft_lock_release(weft_lock *l)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!l)
+        return -EINVAL;
+    if (!f || l->owner_ != weft__identity(L, f))
+        return -EPERM;
+    weft__fiber *next = weft__waitq_pop(weft__wq(&l->waiters_));
+    if (!next) {
+        l->owner_ = 0;
+        return 0;
+    }
+    l->owner_ = weft__identity(L, next);
+    weft__wake(L, next, 0);
+    return 0;
+}
+
+int weft_lock_locked(const weft_lock *l)
+{
+    return l && l->owner_ != 0;
+}
+
+void weft__lock_scope_exit(weft_lock **held)
+{
+    if (*held)
+        weft_lock_release(*held);
+}

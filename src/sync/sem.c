@@ -1,0 +1,64 @@
+/*
+ * sem.c - weft_semaphore (asyncio.Semaphore and BoundedSemaphore).
+ *
+ * A release with waiters hands its permit to the first waiter instead of
+ * raising the count, so a permit cannot be taken by a newcomer while the
+ * woken waiter has not run yet (FIFO fairness), and a count above zero
+ * always means nobody waits.
+ */
+#define _GNU_SOURCE
+#include "sync.h"
+
+#include <errno.h>
+
+int weft_sem_acquire(weft_semaphore *s)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!s)
+        return -EINVAL;
+    if (!f)
+        return -EPERM;
+    if (weft__cancelled(L, f))
+        return -ECANCELED;
+    if (s->value_ > 0) {
+        s->value_--;
+        return 0;
+    }
+    return weft__waitq_wait(L, weft__wq(&s->waiters_), WEFT_NO_DEADLINE);
+}
+
+int weft_sem_try(weft_semaphore *s)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!s)
+        return -EINVAL;
+    if (!f)
+        return -EPERM;
+    if (s->value_ <= 0)
+        return -EBUSY;
+    s->value_--;
+    return 0;
+}
+
+int weft_sem_release(weft_semaphore *s)
+{
+    weft__loop *L;
+    weft__fiber *f = weft__sync_self(&L);
+    if (!s)
+        return -EINVAL;
+    if (!f)
+        return -EPERM;
+    if (weft__waitq_wake_one(L, weft__wq(&s->waiters_), NULL))
+        return 0;
+    if (s->bound_ && s->value_ >= s->bound_)
+        return -EOVERFLOW;
+    s->value_++;
+    return 0;
+}
+
+long weft_sem_value(const weft_semaphore *s)
+{
+    return s ? s->value_ : 0;
+}

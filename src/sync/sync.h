@@ -1,0 +1,41 @@
+/*
+ * sync.h - what the synchronization primitives share: the check that a call
+ * comes from a task, and the view of their private waiter fields as a
+ * weft__waitq.
+ */
+#ifndef WEFT_SYNC_INTERNAL_H
+#define WEFT_SYNC_INTERNAL_H
+
+#include "../core.h"
+
+_Static_assert(sizeof(weft_waiters) == sizeof(weft__waitq),
+               "weft_waiters mirrors weft__waitq");
+
+static inline weft__waitq *weft__wq(weft_waiters *w)
+{
+    return (weft__waitq *)(void *)w;
+}
+
+/* The calling task, or NULL (then the caller returns -EPERM). */
+static inline weft__fiber *weft__sync_self(weft__loop **Lp)
+{
+    weft__loop *L = weft__tls_loop;
+    *Lp = L;
+    return L ? L->cur : NULL;
+}
+
+/* A task's identity for ownership: its slot and generation, never 0. */
+static inline uint64_t weft__identity(weft__loop *L, weft__fiber *f)
+{
+    return (uint64_t)f->idx | (uint64_t)L->slots[f->idx].gen << 32;
+}
+
+/* Wakes every waiter with rc. */
+static inline void weft__waitq_wake_all(weft__loop *L, weft__waitq *q, int rc)
+{
+    weft__fiber *f;
+    while ((f = weft__waitq_pop(q)))
+        weft__wake(L, f, rc);
+}
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * waitq.c - FIFO queues of waiting tasks, the building block of locks,
+ * events, conditions, semaphores and queues.
+ *
+ * Links live in the waiting task's record, so waiting never allocates.
+ * A waker hands over what it grants (a lock, a permit, an item) through
+ * the record's `handoff` field and removes the waiter from the queue in the
+ * same step: once woken with 0, the waiter owns the grant even if it is
+ * cancelled before it runs again - nothing is lost and nothing is granted
+ * twice.  A waiter that leaves by timeout or cancellation is unlinked by
+ * weft__wake and was granted nothing.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include <errno.h>
+
+void weft__waitq_push(weft__waitq *q, weft__fiber *f)
+{
+    f->q_next = NULL;
+    f->q_prev = q->tail;
+    if (q->tail)
+        q->tail->q_next = f;
+    else
+        q->head = f;
+    q->tail = f;
+    f->q_owner = q;
+}
+
+void weft__waitq_remove(weft__waitq *q, weft__fiber *f)
+{
+    if (f->q_prev)
+        f->q_prev->q_next = f->q_next;
+    else
+        q->head = f->q_next;
+    if (f->q_next)
+        f->q_next->q_prev = f->q_prev;
+    else
+        q->tail = f->q_prev;
+    f->q_next = f->q_prev = NULL;
+    f->q_owner = NULL;
+}
+
+weft__fiber *weft__waitq_pop(weft__waitq *q)
+{
+    weft__fiber *f = q->head;
+    if (f)
+        weft__waitq_remove(q, f);
+    return f;
+}
+
+int weft__waitq_wait(weft__loop *L, weft__waitq *q, uint64_t deadline)
+{
+    weft__fiber *f = L->cur;
+    f->wait = WAIT_QUEUE; /* f->handoff: what the caller offers, if any */
+    weft__waitq_push(q, f);
+    return weft__wait(L, f, deadline);
+}
+
+weft__fiber *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
+                                  void *handoff)
+{
+    weft__fiber *f = weft__waitq_pop(q);
+    if (f) {
+        f->handoff = handoff;
+        weft__wake(L, f, 0);
+    }
+    return f;
+}
