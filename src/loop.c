@@ -234,7 +234,8 @@ static void host_loop(weft__loop *L)
                 timeout = next > now ? (int64_t)(next - now) : 0;
             }
             weft__backend_poll(L->backend, timeout, on_ready, L);
-        } else if (L->n_io) {
+        } else if (L->n_io || L->n_jobs || L->n_ext) {
+            /* Something outside the ready tasks may have happened. */
             weft__backend_poll(L->backend, 0, on_ready, L);
         }
 

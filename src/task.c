@@ -196,6 +196,7 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
         L->main_err = err;
         L->main_msg = s->b.msg;
         s->b.msg = NULL;
+        L->main_idx = 0; /* its slot is reused from now on */
         weft__slot_release(L, idx);
     } else if (s->flags & SF_DETACHED) {
         if (failed(s))
