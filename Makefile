@@ -57,7 +57,7 @@ build:
 	$(call build,$(BUILD))
 
 test: build
-	tests/run.sh $(BUILD)
+	bash tests/run.sh $(BUILD)
 
 demo: build
 	$(BUILD)/examples/demo
@@ -65,17 +65,17 @@ demo: build
 asan:
 	$(call configure,build-asan$(BUILD_SUFFIX),$(CONFIGURE_FLAGS) -DWEFT_SANITIZE=address)
 	$(call build,build-asan$(BUILD_SUFFIX))
-	$(ASAN_ENV) tests/run.sh build-asan$(BUILD_SUFFIX)
+	$(ASAN_ENV) bash tests/run.sh build-asan$(BUILD_SUFFIX)
 
 tsan:
 	$(call configure,build-tsan$(BUILD_SUFFIX),$(CONFIGURE_FLAGS) -DWEFT_SANITIZE=thread)
 	$(call build,build-tsan$(BUILD_SUFFIX))
-	$(TSAN_ENV) tests/run.sh build-tsan$(BUILD_SUFFIX)
+	$(TSAN_ENV) bash tests/run.sh build-tsan$(BUILD_SUFFIX)
 
 ucontext:
 	$(call configure,build-ucontext$(BUILD_SUFFIX),$(CONFIGURE_FLAGS) -DWEFT_CONTEXT=ucontext)
 	$(call build,build-ucontext$(BUILD_SUFFIX))
-	tests/run.sh build-ucontext$(BUILD_SUFFIX)
+	bash tests/run.sh build-ucontext$(BUILD_SUFFIX)
 
 aarch64:
 	@command -v $(AARCH64_CC) >/dev/null 2>&1 || { \
@@ -85,10 +85,10 @@ aarch64:
 	  echo "make aarch64: $(AARCH64_QEMU) not found; install qemu-user" >&2; exit 1; }
 	$(call configure,build-aarch64,-DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake $(WERROR_FLAG))
 	$(call build,build-aarch64)
-	WEFT_TEST_WRAPPER="$(AARCH64_QEMU) -L $(AARCH64_SYSROOT)" tests/run.sh build-aarch64
+	WEFT_TEST_WRAPPER="$(AARCH64_QEMU) -L $(AARCH64_SYSROOT)" bash tests/run.sh build-aarch64
 
 bench: build
-	bench/run.sh $(BUILD)
+	bash bench/run.sh $(BUILD)
 
 install: build
 	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
