@@ -14,6 +14,7 @@
 #include "core.h"
 
 #include "alloc.h"
+#include "handoff.h"
 
 #include <errno.h>
 
@@ -24,6 +25,8 @@ struct weft_gen {
     void *arg;
     uint32_t producer; /* slot, 0 before the first next and once collected */
     uint32_t consumer; /* slot of the task inside next, 0 if none */
+    weft__fiber *pf;   /* the producer's record while it runs */
+    weft__fiber *cf;   /* the consumer's record while it is in next */
     void *value;
     bool has_value;
     bool done;
@@ -41,8 +44,17 @@ uint32_t weft__gen_producer_for(weft__fiber *f)
 static void *gen_body(void *arg)
 {
     weft_gen *g = arg;
-    weft__tls_loop->cur->gen = g;
-    return g->fn(g->arg);
+    weft__loop *L = weft__tls_loop;
+    weft__fiber *self = L->cur;
+    self->gen = g;
+    g->pf = self;
+    void *r = g->fn(g->arg);
+    /* Its end goes to whoever waits for it now: the consumer inside next,
+     * or a task closing the generator (which registered itself). */
+    if (g->consumer)
+        L->waiter_of[self->idx] = g->consumer;
+    g->pf = NULL;
+    return r;
 }
 
 static void unlink_gen(weft__loop *L, weft_gen *g)
@@ -107,23 +119,21 @@ int weft_gen_next(weft_gen *g, void **value)
         return 0;
     if (weft__cancelled(L, self))
         return -ECANCELED;
-    weft__fiber *pf = NULL;
+    weft__fiber *pf = g->pf;
     if (!g->producer) {
         int rc = start_producer(L, self, g, &pf);
         if (rc)
             return rc;
-    } else {
-        L->waiter_of[g->producer] = self->idx;
-        pf = L->slots[g->producer].a.fiber;
     }
     g->busy = true;
     g->has_value = false;
     g->consumer = self->idx;
+    g->cf = self;
     if (pf) {
         self->wait = WAIT_GEN;
         self->wait_obj = g;
         pf->wake_rc = 0;
-        weft__handoff(L, pf);
+        weft__handoff_inline(L, self, pf);
         self->wait_obj = NULL;
     }
     g->busy = false;
@@ -152,7 +162,7 @@ int weft_gen_yield(void *value)
         return -EINVAL; /* not a generator's producer */
     if (weft__cancelled(L, self))
         return -ECANCELED;
-    weft__fiber *cf = L->slots[g->consumer].a.fiber;
+    weft__fiber *cf = g->cf;
     g->value = value;
     g->has_value = true;
     self->wait = WAIT_GEN;
@@ -160,7 +170,7 @@ int weft_gen_yield(void *value)
     cf->wake_rc = 0;
     /* Back when the consumer asks for the next value, or -ECANCELED when
      * the generator is closed. */
-    int rc = weft__handoff(L, cf);
+    int rc = weft__handoff_inline(L, self, cf);
     self->wait_obj = NULL;
     return rc;
 }

@@ -23,8 +23,7 @@
 #include "core.h"
 
 #include "alloc.h"
-#include "coro/overflow.h"
-#include "coro/switch.h"
+#include "handoff.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -176,13 +175,7 @@ static inline weft__fiber *pick_next(weft__loop *L)
     return pick_next_slow(L, idx);
 }
 
-static void leave(weft__loop *L, weft__fiber *self, weft__fiber *next)
-{
-    if (self->canary && !weft__canary_ok(self->stack.lo))
-        weft__overflow_report(L, self, "its stack canary was overwritten");
-    L->cur = next;
-    weft__switch(&self->exec, next ? &next->exec : &L->host, false);
-}
+#define leave weft__leave
 
 int weft__suspend(weft__loop *L)
 {
@@ -259,19 +252,7 @@ weft__fiber *weft__start_now(weft__loop *L, uint32_t idx)
 
 int weft__handoff(weft__loop *L, weft__fiber *to)
 {
-    weft__fiber *self = L->cur;
-    if (L->budget <= 0) {
-        /* Budget spent: `to` queues like any other ready task. */
-        to->wait = WAIT_READY;
-        weft__ring_push(L, to->idx);
-        return weft__suspend(L);
-    }
-    L->budget--;
-    to->wait = WAIT_NONE;
-    int saved = *L->errno_ptr;
-    leave(L, self, to);
-    *L->errno_ptr = saved;
-    return self->wake_rc;
+    return weft__handoff_inline(L, L->cur, to);
 }
 
 void weft__run_ready(weft__loop *L)

@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #define ALTSTACK_SIZE ((size_t)64 * 1024)
@@ -81,12 +83,34 @@ static void chain(int sig, siginfo_t *si, void *uc)
     }
 }
 
+/* The interrupted stack pointer. */
+static uintptr_t fault_sp(void *uc)
+{
+    const ucontext_t *u = uc;
+#if defined(__x86_64__)
+    return (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uintptr_t)u->uc_mcontext.sp;
+#else
+    (void)u;
+    return UINTPTR_MAX;
+#endif
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
     weft__loop *L = weft__tls_loop;
     weft__fiber *f = L ? L->cur : NULL;
-    if (f && f->stack.lo && weft__in_guard(si->si_addr, f->stack.lo))
-        weft__overflow_report(L, f, "it ran into its guard page");
+    if (f && f->stack.lo) {
+        if (weft__in_guard(si->si_addr, f->stack.lo))
+            weft__overflow_report(L, f, "it ran into its guard page");
+        /* A frame larger than the guard jumps over it; the stack pointer
+         * below the stack's bottom still tells. */
+        if (fault_sp(uc) < (uintptr_t)f->stack.lo &&
+            (uintptr_t)si->si_addr < (uintptr_t)f->stack.lo)
+            weft__overflow_report(L, f, "a frame larger than its guard "
+                                        "page jumped past it");
+    }
     chain(sig, si, uc);
 }
 

@@ -1,0 +1,45 @@
+/*
+ * handoff.h - switching from the running task to a chosen one, inline: the
+ * generator and the scheduler's hot paths, where a function call per
+ * switch would cost as much as the switch itself.
+ */
+#ifndef WEFT_HANDOFF_H
+#define WEFT_HANDOFF_H
+
+#include "core.h"
+#include "coro/overflow.h"
+#include "coro/switch.h"
+
+/* Switches from self to next (NULL: the host).  Returns when something
+ * switches back to self. */
+static inline void weft__leave(weft__loop *L, weft__fiber *self,
+                               weft__fiber *next)
+{
+    if (self->canary && !weft__canary_ok(self->stack.lo))
+        weft__overflow_report(L, self, "its stack canary was overwritten");
+    L->cur = next;
+    weft__switch(&self->exec, next ? &next->exec : &L->host, false);
+}
+
+/* Switches directly to `to` (which waits in WAIT_GEN, or was just given a
+ * stack), the caller having set its own wait; the ready queue is bypassed
+ * but the switch budget is spent as usual.  Returns the caller's wake_rc
+ * once something resumes it. */
+static inline int weft__handoff_inline(weft__loop *L, weft__fiber *self,
+                                       weft__fiber *to)
+{
+    if (__builtin_expect(L->budget <= 0, 0)) {
+        /* Budget spent: `to` queues like any other ready task. */
+        to->wait = WAIT_READY;
+        weft__ring_push(L, to->idx);
+        return weft__suspend(L);
+    }
+    L->budget--;
+    to->wait = WAIT_NONE;
+    int saved = *L->errno_ptr;
+    weft__leave(L, self, to);
+    *L->errno_ptr = saved;
+    return self->wake_rc;
+}
+
+#endif
