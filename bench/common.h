@@ -60,7 +60,7 @@ typedef int (*bench_run_fn)(void *arg, double *out);
 
 /* Summary of one value over the runs. */
 typedef struct bench_stat {
-    double med, min, max;
+    double med, min, max, sum;
 } bench_stat;
 
 /*
@@ -69,8 +69,7 @@ typedef struct bench_stat {
  * failed (exited non-zero, crashed, or handed back too little); the failure
  * has been reported on stderr.
  */
-int bench_runs(int reps, int nvals, bench_run_fn fn, void *arg,
-               bench_stat *st);
+int bench_runs(int reps, int nvals, bench_run_fn fn, void *arg, bench_stat *st);
 
 /* Prints the table header unless WEFT_BENCH_NO_HEADER is set. */
 void bench_header(void);
@@ -88,13 +87,5 @@ void bench_row(const char *workload, double value, int prec, const char *unit,
 int bench_fail_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define bench_fail(...) bench_fail_at(__FILE__, __LINE__, __VA_ARGS__)
-
-/* A weft call that must return 0 (rc is evaluated once). */
-#define BENCH_WEFT(call)                                                   \
-    do {                                                                   \
-        int bench_rc_ = (call);                                            \
-        if (bench_rc_ != 0)                                                \
-            return bench_fail("%s: %s", #call, weft_strerror(bench_rc_));   \
-    } while (0)
 
 #endif

@@ -3,8 +3,11 @@
 #
 #   bench/run.sh BUILD_DIR
 #
-# Runs every executable in BUILD_DIR/bench/, in name order, one at a time,
-# and passes its output through.  Exits 1 if a benchmark failed.
+# Runs every executable in BUILD_DIR/bench/, in name order, one at a time.
+# Their rows form one table, whose header is printed here once; each
+# program's name and wall time go to stderr so that stdout stays a table.
+# WEFT_BENCH_SCALE (default 1) scales every workload, e.g. 0.01 for a quick
+# check.  Exits 1 if a benchmark failed (a wrong result or a weft error).
 
 set -u
 LC_COLLATE=C
@@ -27,17 +30,27 @@ if [[ ${#benches[@]} -eq 0 ]]; then
     exit 0
 fi
 
+# The load average says whether something else shared the CPUs.
+read -r load1 _ </proc/loadavg 2>/dev/null || load1='?'
+echo "weft $(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo '?')," \
+     "scale ${WEFT_BENCH_SCALE:-1}, $(nproc 2>/dev/null || echo '?') CPUs," \
+     "load average $load1, $(uname -r)"
+echo
+echo "| workload | value | unit | target | note |"
+echo "|---|---:|---|---|---|"
+export WEFT_BENCH_NO_HEADER=1
+
 failed=()
 for b in "${benches[@]}"; do
     name=$(basename "$b")
-    echo "== $name"
+    start=$SECONDS
     "$b" </dev/null
     rc=$?
+    echo "== $name: $((SECONDS - start)) s" >&2
     if [[ $rc -ne 0 ]]; then
         echo "== $name failed (exit status $rc)" >&2
         failed+=("$name")
     fi
-    echo
 done
 
 if [[ ${#failed[@]} -gt 0 ]]; then

@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -81,6 +82,16 @@ static void relax(void)
 #endif
 }
 
+/* Every few microseconds of spinning: give the CPU away once - if the
+ * thread we wait for shares our CPU, spinning on would only delay it (two
+ * threads spinning on one CPU cost ~100 us a hand-off here) - and stop once
+ * the deadline passed. */
+static bool spin_check(uint64_t until)
+{
+    sched_yield();
+    return weft__clock_ns() > until;
+}
+
 /* ---- worker side ---- */
 
 static weft__job *take(weft__pool *p)
@@ -118,7 +129,7 @@ static void idle(weft__pool *p)
         int n = 0;
         while (!atomic_load_explicit(&p->queued, memory_order_acquire)) {
             relax();
-            if ((++n & 63) == 0 && weft__clock_ns() > until)
+            if ((++n & 63) == 0 && spin_check(until))
                 break;
         }
         pthread_mutex_lock(&p->mu);
@@ -282,7 +293,7 @@ bool weft__pool_spin(weft__loop *L)
     int n = 0;
     while (!atomic_load_explicit(&p->done, memory_order_acquire)) {
         relax();
-        if ((++n & 63) == 0 && weft__clock_ns() > until)
+        if ((++n & 63) == 0 && spin_check(until))
             return false;
     }
     return true;
