@@ -305,6 +305,7 @@ const char *weft_guard_name(void);
 }
 #endif
 
+#include "weft/bar.h"
 #include "weft/gather.h"
 #include "weft/gen.h"
 #include "weft/sync.h"

@@ -27,6 +27,7 @@
 #include "coro/sanitize.h"
 #include "coro/stack.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -142,6 +143,11 @@ struct weft__fiber {
      * operation before it waits. */
     void *wait_obj;
     struct weft_gen *gen; /* the generator this task produces for */
+    /* Scratch for walks over who-waits-for-whom (cancellation, cycle
+     * checks): an intrusive stack, so walks need neither recursion nor
+     * allocation; walk_epoch marks records already visited. */
+    weft__fiber *walk_next;
+    uint32_t walk_epoch;
 };
 
 /* One timer heap entry; the record holds its position. */
@@ -196,6 +202,7 @@ typedef struct weft__loop {
     weft__stacks *stacks;
     weft__backend *backend;
     struct weft__pool *pool; /* thread pool, started on first use */
+    _Atomic int n_bars;      /* progress bars this loop redraws */
     struct weft_gen *gens;   /* live generators, finalized at close */
 
     /* Wake sources, for deadlock detection. */
@@ -204,6 +211,7 @@ typedef struct weft__loop {
     uint32_t n_jobs;        /* thread-pool jobs in flight */
     uint32_t n_ext;         /* handles through which threads can wake us */
 
+    uint32_t walk_epoch;    /* see weft__fiber.walk_epoch */
     uint32_t main_idx;
     bool main_done;
     bool closing;      /* main finished: everything left is being cancelled */
@@ -310,7 +318,9 @@ weft_task *weft__encode(weft__loop *L, uint32_t idx, bool borrowed);
 /* Collects a finished slot: result and error out, message to the current
  * task's weft_errmsg (if keep_msg) or freed; the slot is released. */
 int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg);
-bool weft__await_cycle(weft__loop *L, uint32_t idx, uint32_t self);
+/* Does waiting lead from task `from` to task `to` - through awaits,
+ * gathers and generators?  Waiting on `from` would then deadlock `to`. */
+bool weft__waits_on(weft__loop *L, uint32_t from, uint32_t to);
 uint32_t weft__slot_alloc(weft__loop *L);
 void weft__slot_release(weft__loop *L, uint32_t idx);
 /* Marks a task finished and wakes its awaiter.  The message is f's
@@ -346,8 +356,10 @@ void weft__io_ready(weft__loop *L, void *data, unsigned events);
 /* ---- gather.c ---- */
 /* A task that weft_gather waits for has finished. */
 void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child);
-/* Cancels the gathered tasks of a gathering task. */
-void weft__gather_cancel(weft__loop *L, weft__fiber *w);
+/* The tasks a gathering record waits for: *n of them, in st->idx order;
+ * some may be done.  Marks the gather's other tasks as being cancelled. */
+const uint32_t *weft__gather_children(weft__fiber *w, uint32_t *n,
+                                      bool cancelling);
 
 /* ---- pool.c ---- */
 /* Finishes the jobs the workers completed.  Returns how many. */
@@ -362,6 +374,8 @@ void weft__pool_destroy(weft__loop *L);
 
 /* ---- gen.c ---- */
 void weft__gens_finalize(weft__loop *L);
+/* Shutdown: producers waiting in a yield are woken (-ECANCELED). */
+void weft__gens_shutdown(weft__loop *L);
 /* If f is a generator's consumer waiting for a value: the producer's slot.
  * Otherwise 0. */
 uint32_t weft__gen_producer_for(weft__fiber *f);

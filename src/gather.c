@@ -24,6 +24,7 @@ typedef struct gather_state {
     int first_err;      /* default mode: first error in completion order */
     uint32_t first_idx; /* its slot */
     bool cancelled_rest;
+    weft_bar *bar;      /* ticked per finished child, may be NULL */
     uint32_t idx[];     /* children in submission order */
 } gather_state;
 
@@ -36,6 +37,7 @@ void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child)
 {
     gather_state *st = w->wait_obj;
     st->remaining--;
+    weft_bar_update(st->bar, 1);
     int err = L->slots[child].err;
     if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) && failed(err) &&
         !st->first_err) {
@@ -47,9 +49,19 @@ void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child)
         weft__wake(L, w, 0);
 }
 
-void weft__gather_cancel(weft__loop *L, weft__fiber *w)
+const uint32_t *weft__gather_children(weft__fiber *w, uint32_t *n,
+                                      bool cancelling)
 {
     gather_state *st = w->wait_obj;
+    if (cancelling)
+        st->cancelled_rest = true;
+    *n = st->n;
+    return st->idx;
+}
+
+/* Cancels the children still running (cancellation walks the tree). */
+static void cancel_children(weft__loop *L, gather_state *st)
+{
     st->cancelled_rest = true;
     for (uint32_t i = 0; i < st->n; i++)
         if (L->slots[st->idx[i]].state != SLOT_DONE)
@@ -72,7 +84,7 @@ static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
         int rc = weft__decode(tasks[i], true, &L2, &idx);
         if (!rc && (L->slots[idx].flags & SF_MARK))
             rc = -EINVAL; /* the same handle twice */
-        if (!rc && (idx == self->idx || weft__await_cycle(L, idx, self->idx)))
+        if (!rc && (idx == self->idx || weft__waits_on(L, idx, self->idx)))
             rc = -EDEADLK;
         if (rc) {
             unmark(L, st, i);
@@ -97,8 +109,11 @@ static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
         if (s->state != SLOT_DONE) {
             L->waiter_of[idx] = self->idx;
             st->remaining++;
-        } else if (!(flags & WEFT_GATHER_RETURN_ERRORS) && failed(s->err) &&
-                   !st->first_err) {
+            continue;
+        }
+        weft_bar_update(st->bar, 1);
+        if (!(flags & WEFT_GATHER_RETURN_ERRORS) && failed(s->err) &&
+            !st->first_err) {
             st->first_err = s->err;
             st->first_idx = idx;
         }
@@ -108,7 +123,7 @@ static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
     while (st->remaining) {
         if (!st->cancelled_rest &&
             (st->first_err || weft__cancelled(L, self)))
-            weft__gather_cancel(L, self);
+            cancel_children(L, st);
         if (!st->remaining)
             break;
         self->wait = WAIT_GATHER;
@@ -145,11 +160,32 @@ static gather_state *gather_new(size_t n, unsigned flags)
     return st;
 }
 
-int weft_gather(weft_task **tasks, size_t n, void **results, int *errors,
-                unsigned flags)
+/* The bar the options ask for: a new one (closed by the caller of this
+ * with close_bar), the caller's, or none. */
+static int open_bar(const weft_gather_opts *o, size_t n, weft_bar **bar)
+{
+    *bar = NULL;
+    if (o && o->desc) {
+        weft_bar_opts bo = {.total = (double)n, .desc = o->desc};
+        return weft_bar_new(&bo, bar);
+    }
+    if (o)
+        *bar = o->bar;
+    return 0;
+}
+
+static void close_bar(const weft_gather_opts *o, weft_bar *bar)
+{
+    if (o && o->desc && bar)
+        weft_bar_close(bar);
+}
+
+int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
+                   const weft_gather_opts *o)
 {
     weft__loop *L = weft__tls_loop;
     weft__fiber *self = L ? L->cur : NULL;
+    unsigned flags = o ? o->flags : 0;
     if (!self)
         return -EPERM;
     if ((n && !tasks) || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
@@ -161,10 +197,26 @@ int weft_gather(weft_task **tasks, size_t n, void **results, int *errors,
     if (!st)
         return -ENOMEM;
     int rc = validate(L, self, tasks, st);
-    if (!rc)
-        rc = gather_run(L, self, st, results, errors);
+    if (rc) {
+        weft__free(st);
+        return rc;
+    }
+    if ((rc = open_bar(o, n, &st->bar))) {
+        unmark(L, st, n);
+        weft__free(st);
+        return rc;
+    }
+    rc = gather_run(L, self, st, results, errors);
+    close_bar(o, st->bar);
     weft__free(st);
     return rc;
+}
+
+int weft_gather(weft_task **tasks, size_t n, void **results, int *errors,
+                unsigned flags)
+{
+    weft_gather_opts o = {.flags = flags};
+    return weft_gather_ex(tasks, n, results, errors, &o);
 }
 
 /* ---- completed tasks ---- */
@@ -218,6 +270,7 @@ typedef struct map_state {
     int first_err;
     char *first_msg;
     bool stop;
+    weft_bar *bar;
     uint32_t nworkers;
     uint32_t workers[]; /* worker slots, to cancel them */
 } map_state;
@@ -236,6 +289,7 @@ static void *map_worker(void *arg)
         int err = self->cancelled ? -ECANCELED : self->fail_err;
         st->results[i] = r;
         st->errors[i] = err;
+        weft_bar_update(st->bar, 1);
         if (err && !(st->flags & WEFT_GATHER_RETURN_ERRORS) &&
             !st->first_err) {
             st->first_err = err;
@@ -256,6 +310,14 @@ static void *map_worker(void *arg)
 int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
              void **results, int *errors, unsigned flags)
 {
+    weft_gather_opts o = {.flags = flags};
+    return weft_map_ex(fn, items, n, limit, results, errors, &o);
+}
+
+int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
+                void **results, int *errors, const weft_gather_opts *o)
+{
+    unsigned flags = o ? o->flags : 0;
     weft__loop *L = weft__tls_loop;
     weft__fiber *self = L ? L->cur : NULL;
     if (!self)
@@ -272,11 +334,13 @@ int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
         nw = 65536;
     map_state *st = weft__calloc(1, sizeof *st + nw * sizeof(uint32_t));
     gather_state *gs = gather_new(nw, WEFT_GATHER_RETURN_ERRORS);
-    if (!st || !gs) {
+    weft_bar *bar = NULL;
+    if (!st || !gs || open_bar(o, n, &bar)) {
         weft__free(st);
         weft__free(gs);
         return -ENOMEM;
     }
+    st->bar = bar;
     st->fn = fn;
     st->items = items;
     st->n = n;
@@ -308,6 +372,7 @@ int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
         if (weft__cancelled(L, self))
             rc = -ECANCELED;
     }
+    close_bar(o, bar);
     weft__free(gs);
     weft__free(st);
     return rc;

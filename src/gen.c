@@ -28,9 +28,11 @@ struct weft_gen {
     weft__fiber *pf;   /* the producer's record while it runs */
     weft__fiber *cf;   /* the consumer's record while it is in next */
     void *value;
+    weft_bar *bar;     /* ticked per value, may be NULL */
     bool has_value;
     bool done;
     bool busy;
+    bool closing;      /* no next will ever come: yields fail at once */
 };
 
 uint32_t weft__gen_producer_for(weft__fiber *f)
@@ -140,6 +142,7 @@ int weft_gen_next(weft_gen *g, void **value)
     g->consumer = 0;
     if (g->has_value) {
         *value = g->value;
+        weft_bar_update(g->bar, 1);
         return 1;
     }
     /* The producer returned (or failed, or was cancelled). */
@@ -160,7 +163,9 @@ int weft_gen_yield(void *value)
     weft_gen *g = self->gen;
     if (!g)
         return -EINVAL; /* not a generator's producer */
-    if (weft__cancelled(L, self))
+    /* Closing (or the loop shutting down): nobody will ever take the
+     * value, so even a shielded yield must not wait for it. */
+    if (weft__cancelled(L, self) || g->closing || L->closing)
         return -ECANCELED;
     weft__fiber *cf = g->cf;
     g->value = value;
@@ -175,6 +180,22 @@ int weft_gen_yield(void *value)
     return rc;
 }
 
+/* A producer suspended in weft_gen_yield is woken with -ECANCELED even
+ * inside a shielded scope: its value can never be taken. */
+static void wake_yielder(weft__loop *L, weft_gen *g)
+{
+    weft__fiber *pf = g->pf;
+    if (pf && pf->wait == WAIT_GEN && !g->busy)
+        weft__wake(L, pf, -ECANCELED);
+}
+
+void weft__gens_shutdown(weft__loop *L)
+{
+    for (weft_gen *g = L->gens; g; g = g->next)
+        if (!g->busy)
+            wake_yielder(L, g);
+}
+
 int weft_gen_close(weft_gen *g)
 {
     weft__loop *L = weft__tls_loop;
@@ -185,10 +206,12 @@ int weft_gen_close(weft_gen *g)
         return -EPERM;
     if (g->busy)
         return -EBUSY;
+    g->closing = true;
     if (g->producer) {
         uint32_t p = g->producer;
         if (L->slots[p].state != SLOT_DONE) {
             weft__cancel(L, p);
+            wake_yielder(L, g);
             L->waiter_of[p] = self->idx;
             self->awaiting = p;
             while (L->slots[p].state != SLOT_DONE) {
@@ -213,4 +236,12 @@ void weft__gens_finalize(weft__loop *L)
         weft__free(g);
     }
     L->gens = NULL;
+}
+
+int weft_gen_set_bar(weft_gen *g, weft_bar *bar)
+{
+    if (!g)
+        return -EINVAL;
+    g->bar = bar;
+    return 0;
 }

@@ -28,6 +28,7 @@
 #include "backend/backend.h"
 #include "coro/overflow.h"
 #include "coro/switch.h"
+#include "progress/bar_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -131,6 +132,7 @@ static void begin_shutdown(weft__loop *L)
     for (uint32_t i = 1; i < L->slot_top; i++)
         if (alive(&L->slots[i]))
             weft__cancel(L, i);
+    weft__gens_shutdown(L);
 }
 
 static const char *wait_text(weft__loop *L, weft__fiber *f, char *buf,
@@ -246,6 +248,13 @@ static void host_loop(weft__loop *L)
                 deadlock(L);
                 continue;
             }
+            /* Progress bars keep their clocks moving: redraws wake the
+             * loop, but never count as a wake source (above). */
+            if (atomic_load_explicit(&L->n_bars, memory_order_relaxed)) {
+                uint64_t b = weft__bars_next(L);
+                if (b < next)
+                    next = b;
+            }
             /* An idle loop still gives idle stacks back: wake up for the
              * next trim while there is something to trim. */
             if (weft__stacks_dirty(L->stacks) &&
@@ -280,6 +289,8 @@ static void host_loop(weft__loop *L)
         /* 3. timers */
         uint64_t now = weft__clock_ns();
         weft__timers_fire(L, now);
+        if (atomic_load_explicit(&L->n_bars, memory_order_relaxed))
+            weft__bars_tick(L, now);
         if (now - last_trim > TRIM_INTERVAL_NS) {
             weft__stacks_trim(L->stacks);
             last_trim = now;
@@ -344,6 +355,7 @@ int weft_run(weft_fn fn, void *arg, void **result)
         keep_message(L->main_msg);
     }
     weft__gens_finalize(L);
+    weft__bars_loop_closed(L);
     weft__pool_destroy(L);
     weft__tls_loop = NULL;
     weft__overflow_uninstall(&ov);

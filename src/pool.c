@@ -62,6 +62,7 @@ typedef struct weft__pool {
     pthread_cond_t cv;
     weft__job *head, *tail; /* queued */
     unsigned nthreads, nidle, max;
+    unsigned nbusy;         /* workers running a job; never above max */
     bool stop;
     bool spinner;           /* a worker spins (under mu) */
     atomic_uint queued;     /* what a spinner watches */
@@ -104,6 +105,7 @@ static weft__job *take(weft__pool *p)
         p->tail = NULL;
     j->state = JOB_RUNNING;
     atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+    p->nbusy++;
     return j;
 }
 
@@ -118,11 +120,18 @@ static void complete(weft__pool *p, weft__job *j)
         weft__backend_wake(p->backend);
 }
 
-/* Called with mu held and nothing queued: spin (if nobody else does),
- * else sleep.  Returns with mu held. */
+/* May this worker take a job now?  Not past the cap (weft_pool_limit may
+ * lower it below the number of threads). */
+static bool can_take(const weft__pool *p)
+{
+    return p->head && p->nbusy < p->max;
+}
+
+/* Called with mu held and nothing to take: spin (if nobody else does and
+ * the pool is not at its cap), else sleep.  Returns with mu held. */
 static void idle(weft__pool *p)
 {
-    if (!p->spinner) {
+    if (!p->spinner && !p->head) {
         p->spinner = true;
         pthread_mutex_unlock(&p->mu);
         uint64_t until = weft__clock_ns() + WORKER_SPIN_NS;
@@ -134,7 +143,7 @@ static void idle(weft__pool *p)
         }
         pthread_mutex_lock(&p->mu);
         p->spinner = false;
-        if (p->head || p->stop)
+        if (can_take(p) || p->stop)
             return;
     }
     p->nidle++;
@@ -147,10 +156,10 @@ static void *worker(void *arg)
     weft__pool *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->head && !p->stop)
+        while (!can_take(p) && !p->stop)
             idle(p);
-        if (!p->head)
-            break; /* stopping, nothing left */
+        if (!can_take(p))
+            break; /* stopping, nothing (more) this worker may take */
         weft__job *j = take(p);
         pthread_mutex_unlock(&p->mu);
         tls_job = j;
@@ -158,6 +167,9 @@ static void *worker(void *arg)
         tls_job = NULL;
         complete(p, j);
         pthread_mutex_lock(&p->mu);
+        p->nbusy--;
+        if (p->head && p->nidle) /* a capped job may start now */
+            pthread_cond_signal(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;

@@ -238,45 +238,114 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
 /* ---- cancellation ---- */
 
 
-int weft__cancel(weft__loop *L, uint32_t idx)
+/* Pushes f on a walk's stack unless this walk visited it already. */
+static void walk_push(weft__loop *L, weft__fiber **stack, weft__fiber *f)
 {
-    if (L->slots[idx].state == SLOT_DONE)
-        return 1;
-    /* A task awaiting another passes the cancellation down the chain and
-     * keeps waiting (shielded): it resumes when the awaited task is done.
-     * Iterative, because chains can be long. */
+    if (f->walk_epoch == L->walk_epoch)
+        return;
+    f->walk_epoch = L->walk_epoch;
+    f->walk_next = *stack;
+    *stack = f;
+}
+
+/* Cancels idx and the chain of tasks it awaits; a gathering task met on
+ * the way is pushed on the walk's stack, its children handled later. */
+static void cancel_chain(weft__loop *L, uint32_t idx, weft__fiber **stack)
+{
     for (;;) {
         weft__slot *s = &L->slots[idx];
         if (s->state == SLOT_DONE)
-            break;
+            return;
         s->flags |= SF_CANCELLED;
         if (s->state != SLOT_RUNNING)
-            break; /* PENDING: finishes when its turn comes */
+            return; /* PENDING: finishes when its turn comes */
         if (s->flags & SF_JOB) {
             weft__pool_cancel(L, idx);
-            break;
+            return;
         }
         weft__fiber *f = s->a.fiber;
         f->cancelled = 1;
         if (f->shield)
-            break;
+            return;
         if (f->wait == WAIT_AWAIT) {
             idx = f->awaiting;
             continue;
         }
-        if (f->wait == WAIT_GATHER) {
-            weft__gather_cancel(L, f); /* a tree: recursion per level */
-            break;
+        if (f->gathering) {
+            walk_push(L, stack, f);
+            return;
         }
-        if (f->wait == WAIT_GEN && weft__gen_producer_for(f)) {
-            idx = weft__gen_producer_for(f);
+        uint32_t producer = weft__gen_producer_for(f);
+        if (producer) {
+            idx = producer;
             continue;
         }
         if (f->wait != WAIT_NONE && f->wait != WAIT_READY)
             weft__wake(L, f, -ECANCELED);
-        break;
+        return;
+    }
+}
+
+int weft__cancel(weft__loop *L, uint32_t idx)
+{
+    if (L->slots[idx].state == SLOT_DONE)
+        return 1;
+    /* Awaits form chains, gathers form trees: walked with an intrusive
+     * stack, so that a deep tree costs no recursion. */
+    L->walk_epoch++;
+    weft__fiber *stack = NULL;
+    cancel_chain(L, idx, &stack);
+    while (stack) {
+        weft__fiber *g = stack;
+        stack = g->walk_next;
+        uint32_t n;
+        const uint32_t *kids = weft__gather_children(g, &n, true);
+        for (uint32_t i = 0; i < n; i++)
+            cancel_chain(L, kids[i], &stack);
     }
     return 0;
+}
+
+/* One step of weft__waits_on: is idx the target, else queue it if it
+ * waits for something. */
+static bool visit(weft__loop *L, uint32_t idx, uint32_t to,
+                  weft__fiber **stack)
+{
+    if (idx == to)
+        return true;
+    weft__slot *s = &L->slots[idx];
+    if (s->state == SLOT_RUNNING && !(s->flags & SF_JOB)) {
+        weft__fiber *f = s->a.fiber;
+        if (f->wait == WAIT_AWAIT || f->gathering ||
+            weft__gen_producer_for(f))
+            walk_push(L, stack, f);
+    }
+    return false;
+}
+
+bool weft__waits_on(weft__loop *L, uint32_t from, uint32_t to)
+{
+    L->walk_epoch++;
+    weft__fiber *stack = NULL;
+    if (visit(L, from, to, &stack))
+        return true;
+    while (stack) {
+        weft__fiber *f = stack;
+        stack = f->walk_next;
+        if (f->wait == WAIT_AWAIT) {
+            if (visit(L, f->awaiting, to, &stack))
+                return true;
+        } else if (f->gathering) {
+            uint32_t n;
+            const uint32_t *kids = weft__gather_children(f, &n, false);
+            for (uint32_t i = 0; i < n; i++)
+                if (visit(L, kids[i], to, &stack))
+                    return true;
+        } else if (visit(L, weft__gen_producer_for(f), to, &stack)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- spawning ---- */
@@ -376,19 +445,6 @@ int weft_spawn(weft_fn fn, void *arg, weft_task **task)
 
 /* ---- await ---- */
 
-/* Would the caller awaiting `idx` close a cycle of awaits? */
-bool weft__await_cycle(weft__loop *L, uint32_t idx, uint32_t self)
-{
-    for (;;) {
-        weft__slot *s = &L->slots[idx];
-        if (s->state != SLOT_RUNNING || s->a.fiber->wait != WAIT_AWAIT)
-            return false;
-        idx = s->a.fiber->awaiting;
-        if (idx == self)
-            return true;
-    }
-}
-
 int weft_await(weft_task *task, void **result)
 {
     weft__loop *L;
@@ -399,15 +455,15 @@ int weft_await(weft_task *task, void **result)
     weft__fiber *self = L->cur;
     if (!self)
         return -EPERM;
-    if (idx == self->idx || weft__await_cycle(L, idx, self->idx))
+    if (idx == self->idx || weft__waits_on(L, idx, self->idx))
         return -EDEADLK;
     weft__slot *s = &L->slots[idx];
     if (s->state != SLOT_DONE)
         weft__waiter_set(L, idx, self->idx);
     s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_AWAITED);
+    if (s->state != SLOT_DONE && weft__cancelled(L, self))
+        weft__cancel(L, idx); /* may finish it at once (a queued job) */
     if (s->state != SLOT_DONE) {
-        if (weft__cancelled(L, self))
-            weft__cancel(L, idx);
         /* Only the awaited task's end wakes this wait; cancelling the
          * caller cancels the awaited task instead (weft__cancel). */
         self->wait = WAIT_AWAIT;

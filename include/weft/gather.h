@@ -32,6 +32,21 @@ extern "C" {
 int weft_gather(weft_task **tasks, size_t n, void **results, int *errors,
                 unsigned flags);
 
+/* Options of weft_gather_ex and weft_map_ex; zero-initialise. */
+typedef struct weft_gather_opts {
+    unsigned flags;   /* WEFT_GATHER_RETURN_ERRORS */
+    /* Non-NULL: show a progress bar with this description that ticks as
+     * tasks (items) finish, closed when the call returns (tqdm.gather). */
+    const char *desc;
+    /* Or tick this bar of the caller's (left open).  desc wins if both. */
+    struct weft_bar *bar;
+} weft_gather_opts;
+
+/* weft_gather with options (a progress bar).  opts may be NULL.  Errors as
+ * weft_gather, and -ENOMEM for the bar (nothing consumed). */
+int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
+                   const weft_gather_opts *opts);
+
 /*
  * Runs fn(items[i]) for i in [0, n) with at most `limit` running at once,
  * results in order (C#'s Parallel.ForEachAsync; the semaphore pattern in
@@ -47,6 +62,10 @@ int weft_gather(weft_task **tasks, size_t n, void **results, int *errors,
  */
 int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
              void **results, int *errors, unsigned flags);
+
+/* weft_map with options (a progress bar ticking per finished item). */
+int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
+                void **results, int *errors, const weft_gather_opts *opts);
 
 /* A task that has already finished with `value` (Task.FromResult): usable
  * everywhere a task handle is.  Errors: -EINVAL, -EPERM, -ENOMEM. */

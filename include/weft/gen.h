@@ -54,6 +54,10 @@ int weft_gen_yield(void *value);
  * -EINVAL. */
 int weft_gen_close(weft_gen *gen);
 
+/* Ticks `bar` (the caller's; NULL to stop) once per value weft_gen_next
+ * returns: async for under a tqdm bar.  Errors: -EINVAL. */
+int weft_gen_set_bar(weft_gen *gen, struct weft_bar *bar);
+
 /* async for: runs the body for each value; rc ends as 0 or the error.
  *     int rc;
  *     WEFT_GEN_FOREACH(g, v, rc) { use(v); } */

@@ -12,8 +12,12 @@
  * Lock, Event, Condition and Semaphore live in the caller's storage, with a
  * static initializer; their fields are private.  They belong to one loop:
  * use them only from tasks of the loop that first used them, and do not
- * move or reuse their storage while a task waits on them.  Every function
- * here must be called from a task (-EPERM otherwise) of that loop.
+ * move or reuse their storage while a task waits on them.  Functions that
+ * may wait or wake a task must be called from a task of that loop (-EPERM
+ * otherwise); weft_queue_new, weft_queue_free, weft_event_clear and the
+ * read-only queries (weft_lock_locked, weft_event_is_set, weft_sem_value,
+ * weft_queue_size) may be called from anywhere that does not race with
+ * the loop (before weft_run, for example).
  */
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
@@ -61,11 +65,12 @@ int weft_lock_locked(const weft_lock *lock);
  *     }
  *     if (rc) ... // could not acquire: -ECANCELED, ...
  */
+/* Used by WEFT_WITH_LOCK: releases *held if not NULL. */
+void weft_lock_release_scoped(weft_lock **held);
 #if defined(__GNUC__) || defined(__clang__)
-void weft__lock_scope_exit(weft_lock **held);
 #define WEFT_WITH_LOCK(lock, rc)                                              \
     for (weft_lock *weft_held_                                               \
-             __attribute__((cleanup(weft__lock_scope_exit))) =               \
+             __attribute__((cleanup(weft_lock_release_scoped))) =            \
                  ((rc) = weft_lock_acquire(lock)) == 0 ? (lock) : NULL;       \
          weft_held_; weft_lock_release(weft_held_), weft_held_ = NULL)
 #endif
@@ -93,13 +98,13 @@ int weft_event_is_set(const weft_event *ev);
 
 typedef struct weft_semaphore {
     long value_;
-    long bound_; /* 0: unbounded; else the initial value, never exceeded */
+    long bound_; /* 0: unbounded; else 1 + the initial value */
     weft_waiters waiters_;
 } weft_semaphore;
 
 #define WEFT_SEMAPHORE_INIT(n) {(n), 0, {0, 0}}
 /* A BoundedSemaphore: releasing past the initial value is an error. */
-#define WEFT_BOUNDED_SEMAPHORE_INIT(n) {(n), (n), {0, 0}}
+#define WEFT_BOUNDED_SEMAPHORE_INIT(n) {(n), (n) + 1, {0, 0}}
 
 /* Takes a permit, suspending while none is free.
  * Errors: -ECANCELED, -EPERM, -EINVAL. */
@@ -148,7 +153,8 @@ enum {
  * priority queue (like qsort's: negative if a comes first; ties leave in
  * put order... not guaranteed) and must be NULL for the other kinds.
  * *q receives the queue, which the caller frees with weft_queue_free.
- * Errors: -EINVAL, -ENOMEM, -EPERM.
+ * Callable anywhere; the queue is then used by one loop's tasks.
+ * Errors: -EINVAL, -ENOMEM.
  */
 int weft_queue_new(int kind, size_t maxsize,
                    int (*cmp)(const void *a, const void *b), weft_queue **q);

@@ -69,8 +69,8 @@ int weft_lock_locked(const weft_lock *l)
     return l && l->owner_ != 0;
 }
 
-void weft__lock_scope_exit(weft_lock **held)
+void weft_lock_release_scoped(weft_lock **held)
 {
-    if (*held)
+    if (held && *held)
         weft_lock_release(*held);
 }

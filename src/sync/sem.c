@@ -52,7 +52,7 @@ int weft_sem_release(weft_semaphore *s)
         return -EPERM;
     if (weft__waitq_wake_one(L, weft__wq(&s->waiters_), NULL))
         return 0;
-    if (s->bound_ && s->value_ >= s->bound_)
+    if (s->bound_ && s->value_ >= s->bound_ - 1)
         return -EOVERFLOW;
     s->value_++;
     return 0;

@@ -1,0 +1,92 @@
+/*
+ * weft/bar.h - progress bars, as tqdm draws them.  Included by weft.h.
+ *
+ *     weft_bar *bar;
+ *     weft_bar_opts o = {.total = 5, .desc = "整体任务进度"};
+ *     weft_bar_new(&o, &bar);
+ *     for (...) { ...; weft_bar_update(bar, 1); }
+ *     weft_bar_close(bar);
+ *
+ * draws, on stderr, the line every tqdm user knows:
+ *
+ *     整体任务进度: 40%|████      | 2/5 [00:02<00:03,  1.00it/s]
+ *
+ * On a terminal the line is redrawn in place (at most every mininterval
+ * seconds, and once a second while nothing happens, so elapsed time and
+ * ETA keep moving); several bars keep one line each; weft_bar_write prints
+ * a line above them.  The width follows the terminal.  Not on a terminal
+ * (a file, a pipe, CI logs) or with TERM=dumb, a bar prints a complete line
+ * at every 10% of progress (or every 10 s without a total) and at the end -
+ * no carriage returns.  WEFT_PROGRESS=tty, log or off in the environment
+ * overrides the choice.  Descriptions are measured in terminal columns (CJK
+ * characters take two), and control characters in them are neutralized.
+ *
+ * Inside a loop, the loop redraws its bars (its refreshes never count as a
+ * wake source for deadlock detection); outside any loop, a bar redraws
+ * itself from weft_bar_update when a redraw is due.
+ *
+ * Thread safety: weft_bar_update may be called from any thread (pool jobs
+ * included) at any time.  weft_bar_set_desc, weft_bar_set_postfix,
+ * weft_bar_write and weft_bar_printf may be called from any thread.
+ * weft_bar_new and weft_bar_close: from any thread, but a bar must not be
+ * used by anyone once weft_bar_close was called on it.
+ */
+#ifndef WEFT_BAR_H
+#define WEFT_BAR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_bar weft_bar;
+
+/* Options; zero-initialise, then set what you need. */
+typedef struct weft_bar_opts {
+    double total;        /* items expected; <= 0: unknown */
+    const char *desc;    /* shown before the bar; copied; may be NULL */
+    const char *unit;    /* "it" if NULL; copied */
+    int unit_scale;      /* 1: 1.23k, 4.56M ... */
+    double unit_divisor; /* 1000 if 0; 1024 for bytes */
+    int no_leave;        /* 1: erase the bar when closed (tqdm leave=False) */
+    double mininterval;  /* seconds between redraws; 0: 0.1 */
+    int disable;         /* 1: draw nothing (counting still works) */
+    int fd;              /* output file descriptor; 0: stderr (2) */
+    unsigned position;   /* 0: the first free line; k: line k - 1 */
+    const char *postfix; /* shown after the rate; copied; may be NULL */
+    int ascii;           /* 1: ASCII bar even on a UTF-8 terminal */
+} weft_bar_opts;
+
+/* A new bar (drawn at once on a terminal).  opts may be NULL.  *bar is the
+ * caller's, to weft_bar_close.  Errors: -EINVAL, -ENOMEM. */
+int weft_bar_new(const weft_bar_opts *opts, weft_bar **bar);
+
+/* Adds n to the count.  A plain add on the bar's own thread, a relaxed
+ * atomic add from others; no clock read, no lock, no system call unless a
+ * redraw is due outside a loop.  NULL bar: nothing. */
+void weft_bar_update(weft_bar *bar, unsigned long long n);
+
+/* The count so far. */
+unsigned long long weft_bar_count(const weft_bar *bar);
+
+/* Replace the description / postfix (copied).  Errors: -EINVAL, -ENOMEM. */
+int weft_bar_set_desc(weft_bar *bar, const char *desc);
+int weft_bar_set_postfix(weft_bar *bar, const char *postfix);
+
+/* Redraws now.  Errors: -EINVAL. */
+int weft_bar_refresh(weft_bar *bar);
+
+/* Draws the final line (with the average rate) and leaves it, or erases
+ * the bar with no_leave; then frees it.  A bar still open when its loop
+ * closes is closed then.  Errors: -EINVAL. */
+int weft_bar_close(weft_bar *bar);
+
+/* tqdm.write: prints a line (a newline is added if missing) above the bars
+ * on stderr, without breaking them.  Errors: -EINVAL, -EIO. */
+int weft_bar_write(const char *line);
+int weft_bar_printf(const char *fmt, ...) WEFT_PRINTF(1, 2);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

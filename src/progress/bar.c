@@ -1,0 +1,352 @@
+/*
+ * bar.c - progress bar objects: counting, rate smoothing, when to redraw,
+ * and the registry of open bars that the terminal writer draws.
+ *
+ * Counting is cheap by construction: the thread that created a bar adds to
+ * a plain counter, every other thread to a relaxed atomic one; the drawn
+ * count is their sum.  Nothing on that path reads the clock or locks.
+ *
+ * Redraws come from one of two places:
+ * - a bar created inside a loop is redrawn by that loop (weft__bars_tick,
+ *   called every turn; weft__bars_next caps how long the loop sleeps).
+ *   These wake-ups are not wake sources for deadlock detection.
+ * - a bar created outside any loop redraws itself from weft_bar_update,
+ *   which reads the clock only every `miniters` updates, tuned as tqdm does
+ *   so that a check happens about once per mininterval.
+ *
+ * The rate is smoothed exactly as tqdm does (an exponential moving average
+ * of items and of seconds between redraws, smoothing 0.3, bias-corrected);
+ * the final line shows the average rate over the whole run.
+ *
+ * Every open bar is in one list under `weft__bars_mu`, which also
+ * serializes all terminal output (term.c).
+ */
+#define _GNU_SOURCE
+#include "bar_internal.h"
+
+#include "../alloc.h"
+#include "../core.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define SMOOTHING 0.3
+#define IDLE_REDRAW_NS 1000000000ull /* the clock moves on the line */
+#define LOG_IDLE_NS 10000000000ull   /* log mode without a total */
+
+pthread_mutex_t weft__bars_mu = PTHREAD_MUTEX_INITIALIZER;
+weft_bar *weft__bars;
+
+static __thread char thread_tag; /* its address identifies the thread */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+unsigned long long weft_bar_count(const weft_bar *b)
+{
+    if (!b)
+        return 0;
+    return b->n_owner + atomic_load_explicit(&b->n_shared,
+                                             memory_order_relaxed);
+}
+
+/* ---- what to draw ---- */
+
+static double ema_get(double last, int calls)
+{
+    return calls ? last / (1 - pow(1 - SMOOTHING, calls)) : last;
+}
+
+void weft__bar_meter(weft_bar *b, uint64_t now, int ncols, int ascii,
+                     weft__meter *m)
+{
+    memset(m, 0, sizeof *m);
+    m->n = (double)weft_bar_count(b);
+    m->total = b->total;
+    m->elapsed = (double)(now - b->start_ns) / 1e9;
+    /* Closing: the average rate (tqdm drops the smoothed one there). */
+    m->rate = b->closing || !b->ema_calls
+                  ? NAN
+                  : ema_get(b->ema_dn, b->ema_calls) /
+                        ema_get(b->ema_dt, b->ema_calls);
+    m->desc = b->desc;
+    m->unit = b->unit;
+    m->unit_scale = b->unit_scale;
+    m->unit_divisor = b->unit_divisor;
+    m->postfix = b->postfix;
+    m->ncols = ncols;
+    m->ascii = ascii;
+}
+
+/* Progress since the last progress redraw feeds the rate (tqdm does this
+ * only when the count moved): one EMA of items, one of seconds. */
+static void note_progress(weft_bar *b, uint64_t now)
+{
+    unsigned long long n = weft_bar_count(b);
+    if (n != b->print_n && now > b->print_ns) {
+        double dn = (double)(n - b->print_n);
+        double dt = (double)(now - b->print_ns) / 1e9;
+        b->ema_dn = SMOOTHING * dn + (1 - SMOOTHING) * b->ema_dn;
+        b->ema_dt = SMOOTHING * dt + (1 - SMOOTHING) * b->ema_dt;
+        b->ema_calls++;
+        b->print_n = n;
+        b->print_ns = now;
+    }
+}
+
+/* Is a redraw due at `now`?  With weft__bars_mu held. */
+static bool due(const weft_bar *b, uint64_t now)
+{
+    if (b->mode == WEFT__BAR_OFF)
+        return false;
+    unsigned long long n = weft_bar_count(b);
+    if (b->mode == WEFT__BAR_LOG) {
+        if (b->total > 0) /* every 10% */
+            return n * 10 / (unsigned long long)ceil(b->total) > b->log_step;
+        return now - b->draw_ns >= LOG_IDLE_NS;
+    }
+    if (now - b->draw_ns >= IDLE_REDRAW_NS)
+        return true;
+    return n != b->draw_n && now - b->draw_ns >= b->mininterval_ns;
+}
+
+static void draw(weft_bar *b, uint64_t now)
+{
+    note_progress(b, now);
+    b->draw_ns = now;
+    b->draw_n = weft_bar_count(b);
+    weft__term_draw(b, now);
+}
+
+/* ---- loop-driven redraws ---- */
+
+void weft__bars_tick(struct weft__loop *L, uint64_t now)
+{
+    pthread_mutex_lock(&weft__bars_mu);
+    for (weft_bar *b = weft__bars; b; b = b->next)
+        if (b->loop == L && due(b, now))
+            draw(b, now);
+    pthread_mutex_unlock(&weft__bars_mu);
+}
+
+uint64_t weft__bars_next(struct weft__loop *L)
+{
+    uint64_t next = UINT64_MAX;
+    pthread_mutex_lock(&weft__bars_mu);
+    for (weft_bar *b = weft__bars; b; b = b->next) {
+        if (b->loop != L || b->mode == WEFT__BAR_OFF)
+            continue;
+        uint64_t t = b->mode == WEFT__BAR_LOG
+                         ? (b->total > 0 ? b->draw_ns + b->mininterval_ns
+                                         : b->draw_ns + LOG_IDLE_NS)
+                         : b->draw_ns + (weft_bar_count(b) != b->draw_n
+                                             ? b->mininterval_ns
+                                             : IDLE_REDRAW_NS);
+        if (t < next)
+            next = t;
+    }
+    pthread_mutex_unlock(&weft__bars_mu);
+    return next;
+}
+
+void weft__bars_loop_closed(struct weft__loop *L)
+{
+    for (;;) {
+        weft_bar *found = NULL;
+        pthread_mutex_lock(&weft__bars_mu);
+        for (weft_bar *b = weft__bars; b; b = b->next)
+            if (b->loop == L) {
+                found = b;
+                break;
+            }
+        pthread_mutex_unlock(&weft__bars_mu);
+        if (!found)
+            return;
+        weft_bar_close(found);
+    }
+}
+
+/* ---- the public API ---- */
+
+static int copy_str(char **dst, const char *src)
+{
+    char *c = NULL;
+    if (src && !(c = weft__strndup(src, 4096)))
+        return -ENOMEM;
+    weft__free(*dst);
+    *dst = c;
+    return 0;
+}
+
+int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
+{
+    weft_bar_opts none;
+    if (!out)
+        return -EINVAL;
+    if (!o) {
+        memset(&none, 0, sizeof none);
+        o = &none;
+    }
+    if (isnan(o->total) || o->mininterval < 0 || isnan(o->mininterval) ||
+        o->unit_divisor < 0 || o->fd < 0)
+        return -EINVAL;
+    weft_bar *b = weft__calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    if (copy_str(&b->desc, o->desc) || copy_str(&b->unit, o->unit) ||
+        copy_str(&b->postfix, o->postfix)) {
+        weft__free(b->desc);
+        weft__free(b->unit);
+        weft__free(b->postfix);
+        weft__free(b);
+        return -ENOMEM;
+    }
+    b->total = o->total > 0 && isfinite(o->total) ? o->total : 0;
+    b->unit_scale = o->unit_scale;
+    b->unit_divisor = o->unit_divisor > 0 ? o->unit_divisor : 1000;
+    b->leave = !o->no_leave;
+    b->mininterval_ns =
+        (uint64_t)((o->mininterval > 0 ? o->mininterval : 0.1) * 1e9);
+    b->fd = o->fd ? o->fd : 2;
+    b->ascii = o->ascii;
+    b->owner = &thread_tag;
+    b->loop = weft__tls_loop && weft__tls_loop->cur ? weft__tls_loop : NULL;
+    b->miniters = 1;
+    b->start_ns = b->print_ns = b->draw_ns = now_ns();
+    b->mode = o->disable ? WEFT__BAR_OFF : weft__term_mode(b->fd);
+    pthread_mutex_lock(&weft__bars_mu);
+    weft__term_attach(b, o->position);
+    weft__term_draw(b, b->start_ns);
+    pthread_mutex_unlock(&weft__bars_mu);
+    if (b->loop)
+        atomic_fetch_add(&b->loop->n_bars, 1);
+    *out = b;
+    return 0;
+}
+
+/* Outside a loop: check the clock every `miniters` updates; then redraw if
+ * due, and retune miniters to about one check per mininterval (tqdm's
+ * dynamic miniters). */
+static void inline_check(weft_bar *b)
+{
+    uint64_t now = now_ns();
+    pthread_mutex_lock(&weft__bars_mu);
+    uint64_t dt = now - b->check_ns;
+    unsigned long long n = weft_bar_count(b);
+    if (dt > 0 && b->check_ns) {
+        double per = (double)(n - b->check_n) * (double)b->mininterval_ns /
+                     (double)dt;
+        b->miniters = per < 1 ? 1 : per > 1e6 ? 1000000 : (unsigned)per;
+    }
+    b->check_ns = now;
+    b->check_n = n;
+    if (due(b, now))
+        draw(b, now);
+    pthread_mutex_unlock(&weft__bars_mu);
+}
+
+void weft_bar_update(weft_bar *b, unsigned long long n)
+{
+    if (!b)
+        return;
+    if (b->owner == &thread_tag) {
+        b->n_owner += n;
+        if (!b->loop && ++b->calls >= b->miniters) {
+            b->calls = 0;
+            inline_check(b);
+        }
+    } else {
+        atomic_fetch_add_explicit(&b->n_shared, n, memory_order_relaxed);
+    }
+}
+
+int weft_bar_set_desc(weft_bar *b, const char *desc)
+{
+    if (!b)
+        return -EINVAL;
+    pthread_mutex_lock(&weft__bars_mu);
+    int rc = copy_str(&b->desc, desc);
+    pthread_mutex_unlock(&weft__bars_mu);
+    return rc;
+}
+
+int weft_bar_set_postfix(weft_bar *b, const char *postfix)
+{
+    if (!b)
+        return -EINVAL;
+    pthread_mutex_lock(&weft__bars_mu);
+    int rc = copy_str(&b->postfix, postfix);
+    pthread_mutex_unlock(&weft__bars_mu);
+    return rc;
+}
+
+int weft_bar_refresh(weft_bar *b)
+{
+    if (!b)
+        return -EINVAL;
+    pthread_mutex_lock(&weft__bars_mu);
+    draw(b, now_ns());
+    pthread_mutex_unlock(&weft__bars_mu);
+    return 0;
+}
+
+int weft_bar_close(weft_bar *b)
+{
+    if (!b)
+        return -EINVAL;
+    pthread_mutex_lock(&weft__bars_mu);
+    uint64_t now = now_ns();
+    note_progress(b, now);
+    b->closing = true;
+    weft__term_detach(b, now);
+    pthread_mutex_unlock(&weft__bars_mu);
+    if (b->loop)
+        atomic_fetch_sub(&b->loop->n_bars, 1);
+    weft__free(b->desc);
+    weft__free(b->unit);
+    weft__free(b->postfix);
+    weft__free(b);
+    return 0;
+}
+
+int weft_bar_write(const char *line)
+{
+    if (!line)
+        return -EINVAL;
+    pthread_mutex_lock(&weft__bars_mu);
+    int rc = weft__term_write_above(2, line);
+    pthread_mutex_unlock(&weft__bars_mu);
+    return rc;
+}
+
+int weft_bar_printf(const char *fmt, ...)
+{
+    if (!fmt)
+        return -EINVAL;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n < sizeof buf)
+        return weft_bar_write(buf);
+    char *big = weft__malloc((size_t)n + 1);
+    if (!big)
+        return -ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = weft_bar_write(big);
+    weft__free(big);
+    return rc;
+}

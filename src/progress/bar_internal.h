@@ -1,0 +1,73 @@
+/*
+ * bar_internal.h - the bar object and what bar.c and term.c share.
+ */
+#ifndef WEFT_BAR_INTERNAL_H
+#define WEFT_BAR_INTERNAL_H
+
+#include "weft.h"
+
+#include "format.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct weft__loop;
+
+enum { WEFT__BAR_OFF = 0, WEFT__BAR_TTY, WEFT__BAR_LOG };
+
+struct weft_bar {
+    weft_bar *next;            /* weft__bars */
+    struct weft__loop *loop;   /* redrawn by this loop; NULL: by itself */
+    const void *owner;         /* the creating thread's tag */
+    unsigned long long n_owner; /* counted by the creating thread */
+    _Atomic unsigned long long n_shared; /* counted by other threads */
+    double total;              /* 0: unknown */
+    char *desc, *unit, *postfix;
+    int unit_scale;
+    double unit_divisor;
+    bool leave;
+    bool closing;
+    int ascii;
+    int fd;
+    int mode;                  /* WEFT__BAR_* */
+    unsigned line;             /* line in its screen's block (TTY) */
+    uint64_t mininterval_ns;
+    uint64_t start_ns;
+    uint64_t draw_ns;          /* last redraw of any kind */
+    unsigned long long draw_n;
+    uint64_t print_ns;         /* last redraw after progress (rate) */
+    unsigned long long print_n;
+    double ema_dn, ema_dt;     /* tqdm's smoothed items and seconds */
+    int ema_calls;
+    unsigned long long log_step; /* log mode: tenths of total printed */
+    unsigned calls, miniters;  /* outside a loop: updates between checks */
+    uint64_t check_ns;
+    unsigned long long check_n;
+};
+
+/* Every open bar; guarded by weft__bars_mu, which also serializes all
+ * output of bars. */
+extern pthread_mutex_t weft__bars_mu;
+extern weft_bar *weft__bars;
+
+/* The meter of b at `now` for the formatter. */
+void weft__bar_meter(weft_bar *b, uint64_t now, int ncols, int ascii,
+                     weft__meter *m);
+
+/* ---- term.c (all with weft__bars_mu held) ---- */
+int weft__term_mode(int fd);
+/* Adds b to the list and gives it a line (position 0: first free). */
+void weft__term_attach(weft_bar *b, unsigned position);
+void weft__term_draw(weft_bar *b, uint64_t now);
+/* Removes b, leaving its final line (b->leave) or erasing it. */
+void weft__term_detach(weft_bar *b, uint64_t now);
+int weft__term_write_above(int fd, const char *text);
+
+/* ---- for the loop (loop.c) ---- */
+void weft__bars_tick(struct weft__loop *L, uint64_t now);
+uint64_t weft__bars_next(struct weft__loop *L);
+void weft__bars_loop_closed(struct weft__loop *L);
+
+#endif
