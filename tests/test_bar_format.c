@@ -301,6 +301,7 @@ static void test_fixtures(const char *numeric_locale)
             .ascii = atoi(fld[10]),
         };
         const char *want = unescape(fld[11]);
+        REQUIRE(want);
         char got[LINE_CAP];
         if (numeric_locale)
             setlocale(LC_NUMERIC, numeric_locale);

@@ -201,7 +201,7 @@ struct piece {
     size_t len;
 };
 
-#define MAX_PIECES 24
+#define MAX_PIECES 24 /* the longest line has 19 */
 
 struct line {
     struct piece p[MAX_PIECES];

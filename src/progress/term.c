@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "bar_internal.h"
+#include "width.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -133,6 +134,10 @@ static void format_line(weft_bar *b, uint64_t now, int ncols)
     weft__meter m;
     weft__bar_meter(b, now, ncols, b->ascii || !utf8_locale(), &m);
     size_t n = weft__meter_format(&m, line, sizeof line);
+    /* tqdm never trims the line without a total; on a terminal a line
+     * longer than the screen would wrap and break the block. */
+    if (ncols > 0)
+        n = weft__utf8_trim(line, n, (size_t)ncols, NULL);
     put(line, n);
 }
 
