@@ -75,6 +75,10 @@ int check_count_fds(void);
 int check_count_maps(void);
 int check_count_threads(void);
 
+/* Does the thread count mean anything here?  Not under an emulator, which
+ * runs threads of its own. */
+bool check_threads_reliable(void);
+
 /* Running under qemu-user, valgrind or a sanitizer: timing-sensitive or
  * very heavy cases may be scaled down. */
 bool check_slow_env(void);

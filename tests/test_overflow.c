@@ -110,7 +110,10 @@ static void check_tier(const char *tier, const char *expect_how)
 #endif
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
     CHECK(strstr(out, "stack overflow in task 'deep-diver'") != NULL);
-    CHECK(strstr(out, expect_how) != NULL);
+    /* Without a guard, the fault that ends a deeper frame can also come
+     * first (the stack pointer below the stack): reported all the same. */
+    CHECK(strstr(out, expect_how) != NULL ||
+          (!strcmp(expect_how, "canary") && strstr(out, "jumped past")));
     CHECK(strstr(out, "stack_size") != NULL);
     if (check_failures)
         fprintf(stderr, "--- tier %s, child said:\n%s", tier ? tier : "best",

@@ -37,8 +37,11 @@ int weft_gen_new(weft_fn fn, void *arg, weft_gen **gen);
 
 /* Runs the producer until it yields: 1 and *value set; 0 when it has
  * returned (exhausted; and every later call); negative: the producer's
- * error (weft_fail, once), or -ECANCELED.  A cancelled consumer cancels
- * the producer and returns once it has stopped.
+ * error (weft_fail, once), or -ECANCELED.  A consumer cancelled inside next
+ * cancels the producer and returns -ECANCELED once the producer stopped -
+ * unless the producer still yields a value (from a shielded scope): next
+ * then returns it, and the consumer's next suspending call sees the
+ * cancellation.
  * Errors: -EBUSY (another task is inside next or close), -EPERM (not a
  * task of the generator's loop), -EINVAL, -ENOMEM. */
 int weft_gen_next(weft_gen *gen, void **value);
