@@ -81,6 +81,7 @@ static void *main_task(void *arg)
     double t0 = weft_now();
     void *r;
 
+    setvbuf(stdout, NULL, _IOLBF, 0);
     printf("1. a task that returns a value (Task<int>):\n");
     weft_task *t;
     weft_spawn(m1, I2P(1), &t);
@@ -96,13 +97,15 @@ static void *main_task(void *arg)
            (long)P2I(r), weft_task_done(ticker) == 1 ? "yes" : "no");
     weft_await(ticker, NULL);
 
-    printf("3. gather: five tasks at once, results in submission order\n");
+    printf("3. gather under a progress bar (tqdm.gather), results in "
+           "submission order\n");
     weft_task *tasks[5];
     void *results[5];
     double g0 = weft_now();
     for (int i = 0; i < 5; i++)
         weft_spawn(m1, I2P(5 - i), &tasks[i]);
-    weft_gather(tasks, 5, results, NULL, 0);
+    weft_gather_opts go = {.desc = "任务进行中..."};
+    weft_gather_ex(tasks, 5, results, NULL, &go);
     printf("  ");
     for (int i = 0; i < 5; i++)
         printf(" %ld", (long)P2I(results[i]));
@@ -115,16 +118,21 @@ static void *main_task(void *arg)
     printf("   each returned %ld; at most %d in the section\n",
            (long)P2I(results[0]), max_in_section);
 
-    printf("5. async for over a generator: each value as soon as it is "
-           "ready\n");
+    printf("5. async for over a generator, under a manual bar: each value "
+           "as soon as it is ready\n");
     weft_gen *g;
     weft_gen_new(m2, NULL, &g);
+    weft_bar *bar;
+    weft_bar_opts bo = {.total = 5, .desc = "整体任务进度"};
+    weft_bar_new(&bo, &bar);
+    weft_gen_set_bar(g, bar); /* pbar.update(1) per value */
     int rc;
     double a0 = weft_now();
     WEFT_GEN_FOREACH(g, v, rc) {
-        printf("   %ld at +%.1f s\n", (long)P2I(v), weft_now() - a0);
+        weft_bar_printf("   %ld at +%.1f s", (long)P2I(v), weft_now() - a0);
     }
     weft_gen_close(g);
+    weft_bar_close(bar);
 
     printf("6. errors carry a code and a message\n");
     weft_spawn(fetch, "/index.html", &t);

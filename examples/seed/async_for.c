@@ -32,7 +32,7 @@
  *
  * A coroutine object does not run until it is awaited, so `await task` is
  * a plain call of M1 here: it runs on the generator's own stack.  The bar
- * "整体任务进度" goes to stderr in the seed; see PROGRESS BAR below.
+ * "整体任务进度" is tqdm's line, on stderr, left there when it closes.
  */
 #include "weft.h"
 
@@ -57,15 +57,18 @@ static void *M2(void *arg)
     (void)arg;
     /* coroutines = [M1(i) for i in [1, 2, 3, 4, 5]]: nothing runs yet */
     static const intptr_t delays[N] = {1, 2, 3, 4, 5};
-    /* PROGRESS BAR: with tqdm(total=N, desc="整体任务进度", leave=True) as
-     * pbar: a bar on stderr, closed (and left on screen) when the loop
-     * ends. */
+    /* with tqdm(total=len(coroutines), desc="整体任务进度", leave=True)
+     *         as pbar: */
+    weft_bar *pbar = NULL;
+    weft_bar_opts o = {.total = N, .desc = "整体任务进度"}; /* leave: default */
+    weft_bar_new(&o, &pbar); /* without memory for it, no bar: still runs */
     for (size_t i = 0; i < N; i++) {          /* for task in coroutines: */
         void *result = M1((void *)delays[i]); /* result = await task */
-        /* PROGRESS BAR: pbar.update(1) */
-        if (weft_gen_yield(result) != 0) /* yield result */
+        weft_bar_update(pbar, 1);             /* pbar.update(1) */
+        if (weft_gen_yield(result) != 0)      /* yield result */
             break; /* the consumer closed the generator early */
     }
+    weft_bar_close(pbar); /* leaving the with block */
     return NULL;
 }
 

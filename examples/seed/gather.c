@@ -21,9 +21,9 @@
  * 1 to 5, one per line, after 5 seconds - the longest sleep, not the sum
  * (times WEFT_SEED_TIME_SCALE, see seed.h).
  *
- * The coroutines become tasks (weft_spawn) and weft_gather awaits them all:
- * asyncio.gather.  tqdm.gather also draws a progress bar on stderr; see
- * PROGRESS BAR below.
+ * The coroutines become tasks (weft_spawn) and weft_gather_ex awaits them
+ * all under tqdm's progress bar "任务进行中..." on stderr, which ticks as
+ * each task finishes: tqdm.gather.
  */
 #include "weft.h"
 
@@ -54,10 +54,9 @@ static int M2(void *res[N])
         if ((rc = weft_spawn(M1, (void *)delays[n], &coroutines[n])) != 0)
             break;
 
-    /* PROGRESS BAR: tqdm.gather(*coroutines, desc="任务进行中...") also
-     * draws a bar "任务进行中..." on stderr, advanced as each task
-     * finishes.  For now a plain gather: res = await asyncio.gather(...) */
-    int grc = weft_gather(coroutines, n, res, NULL, 0);
+    /* res = await tqdm.gather(*coroutines, desc="任务进行中...") */
+    weft_gather_opts o = {.desc = "任务进行中..."};
+    int grc = weft_gather_ex(coroutines, n, res, NULL, &o);
     return rc != 0 ? rc : grc;
 }
 
