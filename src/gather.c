@@ -37,7 +37,8 @@ void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child)
 {
     gather_state *st = w->wait_obj;
     st->remaining--;
-    weft_bar_update(st->bar, 1);
+    if (st->bar)
+        weft_bar_update(st->bar, 1);
     int err = L->slots[child].err;
     if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) && failed(err) &&
         !st->first_err) {
@@ -84,7 +85,11 @@ static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
         int rc = weft__decode(tasks[i], true, &L2, &idx);
         if (!rc && (L->slots[idx].flags & SF_MARK))
             rc = -EINVAL; /* the same handle twice */
-        if (!rc && (idx == self->idx || weft__waits_on(L, idx, self->idx)))
+        /* Only a started task can wait on anything (the common case of a
+         * not-yet-started child needs no walk). */
+        if (!rc && (idx == self->idx ||
+                    (L->slots[idx].state == SLOT_RUNNING &&
+                     weft__waits_on(L, idx, self->idx))))
             rc = -EDEADLK;
         if (rc) {
             unmark(L, st, i);
