@@ -7,7 +7,8 @@
  * - printable UTF-8; East Asian wide characters (CJK, Hangul, fullwidth
  *   forms - enough for the tests' own strings) take two cells;
  * - "\r" (to column 0), "\n" (one row down, same column - the pty's output
- *   processing is off; at the bottom the screen scrolls and the top row
+ *   processing is off - or to column 0 too with onlcr set, as a terminal
+ *   with ONLCR shows it; at the bottom the screen scrolls and the top row
  *   goes to the history);
  * - ESC [ K and ESC [ 0 K (erase to the end of the row) and ESC [ n A
  *   (n rows up, n >= 1, default 1).
@@ -21,7 +22,8 @@
  * if set, is called there, so tests can check what the screen shows between
  * redraws.
  *
- * Everything is static: each test includes this header.
+ * Everything is static inline: each test includes this header and uses what
+ * it needs.
  */
 #ifndef WEFT_TEST_VT_H
 #define WEFT_TEST_VT_H
@@ -54,12 +56,13 @@ typedef struct vt {
     unsigned char utf[4];
     int utf_len, utf_need;
     int after_esc_seq; /* the last thing done was an escape sequence */
+    int onlcr;         /* "\n" also returns to column 0 (a tty's ONLCR) */
     size_t frames, n_cr, n_lf, n_esc;
     void (*on_frame)(struct vt *, void *);
     void *ctx;
 } vt;
 
-static int vt_cp_width(uint32_t cp)
+static inline int vt_cp_width(uint32_t cp)
 {
     static const uint32_t wide[][2] = {
         {0x1100, 0x115F},   {0x2E80, 0x303E},   {0x3041, 0x33FF},
@@ -75,7 +78,7 @@ static int vt_cp_width(uint32_t cp)
 }
 
 /* Display width of a UTF-8 string by the same rule (invalid bytes: 1). */
-static int vt_str_width(const char *s)
+static inline int vt_str_width(const char *s)
 {
     int w = 0;
     const unsigned char *p = (const unsigned char *)s;
@@ -97,14 +100,14 @@ static int vt_str_width(const char *s)
     return w;
 }
 
-static void vt_init(vt *t, int rows, int cols)
+static inline void vt_init(vt *t, int rows, int cols)
 {
     memset(t, 0, sizeof *t);
     t->rows = rows < VT_MAX_ROWS ? rows : VT_MAX_ROWS;
     t->cols = cols < VT_MAX_COLS ? cols : VT_MAX_COLS;
 }
 
-static void vt_free(vt *t)
+static inline void vt_free(vt *t)
 {
     for (size_t i = 0; i < t->nhistory; i++)
         free(t->history[i]);
@@ -113,7 +116,7 @@ static void vt_free(vt *t)
     t->nhistory = t->caphistory = 0;
 }
 
-static void vt_fail(vt *t, const char *what, unsigned byte)
+static inline void vt_fail(vt *t, const char *what, unsigned byte)
 {
     if (!t->err[0])
         snprintf(t->err, sizeof t->err,
@@ -123,7 +126,7 @@ static void vt_fail(vt *t, const char *what, unsigned byte)
 
 /* The text of a row, trailing blanks dropped; returns its width in
  * columns (the last non-blank column + 1). */
-static int vt_row(const vt *t, int r, char *out, size_t cap)
+static inline int vt_row(const vt *t, int r, char *out, size_t cap)
 {
     size_t len = 0;
     int width = 0;
@@ -149,13 +152,13 @@ static int vt_row(const vt *t, int r, char *out, size_t cap)
     return width;
 }
 
-static int vt_row_blank(const vt *t, int r)
+static inline int vt_row_blank(const vt *t, int r)
 {
     char line[VT_LINE_MAX];
     return vt_row(t, r, line, sizeof line) == 0;
 }
 
-static void vt_scroll(vt *t)
+static inline void vt_scroll(vt *t)
 {
     char line[VT_LINE_MAX];
     vt_row(t, 0, line, sizeof line);
@@ -181,7 +184,7 @@ static void vt_scroll(vt *t)
 }
 
 /* Clears a cell, and the other half of a wide character it is part of. */
-static void vt_clear_cell(vt *t, int r, int c)
+static inline void vt_clear_cell(vt *t, int r, int c)
 {
     vt_cell *k = &t->cell[r][c];
     if (k->half == 1 && c + 1 < t->cols)
@@ -191,7 +194,7 @@ static void vt_clear_cell(vt *t, int r, int c)
     memset(k, 0, sizeof *k);
 }
 
-static void vt_put_char(vt *t, const unsigned char *s, int n, uint32_t cp)
+static inline void vt_put_char(vt *t, const unsigned char *s, int n, uint32_t cp)
 {
     int w = vt_cp_width(cp);
     if (t->col + w > t->cols) {
@@ -213,7 +216,7 @@ static void vt_put_char(vt *t, const unsigned char *s, int n, uint32_t cp)
     t->col += w;
 }
 
-static void vt_csi(vt *t, unsigned char final)
+static inline void vt_csi(vt *t, unsigned char final)
 {
     t->csi[t->ncsi] = '\0';
     for (size_t i = 0; i < t->ncsi; i++)
@@ -251,7 +254,7 @@ static void vt_csi(vt *t, unsigned char final)
     t->after_esc_seq = 1;
 }
 
-static void vt_byte(vt *t, unsigned char b)
+static inline void vt_byte(vt *t, unsigned char b)
 {
     if (t->state == 1) { /* after ESC */
         if (b == '[') {
@@ -330,6 +333,8 @@ static void vt_byte(vt *t, unsigned char b)
             t->row++;
         if (t->col >= t->cols)
             t->col = t->cols - 1;
+        if (t->onlcr)
+            t->col = 0;
         return;
     }
     if (b < 0x20 || b == 0x7F) {
@@ -352,7 +357,7 @@ static void vt_byte(vt *t, unsigned char b)
         vt_fail(t, "invalid UTF-8 lead byte", b);
 }
 
-static void vt_feed(vt *t, const char *buf, size_t len)
+static inline void vt_feed(vt *t, const char *buf, size_t len)
 {
     for (size_t i = 0; i < len && !t->err[0]; i++) {
         vt_byte(t, (unsigned char)buf[i]);
@@ -361,7 +366,7 @@ static void vt_feed(vt *t, const char *buf, size_t len)
 }
 
 /* Whether the stream ended cleanly (not inside a sequence or character). */
-static void vt_finish(vt *t)
+static inline void vt_finish(vt *t)
 {
     if (t->state)
         vt_fail(t, "output ends inside an escape sequence", 0);
@@ -369,7 +374,7 @@ static void vt_finish(vt *t)
         vt_fail(t, "output ends inside a UTF-8 character", 0);
 }
 
-static void vt_dump(const vt *t, FILE *f)
+static inline void vt_dump(const vt *t, FILE *f)
 {
     char line[VT_LINE_MAX];
     fprintf(f, "---- screen (%dx%d, cursor %d,%d, %zu history rows) ----\n",
@@ -386,7 +391,7 @@ static void vt_dump(const vt *t, FILE *f)
 }
 
 /* Prints raw output with escapes visible, for failure reports. */
-static void vt_dump_raw(const char *buf, size_t len, FILE *f)
+static inline void vt_dump_raw(const char *buf, size_t len, FILE *f)
 {
     fprintf(f, "---- raw output (%zu bytes) ----\n", len);
     size_t shown = len > 6000 ? 6000 : len;
@@ -427,7 +432,7 @@ typedef struct vt_bar {
     char postfix[256];
 } vt_bar;
 
-static int vt_time_ok(const char *s)
+static inline int vt_time_ok(const char *s)
 {
     int a, b, c, k = 0;
     if (!strcmp(s, "?"))
@@ -441,7 +446,7 @@ static int vt_time_ok(const char *s)
 }
 
 /* Copies s[0..n) into dst (cap bytes); 0 if it does not fit. */
-static int vt_copy(char *dst, size_t cap, const char *s, size_t n)
+static inline int vt_copy(char *dst, size_t cap, const char *s, size_t n)
 {
     if (n >= cap)
         return 0;
@@ -451,7 +456,7 @@ static int vt_copy(char *dst, size_t cap, const char *s, size_t n)
 }
 
 /* "[ 1.23it/s, postfix]" part after the time(s): rate, unit, postfix. */
-static int vt_parse_tail(const char *s, vt_bar *p)
+static inline int vt_parse_tail(const char *s, vt_bar *p)
 {
     const char *end = s + strlen(s);
     if (end == s || end[-1] != ']')
@@ -486,7 +491,7 @@ static int vt_parse_tail(const char *s, vt_bar *p)
 }
 
 /* Parses a bar line; 1 if it has the tqdm form. */
-static int vt_parse_bar(const char *s, vt_bar *p)
+static inline int vt_parse_bar(const char *s, vt_bar *p)
 {
     memset(p, 0, sizeof *p);
     const char *pc = strstr(s, "%|");
@@ -552,7 +557,7 @@ static int vt_parse_bar(const char *s, vt_bar *p)
 }
 
 /* The bar tqdm draws for n/total in len columns. */
-static void vt_expected_bar(long long n, long long total, int len, int ascii,
+static inline void vt_expected_bar(long long n, long long total, int len, int ascii,
                             char *out, size_t cap)
 {
     static const char *const utf[] = {" ", "▏", "▎", "▍", "▌",

@@ -54,8 +54,8 @@ unsigned long long weft_bar_count(const weft_bar *b)
 {
     if (!b)
         return 0;
-    return b->n_owner + atomic_load_explicit(&b->n_shared,
-                                             memory_order_relaxed);
+    return atomic_load_explicit(&b->n_owner, memory_order_relaxed) +
+           atomic_load_explicit(&b->n_shared, memory_order_relaxed);
 }
 
 /* ---- what to draw ---- */
@@ -258,7 +258,10 @@ void weft_bar_update(weft_bar *b, unsigned long long n)
     if (!b)
         return;
     if (b->owner == &thread_tag) {
-        b->n_owner += n;
+        atomic_store_explicit(
+            &b->n_owner,
+            atomic_load_explicit(&b->n_owner, memory_order_relaxed) + n,
+            memory_order_relaxed);
         if (!b->loop && ++b->calls >= b->miniters) {
             b->calls = 0;
             inline_check(b);

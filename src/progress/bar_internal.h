@@ -21,7 +21,10 @@ struct weft_bar {
     weft_bar *next;            /* weft__bars */
     struct weft__loop *loop;   /* redrawn by this loop; NULL: by itself */
     const void *owner;         /* the creating thread's tag */
-    unsigned long long n_owner; /* counted by the creating thread */
+    /* Counted by the creating thread: relaxed load and store (no
+     * read-modify-write: only that thread writes it), atomic so that other
+     * threads may read it while drawing. */
+    _Atomic unsigned long long n_owner;
     _Atomic unsigned long long n_shared; /* counted by other threads */
     double total;              /* 0: unknown */
     char *desc, *unit, *postfix;

@@ -251,6 +251,10 @@ void weft__term_detach(weft_bar *b, uint64_t now)
 {
     if (b->mode == WEFT__BAR_LOG) {
         unlink_bar(b);
+        /* The 100% line may already be out: no second copy. */
+        if (b->total > 0 && b->log_step >= 10 &&
+            b->draw_n == weft_bar_count(b))
+            return;
         format_line(b, now, WEFT__METER_NCOLS_NONE);
         puts_("\n");
         flush(b->fd);
@@ -265,9 +269,10 @@ void weft__term_detach(weft_bar *b, uint64_t now)
         /* The final line goes above the block, for good. */
         char line[LINE_MAX_BYTES];
         weft__meter m;
-        weft__bar_meter(b, now, columns(b->fd), b->ascii || !utf8_locale(),
-                        &m);
-        weft__meter_format(&m, line, sizeof line);
+        int ncols = columns(b->fd);
+        weft__bar_meter(b, now, ncols, b->ascii || !utf8_locale(), &m);
+        size_t n = weft__meter_format(&m, line, sizeof line);
+        line[weft__utf8_trim(line, n, (size_t)ncols, NULL)] = '\0';
         unlink_bar(b);
         weft__term_write_above(b->fd, line);
         return;
