@@ -38,7 +38,7 @@ enum {
     SLOT_FREE = 0,
     SLOT_PENDING, /* spawned, not started: in the ready ring */
     SLOT_RUNNING, /* started: has a record and a stack */
-    SLOT_DONE,    /* finished: a.result and b.msg hold the outcome */
+    SLOT_DONE,    /* finished: a.result and x hold the outcome */
 };
 
 /* Slot flags. */
@@ -50,6 +50,7 @@ enum {
     SF_AWAITED = 1 << 4,   /* a task awaits or gathers it: L->waiter_of */
     SF_JOB = 1 << 5,       /* a thread-pool job: a.job while RUNNING */
     SF_MARK = 1 << 6,      /* scratch: weft_gather's duplicate check */
+    SF_MSG = 1 << 7,       /* DONE: a message waits in L->msgs */
 };
 
 typedef struct weft__fiber weft__fiber;
@@ -58,21 +59,32 @@ typedef struct weft__slot {
     uint32_t gen;  /* bumped when the slot is freed; never 0 */
     uint8_t state;
     uint8_t flags;
-    int16_t err; /* outcome once DONE: 0 or -errno */
+    /* PENDING without record: the function, as an index into L->fns;
+     * DONE: the outcome, 0 or -errno (weft__slot_err). */
+    uint16_t x;
     union {
-        weft_fn fn;         /* PENDING without record */
+        void *arg;          /* PENDING without record */
         weft__fiber *fiber; /* SF_FIBER */
         struct weft__job *job; /* SF_JOB */
         void *result;       /* DONE */
         uint32_t next_free; /* FREE */
     } a;
-    union {
-        void *arg; /* PENDING without record */
-        char *msg; /* DONE: weft_fail's message, owned, may be NULL */
-    } b;
 } weft__slot;
 
-_Static_assert(sizeof(weft__slot) == 24, "a slot is 24 bytes");
+/* 16 bytes: a million tasks not started yet, or finished and not awaited,
+ * cost 16 MB.  The rare parts live elsewhere: a message in L->msgs
+ * (SF_MSG), a function beyond the table's 65535 in a record. */
+_Static_assert(sizeof(weft__slot) == 16, "a slot is 16 bytes");
+
+static inline int weft__slot_err(const weft__slot *s)
+{
+    return (int16_t)s->x;
+}
+
+static inline void weft__slot_set_err(weft__slot *s, int err)
+{
+    s->x = (uint16_t)(int16_t)err;
+}
 
 /* What a task record is waiting for. */
 enum {
@@ -186,6 +198,19 @@ typedef struct weft__loop {
     weft__fiber *fibers;
     uint32_t fiber_top;
     weft__fiber *fiber_free;
+
+    /* Task functions of slots without a record: slot.x indexes fns.  A
+     * small open-addressing map finds a function's index. */
+    weft_fn *fns;            /* [1, nfns] used; fns[0] unused */
+    uint32_t nfns, fns_cap;
+    uint16_t *fn_map;        /* fn_map_cap entries: an index, 0 if empty */
+    uint32_t fn_map_cap;
+    weft_fn fn_last;         /* the last function spawned, and its index */
+    uint16_t fn_last_idx;
+
+    /* Messages of finished slots (SF_MSG), by slot: open addressing. */
+    struct weft__msg_ent *msgs;
+    uint32_t msgs_cap, msgs_len;
 
     /* Who awaits each slot (slot index, 0 if none), for slots flagged
      * SF_AWAITED.  A side array rather than a slot field: a not-started
@@ -307,6 +332,20 @@ int weft__waitq_wait(weft__loop *L, weft__waitq *q, uint64_t deadline);
  * NULL if the queue was empty. */
 weft__fiber *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
                                   void *handoff);
+
+/* ---- slotdata.c ---- */
+/* The index of fn in L->fns (adding it), or 0 if the table is full or out
+ * of memory (the caller then keeps fn in a record). */
+uint16_t weft__fn_index(weft__loop *L, weft_fn fn);
+/* Attaches msg (ownership passes) to finished slot idx; frees it if there
+ * is no memory for the entry. */
+void weft__msg_attach(weft__loop *L, uint32_t idx, char *msg);
+/* The message of slot idx (NULL if none): peek keeps it, take detaches it
+ * (the caller owns it then). */
+const char *weft__msg_peek(weft__loop *L, uint32_t idx);
+char *weft__msg_take(weft__loop *L, uint32_t idx);
+int weft__slotdata_init(weft__loop *L);
+void weft__slotdata_free(weft__loop *L);
 
 /* ---- task.c ---- */
 /* Records that slot idx is awaited by slot `waiter`.  Cannot fail. */

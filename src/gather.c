@@ -39,7 +39,7 @@ void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child)
     st->remaining--;
     if (st->bar)
         weft_bar_update(st->bar, 1);
-    int err = L->slots[child].err;
+    int err = weft__slot_err(&L->slots[child]);
     if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) && failed(err) &&
         !st->first_err) {
         st->first_err = err;
@@ -117,9 +117,9 @@ static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
             continue;
         }
         weft_bar_update(st->bar, 1);
-        if (!(flags & WEFT_GATHER_RETURN_ERRORS) && failed(s->err) &&
+        if (!(flags & WEFT_GATHER_RETURN_ERRORS) && failed(weft__slot_err(s)) &&
             !st->first_err) {
-            st->first_err = s->err;
+            st->first_err = weft__slot_err(s);
             st->first_idx = idx;
         }
     }
@@ -244,9 +244,9 @@ static int completed(void *value, int err, const char *msg, weft_task **task)
     weft__slot *s = &L->slots[idx];
     s->state = SLOT_DONE;
     s->flags = SF_OWNED;
-    s->err = (int16_t)err;
+    weft__slot_set_err(s, err);
     s->a.result = value;
-    s->b.msg = copy;
+    weft__msg_attach(L, idx, copy);
     *task = weft__encode(L, idx, false);
     return 0;
 }

@@ -72,6 +72,7 @@ static int loop_new(weft__loop **out)
                                MAX_STARTED * sizeof(weft__timer_ent))) ||
         (rc = weft__arena_init(&L->waiter_arena,
                                MAX_LIVE * sizeof(uint32_t))) ||
+        (rc = weft__slotdata_init(L)) ||
         (rc = weft__stacks_new(&L->stacks)) ||
         (rc = weft__backend_open(&L->backend))) {
         loop_free(L);
@@ -103,9 +104,7 @@ static int loop_new(weft__loop **out)
 
 static void loop_free(weft__loop *L)
 {
-    for (uint32_t i = 1; i < L->slot_top; i++)
-        if (L->slots[i].state == SLOT_DONE)
-            weft__free(L->slots[i].b.msg);
+    weft__slotdata_free(L);
     for (uint32_t i = 0; i < L->fiber_top; i++)
         weft__exec_destroy_task(&L->fibers[i].exec);
     weft__free(L->main_msg);

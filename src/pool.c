@@ -389,9 +389,8 @@ int weft_spawn_blocking(weft_fn fn, void *arg, weft_task **task)
     weft__slot *s = &L->slots[idx];
     s->state = SLOT_RUNNING;
     s->flags = SF_OWNED | SF_JOB;
-    s->err = 0;
+    s->x = 0;
     s->a.job = j;
-    s->b.msg = NULL;
     if (L->closing) {
         /* Shutdown: born cancelled, never runs. */
         s->flags |= SF_CANCELLED;

@@ -134,8 +134,8 @@ static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
             return NULL;
         }
         f->idx = idx;
-        f->fn = s->a.fn;
-        f->arg = s->b.arg;
+        f->fn = L->fns[s->x];
+        f->arg = s->a.arg;
         s->a.fiber = f;
         s->flags |= SF_FIBER;
     }

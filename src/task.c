@@ -84,12 +84,14 @@ uint32_t weft__slot_alloc(weft__loop *L)
 void weft__slot_release(weft__loop *L, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
+    if (s->flags & SF_MSG)
+        weft__free(weft__msg_take(L, idx));
     s->state = SLOT_FREE;
     s->flags = 0;
+    s->x = 0;
     s->gen = (s->gen + 1) & GEN_MASK;
     if (!s->gen)
         s->gen = 1;
-    s->b.msg = NULL;
     s->a.next_free = L->slot_free;
     L->slot_free = idx;
 }
@@ -146,14 +148,15 @@ const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
 static void report_failure(weft__loop *L, uint32_t idx, const char *what)
 {
     weft__slot *s = &L->slots[idx];
+    const char *msg = weft__msg_peek(L, idx);
     weft__report_add(L, "weft: task #%u %s: %s%s%s", idx, what,
-                     weft_strerror(s->err), s->b.msg ? ": " : "",
-                     s->b.msg ? s->b.msg : "");
+                     weft_strerror(weft__slot_err(s)), msg ? ": " : "",
+                     msg ? msg : "");
 }
 
 static bool failed(const weft__slot *s)
 {
-    return s->err != 0 && s->err != -ECANCELED;
+    return weft__slot_err(s) != 0 && weft__slot_err(s) != -ECANCELED;
 }
 
 void weft__report_unretrieved(weft__loop *L)
@@ -208,13 +211,13 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
         err = -ECANCELED;
     s->state = SLOT_DONE;
     s->flags &= (uint8_t)~SF_FIBER;
-    s->err = (int16_t)err;
+    weft__slot_set_err(s, err);
     s->a.result = result;
-    s->b.msg = msg;
     if (f) {
-        s->b.msg = f->fail_msg;
+        msg = f->fail_msg;
         f->fail_msg = NULL;
     }
+    weft__msg_attach(L, idx, msg);
     L->n_alive--;
     if (s->flags & SF_AWAITED)
         notify_waiter(L, idx);
@@ -223,14 +226,12 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
         L->budget = 0; /* back to the host, which shuts the loop down */
         L->main_result = result;
         L->main_err = err;
-        L->main_msg = s->b.msg;
-        s->b.msg = NULL;
+        L->main_msg = weft__msg_take(L, idx);
         L->main_idx = 0; /* its slot is reused from now on */
         weft__slot_release(L, idx);
     } else if (s->flags & SF_DETACHED) {
         if (failed(s))
             report_failure(L, idx, "(detached) failed");
-        weft__free(s->b.msg);
         weft__slot_release(L, idx);
     }
 }
@@ -386,11 +387,14 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
     weft__slot *s = &L->slots[idx];
     s->state = SLOT_PENDING;
     s->flags = SF_OWNED;
-    s->err = 0;
+    s->x = 0;
+    if (!record && !(s->x = weft__fn_index(L, fn)))
+        record = true; /* no room in the function table: keep fn aside */
     if (record) {
         weft__fiber *f = weft__fiber_alloc(L);
         char *name = NULL;
-        if (f && o->name && !(name = weft__strndup(o->name, NAME_MAX_LEN))) {
+        if (f && o && o->name &&
+            !(name = weft__strndup(o->name, NAME_MAX_LEN))) {
             weft__fiber_release(L, f);
             f = NULL;
         }
@@ -406,8 +410,7 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
         s->a.fiber = f;
         s->flags |= SF_FIBER;
     } else {
-        s->a.fn = fn;
-        s->b.arg = arg;
+        s->a.arg = arg;
     }
     if (L->closing)
         s->flags |= SF_CANCELLED;
@@ -482,12 +485,13 @@ int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg)
     weft__slot *s = &L->slots[idx];
     if (result)
         *result = s->a.result;
-    int rc = s->err;
+    int rc = weft__slot_err(s);
+    char *msg = weft__msg_take(L, idx);
     if (keep_msg && L->cur) {
         weft__free(L->cur->errmsg);
-        L->cur->errmsg = s->b.msg;
+        L->cur->errmsg = msg;
     } else {
-        weft__free(s->b.msg);
+        weft__free(msg);
     }
     weft__slot_release(L, idx);
     return rc;
@@ -507,7 +511,6 @@ int weft_task_detach(weft_task *task)
     if (s->state == SLOT_DONE) {
         if (failed(s))
             report_failure(L, idx, "(detached) failed");
-        weft__free(s->b.msg);
         weft__slot_release(L, idx);
     }
     return 0;
@@ -545,7 +548,7 @@ int weft_task_result(weft_task *task, void **result)
         return -EAGAIN;
     if (result)
         *result = s->a.result;
-    return s->err;
+    return weft__slot_err(s);
 }
 
 const char *weft_task_message(weft_task *task)
@@ -555,7 +558,7 @@ const char *weft_task_message(weft_task *task)
     if (weft__decode(task, false, &L, &idx))
         return NULL;
     weft__slot *s = &L->slots[idx];
-    return s->state == SLOT_DONE ? s->b.msg : NULL;
+    return s->state == SLOT_DONE ? weft__msg_peek(L, idx) : NULL;
 }
 
 const char *weft_task_name(weft_task *task)
