@@ -102,10 +102,12 @@ weft__fiber *weft__fiber_alloc(weft__loop *L)
 
 void weft__fiber_release(weft__loop *L, weft__fiber *f)
 {
-    weft__free(f->fail_msg);
-    weft__free(f->errmsg);
-    weft__free(f->name);
-    f->fail_msg = f->errmsg = f->name = NULL;
+    if (__builtin_expect(f->fail_msg || f->errmsg || f->name, 0)) {
+        weft__free(f->fail_msg);
+        weft__free(f->errmsg);
+        weft__free(f->name);
+        f->fail_msg = f->errmsg = f->name = NULL;
+    }
     f->free_next = L->fiber_free;
     L->fiber_free = f;
 }

@@ -217,7 +217,8 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
         msg = f->fail_msg;
         f->fail_msg = NULL;
     }
-    weft__msg_attach(L, idx, msg);
+    if (msg)
+        weft__msg_attach(L, idx, msg);
     L->n_alive--;
     if (s->flags & SF_AWAITED)
         notify_waiter(L, idx);
@@ -458,7 +459,9 @@ int weft_await(weft_task *task, void **result)
     weft__fiber *self = L->cur;
     if (!self)
         return -EPERM;
-    if (idx == self->idx || weft__waits_on(L, idx, self->idx))
+    /* Only a started task can wait on anything: no walk otherwise. */
+    if (idx == self->idx || (L->slots[idx].state == SLOT_RUNNING &&
+                             weft__waits_on(L, idx, self->idx)))
         return -EDEADLK;
     weft__slot *s = &L->slots[idx];
     if (s->state != SLOT_DONE)
@@ -486,7 +489,7 @@ int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg)
     if (result)
         *result = s->a.result;
     int rc = weft__slot_err(s);
-    char *msg = weft__msg_take(L, idx);
+    char *msg = (s->flags & SF_MSG) ? weft__msg_take(L, idx) : NULL;
     if (keep_msg && L->cur) {
         weft__free(L->cur->errmsg);
         L->cur->errmsg = msg;
