@@ -13,6 +13,7 @@
 #include "core.h"
 
 #include "alloc.h"
+#include "progress/bar_internal.h"
 
 #include <errno.h>
 #include <string.h>
@@ -28,6 +29,16 @@ typedef struct gather_state {
     uint32_t idx[];     /* children in submission order */
 } gather_state;
 
+/* One finished task on the gather's bar: inline when the bar is this
+ * loop's own (created in one of its tasks), else the public call. */
+static void tick(weft__loop *L, weft_bar *bar)
+{
+    if (bar->loop == L)
+        weft__bar_tick_owner(bar);
+    else
+        weft_bar_update(bar, 1);
+}
+
 static bool failed(int err)
 {
     return err != 0;
@@ -38,7 +49,7 @@ void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child)
     gather_state *st = w->wait_obj;
     st->remaining--;
     if (st->bar)
-        weft_bar_update(st->bar, 1);
+        tick(L, st->bar);
     int err = weft__slot_err(&L->slots[child]);
     if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) && failed(err) &&
         !st->first_err) {
@@ -116,7 +127,8 @@ static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
             st->remaining++;
             continue;
         }
-        weft_bar_update(st->bar, 1);
+        if (st->bar)
+            tick(L, st->bar);
         if (!(flags & WEFT_GATHER_RETURN_ERRORS) && failed(weft__slot_err(s)) &&
             !st->first_err) {
             st->first_err = weft__slot_err(s);

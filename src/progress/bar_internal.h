@@ -55,6 +55,16 @@ struct weft_bar {
 extern pthread_mutex_t weft__bars_mu;
 extern weft_bar *weft__bars;
 
+/* weft_bar_update(b, 1) from the loop thread that owns b, inline: what
+ * gather and generators call per finished task or value. */
+static inline void weft__bar_tick_owner(weft_bar *b)
+{
+    atomic_store_explicit(
+        &b->n_owner,
+        atomic_load_explicit(&b->n_owner, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+}
+
 /* The meter of b at `now` for the formatter. */
 void weft__bar_meter(weft_bar *b, uint64_t now, int ncols, int ascii,
                      weft__meter *m);
