@@ -49,7 +49,7 @@ enum {
     SF_DETACHED = 1 << 3,  /* the loop owns the task */
     SF_AWAITED = 1 << 4,   /* a task awaits or gathers it: L->waiter_of */
     SF_JOB = 1 << 5,       /* a thread-pool job: a.job while RUNNING */
-    SF_MARK = 1 << 6,      /* scratch: weft_gather's duplicate check */
+    SF_SPARE = 1 << 6,     /* unused */
     SF_MSG = 1 << 7,       /* DONE: a message waits in L->msgs */
 };
 

@@ -25,6 +25,7 @@ typedef struct gather_state {
     int first_err;      /* default mode: first error in completion order */
     uint32_t first_idx; /* its slot */
     bool cancelled_rest;
+    uint32_t done_before; /* children already done when claimed */
     weft_bar *bar;      /* ticked per finished child, may be NULL */
     uint32_t idx[];     /* children in submission order */
 } gather_state;
@@ -80,13 +81,39 @@ static void cancel_children(weft__loop *L, gather_state *st)
             weft__cancel(L, st->idx[i]);
 }
 
-static void unmark(weft__loop *L, gather_state *st, size_t upto)
+/* Consumes child idx (position i): the caller becomes its waiter.  A child
+ * already done counts at once (its error, if first, is the gather's). */
+static void claim(weft__loop *L, weft__fiber *self, gather_state *st,
+                  uint32_t i, uint32_t idx)
 {
-    for (size_t i = 0; i < upto; i++)
-        L->slots[st->idx[i]].flags &= (uint8_t)~SF_MARK;
+    weft__slot *s = &L->slots[idx];
+    st->idx[i] = idx;
+    s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_AWAITED);
+    if (s->state != SLOT_DONE) {
+        L->waiter_of[idx] = self->idx;
+        st->remaining++;
+        return;
+    }
+    st->done_before++;
+    if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) &&
+        failed(weft__slot_err(s)) && !st->first_err) {
+        st->first_err = weft__slot_err(s);
+        st->first_idx = idx;
+    }
 }
 
-/* Decodes and checks every handle before consuming any. */
+/* Gives back the first `upto` claims: nothing was consumed after all. */
+static void unclaim(weft__loop *L, gather_state *st, uint32_t upto)
+{
+    for (uint32_t i = 0; i < upto; i++) {
+        weft__slot *s = &L->slots[st->idx[i]];
+        s->flags = (uint8_t)((s->flags | SF_OWNED) & ~SF_AWAITED);
+    }
+}
+
+/* Checks and claims every handle in one pass; on a bad one, gives back the
+ * claims made so far, so that an error consumes nothing.  A handle given
+ * twice fails its second check: the first claim consumed it. */
 static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
                     gather_state *st)
 {
@@ -94,8 +121,6 @@ static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
         weft__loop *L2;
         uint32_t idx;
         int rc = weft__decode(tasks[i], true, &L2, &idx);
-        if (!rc && (L->slots[idx].flags & SF_MARK))
-            rc = -EINVAL; /* the same handle twice */
         /* Only a started task can wait on anything (the common case of a
          * not-yet-started child needs no walk). */
         if (!rc && (idx == self->idx ||
@@ -103,38 +128,22 @@ static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
                      weft__waits_on(L, idx, self->idx))))
             rc = -EDEADLK;
         if (rc) {
-            unmark(L, st, i);
+            unclaim(L, st, i);
             return rc;
         }
-        L->slots[idx].flags |= SF_MARK;
-        st->idx[i] = idx;
+        claim(L, self, st, i, idx);
     }
     return 0;
 }
 
-/* Consumes st->idx's handles, waits for all of them and collects their
- * outcomes.  Cannot fail: everything it needs was allocated before. */
+/* Waits for every claimed child and collects their outcomes.  Cannot
+ * fail: everything it needs was allocated before. */
 static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
                       void **results, int *errors)
 {
     unsigned flags = st->flags;
-    for (uint32_t i = 0; i < st->n; i++) {
-        uint32_t idx = st->idx[i];
-        weft__slot *s = &L->slots[idx];
-        s->flags = (uint8_t)((s->flags & ~(SF_OWNED | SF_MARK)) | SF_AWAITED);
-        if (s->state != SLOT_DONE) {
-            L->waiter_of[idx] = self->idx;
-            st->remaining++;
-            continue;
-        }
-        if (st->bar)
-            tick(L, st->bar);
-        if (!(flags & WEFT_GATHER_RETURN_ERRORS) && failed(weft__slot_err(s)) &&
-            !st->first_err) {
-            st->first_err = weft__slot_err(s);
-            st->first_idx = idx;
-        }
-    }
+    if (st->bar && st->done_before)
+        weft_bar_update(st->bar, st->done_before);
     self->wait_obj = st;
     self->gathering = 1;
     while (st->remaining) {
@@ -219,7 +228,7 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
         return rc;
     }
     if ((rc = open_bar(o, n, &st->bar))) {
-        unmark(L, st, n);
+        unclaim(L, st, st->n);
         weft__free(st);
         return rc;
     }
@@ -375,7 +384,7 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
         if (rc)
             break; /* run with the workers we have */
         st->workers[st->nworkers++] = idx;
-        gs->idx[w] = idx;
+        claim(L, self, gs, (uint32_t)w, idx);
     }
     if (st->nworkers) {
         gs->n = st->nworkers;
