@@ -7,7 +7,8 @@
 # Their rows form one table, whose header is printed here once; each
 # program's name and wall time go to stderr so that stdout stays a table.
 # WEFT_BENCH_SCALE (default 1) scales every workload, e.g. 0.01 for a quick
-# check.  Exits 1 if a benchmark failed (a wrong result or a weft error).
+# check.  Single-threaded benchmarks run pinned to one CPU (WEFT_BENCH_PIN=0
+# to not).  Exits 1 if a benchmark failed (a wrong result or a weft error).
 
 set -u
 LC_COLLATE=C
@@ -40,11 +41,24 @@ echo "| workload | value | unit | target | note |"
 echo "|---|---:|---|---|---|"
 export WEFT_BENCH_NO_HEADER=1
 
+# A loop is one thread: pinning it to one CPU spares its figures the
+# migrations between CPUs that a shared machine otherwise adds (medians
+# spread by a third without it).  The thread-pool benchmark needs both
+# CPUs and runs unpinned.
+pin=()
+last_cpu=$(( $(nproc 2>/dev/null || echo 1) - 1 ))
+if command -v taskset >/dev/null 2>&1 && [[ ${WEFT_BENCH_PIN:-1} != 0 ]]; then
+    pin=(taskset -c "$last_cpu")
+fi
+
 failed=()
 for b in "${benches[@]}"; do
     name=$(basename "$b")
     start=$SECONDS
-    "$b" </dev/null
+    case $name in
+    bench_thread) "$b" </dev/null ;;
+    *) "${pin[@]}" "$b" </dev/null ;;
+    esac
     rc=$?
     echo "== $name: $((SECONDS - start)) s" >&2
     if [[ $rc -ne 0 ]]; then

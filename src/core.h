@@ -264,7 +264,11 @@ extern __thread weft__loop *weft__tls_loop
 /* ---- sched.c ---- */
 
 /* Grows the ready ring to hold `alive` + 1 tasks.  0 or -ENOMEM. */
-int weft__ring_reserve(weft__loop *L, uint32_t alive);
+int weft__ring_grow(weft__loop *L, uint32_t alive);
+static inline int weft__ring_reserve(weft__loop *L, uint32_t alive)
+{
+    return alive + 1 <= L->ring_cap ? 0 : weft__ring_grow(L, alive);
+}
 
 /* Ring operations: on every switch, so inline. */
 static inline void weft__ring_push(weft__loop *L, uint32_t idx)

@@ -39,7 +39,7 @@ __thread weft__loop *weft__tls_loop __attribute__((tls_model("initial-exec")));
 
 /* ---- ready ring ---- */
 
-int weft__ring_reserve(weft__loop *L, uint32_t alive)
+int weft__ring_grow(weft__loop *L, uint32_t alive)
 {
     if (alive + 1 <= L->ring_cap)
         return 0;

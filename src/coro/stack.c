@@ -230,6 +230,18 @@ static int carve(weft__stacks *s, weft__stack *out)
     return 0;
 }
 
+#if WEFT_VALGRIND
+/* Under Valgrind?  Asked once: a client request costs a dozen
+ * instructions, twice per task otherwise. */
+static int on_valgrind(void)
+{
+    static int v = -1;
+    if (v < 0)
+        v = RUNNING_ON_VALGRIND ? 1 : 0;
+    return v;
+}
+#endif
+
 static void prepare(weft__stack *st)
 {
 #if WEFT_ASAN
@@ -238,8 +250,9 @@ static void prepare(weft__stack *st)
     ASAN_UNPOISON_MEMORY_REGION(st->lo, st->size);
 #endif
 #if WEFT_VALGRIND
-    st->vg_id = VALGRIND_STACK_REGISTER((char *)st->lo,
-                                        (char *)st->lo + st->size);
+    if (on_valgrind())
+        st->vg_id = VALGRIND_STACK_REGISTER((char *)st->lo,
+                                            (char *)st->lo + st->size);
 #endif
     if (!st->guarded)
         weft__canary_set(st);
@@ -284,7 +297,8 @@ int weft__stack_get(weft__stacks *s, size_t size, weft__stack *out)
 void weft__stack_put(weft__stacks *s, const weft__stack *st)
 {
 #if WEFT_VALGRIND
-    VALGRIND_STACK_DEREGISTER(st->vg_id);
+    if (on_valgrind())
+        VALGRIND_STACK_DEREGISTER(st->vg_id);
 #endif
     if (st->size == s->size) {
         s->pool[s->npool++] = (uintptr_t)st->lo | (st->guarded ? GUARDED_BIT : 0);
