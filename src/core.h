@@ -365,7 +365,25 @@ int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg);
  * gathers and generators?  Waiting on `from` would then deadlock `to`. */
 bool weft__waits_on(weft__loop *L, uint32_t from, uint32_t to);
 uint32_t weft__slot_alloc(weft__loop *L);
-void weft__slot_release(weft__loop *L, uint32_t idx);
+char *weft__msg_take(weft__loop *L, uint32_t idx);
+void weft__free(void *p);
+
+/* Frees slot idx (and any message left in it); a new generation makes every
+ * handle to it stale.  Inline: every await and gather ends here. */
+static inline void weft__slot_release(weft__loop *L, uint32_t idx)
+{
+    weft__slot *s = &L->slots[idx];
+    if (s->flags & SF_MSG)
+        weft__free(weft__msg_take(L, idx));
+    s->state = SLOT_FREE;
+    s->flags = 0;
+    s->x = 0;
+    s->gen = (s->gen + 1) & 0x7fffffffu;
+    if (!s->gen)
+        s->gen = 1;
+    s->a.next_free = L->slot_free;
+    L->slot_free = idx;
+}
 /* Marks a task finished and wakes its awaiter.  The message is f's
  * weft_fail message, or (f NULL: a task that never started, or a job) msg,
  * whose ownership passes to the slot. */
@@ -397,8 +415,32 @@ uint64_t weft__deadline_after(double seconds);
 void weft__io_ready(weft__loop *L, void *data, unsigned events);
 
 /* ---- gather.c ---- */
-/* A task that weft_gather waits for has finished. */
-void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child);
+/* A gather in progress: the gatherer's wait_obj. */
+typedef struct weft__gather {
+    uint32_t n;
+    uint32_t remaining;
+    unsigned flags;
+    int first_err;      /* default mode: first error in completion order */
+    uint32_t first_idx; /* its slot */
+    bool cancelled_rest;
+    uint32_t done_before; /* children already done when claimed */
+    struct weft_bar *bar; /* ticked per finished child, may be NULL */
+    uint32_t idx[];     /* children in submission order */
+} weft__gather;
+
+void weft__gather_child_slow(weft__loop *L, weft__fiber *w, uint32_t child);
+
+/* A task that weft_gather waits for has finished.  Inline for the common
+ * case - no bar, no error, others still running - which is every child but
+ * the last of a successful gather. */
+static inline void weft__gather_child_done(weft__loop *L, weft__fiber *w,
+                                           uint32_t child)
+{
+    weft__gather *st = (weft__gather *)w->wait_obj;
+    if (--st->remaining && !st->bar && L->slots[child].x == 0)
+        return;
+    weft__gather_child_slow(L, w, child);
+}
 /* The tasks a gathering record waits for: *n of them, in st->idx order;
  * some may be done.  Marks the gather's other tasks as being cancelled. */
 const uint32_t *weft__gather_children(weft__fiber *w, uint32_t *n,

@@ -18,17 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
-typedef struct gather_state {
-    uint32_t n;
-    uint32_t remaining;
-    unsigned flags;
-    int first_err;      /* default mode: first error in completion order */
-    uint32_t first_idx; /* its slot */
-    bool cancelled_rest;
-    uint32_t done_before; /* children already done when claimed */
-    weft_bar *bar;      /* ticked per finished child, may be NULL */
-    uint32_t idx[];     /* children in submission order */
-} gather_state;
+typedef weft__gather gather_state;
 
 /* One finished task on the gather's bar: inline when the bar is this
  * loop's own (created in one of its tasks), else the public call. */
@@ -45,10 +35,9 @@ static bool failed(int err)
     return err != 0;
 }
 
-void weft__gather_child_done(weft__loop *L, weft__fiber *w, uint32_t child)
+void weft__gather_child_slow(weft__loop *L, weft__fiber *w, uint32_t child)
 {
-    gather_state *st = w->wait_obj;
-    st->remaining--;
+    gather_state *st = w->wait_obj; /* remaining already counted down */
     if (st->bar)
         tick(L, st->bar);
     int err = weft__slot_err(&L->slots[child]);
@@ -164,8 +153,17 @@ static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
     self->errmsg = NULL;
     for (uint32_t i = 0; i < st->n; i++) {
         uint32_t idx = st->idx[i];
-        int err = weft__collect(L, idx, results ? &results[i] : NULL,
+        weft__slot *s = &L->slots[idx];
+        int err;
+        if (!(s->flags & SF_MSG)) { /* the common case, inline */
+            if (results)
+                results[i] = s->a.result;
+            err = weft__slot_err(s);
+            weft__slot_release(L, idx);
+        } else {
+            err = weft__collect(L, idx, results ? &results[i] : NULL,
                                 st->first_err && idx == st->first_idx);
+        }
         if (errors)
             errors[i] = err;
     }

@@ -81,21 +81,6 @@ uint32_t weft__slot_alloc(weft__loop *L)
     return idx;
 }
 
-void weft__slot_release(weft__loop *L, uint32_t idx)
-{
-    weft__slot *s = &L->slots[idx];
-    if (s->flags & SF_MSG)
-        weft__free(weft__msg_take(L, idx));
-    s->state = SLOT_FREE;
-    s->flags = 0;
-    s->x = 0;
-    s->gen = (s->gen + 1) & GEN_MASK;
-    if (!s->gen)
-        s->gen = 1;
-    s->a.next_free = L->slot_free;
-    L->slot_free = idx;
-}
-
 /* ---- reports ---- */
 
 void weft__report_add(weft__loop *L, const char *fmt, ...)
