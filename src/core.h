@@ -425,6 +425,10 @@ typedef struct weft__gather {
     bool cancelled_rest;
     uint32_t done_before; /* children already done when claimed */
     struct weft_bar *bar; /* ticked per finished child, may be NULL */
+    /* The bar's own counter when this loop's thread owns the bar: ticked
+     * inline (see weft_bar_update); else NULL and the bar is ticked by a
+     * call. */
+    _Atomic unsigned long long *bar_count;
     uint32_t idx[];     /* children in submission order */
 } weft__gather;
 
@@ -437,7 +441,13 @@ static inline void weft__gather_child_done(weft__loop *L, weft__fiber *w,
                                            uint32_t child)
 {
     weft__gather *st = (weft__gather *)w->wait_obj;
-    if (--st->remaining && !st->bar && L->slots[child].x == 0)
+    if (st->bar_count)
+        atomic_store_explicit(
+            st->bar_count,
+            atomic_load_explicit(st->bar_count, memory_order_relaxed) + 1,
+            memory_order_relaxed);
+    if (--st->remaining && (!st->bar || st->bar_count) &&
+        L->slots[child].x == 0)
         return;
     weft__gather_child_slow(L, w, child);
 }

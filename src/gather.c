@@ -38,7 +38,7 @@ static bool failed(int err)
 void weft__gather_child_slow(weft__loop *L, weft__fiber *w, uint32_t child)
 {
     gather_state *st = w->wait_obj; /* remaining already counted down */
-    if (st->bar)
+    if (st->bar && !st->bar_count) /* else ticked already, inline */
         tick(L, st->bar);
     int err = weft__slot_err(&L->slots[child]);
     if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) && failed(err) &&
@@ -133,6 +133,8 @@ static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
     unsigned flags = st->flags;
     if (st->bar && st->done_before)
         weft_bar_update(st->bar, st->done_before);
+    if (st->bar && st->bar->loop == L)
+        st->bar_count = &st->bar->n_owner;
     self->wait_obj = st;
     self->gathering = 1;
     while (st->remaining) {
