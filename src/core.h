@@ -3,15 +3,17 @@
  * other file of the core shares.
  *
  * A task lives in two places:
- * - its slot (24 bytes, in the loop's slot arena) from weft_spawn until its
- *   handle is consumed and its outcome collected: generation, state, error,
- *   and the function and argument (not started) or result and message
- *   (finished).  Slots are what a million unstarted or finished tasks cost.
+ * - its slot (16 bytes, in the loop's slot arena) from weft_spawn until its
+ *   handle is consumed and its outcome collected: generation, state, flags,
+ *   and the function (an index into L->fns) and argument (not started) or
+ *   the error and result (finished); a message waits in L->msgs.  Slots are
+ *   what a million unstarted or finished tasks cost.
  * - its record (struct weft__fiber, from a pooled arena) and its stack from
  *   the moment it starts until it finishes.  A task that has not started
  *   holds no stack; a finished one has given both back.
  * A not-started task gets a record early only when it needs one: it has a
- * name or a stack size, it starts eagerly, or something awaits it.
+ * name or a stack size, it starts eagerly, or its function did not fit in
+ * the loop's function table.  Who awaits a task is kept in L->waiter_of.
  *
  * The runtime keeps nothing on a task's stack: wait links, the wake reason
  * and the timer live in the record; results are copied when the waiter
