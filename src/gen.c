@@ -152,7 +152,7 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__fiber *self,
     return 1;
 }
 
-int weft_gen_next(weft_gen *g, void **value)
+static inline int gen_next(weft_gen *g, void **value)
 {
     weft__loop *L = weft__tls_loop;
     weft__fiber *self = L ? L->cur : NULL;
@@ -184,7 +184,7 @@ int weft_gen_next(weft_gen *g, void **value)
     return xfer(L, self, pf, g, CONSUMER, value);
 }
 
-int weft_gen_yield(void *value)
+static inline int gen_yield(void *value)
 {
     weft__loop *L = weft__tls_loop;
     weft__fiber *self = L ? L->cur : NULL;
@@ -203,6 +203,35 @@ int weft_gen_yield(void *value)
      * the generator is closed. */
     return xfer(L, self, g->cf, g, PRODUCER, NULL);
 }
+
+#if defined(__x86_64__) && !defined(WEFT_CTX_UCONTEXT) &&                  \
+    !defined(WEFT_SANITIZE_ADDRESS) && !defined(WEFT_SANITIZE_THREAD)
+/* weft_gen_next and weft_gen_yield are assembly stubs (ctx_x86_64.S) that
+ * call this from one shared call site and leave by an indirect jump to
+ * their caller rather than a return: after a switch, the return-stack
+ * predictor holds the other side's return addresses, while the
+ * indirect-branch predictor learns the alternation between the two
+ * callers.  The stubs pass role 0 (next: a = gen, b = value) or 1 (yield:
+ * a = value). */
+int weft__gen_call(void *a, void *b, int role)
+    __attribute__((visibility("hidden")));
+int weft__gen_call(void *a, void *b, int role)
+{
+    if (role == CONSUMER)
+        return gen_next(a, b);
+    return gen_yield(a);
+}
+#else
+int weft_gen_next(weft_gen *g, void **value)
+{
+    return gen_next(g, value);
+}
+
+int weft_gen_yield(void *value)
+{
+    return gen_yield(value);
+}
+#endif
 
 /* A producer suspended in weft_gen_yield is woken with -ECANCELED even
  * inside a shielded scope: its value can never be taken. */
