@@ -9,11 +9,10 @@
 int weft_event_wait(weft_event *ev)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!ev)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(ev, &L, &f);
+    if (rc)
+        return rc;
     if (weft__cancelled(L, f))
         return -ECANCELED;
     if (ev->set_)
@@ -24,11 +23,10 @@ int weft_event_wait(weft_event *ev)
 int weft_event_set(weft_event *ev)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!ev)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(ev, &L, &f);
+    if (rc)
+        return rc;
     ev->set_ = 1;
     weft__waitq_wake_all(L, weft__wq(&ev->waiters_), 0);
     return 0;

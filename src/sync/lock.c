@@ -14,11 +14,10 @@
 int weft_lock_acquire(weft_lock *l)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!l)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(l, &L, &f);
+    if (rc)
+        return rc;
     if (weft__cancelled(L, f))
         return -ECANCELED;
     uint64_t me = weft__identity(L, f);
@@ -35,11 +34,10 @@ int weft_lock_acquire(weft_lock *l)
 int weft_lock_try(weft_lock *l)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!l)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(l, &L, &f);
+    if (rc)
+        return rc;
     if (l->owner_)
         return -EBUSY;
     l->owner_ = weft__identity(L, f);

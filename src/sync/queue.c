@@ -165,11 +165,10 @@ int weft_queue_free(weft_queue *q)
 static int put(weft_queue *q, void *item, bool wait)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!q)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(q, &L, &f);
+    if (rc)
+        return rc;
     if (wait && weft__cancelled(L, f))
         return -ECANCELED;
     if (q->shutdown)
@@ -254,11 +253,10 @@ size_t weft_queue_size(const weft_queue *q)
 int weft_queue_task_done(weft_queue *q)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!q)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(q, &L, &f);
+    if (rc)
+        return rc;
     if (!q->unfinished)
         return -EINVAL;
     if (--q->unfinished == 0)
@@ -269,11 +267,10 @@ int weft_queue_task_done(weft_queue *q)
 int weft_queue_join(weft_queue *q)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!q)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(q, &L, &f);
+    if (rc)
+        return rc;
     if (weft__cancelled(L, f))
         return -ECANCELED;
     if (!q->unfinished)
@@ -284,11 +281,10 @@ int weft_queue_join(weft_queue *q)
 int weft_queue_shutdown(weft_queue *q, int immediate)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!q)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(q, &L, &f);
+    if (rc)
+        return rc;
     q->shutdown = true;
     if (immediate) {
         q->unfinished -= q->len;

@@ -14,11 +14,10 @@
 int weft_sem_acquire(weft_semaphore *s)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!s)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(s, &L, &f);
+    if (rc)
+        return rc;
     if (weft__cancelled(L, f))
         return -ECANCELED;
     if (s->value_ > 0) {
@@ -31,11 +30,10 @@ int weft_sem_acquire(weft_semaphore *s)
 int weft_sem_try(weft_semaphore *s)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!s)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(s, &L, &f);
+    if (rc)
+        return rc;
     if (s->value_ <= 0)
         return -EBUSY;
     s->value_--;
@@ -45,11 +43,10 @@ int weft_sem_try(weft_semaphore *s)
 int weft_sem_release(weft_semaphore *s)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
-    if (!s)
-        return -EINVAL;
-    if (!f)
-        return -EPERM;
+    weft__fiber *f;
+    int rc = weft__sync_enter(s, &L, &f);
+    if (rc)
+        return rc;
     if (weft__waitq_wake_one(L, weft__wq(&s->waiters_), NULL))
         return 0;
     if (s->bound_ && s->value_ >= s->bound_ - 1)

@@ -8,6 +8,8 @@
 
 #include "../core.h"
 
+#include <errno.h>
+
 _Static_assert(sizeof(weft_waiters) == sizeof(weft__waitq),
                "weft_waiters mirrors weft__waitq");
 
@@ -22,6 +24,19 @@ static inline weft__fiber *weft__sync_self(weft__loop **Lp)
     weft__loop *L = weft__tls_loop;
     *Lp = L;
     return L ? L->cur : NULL;
+}
+
+/* What every call checks first: the object (-EINVAL if NULL) and that a
+ * task of a loop is calling (-EPERM otherwise).  0 when both hold. */
+static inline int weft__sync_enter(const void *obj, weft__loop **Lp,
+                                   weft__fiber **fp)
+{
+    *fp = weft__sync_self(Lp);
+    if (!obj)
+        return -EINVAL;
+    if (!*fp)
+        return -EPERM;
+    return 0;
 }
 
 /* A task's identity for ownership: its slot and generation, never 0. */
