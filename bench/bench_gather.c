@@ -67,10 +67,8 @@ static void *both(void *arg)
 static int run(void *arg, double *out)
 {
     (void)arg;
-    int rc = weft_run(both, out, NULL);
-    if (rc)
-        return bench_fail("%s: %s", weft_strerror(rc),
-                          weft_errmsg() ? weft_errmsg() : "");
+    if (bench_weft_run(both, out))
+        return -1;
     out[2] = out[1] / out[0];
     return 0;
 }

@@ -87,25 +87,16 @@ static void *gen_main(void *arg)
     return NULL;
 }
 
-static int run(weft_fn fn, double *out)
-{
-    int rc = weft_run(fn, out, NULL);
-    if (rc)
-        return bench_fail("%s: %s", weft_strerror(rc),
-                          weft_errmsg() ? weft_errmsg() : "");
-    return 0;
-}
-
 static int run_lock(void *arg, double *out)
 {
     (void)arg;
-    return run(lock_main, out);
+    return bench_weft_run(lock_main, out);
 }
 
 static int run_gen(void *arg, double *out)
 {
     (void)arg;
-    return run(gen_main, out);
+    return bench_weft_run(gen_main, out);
 }
 
 int main(int argc, char **argv)

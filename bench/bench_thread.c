@@ -91,25 +91,16 @@ static void *bulk(void *arg)
     return NULL;
 }
 
-static int run(weft_fn fn, double *out)
-{
-    int rc = weft_run(fn, out, NULL);
-    if (rc)
-        return bench_fail("%s: %s", weft_strerror(rc),
-                          weft_errmsg() ? weft_errmsg() : "");
-    return 0;
-}
-
 static int run_trips(void *arg, double *out)
 {
     (void)arg;
-    return run(round_trips, out);
+    return bench_weft_run(round_trips, out);
 }
 
 static int run_bulk(void *arg, double *out)
 {
     (void)arg;
-    return run(bulk, out);
+    return bench_weft_run(bulk, out);
 }
 
 int main(int argc, char **argv)

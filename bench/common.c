@@ -287,3 +287,12 @@ int bench_fail_at(const char *file, int line, const char *fmt, ...)
     fputc('\n', stderr);
     return 1;
 }
+
+int bench_weft_run(weft_fn fn, double *out)
+{
+    int rc = weft_run(fn, out, NULL);
+    if (rc)
+        return bench_fail("%s: %s", weft_strerror(rc),
+                          weft_errmsg() ? weft_errmsg() : "");
+    return 0;
+}

@@ -88,4 +88,8 @@ int bench_fail_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 #define bench_fail(...) bench_fail_at(__FILE__, __LINE__, __VA_ARGS__)
 
+/* Runs fn as a loop's main task with `out` as its argument; 0, or prints
+ * weft's error (and message) and returns -1. */
+int bench_weft_run(weft_fn fn, double *out);
+
 #endif

@@ -24,6 +24,7 @@
 
 #include "weft.h"
 
+#include "alloc.h"
 #include "arena.h"
 #include "coro/ctx.h"
 #include "coro/sanitize.h"
@@ -367,8 +368,6 @@ int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg);
  * gathers and generators?  Waiting on `from` would then deadlock `to`. */
 bool weft__waits_on(weft__loop *L, uint32_t from, uint32_t to);
 uint32_t weft__slot_alloc(weft__loop *L);
-char *weft__msg_take(weft__loop *L, uint32_t idx);
-void weft__free(void *p);
 
 /* Frees slot idx (and any message left in it); a new generation makes every
  * handle to it stale.  Inline: every await and gather ends here. */
