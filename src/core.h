@@ -8,7 +8,7 @@
  *   and the function (an index into L->fns) and argument (not started) or
  *   the error and result (finished); a message waits in L->msgs.  Slots are
  *   what a million unstarted or finished tasks cost.
- * - its record (struct weft__fiber, from a pooled arena) and its stack from
+ * - its record (struct weft__record, from a pooled arena) and its stack from
  *   the moment it starts until it finishes.  A task that has not started
  *   holds no stack; a finished one has given both back.
  * A not-started task gets a record early only when it needs one: it has a
@@ -38,25 +38,25 @@ _Static_assert(sizeof(void *) == 8, "weft needs a 64-bit platform");
 
 /* Slot states. */
 enum {
-    SLOT_FREE = 0,
-    SLOT_PENDING, /* spawned, not started: in the ready ring */
-    SLOT_RUNNING, /* started: has a record and a stack */
-    SLOT_DONE,    /* finished: a.result and x hold the outcome */
+    WEFT__SLOT_FREE = 0,
+    WEFT__SLOT_PENDING, /* spawned, not started: in the ready ring */
+    WEFT__SLOT_RUNNING, /* started: has a record and a stack */
+    WEFT__SLOT_DONE,    /* finished: a.result and x hold the outcome */
 };
 
 /* Slot flags. */
 enum {
-    SF_FIBER = 1 << 0,     /* a.fiber holds a record (PENDING or RUNNING) */
-    SF_CANCELLED = 1 << 1, /* cancellation requested: sticky */
-    SF_OWNED = 1 << 2,     /* the handle is live (not consumed) */
-    SF_DETACHED = 1 << 3,  /* the loop owns the task */
-    SF_AWAITED = 1 << 4,   /* a task awaits or gathers it: L->waiter_of */
-    SF_JOB = 1 << 5,       /* a thread-pool job: a.job while RUNNING */
-    SF_SPARE = 1 << 6,     /* unused */
-    SF_MSG = 1 << 7,       /* DONE: a message waits in L->msgs */
+    WEFT__SF_RECORD = 1 << 0,     /* a.rec holds a record (PENDING or RUNNING) */
+    WEFT__SF_CANCELLED = 1 << 1, /* cancellation requested: sticky */
+    WEFT__SF_OWNED = 1 << 2,     /* the handle is live (not consumed) */
+    WEFT__SF_DETACHED = 1 << 3,  /* the loop owns the task */
+    WEFT__SF_AWAITED = 1 << 4,   /* a task awaits or gathers it: L->waiter_of */
+    WEFT__SF_JOB = 1 << 5,       /* a thread-pool job: a.job while RUNNING */
+    WEFT__SF_SPARE = 1 << 6,     /* unused */
+    WEFT__SF_MSG = 1 << 7,       /* DONE: a message waits in L->msgs */
 };
 
-typedef struct weft__fiber weft__fiber;
+typedef struct weft__record weft__record;
 
 typedef struct weft__slot {
     uint32_t gen;  /* bumped when the slot is freed; never 0 */
@@ -67,8 +67,8 @@ typedef struct weft__slot {
     uint16_t x;
     union {
         void *arg;          /* PENDING without record */
-        weft__fiber *fiber; /* SF_FIBER */
-        struct weft__job *job; /* SF_JOB */
+        weft__record *rec; /* WEFT__SF_RECORD */
+        struct weft__job *job; /* WEFT__SF_JOB */
         void *result;       /* DONE */
         uint32_t next_free; /* FREE */
     } a;
@@ -76,7 +76,7 @@ typedef struct weft__slot {
 
 /* 16 bytes: a million tasks not started yet, or finished and not awaited,
  * cost 16 MB.  The rare parts live elsewhere: a message in L->msgs
- * (SF_MSG), a function beyond the table's 65535 in a record. */
+ * (WEFT__SF_MSG), a function beyond the table's 65535 in a record. */
 _Static_assert(sizeof(weft__slot) == 16, "a slot is 16 bytes");
 
 static inline int weft__slot_err(const weft__slot *s)
@@ -104,11 +104,11 @@ enum {
 /* A FIFO of waiting task records, linked through the records: what a
  * waiter needs lives in its own record, so waiting never allocates. */
 typedef struct weft__waitq {
-    weft__fiber *head;
-    weft__fiber *tail;
+    weft__record *head;
+    weft__record *tail;
 } weft__waitq;
 
-#define WEFT_NO_DEADLINE UINT64_MAX
+#define WEFT__NO_DEADLINE UINT64_MAX
 
 /* The per-context state the switch helper (coro/switch.h) keeps: the machine
  * context plus what the sanitizers need to follow a stack switch. */
@@ -124,17 +124,17 @@ typedef struct weft__exec {
 #endif
 } weft__exec;
 
-struct weft__fiber {
+struct weft__record {
     weft__exec exec;
     uint32_t idx;      /* own slot */
     uint32_t awaiting; /* slot this one awaits (WAIT_AWAIT) */
     uint32_t heap_pos; /* 1 + position in the timer heap, 0 if not in it */
-    uint64_t deadline; /* ns, WEFT_NO_DEADLINE if none */
+    uint64_t deadline; /* ns, WEFT__NO_DEADLINE if none */
     uint64_t timer_seq; /* orders equal deadlines by arming order */
     uint8_t wait;      /* WAIT_* */
     uint8_t started;   /* has run at least once */
     uint8_t canary;    /* the stack has no guard page: check the canary */
-    uint8_t cancelled; /* mirrors the slot's SF_CANCELLED once started */
+    uint8_t cancelled; /* mirrors the slot's WEFT__SF_CANCELLED once started */
     uint16_t shield;   /* depth of weft_shield_begin scopes */
     uint8_t gathering; /* inside weft_gather: wait_obj is its state */
     uint8_t pad1;
@@ -148,10 +148,10 @@ struct weft__fiber {
     weft__stack stack; /* lo == NULL until started */
     weft_fn fn;        /* until started */
     void *arg;
-    weft__fiber *free_next;
+    weft__record *free_next;
     /* WAIT_QUEUE: links in the queue, which queue, and what the waker
      * hands over (an item, a permit) before waking. */
-    weft__fiber *q_next, *q_prev;
+    weft__record *q_next, *q_prev;
     weft__waitq *q_owner;
     void *handoff;
     /* WAIT_GATHER / WAIT_GEN: the operation's state, allocated by the
@@ -161,14 +161,14 @@ struct weft__fiber {
     /* Scratch for walks over who-waits-for-whom (cancellation, cycle
      * checks): an intrusive stack, so walks need neither recursion nor
      * allocation; walk_epoch marks records already visited. */
-    weft__fiber *walk_next;
+    weft__record *walk_next;
     uint32_t walk_epoch;
 };
 
 /* One timer heap entry; the record holds its position. */
 typedef struct weft__timer_ent {
     uint64_t deadline;
-    weft__fiber *f;
+    weft__record *f;
 } weft__timer_ent;
 
 typedef struct weft__backend weft__backend;
@@ -176,7 +176,7 @@ typedef struct weft__report weft__report;
 
 typedef struct weft__loop {
     weft__exec host;     /* the thread's own context: runs the host loop */
-    weft__fiber *cur;    /* running task, NULL while the host runs */
+    weft__record *cur;    /* running task, NULL while the host runs */
     int budget;          /* switches left before the host polls again; 0
                           * once the main task finished */
     int *errno_ptr;      /* this thread's errno, saved around switches */
@@ -197,10 +197,10 @@ typedef struct weft__loop {
     uint32_t ring_tail;
 
     /* Task records. */
-    weft__arena fiber_arena;
-    weft__fiber *fibers;
-    uint32_t fiber_top;
-    weft__fiber *fiber_free;
+    weft__arena rec_arena;
+    weft__record *recs;
+    uint32_t rec_top;
+    weft__record *rec_free;
 
     /* Task functions of slots without a record: slot.x indexes fns.  A
      * small open-addressing map finds a function's index. */
@@ -211,12 +211,12 @@ typedef struct weft__loop {
     weft_fn fn_last;         /* the last function spawned, and its index */
     uint16_t fn_last_idx;
 
-    /* Messages of finished slots (SF_MSG), by slot: open addressing. */
+    /* Messages of finished slots (WEFT__SF_MSG), by slot: open addressing. */
     struct weft__msg_ent *msgs;
     uint32_t msgs_cap, msgs_len;
 
     /* Who awaits each slot (slot index, 0 if none), for slots flagged
-     * SF_AWAITED.  A side array rather than a slot field: a not-started
+     * WEFT__SF_AWAITED.  A side array rather than a slot field: a not-started
      * task's slot has no room, and most slots never need it. */
     weft__arena waiter_arena;
     uint32_t *waiter_of;
@@ -239,7 +239,7 @@ typedef struct weft__loop {
     uint32_t n_jobs;        /* thread-pool jobs in flight */
     uint32_t n_ext;         /* handles through which threads can wake us */
 
-    uint32_t walk_epoch;    /* see weft__fiber.walk_epoch */
+    uint32_t walk_epoch;    /* see weft__record.walk_epoch */
     uint32_t main_idx;
     bool main_done;
     bool closing;      /* main finished: everything left is being cancelled */
@@ -298,11 +298,11 @@ int weft__suspend(weft__loop *L);
 
 /* Wakes a waiting task with `rc` (cancelling its timer); no-op if it is not
  * waiting. */
-void weft__wake(weft__loop *L, weft__fiber *f, int rc);
+void weft__wake(weft__loop *L, weft__record *f, int rc);
 
 /* Suspends until woken or until `deadline` (ns): returns 0, -ETIMEDOUT or
  * -ECANCELED (wake reasons).  The caller has set f->wait. */
-int weft__wait(weft__loop *L, weft__fiber *f, uint64_t deadline);
+int weft__wait(weft__loop *L, weft__record *f, uint64_t deadline);
 
 /* Runs ready tasks from the host context until the budget is spent or none
  * is ready. */
@@ -314,22 +314,22 @@ void weft__start_eager(weft__loop *L, uint32_t idx);
 
 /* Gives PENDING slot idx its record and stack without running it, for a
  * hand-off.  NULL if it finished instead (cancelled, or no memory). */
-weft__fiber *weft__start_now(weft__loop *L, uint32_t idx);
+weft__record *weft__start_now(weft__loop *L, uint32_t idx);
 
 /* Records free list. */
-weft__fiber *weft__fiber_alloc(weft__loop *L);
-void weft__fiber_release(weft__loop *L, weft__fiber *f);
+weft__record *weft__record_alloc(weft__loop *L);
+void weft__record_release(weft__loop *L, weft__record *f);
 
 /* Switches directly to `to` (a task waiting in WAIT_GEN or just made
  * ready by the caller), the caller having set its own wait.  Returns the
  * caller's wake_rc once something resumes it. */
-int weft__handoff(weft__loop *L, weft__fiber *to);
+int weft__handoff(weft__loop *L, weft__record *to);
 
 /* ---- waitq.c ---- */
-void weft__waitq_push(weft__waitq *q, weft__fiber *f);
-void weft__waitq_remove(weft__waitq *q, weft__fiber *f);
+void weft__waitq_push(weft__waitq *q, weft__record *f);
+void weft__waitq_remove(weft__waitq *q, weft__record *f);
 /* Removes and returns the first waiter, NULL if none. */
-weft__fiber *weft__waitq_pop(weft__waitq *q);
+weft__record *weft__waitq_pop(weft__waitq *q);
 /* Queues the current task on q and waits until woken or the deadline:
  * 0 (woken by weft__waitq_wake_one: f->handoff holds what was handed
  * over), -ETIMEDOUT or -ECANCELED (it has left the queue).  The caller sets
@@ -337,7 +337,7 @@ weft__fiber *weft__waitq_pop(weft__waitq *q);
 int weft__waitq_wait(weft__loop *L, weft__waitq *q, uint64_t deadline);
 /* Wakes the first waiter with rc 0, handing it `handoff`.  Returns it, or
  * NULL if the queue was empty. */
-weft__fiber *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
+weft__record *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
                                   void *handoff);
 
 /* ---- slotdata.c ---- */
@@ -374,9 +374,9 @@ uint32_t weft__slot_alloc(weft__loop *L);
 static inline void weft__slot_release(weft__loop *L, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
-    if (s->flags & SF_MSG)
+    if (s->flags & WEFT__SF_MSG)
         weft__free(weft__msg_take(L, idx));
-    s->state = SLOT_FREE;
+    s->state = WEFT__SLOT_FREE;
     s->flags = 0;
     s->x = 0;
     s->gen = (s->gen + 1) & 0x7fffffffu;
@@ -388,7 +388,7 @@ static inline void weft__slot_release(weft__loop *L, uint32_t idx)
 /* Marks a task finished and wakes its awaiter.  The message is f's
  * weft_fail message, or (f NULL: a task that never started, or a job) msg,
  * whose ownership passes to the slot. */
-void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
+void weft__task_finish(weft__loop *L, uint32_t idx, weft__record *f,
                        void *result, int err, char *msg);
 /* Requests cancellation of idx and of the chain of tasks it awaits. */
 int weft__cancel(weft__loop *L, uint32_t idx);
@@ -402,12 +402,12 @@ void weft__report_add(weft__loop *L, const char *fmt, ...)
 
 /* ---- timer.c ---- */
 uint64_t weft__clock_ns(void);
-void weft__timer_add(weft__loop *L, weft__fiber *f, uint64_t deadline);
-void weft__timer_del(weft__loop *L, weft__fiber *f);
+void weft__timer_add(weft__loop *L, weft__record *f, uint64_t deadline);
+void weft__timer_del(weft__loop *L, weft__record *f);
 /* Wakes every task whose deadline is <= now, in deadline then arming
  * order. */
 void weft__timers_fire(weft__loop *L, uint64_t now);
-/* Earliest deadline, or WEFT_NO_DEADLINE. */
+/* Earliest deadline, or WEFT__NO_DEADLINE. */
 uint64_t weft__timers_next(weft__loop *L);
 int weft__heap_reserve(weft__loop *L, uint32_t n);
 uint64_t weft__deadline_after(double seconds);
@@ -433,12 +433,12 @@ typedef struct weft__gather {
     uint32_t idx[];     /* children in submission order */
 } weft__gather;
 
-void weft__gather_child_slow(weft__loop *L, weft__fiber *w, uint32_t child);
+void weft__gather_child_slow(weft__loop *L, weft__record *w, uint32_t child);
 
 /* A task that weft_gather waits for has finished.  Inline for the common
  * case - no bar, no error, others still running - which is every child but
  * the last of a successful gather. */
-static inline void weft__gather_child_done(weft__loop *L, weft__fiber *w,
+static inline void weft__gather_child_done(weft__loop *L, weft__record *w,
                                            uint32_t child)
 {
     weft__gather *st = (weft__gather *)w->wait_obj;
@@ -454,7 +454,7 @@ static inline void weft__gather_child_done(weft__loop *L, weft__fiber *w,
 }
 /* The tasks a gathering record waits for: *n of them, in st->idx order;
  * some may be done.  Marks the gather's other tasks as being cancelled. */
-const uint32_t *weft__gather_children(weft__fiber *w, uint32_t *n,
+const uint32_t *weft__gather_children(weft__record *w, uint32_t *n,
                                       bool cancelling);
 
 /* ---- pool.c ---- */
@@ -474,17 +474,17 @@ void weft__gens_finalize(weft__loop *L);
 void weft__gens_shutdown(weft__loop *L);
 /* If f is a generator's consumer waiting for a value: the producer's slot.
  * Otherwise 0. */
-uint32_t weft__gen_producer_for(weft__fiber *f);
+uint32_t weft__gen_producer_for(weft__record *f);
 
 /* Should a suspending call of f return -ECANCELED? */
-static inline bool weft__cancelled(weft__loop *L, weft__fiber *f)
+static inline bool weft__cancelled(weft__loop *L, weft__record *f)
 {
     (void)L;
     return f->cancelled && f->shield == 0;
 }
 
 /* The current task's record, or NULL (not in a task / no loop). */
-static inline weft__fiber *weft__self(void)
+static inline weft__record *weft__self(void)
 {
     weft__loop *L = weft__tls_loop;
     return L ? L->cur : NULL;

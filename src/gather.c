@@ -35,7 +35,7 @@ static bool failed(int err)
     return err != 0;
 }
 
-void weft__gather_child_slow(weft__loop *L, weft__fiber *w, uint32_t child)
+void weft__gather_child_slow(weft__loop *L, weft__record *w, uint32_t child)
 {
     gather_state *st = w->wait_obj; /* remaining already counted down */
     if (st->bar && !st->bar_count) /* else ticked already, inline */
@@ -51,7 +51,7 @@ void weft__gather_child_slow(weft__loop *L, weft__fiber *w, uint32_t child)
         weft__wake(L, w, 0);
 }
 
-const uint32_t *weft__gather_children(weft__fiber *w, uint32_t *n,
+const uint32_t *weft__gather_children(weft__record *w, uint32_t *n,
                                       bool cancelling)
 {
     gather_state *st = w->wait_obj;
@@ -66,19 +66,19 @@ static void cancel_children(weft__loop *L, gather_state *st)
 {
     st->cancelled_rest = true;
     for (uint32_t i = 0; i < st->n; i++)
-        if (L->slots[st->idx[i]].state != SLOT_DONE)
+        if (L->slots[st->idx[i]].state != WEFT__SLOT_DONE)
             weft__cancel(L, st->idx[i]);
 }
 
 /* Consumes child idx (position i): the caller becomes its waiter.  A child
  * already done counts at once (its error, if first, is the gather's). */
-static void claim(weft__loop *L, weft__fiber *self, gather_state *st,
+static void claim(weft__loop *L, weft__record *self, gather_state *st,
                   uint32_t i, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
     st->idx[i] = idx;
-    s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_AWAITED);
-    if (s->state != SLOT_DONE) {
+    s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
+    if (s->state != WEFT__SLOT_DONE) {
         L->waiter_of[idx] = self->idx;
         st->remaining++;
         return;
@@ -96,14 +96,14 @@ static void unclaim(weft__loop *L, gather_state *st, uint32_t upto)
 {
     for (uint32_t i = 0; i < upto; i++) {
         weft__slot *s = &L->slots[st->idx[i]];
-        s->flags = (uint8_t)((s->flags | SF_OWNED) & ~SF_AWAITED);
+        s->flags = (uint8_t)((s->flags | WEFT__SF_OWNED) & ~WEFT__SF_AWAITED);
     }
 }
 
 /* Checks and claims every handle in one pass; on a bad one, gives back the
  * claims made so far, so that an error consumes nothing.  A handle given
  * twice fails its second check: the first claim consumed it. */
-static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
+static int validate(weft__loop *L, weft__record *self, weft_task **tasks,
                     gather_state *st)
 {
     for (uint32_t i = 0; i < st->n; i++) {
@@ -113,7 +113,7 @@ static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
         /* Only a started task can wait on anything (the common case of a
          * not-yet-started child needs no walk). */
         if (!rc && (idx == self->idx ||
-                    (L->slots[idx].state == SLOT_RUNNING &&
+                    (L->slots[idx].state == WEFT__SLOT_RUNNING &&
                      weft__waits_on(L, idx, self->idx))))
             rc = -EDEADLK;
         if (rc) {
@@ -127,7 +127,7 @@ static int validate(weft__loop *L, weft__fiber *self, weft_task **tasks,
 
 /* Waits for every claimed child and collects their outcomes.  Cannot
  * fail: everything it needs was allocated before. */
-static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
+static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
                       void **results, int *errors)
 {
     unsigned flags = st->flags;
@@ -144,7 +144,7 @@ static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
         if (!st->remaining)
             break;
         self->wait = WAIT_GATHER;
-        weft__wait(L, self, WEFT_NO_DEADLINE);
+        weft__wait(L, self, WEFT__NO_DEADLINE);
     }
     self->gathering = 0;
     self->wait_obj = NULL;
@@ -157,7 +157,7 @@ static int gather_run(weft__loop *L, weft__fiber *self, gather_state *st,
         uint32_t idx = st->idx[i];
         weft__slot *s = &L->slots[idx];
         int err;
-        if (!(s->flags & SF_MSG)) { /* the common case, inline */
+        if (!(s->flags & WEFT__SF_MSG)) { /* the common case, inline */
             if (results)
                 results[i] = s->a.result;
             err = weft__slot_err(s);
@@ -210,7 +210,7 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
                    const weft_gather_opts *o)
 {
     weft__loop *L = weft__tls_loop;
-    weft__fiber *self = L ? L->cur : NULL;
+    weft__record *self = L ? L->cur : NULL;
     unsigned flags = o ? o->flags : 0;
     if (!self)
         return -EPERM;
@@ -263,8 +263,8 @@ static int completed(void *value, int err, const char *msg, weft_task **task)
         return -ENOMEM;
     }
     weft__slot *s = &L->slots[idx];
-    s->state = SLOT_DONE;
-    s->flags = SF_OWNED;
+    s->state = WEFT__SLOT_DONE;
+    s->flags = WEFT__SF_OWNED;
     weft__slot_set_err(s, err);
     s->a.result = value;
     weft__msg_attach(L, idx, copy);
@@ -307,7 +307,7 @@ static void *map_worker(void *arg)
 {
     map_state *st = arg;
     weft__loop *L = weft__tls_loop;
-    weft__fiber *self = L->cur;
+    weft__record *self = L->cur;
     while (!st->stop && st->next < st->n && !self->cancelled) {
         size_t i = st->next++;
         self->fail_err = 0;
@@ -345,7 +345,7 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
 {
     unsigned flags = o ? o->flags : 0;
     weft__loop *L = weft__tls_loop;
-    weft__fiber *self = L ? L->cur : NULL;
+    weft__record *self = L ? L->cur : NULL;
     if (!self)
         return -EPERM;
     if (!fn || !limit || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||

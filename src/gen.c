@@ -25,8 +25,8 @@ struct weft_gen {
     void *arg;
     uint32_t producer; /* slot, 0 before the first next and once collected */
     uint32_t consumer; /* slot of the task inside next, 0 if none */
-    weft__fiber *pf;   /* the producer's record while it runs */
-    weft__fiber *cf;   /* the consumer's record while it is in next */
+    weft__record *pf;   /* the producer's record while it runs */
+    weft__record *cf;   /* the consumer's record while it is in next */
     void *value;
     weft_bar *bar;     /* ticked per value, may be NULL */
     bool has_value;
@@ -35,7 +35,7 @@ struct weft_gen {
     bool closing;      /* no next will ever come: yields fail at once */
 };
 
-uint32_t weft__gen_producer_for(weft__fiber *f)
+uint32_t weft__gen_producer_for(weft__record *f)
 {
     weft_gen *g = f->wait_obj;
     if (f->wait == WAIT_GEN && g && g->consumer == f->idx)
@@ -47,7 +47,7 @@ static void *gen_body(void *arg)
 {
     weft_gen *g = arg;
     weft__loop *L = weft__tls_loop;
-    weft__fiber *self = L->cur;
+    weft__record *self = L->cur;
     self->gen = g;
     g->pf = self;
     void *r = g->fn(g->arg);
@@ -91,8 +91,8 @@ int weft_gen_new(weft_fn fn, void *arg, weft_gen **out)
 }
 
 /* Spawns the producer without queueing it: next hands off to it. */
-static int start_producer(weft__loop *L, weft__fiber *self, weft_gen *g,
-                          weft__fiber **pf)
+static int start_producer(weft__loop *L, weft__record *self, weft_gen *g,
+                          weft__record **pf)
 {
     uint32_t idx;
     int rc = weft__spawn_idx(L, gen_body, g, NULL, &idx);
@@ -100,7 +100,7 @@ static int start_producer(weft__loop *L, weft__fiber *self, weft_gen *g,
         return rc;
     L->ring_tail--; /* spawn queued it last; it runs by hand-off instead */
     weft__slot *s = &L->slots[idx];
-    s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_AWAITED);
+    s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
     L->waiter_of[idx] = self->idx;
     g->producer = idx;
     *pf = weft__start_now(L, idx); /* NULL: it already finished */
@@ -110,7 +110,7 @@ static int start_producer(weft__loop *L, weft__fiber *self, weft_gen *g,
 /* The consumer's side once the producer is done (returned, failed or was
  * cancelled): the generator is exhausted. */
 static __attribute__((noinline)) int next_end(weft__loop *L,
-                                               weft__fiber *self,
+                                               weft__record *self,
                                                weft_gen *g)
 {
     g->done = true;
@@ -131,8 +131,8 @@ enum { CONSUMER, PRODUCER };
  * weft_gen_next or weft_gen_yield below it, only the final return into the
  * caller's code is mispredicted, not two returns per switch.
  */
-static __attribute__((noinline)) int xfer(weft__loop *L, weft__fiber *self,
-                                          weft__fiber *to, weft_gen *g,
+static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
+                                          weft__record *to, weft_gen *g,
                                           int role, void **value)
 {
     self->wait = WAIT_GEN;
@@ -155,7 +155,7 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__fiber *self,
 static inline int gen_next(weft_gen *g, void **value)
 {
     weft__loop *L = weft__tls_loop;
-    weft__fiber *self = L ? L->cur : NULL;
+    weft__record *self = L ? L->cur : NULL;
     if (!g || !value)
         return -EINVAL;
     if (!self || g->L != L)
@@ -166,7 +166,7 @@ static inline int gen_next(weft_gen *g, void **value)
         return 0;
     if (weft__cancelled(L, self))
         return -ECANCELED;
-    weft__fiber *pf = g->pf;
+    weft__record *pf = g->pf;
     if (!g->producer) {
         int rc = start_producer(L, self, g, &pf);
         if (rc)
@@ -187,7 +187,7 @@ static inline int gen_next(weft_gen *g, void **value)
 static inline int gen_yield(void *value)
 {
     weft__loop *L = weft__tls_loop;
-    weft__fiber *self = L ? L->cur : NULL;
+    weft__record *self = L ? L->cur : NULL;
     if (!self)
         return -EPERM;
     weft_gen *g = self->gen;
@@ -237,7 +237,7 @@ int weft_gen_yield(void *value)
  * inside a shielded scope: its value can never be taken. */
 static void wake_yielder(weft__loop *L, weft_gen *g)
 {
-    weft__fiber *pf = g->pf;
+    weft__record *pf = g->pf;
     if (pf && pf->wait == WAIT_GEN && !g->busy)
         weft__wake(L, pf, -ECANCELED);
 }
@@ -252,7 +252,7 @@ void weft__gens_shutdown(weft__loop *L)
 int weft_gen_close(weft_gen *g)
 {
     weft__loop *L = weft__tls_loop;
-    weft__fiber *self = L ? L->cur : NULL;
+    weft__record *self = L ? L->cur : NULL;
     if (!g)
         return -EINVAL;
     if (!self || g->L != L)
@@ -262,14 +262,14 @@ int weft_gen_close(weft_gen *g)
     g->closing = true;
     if (g->producer) {
         uint32_t p = g->producer;
-        if (L->slots[p].state != SLOT_DONE) {
+        if (L->slots[p].state != WEFT__SLOT_DONE) {
             weft__cancel(L, p);
             wake_yielder(L, g);
             L->waiter_of[p] = self->idx;
             self->awaiting = p;
-            while (L->slots[p].state != SLOT_DONE) {
+            while (L->slots[p].state != WEFT__SLOT_DONE) {
                 self->wait = WAIT_AWAIT; /* joined like an awaited task */
-                weft__wait(L, self, WEFT_NO_DEADLINE);
+                weft__wait(L, self, WEFT__NO_DEADLINE);
             }
             self->awaiting = 0;
         }

@@ -12,8 +12,8 @@
 
 /* Switches from self to next (NULL: the host).  Returns when something
  * switches back to self. */
-static inline void weft__leave(weft__loop *L, weft__fiber *self,
-                               weft__fiber *next)
+static inline void weft__leave(weft__loop *L, weft__record *self,
+                               weft__record *next)
 {
     if (self->canary && !weft__canary_ok(self->stack.lo))
         weft__overflow_report(L, self, "its stack canary was overwritten");
@@ -25,8 +25,8 @@ static inline void weft__leave(weft__loop *L, weft__fiber *self,
  * stack), the caller having set its own wait; the ready queue is bypassed
  * but the switch budget is spent as usual.  Returns the caller's wake_rc
  * once something resumes it. */
-static inline int weft__handoff_inline(weft__loop *L, weft__fiber *self,
-                                       weft__fiber *to)
+static inline int weft__handoff_inline(weft__loop *L, weft__record *self,
+                                       weft__record *to)
 {
     if (__builtin_expect(L->budget <= 0, 0)) {
         /* Budget spent: `to` queues like any other ready task. */

@@ -15,7 +15,7 @@
 
 void weft__io_ready(weft__loop *L, void *data, unsigned events)
 {
-    weft__fiber *f = data;
+    weft__record *f = data;
     if (f->wait != WAIT_IO)
         return;
     f->io_ready = events;
@@ -25,7 +25,7 @@ void weft__io_ready(weft__loop *L, void *data, unsigned events)
 int weft_io_wait(int fd, unsigned events, double timeout)
 {
     weft__loop *L = weft__tls_loop;
-    weft__fiber *f = L ? L->cur : NULL;
+    weft__record *f = L ? L->cur : NULL;
     if (!f)
         return -EPERM;
     if (fd < 0 || !events || (events & ~(WEFT_READABLE | WEFT_WRITABLE)) ||
@@ -33,7 +33,7 @@ int weft_io_wait(int fd, unsigned events, double timeout)
         return -EINVAL;
     if (weft__cancelled(L, f))
         return -ECANCELED;
-    uint64_t deadline = WEFT_NO_DEADLINE;
+    uint64_t deadline = WEFT__NO_DEADLINE;
     if (timeout >= 0)
         deadline = weft__deadline_after(timeout);
     int rc = weft__backend_add(L->backend, fd, events, f);

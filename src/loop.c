@@ -66,8 +66,8 @@ static int loop_new(weft__loop **out)
     int rc;
     if ((rc = weft__arena_init(&L->slot_arena, MAX_LIVE * sizeof(weft__slot))) ||
         (rc = weft__arena_init(&L->ring_arena, MAX_LIVE * sizeof(uint32_t))) ||
-        (rc = weft__arena_init(&L->fiber_arena,
-                               MAX_STARTED * sizeof(weft__fiber))) ||
+        (rc = weft__arena_init(&L->rec_arena,
+                               MAX_STARTED * sizeof(weft__record))) ||
         (rc = weft__arena_init(&L->heap_arena,
                                MAX_STARTED * sizeof(weft__timer_ent))) ||
         (rc = weft__arena_init(&L->waiter_arena,
@@ -80,7 +80,7 @@ static int loop_new(weft__loop **out)
     }
     L->slots = (weft__slot *)L->slot_arena.base;
     L->ring = (uint32_t *)L->ring_arena.base;
-    L->fibers = (weft__fiber *)L->fiber_arena.base;
+    L->recs = (weft__record *)L->rec_arena.base;
     L->heap = (weft__timer_ent *)L->heap_arena.base;
     L->waiter_of = (uint32_t *)L->waiter_arena.base;
     L->slot_top = 1; /* slot 0 means "none" */
@@ -105,8 +105,8 @@ static int loop_new(weft__loop **out)
 static void loop_free(weft__loop *L)
 {
     weft__slotdata_free(L);
-    for (uint32_t i = 0; i < L->fiber_top; i++)
-        weft__exec_destroy_task(&L->fibers[i].exec);
+    for (uint32_t i = 0; i < L->rec_top; i++)
+        weft__exec_destroy_task(&L->recs[i].exec);
     weft__free(L->main_msg);
     if (L->stacks)
         weft__stack_reap(L->stacks, &L->dead_stack);
@@ -114,7 +114,7 @@ static void loop_free(weft__loop *L)
     weft__stacks_free(L->stacks);
     weft__arena_destroy(&L->waiter_arena);
     weft__arena_destroy(&L->heap_arena);
-    weft__arena_destroy(&L->fiber_arena);
+    weft__arena_destroy(&L->rec_arena);
     weft__arena_destroy(&L->ring_arena);
     weft__arena_destroy(&L->slot_arena);
     weft__free(L);
@@ -122,7 +122,7 @@ static void loop_free(weft__loop *L)
 
 static bool alive(const weft__slot *s)
 {
-    return s->state == SLOT_PENDING || s->state == SLOT_RUNNING;
+    return s->state == WEFT__SLOT_PENDING || s->state == WEFT__SLOT_RUNNING;
 }
 
 static void begin_shutdown(weft__loop *L)
@@ -134,7 +134,7 @@ static void begin_shutdown(weft__loop *L)
     weft__gens_shutdown(L);
 }
 
-static const char *wait_text(weft__loop *L, weft__fiber *f, char *buf,
+static const char *wait_text(weft__loop *L, weft__record *f, char *buf,
                              size_t len)
 {
     char label[64];
@@ -165,9 +165,9 @@ static void report_stuck(weft__loop *L, const char *head, const char *each)
     fprintf(stderr, "%s\n", head);
     for (uint32_t i = 1; i < L->slot_top; i++) {
         weft__slot *s = &L->slots[i];
-        if (s->state != SLOT_RUNNING || (s->flags & SF_JOB))
+        if (s->state != WEFT__SLOT_RUNNING || (s->flags & WEFT__SF_JOB))
             continue;
-        weft__fiber *f = s->a.fiber;
+        weft__record *f = s->a.rec;
         fprintf(stderr, "  task %s%s: %s\n",
                 weft__task_label(L, i, label, sizeof label), each,
                 wait_text(L, f, why, sizeof why));
@@ -178,7 +178,7 @@ static void report_stuck(weft__loop *L, const char *head, const char *each)
 static void abandon(weft__loop *L, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
-    weft__fiber *f = s->a.fiber;
+    weft__record *f = s->a.rec;
     if (f->heap_pos)
         weft__timer_del(L, f);
     if (f->wait == WAIT_IO) {
@@ -189,9 +189,9 @@ static void abandon(weft__loop *L, uint32_t idx)
         weft__waitq_remove(f->q_owner, f);
     f->wait = WAIT_NONE;
     weft__stack_put(L->stacks, &f->stack);
-    s->flags &= (uint8_t)~SF_DETACHED; /* already reported as stuck */
+    s->flags &= (uint8_t)~WEFT__SF_DETACHED; /* already reported as stuck */
     weft__task_finish(L, idx, f, NULL, -EDEADLK, NULL);
-    weft__fiber_release(L, f);
+    weft__record_release(L, f);
 }
 
 static void deadlock(weft__loop *L)
@@ -209,10 +209,10 @@ static void deadlock(weft__loop *L)
                     "(abandoned, never resumed):", "");
     /* All of them go: none may wake another while they are freed. */
     for (uint32_t i = 1; i < L->slot_top; i++)
-        if (L->slots[i].state == SLOT_RUNNING)
-            L->slots[i].flags &= (uint8_t)~SF_AWAITED;
+        if (L->slots[i].state == WEFT__SLOT_RUNNING)
+            L->slots[i].flags &= (uint8_t)~WEFT__SF_AWAITED;
     for (uint32_t i = 1; i < L->slot_top; i++)
-        if (L->slots[i].state == SLOT_RUNNING && !(L->slots[i].flags & SF_JOB))
+        if (L->slots[i].state == WEFT__SLOT_RUNNING && !(L->slots[i].flags & WEFT__SF_JOB))
             abandon(L, i);
 }
 
@@ -243,7 +243,7 @@ static void host_loop(weft__loop *L)
         bool ready = L->ring_head != L->ring_tail;
         if (!ready) {
             uint64_t next = weft__timers_next(L);
-            if (next == WEFT_NO_DEADLINE && !wake_source(L)) {
+            if (next == WEFT__NO_DEADLINE && !wake_source(L)) {
                 deadlock(L);
                 continue;
             }
@@ -260,7 +260,7 @@ static void host_loop(weft__loop *L)
                 last_trim + TRIM_INTERVAL_NS < next)
                 next = last_trim + TRIM_INTERVAL_NS + 1;
             int64_t timeout = -1;
-            if (next != WEFT_NO_DEADLINE) {
+            if (next != WEFT__NO_DEADLINE) {
                 uint64_t now = weft__clock_ns();
                 timeout = next > now ? (int64_t)(next - now) : 0;
             }
@@ -337,7 +337,7 @@ int weft_run(weft_fn fn, void *arg, void **result)
     rc = weft__spawn_idx(L, fn, arg, &opts, &idx);
     if (rc == 0) {
         L->main_idx = idx;
-        L->slots[idx].flags &= (uint8_t)~SF_OWNED; /* nobody's handle */
+        L->slots[idx].flags &= (uint8_t)~WEFT__SF_OWNED; /* nobody's handle */
         /* Finer timer expiry for this thread while it runs the loop: the
          * kernel's default 50 us slack shows in every sleep. */
         int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
@@ -364,7 +364,7 @@ int weft_run(weft_fn fn, void *arg, void **result)
 
 const char *weft_errmsg(void)
 {
-    weft__fiber *f = weft__self();
+    weft__record *f = weft__self();
     if (f)
         return f->errmsg;
     return weft__run_message();

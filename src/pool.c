@@ -8,7 +8,7 @@
  * (Per loop rather than per process: a loop's jobs and threads then live
  * and die with it, and loops never contend for workers.)
  *
- * A job is a task without a stack: its slot is RUNNING with SF_JOB and
+ * A job is a task without a stack: its slot is RUNNING with WEFT__SF_JOB and
  * points at the job, so it can be awaited, gathered and cancelled like any
  * task, and 100,000 jobs need 100,000 small records, not stacks.
  *
@@ -266,7 +266,7 @@ static void finish_job(weft__loop *L, weft__job *j)
 {
     L->n_jobs--;
     weft__slot *s = &L->slots[j->idx];
-    s->flags &= (uint8_t)~SF_JOB;
+    s->flags &= (uint8_t)~WEFT__SF_JOB;
     weft__task_finish(L, j->idx, NULL, j->result, j->err, j->msg);
     weft__free(j);
 }
@@ -387,13 +387,13 @@ int weft_spawn_blocking(weft_fn fn, void *arg, weft_task **task)
     j->arg = arg;
     j->idx = idx;
     weft__slot *s = &L->slots[idx];
-    s->state = SLOT_RUNNING;
-    s->flags = SF_OWNED | SF_JOB;
+    s->state = WEFT__SLOT_RUNNING;
+    s->flags = WEFT__SF_OWNED | WEFT__SF_JOB;
     s->x = 0;
     s->a.job = j;
     if (L->closing) {
         /* Shutdown: born cancelled, never runs. */
-        s->flags |= SF_CANCELLED;
+        s->flags |= WEFT__SF_CANCELLED;
         L->n_alive++;
         L->n_jobs++;
         finish_job(L, j);

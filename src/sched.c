@@ -64,26 +64,26 @@ int weft__ring_grow(weft__loop *L, uint32_t alive)
 
 /* ---- task records ---- */
 
-weft__fiber *weft__fiber_alloc(weft__loop *L)
+weft__record *weft__record_alloc(weft__loop *L)
 {
-    weft__fiber *f = L->fiber_free;
+    weft__record *f = L->rec_free;
     if (!f) {
         /* The arenas' reservations bound the number of records. */
-        if (weft__heap_reserve(L, L->fiber_top + 1) ||
-            weft__arena_grow(&L->fiber_arena,
-                             (size_t)(L->fiber_top + 1) * sizeof *f))
+        if (weft__heap_reserve(L, L->rec_top + 1) ||
+            weft__arena_grow(&L->rec_arena,
+                             (size_t)(L->rec_top + 1) * sizeof *f))
             return NULL;
-        f = &L->fibers[L->fiber_top++];
+        f = &L->recs[L->rec_top++];
         memset(f, 0, sizeof *f);
         weft__exec_init_task(&f->exec);
-        f->deadline = WEFT_NO_DEADLINE;
+        f->deadline = WEFT__NO_DEADLINE;
         return f;
     }
     /* A released record: its owned strings are freed and NULL, it is in no
      * timer heap, wait queue or walk, and the rest is set before use;
      * reset only what a new task relies on being zero (a full clear costs
      * as much as the rest of an eager spawn's set-up). */
-    L->fiber_free = f->free_next;
+    L->rec_free = f->free_next;
     f->awaiting = 0;
     f->wait = WAIT_NONE;
     f->started = 0;
@@ -96,11 +96,11 @@ weft__fiber *weft__fiber_alloc(weft__loop *L)
     f->gen = NULL;
     f->q_owner = NULL;
     memset(&f->stack, 0, sizeof f->stack);
-    f->deadline = WEFT_NO_DEADLINE;
+    f->deadline = WEFT__NO_DEADLINE;
     return f;
 }
 
-void weft__fiber_release(weft__loop *L, weft__fiber *f)
+void weft__record_release(weft__loop *L, weft__record *f)
 {
     if (__builtin_expect(f->fail_msg || f->errmsg || f->name, 0)) {
         weft__free(f->fail_msg);
@@ -108,29 +108,29 @@ void weft__fiber_release(weft__loop *L, weft__fiber *f)
         weft__free(f->name);
         f->fail_msg = f->errmsg = f->name = NULL;
     }
-    f->free_next = L->fiber_free;
-    L->fiber_free = f;
+    f->free_next = L->rec_free;
+    L->rec_free = f;
 }
 
 /* ---- starting and finishing ---- */
 
-static void fiber_entry(void *arg);
+static void rec_entry(void *arg);
 
 /* Gives a PENDING task a record and a stack.  Returns the record to switch
  * to, or NULL if the task finished instead (cancelled before it started, or
  * no memory for its stack). */
-static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
+static weft__record *prepare_start(weft__loop *L, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
-    weft__fiber *f = (s->flags & SF_FIBER) ? s->a.fiber : NULL;
-    if (s->flags & SF_CANCELLED) {
+    weft__record *f = (s->flags & WEFT__SF_RECORD) ? s->a.rec : NULL;
+    if (s->flags & WEFT__SF_CANCELLED) {
         weft__task_finish(L, idx, f, NULL, -ECANCELED, NULL);
         if (f)
-            weft__fiber_release(L, f);
+            weft__record_release(L, f);
         return NULL;
     }
     if (!f) {
-        f = weft__fiber_alloc(L);
+        f = weft__record_alloc(L);
         if (!f) {
             weft__task_finish(L, idx, NULL, NULL, -ENOMEM, NULL);
             return NULL;
@@ -138,37 +138,37 @@ static weft__fiber *prepare_start(weft__loop *L, uint32_t idx)
         f->idx = idx;
         f->fn = L->fns[s->x];
         f->arg = s->a.arg;
-        s->a.fiber = f;
-        s->flags |= SF_FIBER;
+        s->a.rec = f;
+        s->flags |= WEFT__SF_RECORD;
     }
     if (weft__stack_get(L->stacks, f->stack.size, &f->stack)) {
         f->stack.lo = NULL;
         weft__task_finish(L, idx, f, NULL, -ENOMEM, NULL);
-        weft__fiber_release(L, f);
+        weft__record_release(L, f);
         return NULL;
     }
     f->canary = !f->stack.guarded;
     f->cancelled = 0; /* a cancelled task never gets this far */
     weft__exec_set_stack(&f->exec, f->stack.lo, f->stack.size);
-    weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, fiber_entry, f);
-    s->state = SLOT_RUNNING;
+    weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, rec_entry, f);
+    s->state = WEFT__SLOT_RUNNING;
     f->wait = WAIT_NONE;
     return f;
 }
 
 /* pick_next's slow path: the next ready task has not started yet. */
-static weft__fiber *pick_next_slow(weft__loop *L, uint32_t idx)
+static weft__record *pick_next_slow(weft__loop *L, uint32_t idx)
 {
     for (;;) {
-        weft__fiber *f = prepare_start(L, idx);
+        weft__record *f = prepare_start(L, idx);
         if (f)
             return f;
         if (L->budget <= 0 || !(idx = weft__ring_pop(L)))
             return NULL;
         L->budget--;
         weft__slot *s = &L->slots[idx];
-        if (s->state == SLOT_RUNNING) {
-            f = s->a.fiber;
+        if (s->state == WEFT__SLOT_RUNNING) {
+            f = s->a.rec;
             f->wait = WAIT_NONE;
             return f;
         }
@@ -176,15 +176,15 @@ static weft__fiber *pick_next_slow(weft__loop *L, uint32_t idx)
 }
 
 /* The next record to run, or NULL to go to the host. */
-static inline weft__fiber *pick_next(weft__loop *L)
+static inline weft__record *pick_next(weft__loop *L)
 {
     uint32_t idx;
     if (L->budget <= 0 || !(idx = weft__ring_pop(L)))
         return NULL;
     L->budget--;
     weft__slot *s = &L->slots[idx];
-    if (__builtin_expect(s->state == SLOT_RUNNING, 1)) {
-        weft__fiber *f = s->a.fiber;
+    if (__builtin_expect(s->state == WEFT__SLOT_RUNNING, 1)) {
+        weft__record *f = s->a.rec;
         f->wait = WAIT_NONE;
         return f;
     }
@@ -195,16 +195,16 @@ static inline weft__fiber *pick_next(weft__loop *L)
 
 int weft__suspend(weft__loop *L)
 {
-    weft__fiber *self = L->cur;
+    weft__record *self = L->cur;
     int saved = *L->errno_ptr;
-    weft__fiber *next = pick_next(L);
+    weft__record *next = pick_next(L);
     if (next != self)
         leave(L, self, next);
     *L->errno_ptr = saved;
     return self->wake_rc;
 }
 
-void weft__wake(weft__loop *L, weft__fiber *f, int rc)
+void weft__wake(weft__loop *L, weft__record *f, int rc)
 {
     if (f->wait == WAIT_NONE || f->wait == WAIT_READY)
         return;
@@ -219,17 +219,17 @@ void weft__wake(weft__loop *L, weft__fiber *f, int rc)
     weft__ring_push(L, f->idx);
 }
 
-int weft__wait(weft__loop *L, weft__fiber *f, uint64_t deadline)
+int weft__wait(weft__loop *L, weft__record *f, uint64_t deadline)
 {
     f->wake_rc = 0;
-    if (deadline != WEFT_NO_DEADLINE)
+    if (deadline != WEFT__NO_DEADLINE)
         weft__timer_add(L, f, deadline);
     return weft__suspend(L);
 }
 
-static void fiber_entry(void *arg)
+static void rec_entry(void *arg)
 {
-    weft__fiber *f = arg;
+    weft__record *f = arg;
     weft__loop *L = weft__tls_loop;
     weft__switch_arrived(&f->exec);
     f->started = 1;
@@ -238,9 +238,9 @@ static void fiber_entry(void *arg)
     weft__task_finish(L, f->idx, f, result, f->fail_err, NULL);
     if (f->canary && !weft__canary_ok(f->stack.lo))
         weft__overflow_report(L, f, "its stack canary was overwritten");
-    weft__fiber *next = pick_next(L);
+    weft__record *next = pick_next(L);
     weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
-    weft__fiber_release(L, f);
+    weft__record_release(L, f);
     L->cur = next;
     weft__switch(&f->exec, next ? &next->exec : &L->host, true);
     __builtin_unreachable();
@@ -248,8 +248,8 @@ static void fiber_entry(void *arg)
 
 void weft__start_eager(weft__loop *L, uint32_t idx)
 {
-    weft__fiber *self = L->cur;
-    weft__fiber *f = prepare_start(L, idx);
+    weft__record *self = L->cur;
+    weft__record *f = prepare_start(L, idx);
     if (!f)
         return;
     /* The spawner goes first in line: whatever the new task does when it
@@ -261,12 +261,12 @@ void weft__start_eager(weft__loop *L, uint32_t idx)
     *L->errno_ptr = saved;
 }
 
-weft__fiber *weft__start_now(weft__loop *L, uint32_t idx)
+weft__record *weft__start_now(weft__loop *L, uint32_t idx)
 {
     return prepare_start(L, idx);
 }
 
-int weft__handoff(weft__loop *L, weft__fiber *to)
+int weft__handoff(weft__loop *L, weft__record *to)
 {
     return weft__handoff_inline(L, L->cur, to);
 }
@@ -274,7 +274,7 @@ int weft__handoff(weft__loop *L, weft__fiber *to)
 void weft__run_ready(weft__loop *L)
 {
     L->budget = BUDGET;
-    weft__fiber *next = pick_next(L);
+    weft__record *next = pick_next(L);
     if (!next)
         return;
     L->cur = next;

@@ -158,12 +158,12 @@ void weft__msg_attach(weft__loop *L, uint32_t idx, char *msg)
     }
     msg_put(L->msgs, L->msgs_cap, idx, msg);
     L->msgs_len++;
-    L->slots[idx].flags |= SF_MSG;
+    L->slots[idx].flags |= WEFT__SF_MSG;
 }
 
 const char *weft__msg_peek(weft__loop *L, uint32_t idx)
 {
-    if (!(L->slots[idx].flags & SF_MSG))
+    if (!(L->slots[idx].flags & WEFT__SF_MSG))
         return NULL;
     struct weft__msg_ent *e = msg_find(L, idx);
     return e ? e->msg : NULL;
@@ -171,9 +171,9 @@ const char *weft__msg_peek(weft__loop *L, uint32_t idx)
 
 char *weft__msg_take(weft__loop *L, uint32_t idx)
 {
-    if (!(L->slots[idx].flags & SF_MSG))
+    if (!(L->slots[idx].flags & WEFT__SF_MSG))
         return NULL;
-    L->slots[idx].flags &= (uint8_t)~SF_MSG;
+    L->slots[idx].flags &= (uint8_t)~WEFT__SF_MSG;
     struct weft__msg_ent *e = msg_find(L, idx);
     if (!e)
         return NULL;

@@ -54,9 +54,9 @@ int weft__decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip)
     if (idx == 0 || idx >= L->slot_top)
         return -EINVAL;
     weft__slot *s = &L->slots[idx];
-    if (s->state == SLOT_FREE || s->gen != gen)
+    if (s->state == WEFT__SLOT_FREE || s->gen != gen)
         return -EINVAL;
-    if (borrowed ? consume : !(s->flags & SF_OWNED))
+    if (borrowed ? consume : !(s->flags & WEFT__SF_OWNED))
         return -EINVAL;
     *Lp = L;
     *ip = idx;
@@ -121,8 +121,8 @@ const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
 {
     weft__slot *s = &L->slots[idx];
     const char *name = NULL;
-    if ((s->flags & SF_FIBER) && s->a.fiber->name)
-        name = s->a.fiber->name;
+    if ((s->flags & WEFT__SF_RECORD) && s->a.rec->name)
+        name = s->a.rec->name;
     if (name)
         snprintf(buf, len, "'%s' (#%u)", name, idx);
     else
@@ -148,7 +148,7 @@ void weft__report_unretrieved(weft__loop *L)
 {
     for (uint32_t i = 1; i < L->slot_top; i++) {
         weft__slot *s = &L->slots[i];
-        if (s->state == SLOT_DONE && (s->flags & SF_OWNED) && failed(s))
+        if (s->state == WEFT__SLOT_DONE && (s->flags & WEFT__SF_OWNED) && failed(s))
             report_failure(L, i, "failed and was never awaited");
     }
 }
@@ -167,9 +167,9 @@ void weft__waiter_set(weft__loop *L, uint32_t idx, uint32_t waiter)
 static void notify_waiter(weft__loop *L, uint32_t idx)
 {
     uint32_t w = L->waiter_of[idx];
-    if (!w || L->slots[w].state != SLOT_RUNNING)
+    if (!w || L->slots[w].state != WEFT__SLOT_RUNNING)
         return;
-    weft__fiber *wf = L->slots[w].a.fiber;
+    weft__record *wf = L->slots[w].a.rec;
     if (wf->gathering) {
         /* Counted whether or not the gatherer is still asleep. */
         weft__gather_child_done(L, wf, idx);
@@ -188,14 +188,14 @@ static void notify_waiter(weft__loop *L, uint32_t idx)
     }
 }
 
-void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
+void weft__task_finish(weft__loop *L, uint32_t idx, weft__record *f,
                        void *result, int err, char *msg)
 {
     weft__slot *s = &L->slots[idx];
-    if (s->flags & SF_CANCELLED)
+    if (s->flags & WEFT__SF_CANCELLED)
         err = -ECANCELED;
-    s->state = SLOT_DONE;
-    s->flags &= (uint8_t)~SF_FIBER;
+    s->state = WEFT__SLOT_DONE;
+    s->flags &= (uint8_t)~WEFT__SF_RECORD;
     weft__slot_set_err(s, err);
     s->a.result = result;
     if (f) {
@@ -205,7 +205,7 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
     if (msg)
         weft__msg_attach(L, idx, msg);
     L->n_alive--;
-    if (s->flags & SF_AWAITED)
+    if (s->flags & WEFT__SF_AWAITED)
         notify_waiter(L, idx);
     if (idx == L->main_idx) {
         L->main_done = true;
@@ -215,7 +215,7 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
         L->main_msg = weft__msg_take(L, idx);
         L->main_idx = 0; /* its slot is reused from now on */
         weft__slot_release(L, idx);
-    } else if (s->flags & SF_DETACHED) {
+    } else if (s->flags & WEFT__SF_DETACHED) {
         if (failed(s))
             report_failure(L, idx, "(detached) failed");
         weft__slot_release(L, idx);
@@ -226,7 +226,7 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__fiber *f,
 
 
 /* Pushes f on a walk's stack unless this walk visited it already. */
-static void walk_push(weft__loop *L, weft__fiber **stack, weft__fiber *f)
+static void walk_push(weft__loop *L, weft__record **stack, weft__record *f)
 {
     if (f->walk_epoch == L->walk_epoch)
         return;
@@ -237,20 +237,20 @@ static void walk_push(weft__loop *L, weft__fiber **stack, weft__fiber *f)
 
 /* Cancels idx and the chain of tasks it awaits; a gathering task met on
  * the way is pushed on the walk's stack, its children handled later. */
-static void cancel_chain(weft__loop *L, uint32_t idx, weft__fiber **stack)
+static void cancel_chain(weft__loop *L, uint32_t idx, weft__record **stack)
 {
     for (;;) {
         weft__slot *s = &L->slots[idx];
-        if (s->state == SLOT_DONE)
+        if (s->state == WEFT__SLOT_DONE)
             return;
-        s->flags |= SF_CANCELLED;
-        if (s->state != SLOT_RUNNING)
+        s->flags |= WEFT__SF_CANCELLED;
+        if (s->state != WEFT__SLOT_RUNNING)
             return; /* PENDING: finishes when its turn comes */
-        if (s->flags & SF_JOB) {
+        if (s->flags & WEFT__SF_JOB) {
             weft__pool_cancel(L, idx);
             return;
         }
-        weft__fiber *f = s->a.fiber;
+        weft__record *f = s->a.rec;
         f->cancelled = 1;
         if (f->shield)
             return;
@@ -275,15 +275,15 @@ static void cancel_chain(weft__loop *L, uint32_t idx, weft__fiber **stack)
 
 int weft__cancel(weft__loop *L, uint32_t idx)
 {
-    if (L->slots[idx].state == SLOT_DONE)
+    if (L->slots[idx].state == WEFT__SLOT_DONE)
         return 1;
     /* Awaits form chains, gathers form trees: walked with an intrusive
      * stack, so that a deep tree costs no recursion. */
     L->walk_epoch++;
-    weft__fiber *stack = NULL;
+    weft__record *stack = NULL;
     cancel_chain(L, idx, &stack);
     while (stack) {
-        weft__fiber *g = stack;
+        weft__record *g = stack;
         stack = g->walk_next;
         uint32_t n;
         const uint32_t *kids = weft__gather_children(g, &n, true);
@@ -296,13 +296,13 @@ int weft__cancel(weft__loop *L, uint32_t idx)
 /* One step of weft__waits_on: is idx the target, else queue it if it
  * waits for something. */
 static bool visit(weft__loop *L, uint32_t idx, uint32_t to,
-                  weft__fiber **stack)
+                  weft__record **stack)
 {
     if (idx == to)
         return true;
     weft__slot *s = &L->slots[idx];
-    if (s->state == SLOT_RUNNING && !(s->flags & SF_JOB)) {
-        weft__fiber *f = s->a.fiber;
+    if (s->state == WEFT__SLOT_RUNNING && !(s->flags & WEFT__SF_JOB)) {
+        weft__record *f = s->a.rec;
         if (f->wait == WAIT_AWAIT || f->gathering ||
             weft__gen_producer_for(f))
             walk_push(L, stack, f);
@@ -313,11 +313,11 @@ static bool visit(weft__loop *L, uint32_t idx, uint32_t to,
 bool weft__waits_on(weft__loop *L, uint32_t from, uint32_t to)
 {
     L->walk_epoch++;
-    weft__fiber *stack = NULL;
+    weft__record *stack = NULL;
     if (visit(L, from, to, &stack))
         return true;
     while (stack) {
-        weft__fiber *f = stack;
+        weft__record *f = stack;
         stack = f->walk_next;
         if (f->wait == WAIT_AWAIT) {
             if (visit(L, f->awaiting, to, &stack))
@@ -371,17 +371,17 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
     if (!idx)
         return -ENOMEM;
     weft__slot *s = &L->slots[idx];
-    s->state = SLOT_PENDING;
-    s->flags = SF_OWNED;
+    s->state = WEFT__SLOT_PENDING;
+    s->flags = WEFT__SF_OWNED;
     s->x = 0;
     if (!record && !(s->x = weft__fn_index(L, fn)))
         record = true; /* no room in the function table: keep fn aside */
     if (record) {
-        weft__fiber *f = weft__fiber_alloc(L);
+        weft__record *f = weft__record_alloc(L);
         char *name = NULL;
         if (f && o && o->name &&
             !(name = weft__strndup(o->name, NAME_MAX_LEN))) {
-            weft__fiber_release(L, f);
+            weft__record_release(L, f);
             f = NULL;
         }
         if (!f) {
@@ -393,13 +393,13 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
         f->arg = arg;
         f->name = name;
         f->stack.size = stack;
-        s->a.fiber = f;
-        s->flags |= SF_FIBER;
+        s->a.rec = f;
+        s->flags |= WEFT__SF_RECORD;
     } else {
         s->a.arg = arg;
     }
     if (L->closing)
-        s->flags |= SF_CANCELLED;
+        s->flags |= WEFT__SF_CANCELLED;
     L->n_alive++;
     *out = idx;
     if (eager)
@@ -441,25 +441,25 @@ int weft_await(weft_task *task, void **result)
     int rc = weft__decode(task, true, &L, &idx);
     if (rc)
         return rc;
-    weft__fiber *self = L->cur;
+    weft__record *self = L->cur;
     if (!self)
         return -EPERM;
     /* Only a started task can wait on anything: no walk otherwise. */
-    if (idx == self->idx || (L->slots[idx].state == SLOT_RUNNING &&
+    if (idx == self->idx || (L->slots[idx].state == WEFT__SLOT_RUNNING &&
                              weft__waits_on(L, idx, self->idx)))
         return -EDEADLK;
     weft__slot *s = &L->slots[idx];
-    if (s->state != SLOT_DONE)
+    if (s->state != WEFT__SLOT_DONE)
         weft__waiter_set(L, idx, self->idx);
-    s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_AWAITED);
-    if (s->state != SLOT_DONE && weft__cancelled(L, self))
+    s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
+    if (s->state != WEFT__SLOT_DONE && weft__cancelled(L, self))
         weft__cancel(L, idx); /* may finish it at once (a queued job) */
-    if (s->state != SLOT_DONE) {
+    if (s->state != WEFT__SLOT_DONE) {
         /* Only the awaited task's end wakes this wait; cancelling the
          * caller cancels the awaited task instead (weft__cancel). */
         self->wait = WAIT_AWAIT;
         self->awaiting = idx;
-        weft__wait(L, self, WEFT_NO_DEADLINE);
+        weft__wait(L, self, WEFT__NO_DEADLINE);
         self->awaiting = 0;
     }
     rc = weft__collect(L, idx, result, true);
@@ -474,7 +474,7 @@ int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg)
     if (result)
         *result = s->a.result;
     int rc = weft__slot_err(s);
-    char *msg = (s->flags & SF_MSG) ? weft__msg_take(L, idx) : NULL;
+    char *msg = (s->flags & WEFT__SF_MSG) ? weft__msg_take(L, idx) : NULL;
     if (keep_msg && L->cur) {
         weft__free(L->cur->errmsg);
         L->cur->errmsg = msg;
@@ -495,8 +495,8 @@ int weft_task_detach(weft_task *task)
     if (rc)
         return rc;
     weft__slot *s = &L->slots[idx];
-    s->flags = (uint8_t)((s->flags & ~SF_OWNED) | SF_DETACHED);
-    if (s->state == SLOT_DONE) {
+    s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_DETACHED);
+    if (s->state == WEFT__SLOT_DONE) {
         if (failed(s))
             report_failure(L, idx, "(detached) failed");
         weft__slot_release(L, idx);
@@ -521,7 +521,7 @@ int weft_task_done(weft_task *task)
     int rc = weft__decode(task, false, &L, &idx);
     if (rc)
         return rc;
-    return L->slots[idx].state == SLOT_DONE;
+    return L->slots[idx].state == WEFT__SLOT_DONE;
 }
 
 int weft_task_result(weft_task *task, void **result)
@@ -532,7 +532,7 @@ int weft_task_result(weft_task *task, void **result)
     if (rc)
         return rc;
     weft__slot *s = &L->slots[idx];
-    if (s->state != SLOT_DONE)
+    if (s->state != WEFT__SLOT_DONE)
         return -EAGAIN;
     if (result)
         *result = s->a.result;
@@ -546,7 +546,7 @@ const char *weft_task_message(weft_task *task)
     if (weft__decode(task, false, &L, &idx))
         return NULL;
     weft__slot *s = &L->slots[idx];
-    return s->state == SLOT_DONE ? weft__msg_peek(L, idx) : NULL;
+    return s->state == WEFT__SLOT_DONE ? weft__msg_peek(L, idx) : NULL;
 }
 
 const char *weft_task_name(weft_task *task)
@@ -556,8 +556,8 @@ const char *weft_task_name(weft_task *task)
     if (weft__decode(task, false, &L, &idx))
         return NULL;
     weft__slot *s = &L->slots[idx];
-    if ((s->flags & SF_FIBER) && s->a.fiber->name)
-        return s->a.fiber->name;
+    if ((s->flags & WEFT__SF_RECORD) && s->a.rec->name)
+        return s->a.rec->name;
     return "";
 }
 
@@ -573,7 +573,7 @@ bool weft__job_fail(int err, char *msg);
 
 void *weft_fail(int err, const char *fmt, ...)
 {
-    weft__fiber *f = weft__self();
+    weft__record *f = weft__self();
     err = (err >= -4095 && err <= -1) ? err : -EINVAL;
     char *msg = NULL;
     if (fmt) {
@@ -599,7 +599,7 @@ void *weft_fail(int err, const char *fmt, ...)
 
 int weft_shield_begin(void)
 {
-    weft__fiber *f = weft__self();
+    weft__record *f = weft__self();
     if (!f)
         return -EPERM;
     if (f->shield == UINT16_MAX)
@@ -610,7 +610,7 @@ int weft_shield_begin(void)
 
 int weft_shield_end(void)
 {
-    weft__fiber *f = weft__self();
+    weft__record *f = weft__self();
     if (!f)
         return -EPERM;
     if (!f->shield)

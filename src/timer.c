@@ -37,8 +37,8 @@ uint64_t weft__deadline_after(double seconds)
     if (seconds <= 0)
         return now;
     double ns = ceil(seconds * 1e9);
-    if (!(ns < (double)(WEFT_NO_DEADLINE - now))) /* +inf and overflow */
-        return WEFT_NO_DEADLINE;
+    if (!(ns < (double)(WEFT__NO_DEADLINE - now))) /* +inf and overflow */
+        return WEFT__NO_DEADLINE;
     return now + (uint64_t)ns;
 }
 
@@ -89,7 +89,7 @@ static void sift_down(weft__loop *L, uint32_t i, weft__timer_ent e)
     place(L, i, e);
 }
 
-void weft__timer_add(weft__loop *L, weft__fiber *f, uint64_t deadline)
+void weft__timer_add(weft__loop *L, weft__record *f, uint64_t deadline)
 {
     f->deadline = deadline;
     f->timer_seq = L->timer_seq++;
@@ -98,11 +98,11 @@ void weft__timer_add(weft__loop *L, weft__fiber *f, uint64_t deadline)
     sift_up(L, L->heap_len++, e);
 }
 
-void weft__timer_del(weft__loop *L, weft__fiber *f)
+void weft__timer_del(weft__loop *L, weft__record *f)
 {
     uint32_t i = f->heap_pos - 1;
     f->heap_pos = 0;
-    f->deadline = WEFT_NO_DEADLINE;
+    f->deadline = WEFT__NO_DEADLINE;
     L->n_user_timers--;
     weft__timer_ent last = L->heap[--L->heap_len];
     if (i == L->heap_len)
@@ -122,10 +122,10 @@ void weft__timers_fire(weft__loop *L, uint64_t now)
 
 uint64_t weft__timers_next(weft__loop *L)
 {
-    return L->heap_len ? L->heap[0].deadline : WEFT_NO_DEADLINE;
+    return L->heap_len ? L->heap[0].deadline : WEFT__NO_DEADLINE;
 }
 
-static int yield_now(weft__loop *L, weft__fiber *f)
+static int yield_now(weft__loop *L, weft__record *f)
 {
     f->wait = WAIT_READY;
     f->wake_rc = 0;
@@ -137,7 +137,7 @@ static int yield_now(weft__loop *L, weft__fiber *f)
 int weft_sleep(double seconds)
 {
     weft__loop *L = weft__tls_loop;
-    weft__fiber *f = L ? L->cur : NULL;
+    weft__record *f = L ? L->cur : NULL;
     if (!f)
         return -EPERM;
     if (isnan(seconds))
@@ -154,7 +154,7 @@ int weft_sleep(double seconds)
 int weft_yield(void)
 {
     weft__loop *L = weft__tls_loop;
-    weft__fiber *f = L ? L->cur : NULL;
+    weft__record *f = L ? L->cur : NULL;
     if (!f)
         return -EPERM;
     if (weft__cancelled(L, f))

@@ -15,7 +15,7 @@
 
 #include <errno.h>
 
-void weft__waitq_push(weft__waitq *q, weft__fiber *f)
+void weft__waitq_push(weft__waitq *q, weft__record *f)
 {
     f->q_next = NULL;
     f->q_prev = q->tail;
@@ -27,7 +27,7 @@ void weft__waitq_push(weft__waitq *q, weft__fiber *f)
     f->q_owner = q;
 }
 
-void weft__waitq_remove(weft__waitq *q, weft__fiber *f)
+void weft__waitq_remove(weft__waitq *q, weft__record *f)
 {
     if (f->q_prev)
         f->q_prev->q_next = f->q_next;
@@ -41,9 +41,9 @@ void weft__waitq_remove(weft__waitq *q, weft__fiber *f)
     f->q_owner = NULL;
 }
 
-weft__fiber *weft__waitq_pop(weft__waitq *q)
+weft__record *weft__waitq_pop(weft__waitq *q)
 {
-    weft__fiber *f = q->head;
+    weft__record *f = q->head;
     if (f)
         weft__waitq_remove(q, f);
     return f;
@@ -51,16 +51,16 @@ weft__fiber *weft__waitq_pop(weft__waitq *q)
 
 int weft__waitq_wait(weft__loop *L, weft__waitq *q, uint64_t deadline)
 {
-    weft__fiber *f = L->cur;
+    weft__record *f = L->cur;
     f->wait = WAIT_QUEUE; /* f->handoff: what the caller offers, if any */
     weft__waitq_push(q, f);
     return weft__wait(L, f, deadline);
 }
 
-weft__fiber *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
+weft__record *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
                                   void *handoff)
 {
-    weft__fiber *f = weft__waitq_pop(q);
+    weft__record *f = weft__waitq_pop(q);
     if (f) {
         f->handoff = handoff;
         weft__wake(L, f, 0);

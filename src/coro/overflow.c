@@ -50,7 +50,7 @@ static void put_u64(uint64_t v)
 }
 
 /* Async-signal-safe: write(2) only. */
-void weft__overflow_report(weft__loop *L, weft__fiber *f, const char *how)
+void weft__overflow_report(weft__loop *L, weft__record *f, const char *how)
 {
     (void)L;
     put("weft: stack overflow in task ");
@@ -100,7 +100,7 @@ static uintptr_t fault_sp(void *uc)
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
     weft__loop *L = weft__tls_loop;
-    weft__fiber *f = L ? L->cur : NULL;
+    weft__record *f = L ? L->cur : NULL;
     if (f && f->stack.lo) {
         if (weft__in_guard(si->si_addr, f->stack.lo))
             weft__overflow_report(L, f, "it ran into its guard page");

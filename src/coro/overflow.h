@@ -24,7 +24,7 @@ int weft__overflow_install(weft__overflow_state *st);
 void weft__overflow_uninstall(weft__overflow_state *st);
 
 /* Prints the overflow message for task f and aborts. */
-_Noreturn void weft__overflow_report(weft__loop *L, weft__fiber *f,
+_Noreturn void weft__overflow_report(weft__loop *L, weft__record *f,
                                      const char *how);
 
 #endif

@@ -13,7 +13,7 @@
 int weft_cond_wait(weft_cond *c)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
+    weft__record *f = weft__sync_self(&L);
     if (!c || !c->lock_)
         return -EINVAL;
     if (!f || c->lock_->owner_ != weft__identity(L, f))
@@ -21,7 +21,7 @@ int weft_cond_wait(weft_cond *c)
     int rc = weft__cancelled(L, f) ? -ECANCELED : 0;
     if (rc == 0) {
         weft_lock_release(c->lock_);
-        rc = weft__waitq_wait(L, weft__wq(&c->waiters_), WEFT_NO_DEADLINE);
+        rc = weft__waitq_wait(L, weft__wq(&c->waiters_), WEFT__NO_DEADLINE);
         f->shield++;
         int lrc = weft_lock_acquire(c->lock_);
         f->shield--;
@@ -34,7 +34,7 @@ int weft_cond_wait(weft_cond *c)
 int weft_cond_notify(weft_cond *c, int n)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
+    weft__record *f = weft__sync_self(&L);
     if (!c || n < 0)
         return -EINVAL;
     if (!f)

@@ -9,7 +9,7 @@
 int weft_event_wait(weft_event *ev)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(ev, &L, &f);
     if (rc)
         return rc;
@@ -17,13 +17,13 @@ int weft_event_wait(weft_event *ev)
         return -ECANCELED;
     if (ev->set_)
         return 0;
-    return weft__waitq_wait(L, weft__wq(&ev->waiters_), WEFT_NO_DEADLINE);
+    return weft__waitq_wait(L, weft__wq(&ev->waiters_), WEFT__NO_DEADLINE);
 }
 
 int weft_event_set(weft_event *ev)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(ev, &L, &f);
     if (rc)
         return rc;

@@ -14,7 +14,7 @@
 int weft_lock_acquire(weft_lock *l)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(l, &L, &f);
     if (rc)
         return rc;
@@ -28,13 +28,13 @@ int weft_lock_acquire(weft_lock *l)
         return 0;
     }
     /* On 0 the releaser made us the owner before waking us. */
-    return weft__waitq_wait(L, weft__wq(&l->waiters_), WEFT_NO_DEADLINE);
+    return weft__waitq_wait(L, weft__wq(&l->waiters_), WEFT__NO_DEADLINE);
 }
 
 int weft_lock_try(weft_lock *l)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(l, &L, &f);
     if (rc)
         return rc;
@@ -47,12 +47,12 @@ int weft_lock_try(weft_lock *l)
 int weft_lock_release(weft_lock *l)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
+    weft__record *f = weft__sync_self(&L);
     if (!l)
         return -EINVAL;
     if (!f || l->owner_ != weft__identity(L, f))
         return -EPERM;
-    weft__fiber *next = weft__waitq_pop(weft__wq(&l->waiters_));
+    weft__record *next = weft__waitq_pop(weft__wq(&l->waiters_));
     if (!next) {
         l->owner_ = 0;
         return 0;

@@ -165,7 +165,7 @@ int weft_queue_free(weft_queue *q)
 static int put(weft_queue *q, void *item, bool wait)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
@@ -183,7 +183,7 @@ static int put(weft_queue *q, void *item, bool wait)
             return -EAGAIN;
         f->handoff = item;
         /* 0: a getter moved our item into the queue. */
-        return weft__waitq_wait(L, &q->putters, WEFT_NO_DEADLINE);
+        return weft__waitq_wait(L, &q->putters, WEFT__NO_DEADLINE);
     }
     if (!q->maxsize && grow(q))
         return -ENOMEM;
@@ -195,7 +195,7 @@ static int put(weft_queue *q, void *item, bool wait)
 static int get(weft_queue *q, void **item, bool wait)
 {
     weft__loop *L;
-    weft__fiber *f = weft__sync_self(&L);
+    weft__record *f = weft__sync_self(&L);
     if (!q || !item)
         return -EINVAL;
     if (!f)
@@ -204,7 +204,7 @@ static int get(weft_queue *q, void **item, bool wait)
         return -ECANCELED;
     if (q->len) {
         *item = take(q);
-        weft__fiber *p = weft__waitq_pop(&q->putters);
+        weft__record *p = weft__waitq_pop(&q->putters);
         if (p) { /* room now: the first waiting putter's item goes in */
             store(q, p->handoff);
             q->unfinished++;
@@ -217,7 +217,7 @@ static int get(weft_queue *q, void **item, bool wait)
     if (!wait)
         return -EAGAIN;
     f->handoff = NULL;
-    int rc = weft__waitq_wait(L, &q->getters, WEFT_NO_DEADLINE);
+    int rc = weft__waitq_wait(L, &q->getters, WEFT__NO_DEADLINE);
     if (rc == 0)
         *item = f->handoff;
     return rc;
@@ -253,7 +253,7 @@ size_t weft_queue_size(const weft_queue *q)
 int weft_queue_task_done(weft_queue *q)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
@@ -267,7 +267,7 @@ int weft_queue_task_done(weft_queue *q)
 int weft_queue_join(weft_queue *q)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
@@ -275,13 +275,13 @@ int weft_queue_join(weft_queue *q)
         return -ECANCELED;
     if (!q->unfinished)
         return 0;
-    return weft__waitq_wait(L, &q->joiners, WEFT_NO_DEADLINE);
+    return weft__waitq_wait(L, &q->joiners, WEFT__NO_DEADLINE);
 }
 
 int weft_queue_shutdown(weft_queue *q, int immediate)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;

@@ -14,7 +14,7 @@
 int weft_sem_acquire(weft_semaphore *s)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(s, &L, &f);
     if (rc)
         return rc;
@@ -24,13 +24,13 @@ int weft_sem_acquire(weft_semaphore *s)
         s->value_--;
         return 0;
     }
-    return weft__waitq_wait(L, weft__wq(&s->waiters_), WEFT_NO_DEADLINE);
+    return weft__waitq_wait(L, weft__wq(&s->waiters_), WEFT__NO_DEADLINE);
 }
 
 int weft_sem_try(weft_semaphore *s)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(s, &L, &f);
     if (rc)
         return rc;
@@ -43,7 +43,7 @@ int weft_sem_try(weft_semaphore *s)
 int weft_sem_release(weft_semaphore *s)
 {
     weft__loop *L;
-    weft__fiber *f;
+    weft__record *f;
     int rc = weft__sync_enter(s, &L, &f);
     if (rc)
         return rc;

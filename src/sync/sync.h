@@ -19,7 +19,7 @@ static inline weft__waitq *weft__wq(weft_waiters *w)
 }
 
 /* The calling task, or NULL (then the caller returns -EPERM). */
-static inline weft__fiber *weft__sync_self(weft__loop **Lp)
+static inline weft__record *weft__sync_self(weft__loop **Lp)
 {
     weft__loop *L = weft__tls_loop;
     *Lp = L;
@@ -29,7 +29,7 @@ static inline weft__fiber *weft__sync_self(weft__loop **Lp)
 /* What every call checks first: the object (-EINVAL if NULL) and that a
  * task of a loop is calling (-EPERM otherwise).  0 when both hold. */
 static inline int weft__sync_enter(const void *obj, weft__loop **Lp,
-                                   weft__fiber **fp)
+                                   weft__record **fp)
 {
     *fp = weft__sync_self(Lp);
     if (!obj)
@@ -40,7 +40,7 @@ static inline int weft__sync_enter(const void *obj, weft__loop **Lp,
 }
 
 /* A task's identity for ownership: its slot and generation, never 0. */
-static inline uint64_t weft__identity(weft__loop *L, weft__fiber *f)
+static inline uint64_t weft__identity(weft__loop *L, weft__record *f)
 {
     return (uint64_t)f->idx | (uint64_t)L->slots[f->idx].gen << 32;
 }
@@ -48,7 +48,7 @@ static inline uint64_t weft__identity(weft__loop *L, weft__fiber *f)
 /* Wakes every waiter with rc. */
 static inline void weft__waitq_wake_all(weft__loop *L, weft__waitq *q, int rc)
 {
-    weft__fiber *f;
+    weft__record *f;
     while ((f = weft__waitq_pop(q)))
         weft__wake(L, f, rc);
 }
