@@ -51,7 +51,7 @@ enum {
     WEFT__SF_OWNED = 1 << 2,     /* the handle is live (not consumed) */
     WEFT__SF_DETACHED = 1 << 3,  /* the loop owns the task */
     WEFT__SF_AWAITED = 1 << 4,   /* a task awaits or gathers it: L->waiter_of */
-    WEFT__SF_JOB = 1 << 5,       /* a thread-pool job: a.job while RUNNING */
+    WEFT__SF_STACKLESS = 1 << 5, /* run by a feature: a.ext while RUNNING */
     WEFT__SF_SPARE = 1 << 6,     /* unused */
     WEFT__SF_MSG = 1 << 7,       /* DONE: a message waits in L->msgs */
 };
@@ -68,7 +68,7 @@ typedef struct weft__slot {
     union {
         void *arg;          /* PENDING without record */
         weft__record *rec; /* WEFT__SF_RECORD */
-        struct weft__job *job; /* WEFT__SF_JOB */
+        struct weft__stackless *ext; /* WEFT__SF_STACKLESS */
         void *result;       /* DONE */
         uint32_t next_free; /* FREE */
     } a;
@@ -89,17 +89,39 @@ static inline void weft__slot_set_err(weft__slot *s, int err)
     s->x = (uint16_t)(int16_t)err;
 }
 
-/* What a task record is waiting for. */
+/* Where a task record is in its life between switches. */
 enum {
-    WAIT_NONE = 0, /* running, or not waiting */
-    WAIT_READY,    /* in the ready ring */
-    WAIT_SLEEP,    /* timer only */
-    WAIT_AWAIT,    /* another task (awaiting) */
-    WAIT_IO,       /* a file descriptor (and maybe a timer) */
-    WAIT_GATHER,   /* several tasks (gather) */
-    WAIT_QUEUE,    /* in a wait queue (lock, event, queue, ...) */
-    WAIT_GEN,      /* a generator's other side */
+    WEFT__WAIT_NONE = 0, /* running, or not started */
+    WEFT__WAIT_READY,    /* in the ready ring */
+    WEFT__WAIT_BLOCKED,  /* suspended: `kind` says on what */
 };
+
+typedef struct weft__loop weft__loop;
+typedef struct weft__walk weft__walk;
+
+/*
+ * A kind of wait: what the core needs to know about a blocked task without
+ * knowing the feature that blocked it.  Each feature (sleep, await, fd
+ * waits, wait queues, join sets, generators, ...) defines one, statically,
+ * and sets it in the record before it suspends.  Every hook may be NULL.
+ */
+typedef struct weft__wait_kind {
+    /* Undoes what the wait linked (a queue entry, a poller registration)
+     * when the waiter is woken by something other than its own waker: a
+     * timer, cancellation, abandonment at shutdown.  Wakers that unlink the
+     * waiter themselves use weft__ready and skip this. */
+    void (*leave)(weft__loop *L, weft__record *r);
+    /* The tasks this waiter waits for, each passed to weft__walk_visit:
+     * cancelling the waiter cancels them instead of waking it (it wakes
+     * when they have finished), and wait cycles are found through them.
+     * Returns false if it waits for no task (cancellation then wakes the
+     * waiter with -ECANCELED). */
+    bool (*targets)(weft__loop *L, weft__record *r, weft__walk *w);
+    /* A task whose waiter (L->waiter_of) this record is has finished. */
+    void (*task_done)(weft__loop *L, weft__record *r, uint32_t idx);
+    /* What the waiter waits for, in a few words, for reports. */
+    void (*describe)(weft__loop *L, weft__record *r, char *buf, size_t len);
+} weft__wait_kind;
 
 /* A FIFO of waiting task records, linked through the records: what a
  * waiter needs lives in its own record, so waiting never allocates. */
@@ -127,21 +149,21 @@ typedef struct weft__exec {
 struct weft__record {
     weft__exec exec;
     uint32_t idx;      /* own slot */
-    uint32_t awaiting; /* slot this one awaits (WAIT_AWAIT) */
+    uint32_t awaiting; /* slot this one awaits (weft__wait_await) */
     uint32_t heap_pos; /* 1 + position in the timer heap, 0 if not in it */
     uint64_t deadline; /* ns, WEFT__NO_DEADLINE if none */
     uint64_t timer_seq; /* orders equal deadlines by arming order */
-    uint8_t wait;      /* WAIT_* */
+    uint8_t wait;      /* WEFT__WAIT_* */
     uint8_t started;   /* has run at least once */
     uint8_t canary;    /* the stack has no guard page: check the canary */
     uint8_t cancelled; /* mirrors the slot's WEFT__SF_CANCELLED once started */
     uint16_t shield;   /* depth of weft_shield_begin scopes */
-    uint8_t gathering; /* inside weft_gather: wait_obj is its state */
-    uint8_t pad1;
+    uint8_t pad1, pad2;
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
     int fail_err;      /* from weft_fail */
-    int io_fd;         /* WAIT_IO */
-    unsigned io_ready; /* WAIT_IO: events seen */
+    int io_fd;         /* weft__wait_io */
+    unsigned io_ready; /* weft__wait_io: events seen */
+    const weft__wait_kind *kind; /* WEFT__WAIT_BLOCKED: on what */
     char *fail_msg;    /* from weft_fail, owned */
     char *errmsg;      /* message of the last failed await, owned */
     char *name;        /* owned copy, or NULL */
@@ -149,15 +171,19 @@ struct weft__record {
     weft_fn fn;        /* until started */
     void *arg;
     weft__record *free_next;
-    /* WAIT_QUEUE: links in the queue, which queue, and what the waker
+    /* In a wait queue: links in the queue, which queue, and what the waker
      * hands over (an item, a permit) before waking. */
     weft__record *q_next, *q_prev;
     weft__waitq *q_owner;
     void *handoff;
-    /* WAIT_GATHER / WAIT_GEN: the operation's state, allocated by the
-     * operation before it waits. */
+    /* The blocking operation's state, for its wait kind's hooks. */
     void *wait_obj;
-    struct weft_gen *gen; /* the generator this task produces for */
+    /* The join set this task collects children into (weft__join_*), NULL
+     * if none: children report to it whether or not the task is blocked. */
+    struct weft__joinset *join;
+    /* Owned by the feature that spawned this task, for its own use (a
+     * generator's producer finds its generator here). */
+    void *role;
     /* Scratch for walks over who-waits-for-whom (cancellation, cycle
      * checks): an intrusive stack, so walks need neither recursion nor
      * allocation; walk_epoch marks records already visited. */
@@ -174,7 +200,7 @@ typedef struct weft__timer_ent {
 typedef struct weft__backend weft__backend;
 typedef struct weft__report weft__report;
 
-typedef struct weft__loop {
+struct weft__loop {
     weft__exec host;     /* the thread's own context: runs the host loop */
     weft__record *cur;    /* running task, NULL while the host runs */
     int budget;          /* switches left before the host polls again; 0
@@ -229,15 +255,14 @@ typedef struct weft__loop {
 
     weft__stacks *stacks;
     weft__backend *backend;
-    struct weft__pool *pool; /* thread pool, started on first use */
-    _Atomic int n_bars;      /* progress bars this loop redraws */
-    struct weft_gen *gens;   /* live generators, finalized at close */
+    /* Features that take part in the host loop's turns (see weft__service),
+     * in registration order. */
+    struct weft__service *services;
 
     /* Wake sources, for deadlock detection. */
     uint32_t n_user_timers; /* tasks with a finite deadline */
     uint32_t n_io;          /* tasks waiting on a file descriptor */
-    uint32_t n_jobs;        /* thread-pool jobs in flight */
-    uint32_t n_ext;         /* handles through which threads can wake us */
+    uint32_t n_sources;     /* weft__source_ref: work in flight elsewhere */
 
     uint32_t walk_epoch;    /* see weft__record.walk_epoch */
     uint32_t main_idx;
@@ -255,7 +280,7 @@ typedef struct weft__loop {
 
     weft__report *reports; /* failures to print when the loop closes */
     weft__report **reports_tail;
-} weft__loop;
+};
 
 /* The loop running on this thread, or NULL.  initial-exec: read on every
  * call, so it must be one instruction even in the shared library (which
@@ -296,13 +321,28 @@ static inline uint32_t weft__ring_pop(weft__loop *L)
  * Returns its wake_rc; errno is preserved. */
 int weft__suspend(weft__loop *L);
 
-/* Wakes a waiting task with `rc` (cancelling its timer); no-op if it is not
- * waiting. */
-void weft__wake(weft__loop *L, weft__record *f, int rc);
+/* Makes blocked record r ready with wake reason rc, cancelling its timer,
+ * for a waker that has already unlinked r from whatever it waited in (or
+ * whose wait links nothing).  Inline: every hand-off ends here. */
+void weft__timer_del(weft__loop *L, weft__record *f);
+static inline void weft__ready(weft__loop *L, weft__record *r, int rc)
+{
+    if (r->heap_pos)
+        weft__timer_del(L, r);
+    r->wake_rc = rc;
+    r->wait = WEFT__WAIT_READY;
+    weft__ring_push(L, r->idx);
+}
 
-/* Suspends until woken or until `deadline` (ns): returns 0, -ETIMEDOUT or
- * -ECANCELED (wake reasons).  The caller has set f->wait. */
-int weft__wait(weft__loop *L, weft__record *f, uint64_t deadline);
+/* Wakes r with rc if it is blocked (its kind's leave hook first); no-op
+ * otherwise. */
+void weft__wake(weft__loop *L, weft__record *r, int rc);
+
+/* Blocks the running task r on `kind` until woken or until `deadline` (ns,
+ * WEFT__NO_DEADLINE for none): returns the wake reason - 0, -ETIMEDOUT or
+ * -ECANCELED. */
+int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
+                uint64_t deadline);
 
 /* Runs ready tasks from the host context until the budget is spent or none
  * is ready. */
@@ -320,8 +360,8 @@ weft__record *weft__start_now(weft__loop *L, uint32_t idx);
 weft__record *weft__record_alloc(weft__loop *L);
 void weft__record_release(weft__loop *L, weft__record *f);
 
-/* Switches directly to `to` (a task waiting in WAIT_GEN or just made
- * ready by the caller), the caller having set its own wait.  Returns the
+/* Switches directly to `to` (a task blocked in a hand-off wait, or just
+ * given a stack), the caller having set its own wait.  Returns the
  * caller's wake_rc once something resumes it. */
 int weft__handoff(weft__loop *L, weft__record *to);
 
@@ -364,8 +404,8 @@ weft_task *weft__encode(weft__loop *L, uint32_t idx, bool borrowed);
 /* Collects a finished slot: result and error out, message to the current
  * task's weft_errmsg (if keep_msg) or freed; the slot is released. */
 int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg);
-/* Does waiting lead from task `from` to task `to` - through awaits,
- * gathers and generators?  Waiting on `from` would then deadlock `to`. */
+/* Does waiting lead from task `from` to task `to`, through the targets of
+ * the waits on the way?  Waiting on `from` would then deadlock `to`. */
 bool weft__waits_on(weft__loop *L, uint32_t from, uint32_t to);
 uint32_t weft__slot_alloc(weft__loop *L);
 
@@ -415,66 +455,162 @@ uint64_t weft__deadline_after(double seconds);
 /* ---- io.c ---- */
 void weft__io_ready(weft__loop *L, void *data, unsigned events);
 
-/* ---- gather.c ---- */
-/* A gather in progress: the gatherer's wait_obj. */
-typedef struct weft__gather {
-    uint32_t n;
-    uint32_t remaining;
-    unsigned flags;
-    int first_err;      /* default mode: first error in completion order */
-    uint32_t first_idx; /* its slot */
-    bool cancelled_rest;
-    uint32_t done_before; /* children already done when claimed */
-    struct weft_bar *bar; /* ticked per finished child, may be NULL */
-    /* The bar's own counter when this loop's thread owns the bar: ticked
-     * inline (see weft_bar_update); else NULL and the bar is ticked by a
-     * call. */
-    _Atomic unsigned long long *bar_count;
-    uint32_t idx[];     /* children in submission order */
-} weft__gather;
+/* ---- service.c: features that take part in the loop's turns ---- */
 
-void weft__gather_child_slow(weft__loop *L, weft__record *w, uint32_t child);
+/*
+ * A loop service: a feature (the thread pool, progress bars, generators,
+ * ...) that needs the host loop's attention registers one on the loop the
+ * first time it is used there; the loop calls its hooks at fixed points of
+ * each turn (loop.c says which) and never names the feature.  Every hook
+ * may be NULL.  The service's memory is the feature's; it stays registered
+ * until `close`, the last hook called.
+ */
+typedef struct weft__service weft__service;
+typedef struct weft__service_ops {
+    /* Each turn, before polling: take in work finished elsewhere.  No
+     * system call here: it runs on every turn. */
+    void (*turn)(weft__loop *L, weft__service *s);
+    /* The next time this service needs the loop awake (ns), not counted as
+     * a wake source for deadlock detection; WEFT__NO_DEADLINE if none. */
+    uint64_t (*next_wakeup)(weft__loop *L, weft__service *s);
+    /* The loop is about to block in the poller (timeout_ns -1: no limit).
+     * Returns true if work arrived meanwhile and the loop must not block. */
+    bool (*before_sleep)(weft__loop *L, weft__service *s, int64_t timeout_ns);
+    /* The poller returned (called after every before_sleep). */
+    void (*after_sleep)(weft__loop *L, weft__service *s);
+    /* After this turn's timers fired, at `now`. */
+    void (*tick)(weft__loop *L, weft__service *s, uint64_t now);
+    /* The main task has finished: every live task is being cancelled. */
+    void (*shutdown)(weft__loop *L, weft__service *s);
+    /* The loop closes: no task is left.  Release everything. */
+    void (*close)(weft__loop *L, weft__service *s);
+} weft__service_ops;
 
-/* A task that weft_gather waits for has finished.  Inline for the common
- * case - no bar, no error, others still running - which is every child but
- * the last of a successful gather. */
-static inline void weft__gather_child_done(weft__loop *L, weft__record *w,
-                                           uint32_t child)
+struct weft__service {
+    const weft__service_ops *ops;
+    weft__service *next;
+};
+
+/* Registers s (ops set by the caller) on L, last in line. */
+void weft__service_add(weft__loop *L, weft__service *s);
+/* L's service with these ops, or NULL. */
+weft__service *weft__service_find(weft__loop *L, const weft__service_ops *ops);
+
+/* Wake sources kept by features: while the count is above zero, something
+ * outside the loop's tasks (a thread-pool job, ...) may still wake a task,
+ * so an idle loop is not a deadlock (libuv's active handles). */
+static inline void weft__source_ref(weft__loop *L)
 {
-    weft__gather *st = (weft__gather *)w->wait_obj;
-    if (st->bar_count)
-        atomic_store_explicit(
-            st->bar_count,
-            atomic_load_explicit(st->bar_count, memory_order_relaxed) + 1,
-            memory_order_relaxed);
-    if (--st->remaining && (!st->bar || st->bar_count) &&
-        L->slots[child].x == 0)
-        return;
-    weft__gather_child_slow(L, w, child);
+    L->n_sources++;
 }
-/* The tasks a gathering record waits for: *n of them, in st->idx order;
- * some may be done.  Marks the gather's other tasks as being cancelled. */
-const uint32_t *weft__gather_children(weft__record *w, uint32_t *n,
-                                      bool cancelling);
+static inline void weft__source_unref(weft__loop *L)
+{
+    L->n_sources--;
+}
 
-/* ---- pool.c ---- */
-/* Finishes the jobs the workers completed.  Returns how many. */
-int weft__pool_reap(weft__loop *L);
-/* Cancels job slot idx: removed if still queued (finishes cancelled), or
- * flagged for the job to poll. */
-void weft__pool_cancel(weft__loop *L, uint32_t idx);
-/* Busy-waits a bounded time for a completion; true if one arrived. */
-bool weft__pool_spin(weft__loop *L);
-void weft__pool_sleeping(weft__loop *L, bool sleeping);
-void weft__pool_destroy(weft__loop *L);
+/* ---- stackless tasks ---- */
 
-/* ---- gen.c ---- */
-void weft__gens_finalize(weft__loop *L);
-/* Shutdown: producers waiting in a yield are woken (-ECANCELED). */
-void weft__gens_shutdown(weft__loop *L);
-/* If f is a generator's consumer waiting for a value: the producer's slot.
- * Otherwise 0. */
-uint32_t weft__gen_producer_for(weft__record *f);
+/*
+ * A task run by a feature rather than on a stack of its own (a thread-pool
+ * job): its slot is RUNNING with WEFT__SF_STACKLESS, a.ext points at the
+ * feature's object, whose first member is this header.  It is awaited,
+ * gathered and cancelled like any task; the feature finishes it with
+ * weft__task_finish.
+ */
+typedef struct weft__stackless weft__stackless;
+typedef struct weft__stackless_ops {
+    /* Cancellation was requested for slot idx. */
+    void (*cancel)(weft__loop *L, uint32_t idx, weft__stackless *t);
+} weft__stackless_ops;
+struct weft__stackless {
+    const weft__stackless_ops *ops;
+};
+
+/* Where weft_fail records an error when no task runs on this thread (a
+ * thread-pool worker running a job sets it). */
+typedef struct weft__fail_sink {
+    int err;
+    char *msg; /* owned */
+} weft__fail_sink;
+extern __thread weft__fail_sink *weft__tls_fail_sink;
+
+/* ---- walk.c: following who waits for whom ---- */
+
+/* A walk over tasks through their waits' targets (cancellation, cycle
+ * checks), with an intrusive stack in the records: no recursion, no
+ * allocation. */
+struct weft__walk {
+    weft__record *stack;
+    /* What to do with each task reached: true stops the walk. */
+    bool (*visit)(weft__loop *L, weft__walk *w, uint32_t idx);
+    uint32_t target; /* for visit */
+    bool found;
+};
+/* Reports task idx to the walk (from a wait kind's targets hook). */
+void weft__walk_visit(weft__loop *L, weft__walk *w, uint32_t idx);
+/* Pushes blocked record r so that its targets are visited later. */
+void weft__walk_push(weft__loop *L, weft__walk *w, weft__record *r);
+/* The tasks r waits for, each reported to w: through its join set, or its
+ * wait kind.  False if it waits for no task. */
+bool weft__walk_targets(weft__loop *L, weft__record *r, weft__walk *w);
+
+/* ---- join.c: join sets ---- */
+
+/*
+ * A join set: a task (the owner) registered as the waiter of several
+ * children, which report to it as they finish, whether or not the owner is
+ * blocked at that moment - weft_gather, weft_map, task groups.  The owner
+ * blocks on weft__wait_join until woken.  The feature embeds this header
+ * in its own state and gives the hooks.
+ */
+typedef struct weft__joinset weft__joinset;
+struct weft__joinset {
+    uint32_t remaining; /* registered children not finished yet */
+    /* Call on_done for every finished child, not only for failures and
+     * the last one. */
+    bool notify_each;
+    /* Bumped by one per finished child (a progress bar's count), or NULL. */
+    _Atomic unsigned long long *progress;
+    /* A child finished: after remaining was counted down.  The owner
+     * decides whether to wake (weft__join_wake). */
+    void (*on_done)(weft__loop *L, weft__record *owner, weft__joinset *js,
+                    uint32_t child);
+    /* The children still registered, reported with weft__walk_visit. */
+    void (*targets)(weft__loop *L, weft__joinset *js, weft__walk *w);
+};
+
+/* Child `child` of owner's join set finished.  Inline for the common case
+ * - a success with others still running - which is every child but the
+ * last of a successful gather. */
+static inline void weft__join_child_done(weft__loop *L, weft__record *owner,
+                                         uint32_t child)
+{
+    weft__joinset *js = owner->join;
+    if (js->progress)
+        atomic_store_explicit(
+            js->progress,
+            atomic_load_explicit(js->progress, memory_order_relaxed) + 1,
+            memory_order_relaxed);
+    if (--js->remaining && !js->notify_each && L->slots[child].x == 0)
+        return;
+    js->on_done(L, owner, js, child);
+}
+
+/* The wait of a join set's owner. */
+extern const weft__wait_kind weft__wait_join;
+
+/* Wakes the owner if it is blocked on its join set. */
+void weft__join_wake(weft__loop *L, weft__record *owner);
+
+/* ---- the core's own wait kinds ---- */
+extern const weft__wait_kind weft__wait_sleep; /* timer.c */
+extern const weft__wait_kind weft__wait_await; /* task.c */
+extern const weft__wait_kind weft__wait_io;    /* io.c */
+extern const weft__wait_kind weft__wait_queue; /* waitq.c */
+
+/* Blocks the running task r until slot idx (which it is registered to
+ * await) has finished, cancellation passing to idx.  task.c. */
+void weft__await_done(weft__loop *L, weft__record *r, uint32_t idx);
 
 /* Should a suspending call of f return -ECANCELED? */
 static inline bool weft__cancelled(weft__loop *L, weft__record *f)

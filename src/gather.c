@@ -2,10 +2,10 @@
  * gather.c - weft_gather (asyncio.gather, Task.WhenAll), weft_map (bounded
  * concurrency) and already-completed tasks.
  *
- * weft_gather consumes the handles, registers the caller as every child's
- * waiter and sleeps until all have finished; children report to it as they
- * finish (weft__gather_child_done), and it is woken early only by the first
- * error, to cancel the others.  It returns only once every child has
+ * weft_gather consumes the handles and collects the children into a join
+ * set (join.c) - the caller is every child's waiter - and sleeps until all
+ * have finished; children report to the set as they finish, and the caller
+ * is woken early only by the first error, to cancel the others.  It returns only once every child has
  * finished, so nothing it gathered can still write into the caller's
  * arrays.  Its state is one allocation made before anything is consumed.
  */
@@ -18,7 +18,18 @@
 #include <errno.h>
 #include <string.h>
 
-typedef weft__gather gather_state;
+/* A gather in progress. */
+typedef struct gather_state {
+    weft__joinset js; /* first: the owner's record points at it */
+    uint32_t n;
+    unsigned flags;
+    int first_err;      /* default mode: first error in completion order */
+    uint32_t first_idx; /* its slot */
+    bool cancelled_rest;
+    uint32_t done_before; /* children already done when claimed */
+    weft_bar *bar;      /* ticked per finished child, may be NULL */
+    uint32_t idx[];     /* children in submission order */
+} gather_state;
 
 /* One finished task on the gather's bar: inline when the bar is this
  * loop's own (created in one of its tasks), else the public call. */
@@ -35,30 +46,30 @@ static bool failed(int err)
     return err != 0;
 }
 
-void weft__gather_child_slow(weft__loop *L, weft__record *w, uint32_t child)
+/* A child finished and the inline path (weft__join_child_done) could not
+ * settle it: a failure, the last child, or a bar to tick by a call. */
+static void gather_on_done(weft__loop *L, weft__record *owner,
+                           weft__joinset *js, uint32_t child)
 {
-    gather_state *st = w->wait_obj; /* remaining already counted down */
-    if (st->bar && !st->bar_count) /* else ticked already, inline */
+    gather_state *st = (gather_state *)js; /* remaining already counted */
+    if (st->bar && !js->progress) /* else ticked already, inline */
         tick(L, st->bar);
     int err = weft__slot_err(&L->slots[child]);
     if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) && failed(err) &&
         !st->first_err) {
         st->first_err = err;
         st->first_idx = child;
-        weft__wake(L, w, 0); /* to cancel the others */
+        weft__join_wake(L, owner); /* to cancel the others */
     }
-    if (st->remaining == 0)
-        weft__wake(L, w, 0);
+    if (js->remaining == 0)
+        weft__join_wake(L, owner);
 }
 
-const uint32_t *weft__gather_children(weft__record *w, uint32_t *n,
-                                      bool cancelling)
+static void gather_targets(weft__loop *L, weft__joinset *js, weft__walk *w)
 {
-    gather_state *st = w->wait_obj;
-    if (cancelling)
-        st->cancelled_rest = true;
-    *n = st->n;
-    return st->idx;
+    gather_state *st = (gather_state *)js;
+    for (uint32_t i = 0; i < st->n; i++)
+        weft__walk_visit(L, w, st->idx[i]);
 }
 
 /* Cancels the children still running (cancellation walks the tree). */
@@ -80,7 +91,7 @@ static void claim(weft__loop *L, weft__record *self, gather_state *st,
     s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
     if (s->state != WEFT__SLOT_DONE) {
         L->waiter_of[idx] = self->idx;
-        st->remaining++;
+        st->js.remaining++;
         return;
     }
     st->done_before++;
@@ -134,20 +145,18 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
     if (st->bar && st->done_before)
         weft_bar_update(st->bar, st->done_before);
     if (st->bar && st->bar->loop == L)
-        st->bar_count = &st->bar->n_owner;
-    self->wait_obj = st;
-    self->gathering = 1;
-    while (st->remaining) {
+        st->js.progress = &st->bar->n_owner; /* ticked inline */
+    st->js.notify_each = st->bar && !st->js.progress;
+    self->join = &st->js;
+    while (st->js.remaining) {
         if (!st->cancelled_rest &&
             (st->first_err || weft__cancelled(L, self)))
             cancel_children(L, st);
-        if (!st->remaining)
+        if (!st->js.remaining)
             break;
-        self->wait = WAIT_GATHER;
-        weft__wait(L, self, WEFT__NO_DEADLINE);
+        weft__block(L, self, &weft__wait_join, WEFT__NO_DEADLINE);
     }
-    self->gathering = 0;
-    self->wait_obj = NULL;
+    self->join = NULL;
 
     /* Collect in submission order; the caller's weft_errmsg is the first
      * error's message. */
@@ -182,6 +191,8 @@ static gather_state *gather_new(size_t n, unsigned flags)
         memset(st, 0, sizeof *st);
         st->n = (uint32_t)n;
         st->flags = flags;
+        st->js.on_done = gather_on_done;
+        st->js.targets = gather_targets;
     }
     return st;
 }

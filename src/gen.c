@@ -17,9 +17,10 @@
 #include "handoff.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 struct weft_gen {
-    weft_gen *next, *prev; /* the loop's live generators */
+    weft_gen *next, *prev; /* the loop's live generators (gen_service) */
     weft__loop *L;
     weft_fn fn;
     void *arg;
@@ -35,20 +36,53 @@ struct weft_gen {
     bool closing;      /* no next will ever come: yields fail at once */
 };
 
-uint32_t weft__gen_producer_for(weft__record *f)
+/* The loop's generators: shutdown wakes producers parked in a yield, and
+ * the loop's close frees what is left. */
+typedef struct gen_service {
+    weft__service svc; /* first */
+    weft_gen *gens;
+} gen_service;
+
+/* Both sides of a generator block on this kind while the other runs. */
+static bool gen_targets(weft__loop *L, weft__record *r, weft__walk *w)
 {
-    weft_gen *g = f->wait_obj;
-    if (f->wait == WAIT_GEN && g && g->consumer == f->idx)
-        return g->producer;
-    return 0;
+    weft_gen *g = r->wait_obj;
+    if (!g || g->consumer != r->idx)
+        return false; /* a producer in a yield: woken by cancellation */
+    weft__walk_visit(L, w, g->producer); /* a consumer inside next */
+    return true;
 }
+
+/* The producer ended while its consumer waited in next. */
+static void gen_task_done(weft__loop *L, weft__record *r, uint32_t idx)
+{
+    (void)idx;
+    weft__ready(L, r, 0);
+}
+
+static void gen_describe(weft__loop *L, weft__record *r, char *buf,
+                         size_t len)
+{
+    (void)L;
+    weft_gen *g = r->wait_obj;
+    snprintf(buf, len, "%s",
+             g && g->consumer == r->idx
+                 ? "waiting for a generator's next value"
+                 : "yielding a value nobody takes");
+}
+
+static const weft__wait_kind gen_wait = {
+    .targets = gen_targets,
+    .task_done = gen_task_done,
+    .describe = gen_describe,
+};
 
 static void *gen_body(void *arg)
 {
     weft_gen *g = arg;
     weft__loop *L = weft__tls_loop;
     weft__record *self = L->cur;
-    self->gen = g;
+    self->role = g;
     g->pf = self;
     void *r = g->fn(g->arg);
     /* Its end goes to whoever waits for it now: the consumer inside next,
@@ -59,14 +93,36 @@ static void *gen_body(void *arg)
     return r;
 }
 
-static void unlink_gen(weft__loop *L, weft_gen *g)
+static void unlink_gen(gen_service *gs, weft_gen *g)
 {
     if (g->prev)
         g->prev->next = g->next;
     else
-        L->gens = g->next;
+        gs->gens = g->next;
     if (g->next)
         g->next->prev = g->prev;
+}
+
+static void gens_shutdown(weft__loop *L, weft__service *sv);
+static void gens_close(weft__loop *L, weft__service *sv);
+
+static const weft__service_ops gen_service_ops = {
+    .shutdown = gens_shutdown,
+    .close = gens_close,
+};
+
+/* The loop's generator service, registered on first use. */
+static gen_service *gen_service_get(weft__loop *L)
+{
+    weft__service *sv = weft__service_find(L, &gen_service_ops);
+    if (sv)
+        return (gen_service *)sv;
+    gen_service *gs = weft__calloc(1, sizeof *gs);
+    if (!gs)
+        return NULL;
+    gs->svc.ops = &gen_service_ops;
+    weft__service_add(L, &gs->svc);
+    return gs;
 }
 
 int weft_gen_new(weft_fn fn, void *arg, weft_gen **out)
@@ -76,16 +132,17 @@ int weft_gen_new(weft_fn fn, void *arg, weft_gen **out)
         return -EINVAL;
     if (!L || !L->cur)
         return -EPERM;
-    weft_gen *g = weft__calloc(1, sizeof *g);
+    gen_service *gs = gen_service_get(L);
+    weft_gen *g = gs ? weft__calloc(1, sizeof *g) : NULL;
     if (!g)
         return -ENOMEM;
     g->L = L;
     g->fn = fn;
     g->arg = arg;
-    g->next = L->gens;
-    if (L->gens)
-        L->gens->prev = g;
-    L->gens = g;
+    g->next = gs->gens;
+    if (gs->gens)
+        gs->gens->prev = g;
+    gs->gens = g;
     *out = g;
     return 0;
 }
@@ -135,7 +192,8 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
                                           weft__record *to, weft_gen *g,
                                           int role, void **value)
 {
-    self->wait = WAIT_GEN;
+    self->wait = WEFT__WAIT_BLOCKED;
+    self->kind = &gen_wait;
     self->wait_obj = g;
     to->wake_rc = 0;
     int rc = weft__handoff_inline(L, self, to);
@@ -190,7 +248,7 @@ static inline int gen_yield(void *value)
     weft__record *self = L ? L->cur : NULL;
     if (!self)
         return -EPERM;
-    weft_gen *g = self->gen;
+    weft_gen *g = self->role;
     if (!g)
         return -EINVAL; /* not a generator's producer */
     /* Closing (or the loop shutting down): nobody will ever take the
@@ -238,13 +296,14 @@ int weft_gen_yield(void *value)
 static void wake_yielder(weft__loop *L, weft_gen *g)
 {
     weft__record *pf = g->pf;
-    if (pf && pf->wait == WAIT_GEN && !g->busy)
+    if (pf && pf->wait == WEFT__WAIT_BLOCKED && pf->kind == &gen_wait &&
+        !g->busy)
         weft__wake(L, pf, -ECANCELED);
 }
 
-void weft__gens_shutdown(weft__loop *L)
+static void gens_shutdown(weft__loop *L, weft__service *sv)
 {
-    for (weft_gen *g = L->gens; g; g = g->next)
+    for (weft_gen *g = ((gen_service *)sv)->gens; g; g = g->next)
         if (!g->busy)
             wake_yielder(L, g);
 }
@@ -266,29 +325,26 @@ int weft_gen_close(weft_gen *g)
             weft__cancel(L, p);
             wake_yielder(L, g);
             L->waiter_of[p] = self->idx;
-            self->awaiting = p;
-            while (L->slots[p].state != WEFT__SLOT_DONE) {
-                self->wait = WAIT_AWAIT; /* joined like an awaited task */
-                weft__wait(L, self, WEFT__NO_DEADLINE);
-            }
-            self->awaiting = 0;
+            weft__await_done(L, self, p); /* joined like an awaited task */
         }
         weft__collect(L, p, NULL, false);
     }
-    unlink_gen(L, g);
+    unlink_gen((gen_service *)weft__service_find(L, &gen_service_ops), g);
     weft__free(g);
     return 0;
 }
 
-void weft__gens_finalize(weft__loop *L)
+static void gens_close(weft__loop *L, weft__service *sv)
 {
+    (void)L;
     /* Shutdown already cancelled and joined every producer; their slots
      * go with the loop. */
-    for (weft_gen *g = L->gens, *n; g; g = n) {
+    gen_service *gs = (gen_service *)sv;
+    for (weft_gen *g = gs->gens, *n; g; g = n) {
         n = g->next;
         weft__free(g);
     }
-    L->gens = NULL;
+    weft__free(gs);
 }
 
 int weft_gen_set_bar(weft_gen *g, weft_bar *bar)

@@ -21,7 +21,7 @@ static inline void weft__leave(weft__loop *L, weft__record *self,
     weft__switch(&self->exec, next ? &next->exec : &L->host, false);
 }
 
-/* Switches directly to `to` (which waits in WAIT_GEN, or was just given a
+/* Switches directly to `to` (blocked in a hand-off wait, or was just given a
  * stack), the caller having set its own wait; the ready queue is bypassed
  * but the switch budget is spent as usual.  Returns the caller's wake_rc
  * once something resumes it. */
@@ -30,12 +30,12 @@ static inline int weft__handoff_inline(weft__loop *L, weft__record *self,
 {
     if (__builtin_expect(L->budget <= 0, 0)) {
         /* Budget spent: `to` queues like any other ready task. */
-        to->wait = WAIT_READY;
+        to->wait = WEFT__WAIT_READY;
         weft__ring_push(L, to->idx);
         return weft__suspend(L);
     }
     L->budget--;
-    to->wait = WAIT_NONE;
+    to->wait = WEFT__WAIT_NONE;
     int saved = *L->errno_ptr;
     weft__leave(L, self, to);
     *L->errno_ptr = saved;

@@ -12,11 +12,32 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
+
+/* However the wait ends (readiness, timer, cancellation, abandonment):
+ * the fd leaves the poller. */
+static void io_leave(weft__loop *L, weft__record *r)
+{
+    weft__backend_del(L->backend, r->io_fd);
+    L->n_io--;
+}
+
+static void io_describe(weft__loop *L, weft__record *r, char *buf,
+                        size_t len)
+{
+    (void)L;
+    snprintf(buf, len, "waiting on fd %d", r->io_fd);
+}
+
+const weft__wait_kind weft__wait_io = {
+    .leave = io_leave,
+    .describe = io_describe,
+};
 
 void weft__io_ready(weft__loop *L, void *data, unsigned events)
 {
     weft__record *f = data;
-    if (f->wait != WAIT_IO)
+    if (f->wait != WEFT__WAIT_BLOCKED || f->kind != &weft__wait_io)
         return;
     f->io_ready = events;
     weft__wake(L, f, 0);
@@ -41,10 +62,8 @@ int weft_io_wait(int fd, unsigned events, double timeout)
         return rc == -EEXIST ? -EBUSY : rc;
     f->io_fd = fd;
     f->io_ready = 0;
-    f->wait = WAIT_IO;
     L->n_io++;
-    rc = weft__wait(L, f, deadline);
-    weft__backend_del(L->backend, fd);
+    rc = weft__block(L, f, &weft__wait_io, deadline);
     if (rc)
         return rc;
     return (int)(f->io_ready & events);

@@ -28,7 +28,6 @@
 #include "backend/backend.h"
 #include "coro/overflow.h"
 #include "coro/switch.h"
-#include "progress/bar_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -131,32 +130,20 @@ static void begin_shutdown(weft__loop *L)
     for (uint32_t i = 1; i < L->slot_top; i++)
         if (alive(&L->slots[i]))
             weft__cancel(L, i);
-    weft__gens_shutdown(L);
+    for (weft__service *sv = L->services; sv; sv = sv->next)
+        if (sv->ops->shutdown)
+            sv->ops->shutdown(L, sv);
 }
 
-static const char *wait_text(weft__loop *L, weft__record *f, char *buf,
+static const char *wait_text(weft__loop *L, weft__record *r, char *buf,
                              size_t len)
 {
-    char label[64];
-    switch (f->wait) {
-    case WAIT_SLEEP:
-        return "sleeping with no deadline";
-    case WAIT_AWAIT:
-        snprintf(buf, len, "awaiting task %s",
-                 weft__task_label(L, f->awaiting, label, sizeof label));
-        return buf;
-    case WAIT_IO:
-        snprintf(buf, len, "waiting on fd %d", f->io_fd);
-        return buf;
-    case WAIT_GATHER:
-        return "gathering tasks";
-    case WAIT_QUEUE:
-        return "waiting on a lock, event, condition, semaphore or queue";
-    case WAIT_GEN:
-        return "waiting on a generator";
-    default:
+    if (r->wait != WEFT__WAIT_BLOCKED)
+        return "ready to run";
+    if (!r->kind->describe)
         return "waiting";
-    }
+    r->kind->describe(L, r, buf, len);
+    return buf;
 }
 
 static void report_stuck(weft__loop *L, const char *head, const char *each)
@@ -165,7 +152,7 @@ static void report_stuck(weft__loop *L, const char *head, const char *each)
     fprintf(stderr, "%s\n", head);
     for (uint32_t i = 1; i < L->slot_top; i++) {
         weft__slot *s = &L->slots[i];
-        if (s->state != WEFT__SLOT_RUNNING || (s->flags & WEFT__SF_JOB))
+        if (s->state != WEFT__SLOT_RUNNING || (s->flags & WEFT__SF_STACKLESS))
             continue;
         weft__record *f = s->a.rec;
         fprintf(stderr, "  task %s%s: %s\n",
@@ -181,13 +168,9 @@ static void abandon(weft__loop *L, uint32_t idx)
     weft__record *f = s->a.rec;
     if (f->heap_pos)
         weft__timer_del(L, f);
-    if (f->wait == WAIT_IO) {
-        weft__backend_del(L->backend, f->io_fd);
-        L->n_io--;
-    }
-    if (f->wait == WAIT_QUEUE && f->q_owner)
-        weft__waitq_remove(f->q_owner, f);
-    f->wait = WAIT_NONE;
+    if (f->wait == WEFT__WAIT_BLOCKED && f->kind->leave)
+        f->kind->leave(L, f);
+    f->wait = WEFT__WAIT_NONE;
     weft__stack_put(L->stacks, &f->stack);
     s->flags &= (uint8_t)~WEFT__SF_DETACHED; /* already reported as stuck */
     weft__task_finish(L, idx, f, NULL, -EDEADLK, NULL);
@@ -212,18 +195,48 @@ static void deadlock(weft__loop *L)
         if (L->slots[i].state == WEFT__SLOT_RUNNING)
             L->slots[i].flags &= (uint8_t)~WEFT__SF_AWAITED;
     for (uint32_t i = 1; i < L->slot_top; i++)
-        if (L->slots[i].state == WEFT__SLOT_RUNNING && !(L->slots[i].flags & WEFT__SF_JOB))
+        if (L->slots[i].state == WEFT__SLOT_RUNNING &&
+            !(L->slots[i].flags & WEFT__SF_STACKLESS))
             abandon(L, i);
 }
 
 static bool wake_source(const weft__loop *L)
 {
-    return L->n_user_timers || L->n_io || L->n_jobs || L->n_ext;
+    return L->n_user_timers || L->n_io || L->n_sources;
 }
 
 static void on_ready(void *ctx, void *data, unsigned events)
 {
     weft__io_ready(ctx, data, events);
+}
+
+/* The earliest internal wake-up the services ask for. */
+static uint64_t services_next(weft__loop *L)
+{
+    uint64_t next = WEFT__NO_DEADLINE;
+    for (weft__service *sv = L->services; sv; sv = sv->next)
+        if (sv->ops->next_wakeup) {
+            uint64_t t = sv->ops->next_wakeup(L, sv);
+            if (t < next)
+                next = t;
+        }
+    return next;
+}
+
+/* Blocks in the poller for at most timeout_ns (-1: no limit), unless a
+ * service says work arrived while it prepared for sleep. */
+static void sleep_in_poller(weft__loop *L, int64_t timeout_ns)
+{
+    bool skip = false;
+    weft__service *sv;
+    for (sv = L->services; sv && !skip; sv = sv->next)
+        if (sv->ops->before_sleep && sv->ops->before_sleep(L, sv, timeout_ns))
+            skip = true;
+    if (!skip)
+        weft__backend_poll(L->backend, timeout_ns, on_ready, L);
+    for (weft__service *s2 = L->services; s2 != sv; s2 = s2->next)
+        if (s2->ops->after_sleep)
+            s2->ops->after_sleep(L, s2);
 }
 
 static void host_loop(weft__loop *L)
@@ -236,10 +249,12 @@ static void host_loop(weft__loop *L)
         if (L->closing && L->n_alive == 0)
             break;
 
-        /* 2. poll (thread-pool completions first: they need no system
-         * call unless the loop sleeps) */
-        if (L->n_jobs)
-            weft__pool_reap(L);
+        /* 2. poll.  Services first take in what finished elsewhere (no
+         * system call: a thread-pool completion costs none unless the loop
+         * sleeps). */
+        for (weft__service *sv = L->services; sv; sv = sv->next)
+            if (sv->ops->turn)
+                sv->ops->turn(L, sv);
         bool ready = L->ring_head != L->ring_tail;
         if (!ready) {
             uint64_t next = weft__timers_next(L);
@@ -247,13 +262,11 @@ static void host_loop(weft__loop *L)
                 deadlock(L);
                 continue;
             }
-            /* Progress bars keep their clocks moving: redraws wake the
+            /* Services' own wake-ups (a progress bar's redraw) wake the
              * loop, but never count as a wake source (above). */
-            if (atomic_load_explicit(&L->n_bars, memory_order_relaxed)) {
-                uint64_t b = weft__bars_next(L);
-                if (b < next)
-                    next = b;
-            }
+            uint64_t sv_next = services_next(L);
+            if (sv_next < next)
+                next = sv_next;
             /* An idle loop still gives idle stacks back: wake up for the
              * next trim while there is something to trim. */
             if (weft__stacks_dirty(L->stacks) &&
@@ -264,23 +277,11 @@ static void host_loop(weft__loop *L)
                 uint64_t now = weft__clock_ns();
                 timeout = next > now ? (int64_t)(next - now) : 0;
             }
-            if (L->n_jobs && timeout != 0) {
-                /* A job is out: spin a little for it (a sleeping hand-off
-                 * costs ~25 us here), then sleep with the workers told to
-                 * wake us. */
-                if (weft__pool_spin(L)) {
-                    weft__pool_reap(L);
-                    continue;
-                }
-                weft__pool_sleeping(L, true);
-                if (weft__pool_reap(L) == 0)
-                    weft__backend_poll(L->backend, timeout, on_ready, L);
-                weft__pool_sleeping(L, false);
-                weft__pool_reap(L);
-            } else {
-                weft__backend_poll(L->backend, timeout, on_ready, L);
-            }
-        } else if (L->n_io || L->n_ext) {
+            if (timeout != 0)
+                sleep_in_poller(L, timeout);
+            else
+                weft__backend_poll(L->backend, 0, on_ready, L);
+        } else if (L->n_io) {
             /* Something outside the ready tasks may have happened. */
             weft__backend_poll(L->backend, 0, on_ready, L);
         }
@@ -288,8 +289,9 @@ static void host_loop(weft__loop *L)
         /* 3. timers */
         uint64_t now = weft__clock_ns();
         weft__timers_fire(L, now);
-        if (atomic_load_explicit(&L->n_bars, memory_order_relaxed))
-            weft__bars_tick(L, now);
+        for (weft__service *sv = L->services; sv; sv = sv->next)
+            if (sv->ops->tick)
+                sv->ops->tick(L, sv, now);
         if (now - last_trim > TRIM_INTERVAL_NS) {
             weft__stacks_trim(L->stacks);
             last_trim = now;
@@ -298,6 +300,21 @@ static void host_loop(weft__loop *L)
         /* 4. run */
         weft__run_ready(L);
         weft__stack_reap(L->stacks, &L->dead_stack);
+    }
+}
+
+/* The loop closes: each service releases what it holds, last registered
+ * first (a later service may rely on an earlier one). */
+static void close_services(weft__loop *L)
+{
+    while (L->services) {
+        weft__service **p = &L->services;
+        while ((*p)->next)
+            p = &(*p)->next;
+        weft__service *sv = *p;
+        *p = NULL;
+        if (sv->ops->close)
+            sv->ops->close(L, sv);
     }
 }
 
@@ -353,9 +370,7 @@ int weft_run(weft_fn fn, void *arg, void **result)
         rc = L->deadlocked ? -EDEADLK : L->main_err;
         keep_message(L->main_msg);
     }
-    weft__gens_finalize(L);
-    weft__bars_loop_closed(L);
-    weft__pool_destroy(L);
+    close_services(L);
     weft__tls_loop = NULL;
     weft__overflow_uninstall(&ov);
     loop_free(L);

@@ -8,9 +8,12 @@
  * (Per loop rather than per process: a loop's jobs and threads then live
  * and die with it, and loops never contend for workers.)
  *
- * A job is a task without a stack: its slot is RUNNING with WEFT__SF_JOB and
- * points at the job, so it can be awaited, gathered and cancelled like any
- * task, and 100,000 jobs need 100,000 small records, not stacks.
+ * A job is a stackless task (core.h): its slot is RUNNING with
+ * WEFT__SF_STACKLESS and points at the job, so it can be awaited, gathered
+ * and cancelled like any task, and 100,000 jobs need 100,000 small records,
+ * not stacks.  The pool is a loop service (registered on first use): it
+ * takes in finished jobs at each turn, spins briefly before the loop
+ * sleeps, and is joined when the loop closes.
  *
  * Hand-off in both directions:
  * - to a worker: a mutex-protected FIFO and a condition variable; the
@@ -46,18 +49,20 @@
 enum { JOB_QUEUED, JOB_RUNNING };
 
 typedef struct weft__job {
+    weft__stackless base; /* first: the slot points at it */
     struct weft__job *next, *prev; /* queue links; next: done stack too */
     weft_fn fn;
     void *arg;
     void *result;
-    char *msg;     /* weft_fail from the job, owned */
-    int err;       /* weft_fail from the job */
+    weft__fail_sink fail; /* weft_fail from the job (message owned) */
     int state;     /* JOB_*, under the pool mutex */
     uint32_t idx;  /* the job's slot */
     atomic_int cancel;
 } weft__job;
 
 typedef struct weft__pool {
+    weft__service svc; /* first: the loop's service list points at it */
+    uint32_t in_flight; /* jobs submitted and not finished (loop thread) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     weft__job *head, *tail; /* queued */
@@ -163,7 +168,9 @@ static void *worker(void *arg)
         weft__job *j = take(p);
         pthread_mutex_unlock(&p->mu);
         tls_job = j;
+        weft__tls_fail_sink = &j->fail;
         j->result = j->fn(j->arg);
+        weft__tls_fail_sink = NULL;
         tls_job = NULL;
         complete(p, j);
         pthread_mutex_lock(&p->mu);
@@ -206,10 +213,27 @@ static unsigned default_max(void)
     return n + 4 < 32 ? (unsigned)n + 4 : 32;
 }
 
+static void pool_turn(weft__loop *L, weft__service *sv);
+static bool pool_before_sleep(weft__loop *L, weft__service *sv,
+                              int64_t timeout_ns);
+static void pool_after_sleep(weft__loop *L, weft__service *sv);
+static void pool_close(weft__loop *L, weft__service *sv);
+static void job_cancel(weft__loop *L, uint32_t idx, weft__stackless *t);
+
+static const weft__service_ops pool_service_ops = {
+    .turn = pool_turn,
+    .before_sleep = pool_before_sleep,
+    .after_sleep = pool_after_sleep,
+    .close = pool_close,
+};
+
+static const weft__stackless_ops job_ops = {.cancel = job_cancel};
+
 static int pool_get(weft__loop *L, weft__pool **out)
 {
-    if (L->pool) {
-        *out = L->pool;
+    weft__service *sv = weft__service_find(L, &pool_service_ops);
+    if (sv) {
+        *out = (weft__pool *)sv;
         return 0;
     }
     weft__pool *p = weft__calloc(1, sizeof *p);
@@ -224,7 +248,8 @@ static int pool_get(weft__loop *L, weft__pool **out)
     pthread_cond_init(&p->cv, NULL);
     p->max = default_max();
     p->backend = L->backend;
-    L->pool = p;
+    p->svc.ops = &pool_service_ops;
+    weft__service_add(L, &p->svc);
     *out = p;
     return 0;
 }
@@ -258,23 +283,25 @@ static int submit(weft__loop *L, weft__job *j)
     if (p->nidle)
         pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    L->n_jobs++;
+    p->in_flight++;
+    weft__source_ref(L);
     return 0;
 }
 
-static void finish_job(weft__loop *L, weft__job *j)
+static void finish_job(weft__loop *L, weft__pool *p, weft__job *j)
 {
-    L->n_jobs--;
+    p->in_flight--;
+    weft__source_unref(L);
     weft__slot *s = &L->slots[j->idx];
-    s->flags &= (uint8_t)~WEFT__SF_JOB;
-    weft__task_finish(L, j->idx, NULL, j->result, j->err, j->msg);
+    s->flags &= (uint8_t)~WEFT__SF_STACKLESS;
+    weft__task_finish(L, j->idx, NULL, j->result, j->fail.err, j->fail.msg);
     weft__free(j);
 }
 
-int weft__pool_reap(weft__loop *L)
+/* Finishes the jobs the workers completed.  Returns how many. */
+static int pool_reap(weft__loop *L, weft__pool *p)
 {
-    weft__pool *p = L->pool;
-    if (!p || !atomic_load_explicit(&p->done, memory_order_relaxed))
+    if (!atomic_load_explicit(&p->done, memory_order_relaxed))
         return 0;
     weft__job *list = atomic_exchange_explicit(&p->done, NULL,
                                                memory_order_acquire);
@@ -289,18 +316,16 @@ int weft__pool_reap(weft__loop *L)
     int count = 0;
     while (rev) {
         weft__job *n = rev->next;
-        finish_job(L, rev);
+        finish_job(L, p, rev);
         rev = n;
         count++;
     }
     return count;
 }
 
-bool weft__pool_spin(weft__loop *L)
+/* Busy-waits a bounded time for a completion; true if one arrived. */
+static bool pool_spin(weft__pool *p)
 {
-    weft__pool *p = L->pool;
-    if (!p)
-        return false;
     uint64_t until = weft__clock_ns() + LOOP_SPIN_NS;
     int n = 0;
     while (!atomic_load_explicit(&p->done, memory_order_acquire)) {
@@ -311,17 +336,44 @@ bool weft__pool_spin(weft__loop *L)
     return true;
 }
 
-void weft__pool_sleeping(weft__loop *L, bool sleeping)
+static void pool_turn(weft__loop *L, weft__service *sv)
 {
-    if (L->pool)
-        atomic_store_explicit(&L->pool->loop_sleeping, sleeping,
-                              memory_order_seq_cst);
+    weft__pool *p = (weft__pool *)sv;
+    if (p->in_flight)
+        pool_reap(L, p);
 }
 
-void weft__pool_cancel(weft__loop *L, uint32_t idx)
+/* A job is out: spin a little for it (a sleeping hand-off costs ~25 us
+ * here), then let the loop sleep with the workers told to wake it.  The
+ * flag is seq_cst and checked after a worker's push, so either the worker
+ * sees it or this reap sees the job. */
+static bool pool_before_sleep(weft__loop *L, weft__service *sv,
+                              int64_t timeout_ns)
 {
-    weft__job *j = L->slots[idx].a.job;
-    weft__pool *p = L->pool;
+    (void)timeout_ns;
+    weft__pool *p = (weft__pool *)sv;
+    if (!p->in_flight)
+        return false;
+    if (pool_spin(p))
+        return true; /* reaped by pool_after_sleep */
+    atomic_store_explicit(&p->loop_sleeping, 1, memory_order_seq_cst);
+    return pool_reap(L, p) > 0;
+}
+
+static void pool_after_sleep(weft__loop *L, weft__service *sv)
+{
+    weft__pool *p = (weft__pool *)sv;
+    atomic_store_explicit(&p->loop_sleeping, 0, memory_order_seq_cst);
+    pool_reap(L, p);
+}
+
+/* Cancellation of a job: removed if still queued (finishes cancelled), or
+ * flagged for the job to poll. */
+static void job_cancel(weft__loop *L, uint32_t idx, weft__stackless *t)
+{
+    (void)idx;
+    weft__job *j = (weft__job *)t;
+    weft__pool *p = (weft__pool *)weft__service_find(L, &pool_service_ops);
     pthread_mutex_lock(&p->mu);
     if (j->state == JOB_QUEUED) {
         /* Never ran, never will: out of the queue and finished now. */
@@ -336,7 +388,7 @@ void weft__pool_cancel(weft__loop *L, uint32_t idx)
         atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
         pthread_mutex_unlock(&p->mu);
         j->result = NULL;
-        finish_job(L, j);
+        finish_job(L, p, j);
         return;
     }
     pthread_mutex_unlock(&p->mu);
@@ -345,11 +397,10 @@ void weft__pool_cancel(weft__loop *L, uint32_t idx)
     atomic_store_explicit(&j->cancel, 1, memory_order_relaxed);
 }
 
-void weft__pool_destroy(weft__loop *L)
+static void pool_close(weft__loop *L, weft__service *sv)
 {
-    weft__pool *p = L->pool;
-    if (!p)
-        return;
+    (void)L;
+    weft__pool *p = (weft__pool *)sv;
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     pthread_cond_broadcast(&p->cv);
@@ -361,7 +412,6 @@ void weft__pool_destroy(weft__loop *L)
     pthread_cond_destroy(&p->cv);
     weft__free(p->threads);
     weft__free(p);
-    L->pool = NULL;
 }
 
 /* ---- public API ---- */
@@ -388,15 +438,16 @@ int weft_spawn_blocking(weft_fn fn, void *arg, weft_task **task)
     j->idx = idx;
     weft__slot *s = &L->slots[idx];
     s->state = WEFT__SLOT_RUNNING;
-    s->flags = WEFT__SF_OWNED | WEFT__SF_JOB;
+    s->flags = WEFT__SF_OWNED | WEFT__SF_STACKLESS;
     s->x = 0;
-    s->a.job = j;
+    j->base.ops = &job_ops;
+    s->a.ext = &j->base;
     if (L->closing) {
         /* Shutdown: born cancelled, never runs. */
-        s->flags |= WEFT__SF_CANCELLED;
+        s->flags = WEFT__SF_OWNED | WEFT__SF_CANCELLED;
         L->n_alive++;
-        L->n_jobs++;
-        finish_job(L, j);
+        weft__task_finish(L, idx, NULL, NULL, -ECANCELED, NULL);
+        weft__free(j);
         *task = weft__encode(L, idx, false);
         return 0;
     }
@@ -450,16 +501,4 @@ int weft_pool_limit(unsigned max_threads)
     p->max = max_threads; /* extra threads finish and idle; none is added */
     pthread_mutex_unlock(&p->mu);
     return 0;
-}
-
-/* weft_fail from a pool job (task.c calls this when no task runs). */
-bool weft__job_fail(int err, char *msg)
-{
-    weft__job *j = tls_job;
-    if (!j)
-        return false;
-    j->err = err;
-    weft__free(j->msg);
-    j->msg = msg;
-    return true;
 }

@@ -10,7 +10,7 @@
  * has finished.
  *
  * Invariants:
- * - A task is in the ready ring at most once; its record says WAIT_READY
+ * - A task is in the ready ring at most once; its record says WEFT__WAIT_READY
  *   (or it is PENDING).  The ring's capacity is >= n_alive + 1, so pushing
  *   never allocates.
  * - L->cur is the record whose stack is running, NULL on the host stack.
@@ -85,15 +85,15 @@ weft__record *weft__record_alloc(weft__loop *L)
      * as much as the rest of an eager spawn's set-up). */
     L->rec_free = f->free_next;
     f->awaiting = 0;
-    f->wait = WAIT_NONE;
+    f->wait = WEFT__WAIT_NONE;
     f->started = 0;
     f->cancelled = 0;
     f->shield = 0;
-    f->gathering = 0;
     f->wake_rc = 0;
     f->fail_err = 0;
     f->wait_obj = NULL;
-    f->gen = NULL;
+    f->join = NULL;
+    f->role = NULL;
     f->q_owner = NULL;
     memset(&f->stack, 0, sizeof f->stack);
     f->deadline = WEFT__NO_DEADLINE;
@@ -152,7 +152,7 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
     weft__exec_set_stack(&f->exec, f->stack.lo, f->stack.size);
     weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, rec_entry, f);
     s->state = WEFT__SLOT_RUNNING;
-    f->wait = WAIT_NONE;
+    f->wait = WEFT__WAIT_NONE;
     return f;
 }
 
@@ -169,7 +169,7 @@ static weft__record *pick_next_slow(weft__loop *L, uint32_t idx)
         weft__slot *s = &L->slots[idx];
         if (s->state == WEFT__SLOT_RUNNING) {
             f = s->a.rec;
-            f->wait = WAIT_NONE;
+            f->wait = WEFT__WAIT_NONE;
             return f;
         }
     }
@@ -185,13 +185,12 @@ static inline weft__record *pick_next(weft__loop *L)
     weft__slot *s = &L->slots[idx];
     if (__builtin_expect(s->state == WEFT__SLOT_RUNNING, 1)) {
         weft__record *f = s->a.rec;
-        f->wait = WAIT_NONE;
+        f->wait = WEFT__WAIT_NONE;
         return f;
     }
     return pick_next_slow(L, idx);
 }
 
-#define leave weft__leave
 
 int weft__suspend(weft__loop *L)
 {
@@ -199,31 +198,28 @@ int weft__suspend(weft__loop *L)
     int saved = *L->errno_ptr;
     weft__record *next = pick_next(L);
     if (next != self)
-        leave(L, self, next);
+        weft__leave(L, self, next);
     *L->errno_ptr = saved;
     return self->wake_rc;
 }
 
-void weft__wake(weft__loop *L, weft__record *f, int rc)
+void weft__wake(weft__loop *L, weft__record *r, int rc)
 {
-    if (f->wait == WAIT_NONE || f->wait == WAIT_READY)
+    if (r->wait != WEFT__WAIT_BLOCKED)
         return;
-    if (f->heap_pos)
-        weft__timer_del(L, f);
-    if (f->wait == WAIT_IO)
-        L->n_io--;
-    else if (f->wait == WAIT_QUEUE && f->q_owner)
-        weft__waitq_remove(f->q_owner, f);
-    f->wake_rc = rc;
-    f->wait = WAIT_READY;
-    weft__ring_push(L, f->idx);
+    if (r->kind->leave)
+        r->kind->leave(L, r);
+    weft__ready(L, r, rc);
 }
 
-int weft__wait(weft__loop *L, weft__record *f, uint64_t deadline)
+int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
+                uint64_t deadline)
 {
-    f->wake_rc = 0;
+    r->wait = WEFT__WAIT_BLOCKED;
+    r->kind = kind;
+    r->wake_rc = 0;
     if (deadline != WEFT__NO_DEADLINE)
-        weft__timer_add(L, f, deadline);
+        weft__timer_add(L, r, deadline);
     return weft__suspend(L);
 }
 
@@ -254,10 +250,10 @@ void weft__start_eager(weft__loop *L, uint32_t idx)
         return;
     /* The spawner goes first in line: whatever the new task does when it
      * suspends, the spawner is what runs next. */
-    self->wait = WAIT_READY;
+    self->wait = WEFT__WAIT_READY;
     weft__ring_push_front(L, self->idx);
     int saved = *L->errno_ptr;
-    leave(L, self, f);
+    weft__leave(L, self, f);
     *L->errno_ptr = saved;
 }
 

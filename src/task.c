@@ -163,28 +163,25 @@ void weft__waiter_set(weft__loop *L, uint32_t idx, uint32_t waiter)
     L->waiter_of[idx] = waiter;
 }
 
-/* Slot idx finished: tell whoever waits for it, by how it waits. */
+/* Slot idx finished: tell whoever waits for it - a join set it belongs
+ * to, an await (inline: the common case), or the waiter's wait kind. */
 static void notify_waiter(weft__loop *L, uint32_t idx)
 {
     uint32_t w = L->waiter_of[idx];
     if (!w || L->slots[w].state != WEFT__SLOT_RUNNING)
         return;
-    weft__record *wf = L->slots[w].a.rec;
-    if (wf->gathering) {
-        /* Counted whether or not the gatherer is still asleep. */
-        weft__gather_child_done(L, wf, idx);
+    weft__record *wr = L->slots[w].a.rec;
+    if (wr->join) {
+        weft__join_child_done(L, wr, idx);
         return;
     }
-    switch (wf->wait) {
-    case WAIT_AWAIT:
-        if (wf->awaiting == idx)
-            weft__wake(L, wf, 0);
-        break;
-    case WAIT_GEN: /* a generator's consumer: its producer ended */
-        weft__wake(L, wf, 0);
-        break;
-    default:
-        break;
+    if (wr->wait != WEFT__WAIT_BLOCKED)
+        return;
+    if (wr->kind == &weft__wait_await) {
+        if (wr->awaiting == idx)
+            weft__ready(L, wr, 0);
+    } else if (wr->kind->task_done) {
+        wr->kind->task_done(L, wr, idx);
     }
 }
 
@@ -222,117 +219,99 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__record *f,
     }
 }
 
-/* ---- cancellation ---- */
+/* ---- cancellation and wait cycles ---- */
 
-
-/* Pushes f on a walk's stack unless this walk visited it already. */
-static void walk_push(weft__loop *L, weft__record **stack, weft__record *f)
+/* Cancellation reaches task idx: flag it; a blocked task is expanded later
+ * (its targets cancelled, or itself woken). */
+static bool cancel_visit(weft__loop *L, weft__walk *w, uint32_t idx)
 {
-    if (f->walk_epoch == L->walk_epoch)
-        return;
-    f->walk_epoch = L->walk_epoch;
-    f->walk_next = *stack;
-    *stack = f;
-}
-
-/* Cancels idx and the chain of tasks it awaits; a gathering task met on
- * the way is pushed on the walk's stack, its children handled later. */
-static void cancel_chain(weft__loop *L, uint32_t idx, weft__record **stack)
-{
-    for (;;) {
-        weft__slot *s = &L->slots[idx];
-        if (s->state == WEFT__SLOT_DONE)
-            return;
-        s->flags |= WEFT__SF_CANCELLED;
-        if (s->state != WEFT__SLOT_RUNNING)
-            return; /* PENDING: finishes when its turn comes */
-        if (s->flags & WEFT__SF_JOB) {
-            weft__pool_cancel(L, idx);
-            return;
-        }
-        weft__record *f = s->a.rec;
-        f->cancelled = 1;
-        if (f->shield)
-            return;
-        if (f->wait == WAIT_AWAIT) {
-            idx = f->awaiting;
-            continue;
-        }
-        if (f->gathering) {
-            walk_push(L, stack, f);
-            return;
-        }
-        uint32_t producer = weft__gen_producer_for(f);
-        if (producer) {
-            idx = producer;
-            continue;
-        }
-        if (f->wait != WAIT_NONE && f->wait != WAIT_READY)
-            weft__wake(L, f, -ECANCELED);
-        return;
+    weft__slot *s = &L->slots[idx];
+    if (s->state == WEFT__SLOT_DONE)
+        return false;
+    s->flags |= WEFT__SF_CANCELLED;
+    if (s->state != WEFT__SLOT_RUNNING)
+        return false; /* PENDING: finishes when its turn comes */
+    if (s->flags & WEFT__SF_STACKLESS) {
+        s->a.ext->ops->cancel(L, idx, s->a.ext);
+        return false;
     }
+    weft__record *r = s->a.rec;
+    r->cancelled = 1;
+    if (!r->shield)
+        weft__walk_push(L, w, r);
+    return false;
 }
 
 int weft__cancel(weft__loop *L, uint32_t idx)
 {
     if (L->slots[idx].state == WEFT__SLOT_DONE)
         return 1;
-    /* Awaits form chains, gathers form trees: walked with an intrusive
-     * stack, so that a deep tree costs no recursion. */
+    /* A task that waits for other tasks passes the cancellation on and
+     * wakes when they have finished; any other blocked task wakes now. */
     L->walk_epoch++;
-    weft__record *stack = NULL;
-    cancel_chain(L, idx, &stack);
-    while (stack) {
-        weft__record *g = stack;
-        stack = g->walk_next;
-        uint32_t n;
-        const uint32_t *kids = weft__gather_children(g, &n, true);
-        for (uint32_t i = 0; i < n; i++)
-            cancel_chain(L, kids[i], &stack);
+    weft__walk w = {.visit = cancel_visit};
+    weft__walk_visit(L, &w, idx);
+    while (w.stack) {
+        weft__record *r = w.stack;
+        w.stack = r->walk_next;
+        if (!weft__walk_targets(L, r, &w))
+            weft__wake(L, r, -ECANCELED);
     }
     return 0;
 }
 
-/* One step of weft__waits_on: is idx the target, else queue it if it
- * waits for something. */
-static bool visit(weft__loop *L, uint32_t idx, uint32_t to,
-                  weft__record **stack)
+static bool cycle_visit(weft__loop *L, weft__walk *w, uint32_t idx)
 {
-    if (idx == to)
+    if (idx == w->target)
         return true;
     weft__slot *s = &L->slots[idx];
-    if (s->state == WEFT__SLOT_RUNNING && !(s->flags & WEFT__SF_JOB)) {
-        weft__record *f = s->a.rec;
-        if (f->wait == WAIT_AWAIT || f->gathering ||
-            weft__gen_producer_for(f))
-            walk_push(L, stack, f);
-    }
+    if (s->state == WEFT__SLOT_RUNNING && !(s->flags & WEFT__SF_STACKLESS))
+        weft__walk_push(L, w, s->a.rec);
     return false;
 }
 
 bool weft__waits_on(weft__loop *L, uint32_t from, uint32_t to)
 {
     L->walk_epoch++;
-    weft__record *stack = NULL;
-    if (visit(L, from, to, &stack))
-        return true;
-    while (stack) {
-        weft__record *f = stack;
-        stack = f->walk_next;
-        if (f->wait == WAIT_AWAIT) {
-            if (visit(L, f->awaiting, to, &stack))
-                return true;
-        } else if (f->gathering) {
-            uint32_t n;
-            const uint32_t *kids = weft__gather_children(f, &n, false);
-            for (uint32_t i = 0; i < n; i++)
-                if (visit(L, kids[i], to, &stack))
-                    return true;
-        } else if (visit(L, weft__gen_producer_for(f), to, &stack)) {
-            return true;
-        }
+    weft__walk w = {.visit = cycle_visit, .target = to};
+    weft__walk_visit(L, &w, from);
+    while (!w.found && w.stack) {
+        weft__record *r = w.stack;
+        w.stack = r->walk_next;
+        weft__walk_targets(L, r, &w);
     }
-    return false;
+    return w.found;
+}
+
+/* ---- the await wait ---- */
+
+static bool await_targets(weft__loop *L, weft__record *r, weft__walk *w)
+{
+    weft__walk_visit(L, w, r->awaiting);
+    return true;
+}
+
+static void await_describe(weft__loop *L, weft__record *r, char *buf,
+                           size_t len)
+{
+    char label[64];
+    snprintf(buf, len, "awaiting task %s",
+             weft__task_label(L, r->awaiting, label, sizeof label));
+}
+
+const weft__wait_kind weft__wait_await = {
+    .targets = await_targets,
+    .describe = await_describe,
+};
+
+void weft__await_done(weft__loop *L, weft__record *r, uint32_t idx)
+{
+    /* Only the awaited task's end wakes this wait; cancelling the waiter
+     * cancels the awaited task instead (weft__cancel). */
+    r->awaiting = idx;
+    while (L->slots[idx].state != WEFT__SLOT_DONE)
+        weft__block(L, r, &weft__wait_await, WEFT__NO_DEADLINE);
+    r->awaiting = 0;
 }
 
 /* ---- spawning ---- */
@@ -454,14 +433,8 @@ int weft_await(weft_task *task, void **result)
     s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
     if (s->state != WEFT__SLOT_DONE && weft__cancelled(L, self))
         weft__cancel(L, idx); /* may finish it at once (a queued job) */
-    if (s->state != WEFT__SLOT_DONE) {
-        /* Only the awaited task's end wakes this wait; cancelling the
-         * caller cancels the awaited task instead (weft__cancel). */
-        self->wait = WAIT_AWAIT;
-        self->awaiting = idx;
-        weft__wait(L, self, WEFT__NO_DEADLINE);
-        self->awaiting = 0;
-    }
+    if (s->state != WEFT__SLOT_DONE)
+        weft__await_done(L, self, idx);
     rc = weft__collect(L, idx, result, true);
     if (weft__cancelled(L, self))
         rc = -ECANCELED;
@@ -569,7 +542,7 @@ weft_task *weft_current(void)
     return weft__encode(L, L->cur->idx, true);
 }
 
-bool weft__job_fail(int err, char *msg);
+__thread weft__fail_sink *weft__tls_fail_sink;
 
 void *weft_fail(int err, const char *fmt, ...)
 {
@@ -591,8 +564,13 @@ void *weft_fail(int err, const char *fmt, ...)
         f->fail_err = err;
         weft__free(f->fail_msg);
         f->fail_msg = msg;
-    } else if (!weft__job_fail(err, msg)) {
-        weft__free(msg); /* neither a task nor a pool job */
+    } else if (weft__tls_fail_sink) {
+        weft__fail_sink *sink = weft__tls_fail_sink;
+        sink->err = err;
+        weft__free(sink->msg);
+        sink->msg = msg;
+    } else {
+        weft__free(msg); /* neither a task nor a stackless task's thread */
     }
     return NULL;
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <time.h>
 
 uint64_t weft__clock_ns(void)
@@ -125,9 +126,21 @@ uint64_t weft__timers_next(weft__loop *L)
     return L->heap_len ? L->heap[0].deadline : WEFT__NO_DEADLINE;
 }
 
+static void sleep_describe(weft__loop *L, weft__record *r, char *buf,
+                           size_t len)
+{
+    (void)L;
+    if (r->deadline == WEFT__NO_DEADLINE)
+        snprintf(buf, len, "sleeping with no deadline");
+    else
+        snprintf(buf, len, "sleeping");
+}
+
+const weft__wait_kind weft__wait_sleep = {.describe = sleep_describe};
+
 static int yield_now(weft__loop *L, weft__record *f)
 {
-    f->wait = WAIT_READY;
+    f->wait = WEFT__WAIT_READY;
     f->wake_rc = 0;
     weft__ring_push(L, f->idx);
     weft__suspend(L);
@@ -146,8 +159,8 @@ int weft_sleep(double seconds)
         return -ECANCELED;
     if (seconds <= 0)
         return yield_now(L, f);
-    f->wait = WAIT_SLEEP;
-    int rc = weft__wait(L, f, weft__deadline_after(seconds));
+    int rc = weft__block(L, f, &weft__wait_sleep,
+                         weft__deadline_after(seconds));
     return rc == -ETIMEDOUT ? 0 : rc;
 }
 

@@ -14,6 +14,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 void weft__waitq_push(weft__waitq *q, weft__record *f)
 {
@@ -49,12 +50,34 @@ weft__record *weft__waitq_pop(weft__waitq *q)
     return f;
 }
 
+/* Woken by a timer or cancellation: out of the queue, granted nothing. */
+static void queue_leave(weft__loop *L, weft__record *r)
+{
+    (void)L;
+    if (r->q_owner)
+        weft__waitq_remove(r->q_owner, r);
+}
+
+static void queue_describe(weft__loop *L, weft__record *r, char *buf,
+                           size_t len)
+{
+    (void)L;
+    (void)r;
+    snprintf(buf, len,
+             "waiting on a lock, event, condition, semaphore or queue");
+}
+
+const weft__wait_kind weft__wait_queue = {
+    .leave = queue_leave,
+    .describe = queue_describe,
+};
+
 int weft__waitq_wait(weft__loop *L, weft__waitq *q, uint64_t deadline)
 {
     weft__record *f = L->cur;
-    f->wait = WAIT_QUEUE; /* f->handoff: what the caller offers, if any */
+    /* f->handoff: what the caller offers, if any */
     weft__waitq_push(q, f);
-    return weft__wait(L, f, deadline);
+    return weft__block(L, f, &weft__wait_queue, deadline);
 }
 
 weft__record *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
@@ -63,7 +86,7 @@ weft__record *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,
     weft__record *f = weft__waitq_pop(q);
     if (f) {
         f->handoff = handoff;
-        weft__wake(L, f, 0);
+        weft__ready(L, f, 0);
     }
     return f;
 }

@@ -7,9 +7,11 @@
  * count is their sum.  Nothing on that path reads the clock or locks.
  *
  * Redraws come from one of two places:
- * - a bar created inside a loop is redrawn by that loop (weft__bars_tick,
- *   called every turn; weft__bars_next caps how long the loop sleeps).
- *   These wake-ups are not wake sources for deadlock detection.
+ * - a bar created inside a loop is redrawn by that loop: the bars are a
+ *   loop service (registered with the first bar) whose tick hook redraws
+ *   what is due every turn and whose next_wakeup hook caps how long the
+ *   loop sleeps.  These wake-ups are not wake sources for deadlock
+ *   detection.
  * - a bar created outside any loop redraws itself from weft_bar_update,
  *   which reads the clock only every `miniters` updates, tuned as tqdm does
  *   so that a check happens about once per mininterval.
@@ -126,10 +128,18 @@ static void draw(weft_bar *b, uint64_t now)
     weft__term_draw(b, now);
 }
 
-/* ---- loop-driven redraws ---- */
+/* ---- loop-driven redraws: the bars' loop service ---- */
 
-void weft__bars_tick(struct weft__loop *L, uint64_t now)
+typedef struct bar_service {
+    weft__service svc; /* first */
+    _Atomic int n_bars; /* open bars of this loop (closed from any thread) */
+} bar_service;
+
+static void bars_tick(struct weft__loop *L, weft__service *sv, uint64_t now)
 {
+    if (!atomic_load_explicit(&((bar_service *)sv)->n_bars,
+                              memory_order_relaxed))
+        return;
     pthread_mutex_lock(&weft__bars_mu);
     for (weft_bar *b = weft__bars; b; b = b->next)
         if (b->loop == L && due(b, now))
@@ -137,9 +147,12 @@ void weft__bars_tick(struct weft__loop *L, uint64_t now)
     pthread_mutex_unlock(&weft__bars_mu);
 }
 
-uint64_t weft__bars_next(struct weft__loop *L)
+static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
 {
     uint64_t next = UINT64_MAX;
+    if (!atomic_load_explicit(&((bar_service *)sv)->n_bars,
+                              memory_order_relaxed))
+        return next;
     pthread_mutex_lock(&weft__bars_mu);
     for (weft_bar *b = weft__bars; b; b = b->next) {
         if (b->loop != L || b->mode == WEFT__BAR_OFF)
@@ -157,7 +170,9 @@ uint64_t weft__bars_next(struct weft__loop *L)
     return next;
 }
 
-void weft__bars_loop_closed(struct weft__loop *L)
+/* The loop closes: its bars still open are closed (their final lines
+ * drawn), then the service goes. */
+static void bars_close(struct weft__loop *L, weft__service *sv)
 {
     for (;;) {
         weft_bar *found = NULL;
@@ -169,9 +184,31 @@ void weft__bars_loop_closed(struct weft__loop *L)
             }
         pthread_mutex_unlock(&weft__bars_mu);
         if (!found)
-            return;
+            break;
         weft_bar_close(found);
     }
+    weft__free(sv);
+}
+
+static const weft__service_ops bar_service_ops = {
+    .next_wakeup = bars_next,
+    .tick = bars_tick,
+    .close = bars_close,
+};
+
+/* The bar service of L (the calling thread's loop), registered on first
+ * use; NULL if out of memory. */
+static bar_service *bar_service_get(struct weft__loop *L)
+{
+    weft__service *sv = weft__service_find(L, &bar_service_ops);
+    if (sv)
+        return (bar_service *)sv;
+    bar_service *bs = weft__calloc(1, sizeof *bs);
+    if (!bs)
+        return NULL;
+    bs->svc.ops = &bar_service_ops;
+    weft__service_add(L, &bs->svc);
+    return bs;
 }
 
 /* ---- the public API ---- */
@@ -198,6 +235,11 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
     if (isnan(o->total) || o->mininterval < 0 || isnan(o->mininterval) ||
         o->unit_divisor < 0 || o->fd < 0)
         return -EINVAL;
+    struct weft__loop *L =
+        weft__tls_loop && weft__tls_loop->cur ? weft__tls_loop : NULL;
+    bar_service *bs = L ? bar_service_get(L) : NULL;
+    if (L && !bs)
+        return -ENOMEM;
     weft_bar *b = weft__calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
@@ -218,7 +260,8 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
     b->fd = o->fd ? o->fd : 2;
     b->ascii = o->ascii;
     b->owner = &thread_tag;
-    b->loop = weft__tls_loop && weft__tls_loop->cur ? weft__tls_loop : NULL;
+    b->loop = L;
+    b->service = bs;
     b->miniters = 1;
     b->start_ns = b->print_ns = b->draw_ns = now_ns();
     b->mode = o->disable ? WEFT__BAR_OFF : weft__term_mode(b->fd);
@@ -226,8 +269,8 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
     weft__term_attach(b, o->position);
     weft__term_draw(b, b->start_ns);
     pthread_mutex_unlock(&weft__bars_mu);
-    if (b->loop)
-        atomic_fetch_add(&b->loop->n_bars, 1);
+    if (bs)
+        atomic_fetch_add(&bs->n_bars, 1);
     *out = b;
     return 0;
 }
@@ -311,8 +354,8 @@ int weft_bar_close(weft_bar *b)
     b->closing = true;
     weft__term_detach(b, now);
     pthread_mutex_unlock(&weft__bars_mu);
-    if (b->loop)
-        atomic_fetch_sub(&b->loop->n_bars, 1);
+    if (b->service)
+        atomic_fetch_sub(&((bar_service *)b->service)->n_bars, 1);
     weft__free(b->desc);
     weft__free(b->unit);
     weft__free(b->postfix);

@@ -20,6 +20,7 @@ enum { WEFT__BAR_OFF = 0, WEFT__BAR_TTY, WEFT__BAR_LOG };
 struct weft_bar {
     weft_bar *next;            /* weft__bars */
     struct weft__loop *loop;   /* redrawn by this loop; NULL: by itself */
+    void *service;             /* that loop's bar service, or NULL */
     const void *owner;         /* the creating thread's tag */
     /* Counted by the creating thread: relaxed load and store (no
      * read-modify-write: only that thread writes it), atomic so that other
@@ -77,10 +78,5 @@ void weft__term_draw(weft_bar *b, uint64_t now);
 /* Removes b, leaving its final line (b->leave) or erasing it. */
 void weft__term_detach(weft_bar *b, uint64_t now);
 int weft__term_write_above(int fd, const char *text);
-
-/* ---- for the loop (loop.c) ---- */
-void weft__bars_tick(struct weft__loop *L, uint64_t now);
-uint64_t weft__bars_next(struct weft__loop *L);
-void weft__bars_loop_closed(struct weft__loop *L);
 
 #endif

@@ -58,7 +58,7 @@ int weft_lock_release(weft_lock *l)
         return 0;
     }
     l->owner_ = weft__identity(L, next);
-    weft__wake(L, next, 0);
+    weft__ready(L, next, 0);
     return 0;
 }
 

@@ -208,7 +208,7 @@ static int get(weft_queue *q, void **item, bool wait)
         if (p) { /* room now: the first waiting putter's item goes in */
             store(q, p->handoff);
             q->unfinished++;
-            weft__wake(L, p, 0);
+            weft__ready(L, p, 0);
         }
         return 0;
     }

@@ -50,7 +50,7 @@ static inline void weft__waitq_wake_all(weft__loop *L, weft__waitq *q, int rc)
 {
     weft__record *f;
     while ((f = weft__waitq_pop(q)))
-        weft__wake(L, f, rc);
+        weft__ready(L, f, rc);
 }
 
 #endif
