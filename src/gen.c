@@ -264,7 +264,7 @@ static inline int gen_yield(void *value)
 
 #if defined(__x86_64__) && !defined(WEFT_CTX_UCONTEXT) &&                  \
     !defined(WEFT_SANITIZE_ADDRESS) && !defined(WEFT_SANITIZE_THREAD)
-/* weft_gen_next and weft_gen_yield are assembly stubs (ctx_x86_64.S) that
+/* weft_gen_next and weft_gen_yield are assembly stubs (gen_x86_64.S) that
  * call this from one shared call site and leave by an indirect jump to
  * their caller rather than a return: after a switch, the return-stack
  * predictor holds the other side's return addresses, while the

@@ -111,6 +111,11 @@ EOF
 # ------------------------------------------------------------------ install
 run install cmake --install "$build_dir" --prefix "$prefix"
 [[ -f $prefix/include/weft.h ]] || fail "include/weft.h not installed"
+for h in "$root"/include/weft/*.h; do
+    [[ -e $h ]] || continue
+    cmp -s "$h" "$prefix/include/weft/${h##*/}" ||
+        fail "include/weft/${h##*/} not installed (or installed differently)"
+done
 pc=$(find "$prefix" -name weft.pc -path '*/pkgconfig/*' | head -n 1)
 [[ -n $pc ]] || fail "weft.pc not installed"
 export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"

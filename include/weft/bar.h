@@ -34,6 +34,8 @@
 #ifndef WEFT_BAR_H
 #define WEFT_BAR_H
 
+#include "base.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -6,9 +6,13 @@
 #ifndef WEFT_GATHER_H
 #define WEFT_GATHER_H
 
+#include "base.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct weft_bar; /* weft/bar.h */
 
 /* return_exceptions=True: nothing is cancelled; every task's own error
  * lands in its slot of errors, and weft_gather returns 0. */

@@ -24,11 +24,15 @@
 #ifndef WEFT_GEN_H
 #define WEFT_GEN_H
 
+#include "base.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct weft_gen weft_gen;
+
+struct weft_bar; /* weft/bar.h */
 
 /* A generator producing with fn(arg); nothing runs until the first next.
  * *gen is the caller's, to weft_gen_close.  One never closed is finalized

@@ -22,6 +22,8 @@
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
 
+#include "base.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

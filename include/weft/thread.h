@@ -12,6 +12,8 @@
 #ifndef WEFT_THREAD_H
 #define WEFT_THREAD_H
 
+#include "base.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -9,6 +9,9 @@
  *      sp+0    MXCSR (4 bytes), x87 control word (2 bytes), padding
  *      sp+16   r15, r14, r13, r12, rbx, rbp
  *      sp+64   return address
+ *
+ * Only the context switch lives here; the assembly entry stubs of
+ * weft_gen_next and weft_gen_yield are in src/gen_x86_64.S.
  */
     .text
 
@@ -90,62 +93,5 @@ weft__ctx_trampoline:
     ud2                         /* entry returned: a bug, fault loudly */
     .cfi_endproc
     .size   weft__ctx_trampoline, .-weft__ctx_trampoline
-
-#if !defined(WEFT_SANITIZE_ADDRESS) && !defined(WEFT_SANITIZE_THREAD)
-/* int weft_gen_next(weft_gen *gen, void **value)     rdi, rsi
- * int weft_gen_yield(void *value)                    rdi
- * Both enter weft__gen_entry, which calls weft__gen_call (src/gen.c) from
- * one call site and returns to its caller with an indirect jump.  Why: the
- * generator's two sides switch stacks inside weft__gen_call, so the
- * return-stack predictor, filled by the other side, would mispredict a
- * `ret` into the caller on every switch; the indirect-branch predictor
- * learns the alternation instead.  (The return-stack entry of the
- * caller's call is left unused; it ages out of the predictor.) */
-    .globl  weft_gen_next
-    .type   weft_gen_next, @function
-    .p2align 4
-weft_gen_next:
-    .cfi_startproc
-    xorl    %edx, %edx              /* role 0: the consumer */
-    jmp     weft__gen_entry
-    .cfi_endproc
-    .size   weft_gen_next, .-weft_gen_next
-
-    .globl  weft_gen_yield
-    .type   weft_gen_yield, @function
-    .p2align 4
-weft_gen_yield:
-    .cfi_startproc
-    movl    $1, %edx                /* role 1: the producer */
-    jmp     weft__gen_entry
-    .cfi_endproc
-    .size   weft_gen_yield, .-weft_gen_yield
-
-    .type   weft__gen_entry, @function
-    .p2align 4
-weft__gen_entry:
-    .cfi_startproc
-    popq    %rax                    /* the caller's return address */
-    .cfi_adjust_cfa_offset -8
-    .cfi_register rip, rax
-    pushq   %rbx                    /* rbx is callee-saved: keep the caller's */
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset rbx, 0
-    movq    %rax, %rbx              /* and carry the return address in it */
-    .cfi_register rip, rbx
-    subq    $8, %rsp                /* 16-byte alignment for the call */
-    .cfi_adjust_cfa_offset 8
-    call    weft__gen_call          /* may switch stacks and come back */
-    addq    $8, %rsp
-    .cfi_adjust_cfa_offset -8
-    movq    %rbx, %rcx
-    .cfi_register rip, rcx
-    popq    %rbx
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore rbx
-    jmp     *%rcx                   /* back to the caller, eax = result */
-    .cfi_endproc
-    .size   weft__gen_entry, .-weft__gen_entry
-#endif
 
     .section .note.GNU-stack,"",@progbits

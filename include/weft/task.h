@@ -1,0 +1,165 @@
+/*
+ * weft/task.h - running a loop, and spawning, awaiting, cancelling and
+ * failing tasks (asyncio.run, create_task, Task).  Included by weft.h.
+ */
+#ifndef WEFT_TASK_H
+#define WEFT_TASK_H
+
+#include "base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Options for weft_spawn_ex().  Zero-initialise, then set what you need. */
+typedef struct weft_spawn_opts {
+    /* The task's name, shown in deadlock and stack-overflow reports and
+     * returned by weft_task_name().  Copied (at most 31 bytes kept); NULL for
+     * none. */
+    const char *name;
+    /* Usable stack size in bytes; 0 for the default (WEFT_STACK_DEFAULT).
+     * Rounded up to the page size; at least WEFT_STACK_MIN, at most
+     * WEFT_STACK_MAX, otherwise weft_spawn_ex() returns -EINVAL. */
+    size_t stack_size;
+    /* WEFT_SPAWN_* flags. */
+    unsigned flags;
+} weft_spawn_opts;
+
+#define WEFT_STACK_DEFAULT ((size_t)128 * 1024)
+#define WEFT_STACK_MIN ((size_t)16 * 1024)
+#define WEFT_STACK_MAX ((size_t)256 * 1024 * 1024)
+
+/*
+ * Eager start (Python 3.12's eager tasks): the new task runs at once, inside
+ * weft_spawn_ex(), until it first suspends or finishes; then the spawner
+ * continues.  Without it a task starts on a later turn of the loop, in
+ * spawn (FIFO) order.
+ */
+#define WEFT_SPAWN_EAGER 1u
+
+/*
+ * asyncio.run(): creates an event loop on the calling thread, runs fn(arg)
+ * as the main task and returns when it has finished.  Before returning it
+ * cancels and joins every task still alive, reports (on stderr) detached
+ * tasks that failed and failed tasks nobody awaited, and closes the loop,
+ * leaving no memory, file descriptor, thread or mapping behind.
+ *
+ * result: if not NULL, receives what fn returned (NULL if it never returned).
+ * Returns 0 or the main task's error (its weft_fail() code, or -ECANCELED),
+ * whose message weft_errmsg() gives afterwards on this thread.
+ * Errors:
+ *   -EINVAL   fn is NULL.
+ *   -EBUSY    called from a thread that is already running a loop.
+ *   -ENOMEM, -EMFILE, ...  the loop could not be created.
+ *   -EDEADLK  every task was waiting and nothing could wake any of them; the
+ *             stuck tasks are named on stderr, then cancelled.  A task that
+ *             still cannot finish is abandoned (reported, never resumed).
+ */
+int weft_run(weft_fn fn, void *arg, void **result);
+
+/*
+ * asyncio.create_task(): starts fn(arg) as a new task.  It starts on a later
+ * turn of the loop, after the tasks already waiting to run (FIFO).
+ *
+ * task: receives the handle, which the caller owns (await or detach it).
+ * Must not be NULL.
+ * Errors: -EINVAL (fn or task NULL), -EPERM (no loop on this thread),
+ * -ENOMEM.  On error nothing was started and *task is untouched.
+ * Callable from a task of the loop.  During loop shutdown new tasks are
+ * created already cancelled: they never run and finish as -ECANCELED.
+ */
+int weft_spawn(weft_fn fn, void *arg, weft_task **task);
+
+/* weft_spawn() with options (name, stack size, eager start); opts may be
+ * NULL.  Errors as weft_spawn(), and -EINVAL for a bad stack size or unknown
+ * flag. */
+int weft_spawn_ex(weft_fn fn, void *arg, const weft_spawn_opts *opts,
+                  weft_task **task);
+
+/*
+ * Waits for a task to finish and consumes its handle.
+ *
+ * result: if not NULL, always receives what the body returned, even when the
+ * task failed or was cancelled, so that a returned allocation is never lost
+ * (NULL if the body never ran).
+ * Returns 0 or the task's error: its weft_fail() code, -ECANCELED if it was
+ * cancelled, -ENOMEM if its stack could not be allocated.  The task's
+ * message stays readable with weft_errmsg() until this task's next await.
+ *
+ * If the calling task is cancelled (before or during the wait), the awaited
+ * task is cancelled too and joined: weft_await returns -ECANCELED only once
+ * it has finished, so it never outlives the caller's memory.
+ * Errors: -EINVAL (NULL or consumed handle), -EPERM (not in a task, or the
+ * handle is from another loop), -EDEADLK (awaiting oneself, or a task that
+ * is, directly or not, awaiting the caller: the handle is not consumed).
+ */
+int weft_await(weft_task *task, void **result);
+
+/*
+ * Fire and forget: the loop takes ownership of the task; the handle is
+ * consumed.  If the task fails (any error but -ECANCELED), the failure is
+ * reported on stderr when the loop closes, never silently lost.
+ * Errors: -EINVAL (NULL or consumed handle), -EPERM (wrong thread/loop).
+ */
+int weft_task_detach(weft_task *task);
+
+/*
+ * Requests cancellation.  The task's suspending calls return -ECANCELED from
+ * then on (a wait in progress is woken); a task cancelled before it started
+ * never runs; a cancelled task finishes as -ECANCELED whatever it returns.
+ * A task waiting in weft_await() passes the cancellation to the task it
+ * awaits, and wakes when that one has finished.  A task may cancel itself.
+ * Does not consume the handle and does not wait.
+ * Returns 0 if cancellation was requested (or already had been), 1 if the
+ * task had already finished (nothing changes).
+ * Errors: -EINVAL (NULL or consumed handle), -EPERM (wrong thread/loop).
+ */
+int weft_task_cancel(weft_task *task);
+
+/* 1 if the task has finished, 0 if not.  Errors: -EINVAL, -EPERM. */
+int weft_task_done(weft_task *task);
+
+/*
+ * Outcome of a finished task, without consuming the handle: the task's error
+ * (0 on success) and, if result is not NULL, what its body returned.
+ * Errors: -EAGAIN (not finished yet), -EINVAL, -EPERM.
+ */
+int weft_task_result(weft_task *task, void **result);
+
+/* The task's error message (from weft_fail), or NULL if none or not
+ * finished.  Owned by the task; valid until the handle is consumed. */
+const char *weft_task_message(weft_task *task);
+
+/*
+ * The task's name (the empty string if it has none or has finished), or NULL
+ * for a bad handle.  The string is owned by the task and valid while it runs.
+ */
+const char *weft_task_name(weft_task *task);
+
+/* The calling task's handle, or NULL outside a task.  The caller does not
+ * own it (do not await or detach it; cancelling is fine). */
+weft_task *weft_current(void);
+
+/*
+ * Finishes the current task with an error: records err (a negative errno,
+ * -4095..-1; anything else is recorded as -EINVAL) and a printf-style
+ * message (fmt may be NULL), and returns NULL so that a body can write
+ *     return weft_fail(-EIO, "read %s", path);
+ * The error takes effect when the body returns.  A later call replaces an
+ * earlier one.  Outside a task it does nothing but return NULL.  If the
+ * message cannot be allocated, the error is kept without it.
+ */
+void *weft_fail(int err, const char *fmt, ...) WEFT_PRINTF(2, 3);
+
+/*
+ * The message of the last failed weft_await() of the calling task, or, outside
+ * a task, of the last weft_run() on this thread.  NULL if there is none.
+ * Owned by weft; valid until the next weft_await() (or weft_run()).
+ */
+const char *weft_errmsg(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_TASK_H */
