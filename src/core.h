@@ -151,14 +151,18 @@ struct weft__record {
     uint32_t idx;      /* own slot */
     uint32_t awaiting; /* slot this one awaits (weft__wait_await) */
     uint32_t heap_pos; /* 1 + position in the timer heap, 0 if not in it */
-    uint64_t deadline; /* ns, WEFT__NO_DEADLINE if none */
+    uint64_t deadline; /* armed timer (ns), WEFT__NO_DEADLINE if none */
+    uint64_t wait_deadline; /* what the blocked call itself asked for */
     uint64_t timer_seq; /* orders equal deadlines by arming order */
     uint8_t wait;      /* WEFT__WAIT_* */
     uint8_t started;   /* has run at least once */
     uint8_t canary;    /* the stack has no guard page: check the canary */
     uint8_t cancelled; /* mirrors the slot's WEFT__SF_CANCELLED once started */
     uint16_t shield;   /* depth of weft_shield_begin scopes */
-    uint8_t pad1, pad2;
+    uint8_t nscopes;   /* open cancel scopes (scope.c) */
+    /* Some open scope is cancelled or has a deadline: suspending calls
+     * take weft__check's slow path. */
+    uint8_t scope_alert;
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
     int fail_err;      /* from weft_fail */
     int io_fd;         /* weft__wait_io */
@@ -176,6 +180,10 @@ struct weft__record {
     weft__record *q_next, *q_prev;
     weft__waitq *q_owner;
     void *handoff;
+    /* Cancel scopes: allocated on the first weft_scope_open of any task
+     * using this record, kept with the record (reused, freed with the
+     * loop). */
+    struct weft__scope_ent *scopes;
     /* The blocking operation's state, for its wait kind's hooks. */
     void *wait_obj;
     /* The join set this task collects children into (weft__join_*), NULL
@@ -265,6 +273,10 @@ struct weft__loop {
     uint32_t n_sources;     /* weft__source_ref: work in flight elsewhere */
 
     uint32_t walk_epoch;    /* see weft__record.walk_epoch */
+    uint32_t scope_serial;  /* numbers cancel scopes for their handles */
+    /* The clock as of this turn's timers (ns): never ahead of the real
+     * clock, so a deadline checked against it is never early. */
+    uint64_t now;
     uint32_t main_idx;
     bool main_done;
     bool closing;      /* main finished: everything left is being cancelled */
@@ -612,12 +624,66 @@ extern const weft__wait_kind weft__wait_queue; /* waitq.c */
  * await) has finished, cancellation passing to idx.  task.c. */
 void weft__await_done(weft__loop *L, weft__record *r, uint32_t idx);
 
-/* Should a suspending call of f return -ECANCELED? */
+/* ---- scope.c: cancel scopes ---- */
+
+/* Scopes a task may have open at once (documented in weft/cancel.h). */
+#define WEFT__SCOPE_MAX 16
+
+typedef struct weft__scope_ent {
+    uint64_t deadline; /* ns, WEFT__NO_DEADLINE if none */
+    uint32_t serial;   /* matches the handle's */
+    uint16_t shield;   /* the task's shield depth when opened */
+    uint8_t caught;    /* a call failed because of this scope */
+    uint8_t pad;
+    int cause;         /* 0, -ECANCELED (cancelled) or -ETIMEDOUT */
+    /* Called when the task ends with this scope open (a task group joins
+     * its children), before the scope is dropped; NULL if none. */
+    void (*on_abandon)(weft__loop *L, weft__record *r, void *ctx);
+    void *ctx;
+} weft__scope_ent;
+
+/* Why a suspending call of r must fail - its task's cancellation, or the
+ * outermost cancelled scope it can see - marking that scope as the cause;
+ * 0 if it may proceed. */
+int weft__check_slow(weft__loop *L, weft__record *r);
+static inline int weft__check(weft__loop *L, weft__record *r)
+{
+    if (__builtin_expect(!(r->cancelled | r->scope_alert), 1))
+        return 0;
+    return weft__check_slow(L, r);
+}
+
+/* Should a suspending call of f fail?  (weft__check without the cause.) */
 static inline bool weft__cancelled(weft__loop *L, weft__record *f)
 {
-    (void)L;
-    return f->cancelled && f->shield == 0;
+    return weft__check(L, f) != 0;
 }
+
+/* What every suspending call does first: return weft__check's code if
+ * there is one. */
+#define WEFT__RETURN_IF_CANCELLED(L, r)                                       \
+    do {                                                                      \
+        int weft_why_ = weft__check(L, r);                                    \
+        if (weft_why_)                                                        \
+            return weft_why_;                                                 \
+    } while (0)
+
+/* The earliest deadline among the scopes r can see, WEFT__NO_DEADLINE if
+ * none. */
+uint64_t weft__scope_deadline(weft__record *r);
+/* r's timer fired at deadline t: true if it was a scope's (the scope is
+ * now cancelled and r interrupted), false if it was the call's own. */
+bool weft__scope_timer(weft__loop *L, weft__record *r, uint64_t t);
+/* Ends a blocked task's wait because a scope it can see was cancelled
+ * (task.c): a wait on other tasks cancels them (and goes on until they
+ * finish); any other wait is woken with the scope's cause. */
+void weft__interrupt(weft__loop *L, weft__record *r);
+/* The task is ending: runs the abandon hooks of its open scopes and drops
+ * them.  Returns how many were open. */
+int weft__scopes_end(weft__loop *L, weft__record *r);
+/* The task body returned with scopes open: they are ended, and the task
+ * fails with -EINVAL unless it failed already (task.c). */
+void weft__task_left_scopes(weft__loop *L, weft__record *f);
 
 /* The current task's record, or NULL (not in a task / no loop). */
 static inline weft__record *weft__self(void)

@@ -179,8 +179,9 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
             errors[i] = err;
     }
     int rc = (flags & WEFT_GATHER_RETURN_ERRORS) ? 0 : st->first_err;
-    if (weft__cancelled(L, self))
-        rc = -ECANCELED;
+    int why = weft__check(L, self);
+    if (why)
+        rc = why;
     return rc;
 }
 
@@ -229,7 +230,7 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
         n > UINT32_MAX)
         return -EINVAL;
     if (n == 0)
-        return weft__cancelled(L, self) ? -ECANCELED : 0;
+        return weft__check(L, self);
     gather_state *st = gather_new(n, flags);
     if (!st)
         return -ENOMEM;
@@ -362,8 +363,7 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     if (!fn || !limit || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
         (n && (!results || !errors)))
         return -EINVAL;
-    if (weft__cancelled(L, self))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, self);
     if (n == 0)
         return 0;
     size_t nw = limit < n ? limit : n;
@@ -406,8 +406,9 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
             weft__free(self->errmsg);
             self->errmsg = st->first_msg;
         }
-        if (weft__cancelled(L, self))
-            rc = -ECANCELED;
+        int why = weft__check(L, self);
+        if (why)
+            rc = why;
     }
     close_bar(o, bar);
     weft__free(gs);

@@ -173,8 +173,9 @@ static __attribute__((noinline)) int next_end(weft__loop *L,
     g->done = true;
     int rc = weft__collect(L, g->producer, NULL, true);
     g->producer = 0;
-    if (weft__cancelled(L, self))
-        rc = -ECANCELED;
+    int why = weft__check(L, self);
+    if (why)
+        rc = why;
     return rc;
 }
 
@@ -222,8 +223,7 @@ static inline int gen_next(weft_gen *g, void **value)
         return -EBUSY;
     if (g->done)
         return 0;
-    if (weft__cancelled(L, self))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, self);
     weft__record *pf = g->pf;
     if (!g->producer) {
         int rc = start_producer(L, self, g, &pf);
@@ -253,7 +253,8 @@ static inline int gen_yield(void *value)
         return -EINVAL; /* not a generator's producer */
     /* Closing (or the loop shutting down): nobody will ever take the
      * value, so even a shielded yield must not wait for it. */
-    if (weft__cancelled(L, self) || g->closing || L->closing)
+    WEFT__RETURN_IF_CANCELLED(L, self);
+    if (g->closing || L->closing)
         return -ECANCELED;
     g->value = value;
     g->has_value = true;

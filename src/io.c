@@ -52,8 +52,7 @@ int weft_io_wait(int fd, unsigned events, double timeout)
     if (fd < 0 || !events || (events & ~(WEFT_READABLE | WEFT_WRITABLE)) ||
         isnan(timeout))
         return -EINVAL;
-    if (weft__cancelled(L, f))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, f);
     uint64_t deadline = WEFT__NO_DEADLINE;
     if (timeout >= 0)
         deadline = weft__deadline_after(timeout);

@@ -104,8 +104,10 @@ static int loop_new(weft__loop **out)
 static void loop_free(weft__loop *L)
 {
     weft__slotdata_free(L);
-    for (uint32_t i = 0; i < L->rec_top; i++)
+    for (uint32_t i = 0; i < L->rec_top; i++) {
         weft__exec_destroy_task(&L->recs[i].exec);
+        weft__free(L->recs[i].scopes);
+    }
     weft__free(L->main_msg);
     if (L->stacks)
         weft__stack_reap(L->stacks, &L->dead_stack);
@@ -288,6 +290,7 @@ static void host_loop(weft__loop *L)
 
         /* 3. timers */
         uint64_t now = weft__clock_ns();
+        L->now = now;
         weft__timers_fire(L, now);
         for (weft__service *sv = L->services; sv; sv = sv->next)
             if (sv->ops->tick)

@@ -469,8 +469,7 @@ int weft_to_thread(weft_fn fn, void *arg, void **result)
         return -EINVAL;
     if (!L || !L->cur)
         return -EPERM;
-    if (weft__cancelled(L, L->cur))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, L->cur);
     weft_task *t;
     int rc = weft_spawn_blocking(fn, arg, &t);
     if (rc)

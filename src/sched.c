@@ -89,6 +89,8 @@ weft__record *weft__record_alloc(weft__loop *L)
     f->started = 0;
     f->cancelled = 0;
     f->shield = 0;
+    f->nscopes = 0;
+    f->scope_alert = 0;
     f->wake_rc = 0;
     f->fail_err = 0;
     f->wait_obj = NULL;
@@ -218,6 +220,13 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
     r->wait = WEFT__WAIT_BLOCKED;
     r->kind = kind;
     r->wake_rc = 0;
+    r->wait_deadline = deadline;
+    if (__builtin_expect(r->scope_alert, 0)) {
+        /* The scopes' deadlines share the one timer (scope.c). */
+        uint64_t d = weft__scope_deadline(r);
+        if (d < deadline)
+            deadline = d;
+    }
     if (deadline != WEFT__NO_DEADLINE)
         weft__timer_add(L, r, deadline);
     return weft__suspend(L);
@@ -230,6 +239,8 @@ static void rec_entry(void *arg)
     weft__switch_arrived(&f->exec);
     f->started = 1;
     void *result = f->fn(f->arg);
+    if (__builtin_expect(f->nscopes != 0, 0))
+        weft__task_left_scopes(L, f);
 
     weft__task_finish(L, f->idx, f, result, f->fail_err, NULL);
     if (f->canary && !weft__canary_ok(f->stack.lo))

@@ -242,22 +242,46 @@ static bool cancel_visit(weft__loop *L, weft__walk *w, uint32_t idx)
     return false;
 }
 
+/* A task that waits for other tasks passes the cancellation on and wakes
+ * when they have finished; any other blocked task wakes now. */
+static void cancel_drain(weft__loop *L, weft__walk *w)
+{
+    while (w->stack) {
+        weft__record *r = w->stack;
+        w->stack = r->walk_next;
+        if (!weft__walk_targets(L, r, w))
+            weft__wake(L, r, -ECANCELED);
+    }
+}
+
 int weft__cancel(weft__loop *L, uint32_t idx)
 {
     if (L->slots[idx].state == WEFT__SLOT_DONE)
         return 1;
-    /* A task that waits for other tasks passes the cancellation on and
-     * wakes when they have finished; any other blocked task wakes now. */
     L->walk_epoch++;
     weft__walk w = {.visit = cancel_visit};
     weft__walk_visit(L, &w, idx);
-    while (w.stack) {
-        weft__record *r = w.stack;
-        w.stack = r->walk_next;
-        if (!weft__walk_targets(L, r, &w))
-            weft__wake(L, r, -ECANCELED);
-    }
+    cancel_drain(L, &w);
     return 0;
+}
+
+void weft__interrupt(weft__loop *L, weft__record *r)
+{
+    if (r->wait != WEFT__WAIT_BLOCKED)
+        return;
+    int cause = weft__check_slow(L, r);
+    L->walk_epoch++;
+    r->walk_epoch = L->walk_epoch;
+    weft__walk w = {.visit = cancel_visit};
+    if (!weft__walk_targets(L, r, &w)) {
+        weft__wake(L, r, cause);
+        return;
+    }
+    /* It waits on until the tasks it waits for have finished; its timer
+     * has done its work. */
+    if (r->heap_pos)
+        weft__timer_del(L, r);
+    cancel_drain(L, &w);
 }
 
 static bool cycle_visit(weft__loop *L, weft__walk *w, uint32_t idx)
@@ -431,14 +455,13 @@ int weft_await(weft_task *task, void **result)
     if (s->state != WEFT__SLOT_DONE)
         weft__waiter_set(L, idx, self->idx);
     s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
-    if (s->state != WEFT__SLOT_DONE && weft__cancelled(L, self))
+    if (s->state != WEFT__SLOT_DONE && weft__check(L, self))
         weft__cancel(L, idx); /* may finish it at once (a queued job) */
     if (s->state != WEFT__SLOT_DONE)
         weft__await_done(L, self, idx);
     rc = weft__collect(L, idx, result, true);
-    if (weft__cancelled(L, self))
-        rc = -ECANCELED;
-    return rc;
+    int why = weft__check(L, self);
+    return why ? why : rc;
 }
 
 int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg)
@@ -593,8 +616,22 @@ int weft_shield_end(void)
         return -EPERM;
     if (!f->shield)
         return -EINVAL;
+    if (f->nscopes && f->scopes[f->nscopes - 1].shield == f->shield)
+        return -EBUSY; /* a scope opened inside it is still open */
     f->shield--;
     return 0;
+}
+
+void weft__task_left_scopes(weft__loop *L, weft__record *f)
+{
+    int n = weft__scopes_end(L, f);
+    if (f->fail_err)
+        return;
+    f->fail_err = -EINVAL;
+    weft__free(f->fail_msg);
+    f->fail_msg = weft__malloc(80);
+    if (f->fail_msg)
+        snprintf(f->fail_msg, 80, "returned with %d cancel scope(s) open", n);
 }
 
 int weft_cancelled(void)

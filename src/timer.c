@@ -117,8 +117,17 @@ void weft__timer_del(weft__loop *L, weft__record *f)
 
 void weft__timers_fire(weft__loop *L, uint64_t now)
 {
-    while (L->heap_len && L->heap[0].deadline <= now)
-        weft__wake(L, L->heap[0].f, -ETIMEDOUT); /* removes the entry */
+    while (L->heap_len && L->heap[0].deadline <= now) {
+        weft__record *r = L->heap[0].f;
+        /* A scope's deadline (the task is interrupted, its wait may go on
+         * without a timer), or the call's own (woken: the entry goes). */
+        if (r->scope_alert && weft__scope_timer(L, r, L->heap[0].deadline)) {
+            if (r->heap_pos)
+                weft__timer_del(L, r);
+            continue;
+        }
+        weft__wake(L, r, -ETIMEDOUT);
+    }
 }
 
 uint64_t weft__timers_next(weft__loop *L)
@@ -155,13 +164,13 @@ int weft_sleep(double seconds)
         return -EPERM;
     if (isnan(seconds))
         return -EINVAL;
-    if (weft__cancelled(L, f))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, f);
     if (seconds <= 0)
         return yield_now(L, f);
     int rc = weft__block(L, f, &weft__wait_sleep,
                          weft__deadline_after(seconds));
-    return rc == -ETIMEDOUT ? 0 : rc;
+    /* Its own deadline is a success; a scope's is not. */
+    return rc == -ETIMEDOUT ? weft__check(L, f) : rc;
 }
 
 int weft_yield(void)
@@ -170,7 +179,6 @@ int weft_yield(void)
     weft__record *f = L ? L->cur : NULL;
     if (!f)
         return -EPERM;
-    if (weft__cancelled(L, f))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, f);
     return yield_now(L, f);
 }

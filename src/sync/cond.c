@@ -18,7 +18,7 @@ int weft_cond_wait(weft_cond *c)
         return -EINVAL;
     if (!f || c->lock_->owner_ != weft__identity(L, f))
         return -EPERM;
-    int rc = weft__cancelled(L, f) ? -ECANCELED : 0;
+    int rc = weft__check(L, f);
     if (rc == 0) {
         weft_lock_release(c->lock_);
         rc = weft__waitq_wait(L, weft__wq(&c->waiters_), WEFT__NO_DEADLINE);

@@ -13,8 +13,7 @@ int weft_event_wait(weft_event *ev)
     int rc = weft__sync_enter(ev, &L, &f);
     if (rc)
         return rc;
-    if (weft__cancelled(L, f))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, f);
     if (ev->set_)
         return 0;
     return weft__waitq_wait(L, weft__wq(&ev->waiters_), WEFT__NO_DEADLINE);

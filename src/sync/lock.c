@@ -18,8 +18,7 @@ int weft_lock_acquire(weft_lock *l)
     int rc = weft__sync_enter(l, &L, &f);
     if (rc)
         return rc;
-    if (weft__cancelled(L, f))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, f);
     uint64_t me = weft__identity(L, f);
     if (l->owner_ == me)
         return -EDEADLK;

@@ -169,8 +169,8 @@ static int put(weft_queue *q, void *item, bool wait)
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
-    if (wait && weft__cancelled(L, f))
-        return -ECANCELED;
+    if (wait)
+        WEFT__RETURN_IF_CANCELLED(L, f);
     if (q->shutdown)
         return -ESHUTDOWN;
     if (q->getters.head) { /* the queue is empty: straight to a getter */
@@ -200,8 +200,8 @@ static int get(weft_queue *q, void **item, bool wait)
         return -EINVAL;
     if (!f)
         return -EPERM;
-    if (wait && weft__cancelled(L, f))
-        return -ECANCELED;
+    if (wait)
+        WEFT__RETURN_IF_CANCELLED(L, f);
     if (q->len) {
         *item = take(q);
         weft__record *p = weft__waitq_pop(&q->putters);
@@ -271,8 +271,7 @@ int weft_queue_join(weft_queue *q)
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
-    if (weft__cancelled(L, f))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, f);
     if (!q->unfinished)
         return 0;
     return weft__waitq_wait(L, &q->joiners, WEFT__NO_DEADLINE);

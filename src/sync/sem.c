@@ -18,8 +18,7 @@ int weft_sem_acquire(weft_semaphore *s)
     int rc = weft__sync_enter(s, &L, &f);
     if (rc)
         return rc;
-    if (weft__cancelled(L, f))
-        return -ECANCELED;
+    WEFT__RETURN_IF_CANCELLED(L, f);
     if (s->value_ > 0) {
         s->value_--;
         return 0;
