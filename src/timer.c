@@ -169,8 +169,11 @@ int weft_sleep(double seconds)
         return yield_now(L, f);
     int rc = weft__block(L, f, &weft__wait_sleep,
                          weft__deadline_after(seconds));
-    /* Its own deadline is a success; a scope's is not. */
-    return rc == -ETIMEDOUT ? weft__check(L, f) : rc;
+    /* Its own deadline passing is a success (even if a scope's passed in
+     * the same turn: the next call sees that); a scope's alone is not. */
+    if (rc == -ETIMEDOUT && L->now >= f->wait_deadline)
+        return 0;
+    return rc;
 }
 
 int weft_yield(void)

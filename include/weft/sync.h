@@ -1,6 +1,7 @@
 /*
  * weft/sync.h - asyncio's synchronization primitives: Lock, Event,
- * Condition, Semaphore, BoundedSemaphore and Queue.  Included by weft.h.
+ * Condition, Semaphore, BoundedSemaphore, Barrier and Queue.  Included by
+ * weft.h.
  *
  * They suspend the calling task, never the thread.  Waiters are served in
  * FIFO order, and what a waker grants (the lock, a permit, an item) is
@@ -138,6 +139,74 @@ int weft_cond_wait(weft_cond *cond);
  * many were woken. */
 int weft_cond_notify(weft_cond *cond, int n);
 int weft_cond_notify_all(weft_cond *cond);
+
+/* ---- Barrier (asyncio.Barrier, Python 3.11) ---- */
+
+/*
+ * A barrier for `parties` tasks: weft_barrier_wait suspends until `parties`
+ * tasks wait, then releases them all.  It serves cycle after cycle.  A
+ * cycle fills (tasks arrive and wait), then drains (the released tasks
+ * leave, each when it resumes); a task that arrives while the barrier
+ * drains - or while a reset is under way - is not part of that cycle: it
+ * waits until the last released task has left, then joins the next one.
+ *
+ * -EPIPE stands for asyncio's BrokenBarrierError.  weft_barrier_abort
+ * breaks the barrier: the tasks waiting in it, and every wait after, fail
+ * with -EPIPE until weft_barrier_reset.  weft_barrier_reset fails the
+ * tasks waiting in it with -EPIPE and leaves the barrier usable.
+ *
+ * As in asyncio, and unlike the primitives above, release is not a grant:
+ * a released task's outcome is settled when it resumes.  If the barrier
+ * was reset or aborted in between it returns -EPIPE; if the task was
+ * cancelled in between, -ECANCELED (or -ETIMEDOUT: a cancel scope's
+ * deadline); the other tasks are unaffected either way.  A task cancelled while the barrier fills leaves the cycle
+ * (-ECANCELED, and one more arrival is needed): weft_barrier_n_waiting
+ * drops when the cancelled task resumes, not when it is cancelled, and an
+ * arrival before that still counts it (as in asyncio).
+ *
+ * In the caller's storage, with a static initializer, under the same rules
+ * as the Lock (one loop; not moved or reused while a task uses it).  wait,
+ * reset and abort are called from a task (-EPERM otherwise); init and the
+ * queries from anywhere that does not race with the loop.
+ */
+typedef struct weft_barrier {
+    unsigned parties_;
+    unsigned count_; /* tasks in the current cycle */
+    int state_;      /* filling, draining, resetting or broken */
+    weft_waiters waiters_; /* arrived, waiting for the cycle to fill */
+    weft_waiters blocked_; /* arrived while it drains or resets */
+} weft_barrier;
+
+/* A barrier for `parties` tasks, 1 to INT_MAX (with any other value, waits
+ * fail with -EINVAL). */
+#define WEFT_BARRIER_INIT(parties) {(parties), 0, 0, {0, 0}, {0, 0}}
+
+/* Sets *b up like WEFT_BARRIER_INIT(parties) (not while a task uses it).
+ * Errors: -EINVAL (b NULL, parties 0 or above INT_MAX).  Callable
+ * anywhere. */
+int weft_barrier_init(weft_barrier *b, unsigned parties);
+/* Waits until `parties` tasks wait, and returns this task's index in the
+ * cycle: 0 for the first to arrive, parties - 1 for the last, which
+ * releases the others and returns without suspending.  The index is the
+ * number of tasks in the cycle at arrival, so after a waiter left by
+ * cancellation a later arrival reuses a number (as in asyncio); otherwise
+ * the indices of a cycle are 0 .. parties - 1, each once.
+ * Errors: -EPIPE (broken, or reset or aborted while waiting), -ECANCELED,
+ * -ETIMEDOUT (a cancel scope's deadline), -EPERM, -EINVAL (b NULL, or a
+ * bad number of parties). */
+int weft_barrier_wait(weft_barrier *b);
+/* Back to an empty, unbroken barrier.  The tasks waiting in it fail with
+ * -EPIPE; arrivals wait until they have left.  Errors: -EPERM, -EINVAL. */
+int weft_barrier_reset(weft_barrier *b);
+/* Breaks the barrier: the tasks waiting in it and every later wait fail
+ * with -EPIPE, until weft_barrier_reset.  Errors: -EPERM, -EINVAL. */
+int weft_barrier_abort(weft_barrier *b);
+/* Read-only queries, callable anywhere; 0 for NULL.  parties: as
+ * initialized; n_waiting: tasks waiting for the cycle to fill (0 while it
+ * drains, resets or is broken); broken: 1 after an abort, until reset. */
+int weft_barrier_parties(const weft_barrier *b);
+int weft_barrier_n_waiting(const weft_barrier *b);
+int weft_barrier_broken(const weft_barrier *b);
 
 /* ---- Queue (asyncio.Queue, LifoQueue, PriorityQueue) ---- */
 
