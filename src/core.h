@@ -52,7 +52,7 @@ enum {
     WEFT__SF_DETACHED = 1 << 3,  /* the loop owns the task */
     WEFT__SF_AWAITED = 1 << 4,   /* a task awaits or gathers it: L->waiter_of */
     WEFT__SF_STACKLESS = 1 << 5, /* run by a feature: a.ext while RUNNING */
-    WEFT__SF_SPARE = 1 << 6,     /* unused */
+    WEFT__SF_JOINED = 1 << 6,    /* AWAITED by a join set: waiter_of holds its id */
     WEFT__SF_MSG = 1 << 7,       /* DONE: a message waits in L->msgs */
 };
 
@@ -186,8 +186,8 @@ struct weft__record {
     struct weft__scope_ent *scopes;
     /* The blocking operation's state, for its wait kind's hooks. */
     void *wait_obj;
-    /* The join set this task collects children into (weft__join_*), NULL
-     * if none: children report to it whether or not the task is blocked. */
+    /* The innermost of the join sets this task has open (join.c), NULL if
+     * none; older ones follow through their `outer` links. */
     struct weft__joinset *join;
     /* Owned by the feature that spawned this task, for its own use (a
      * generator's producer finds its generator here). */
@@ -249,9 +249,15 @@ struct weft__loop {
     struct weft__msg_ent *msgs;
     uint32_t msgs_cap, msgs_len;
 
-    /* Who awaits each slot (slot index, 0 if none), for slots flagged
-     * WEFT__SF_AWAITED.  A side array rather than a slot field: a not-started
-     * task's slot has no room, and most slots never need it. */
+    /* Open join sets by id (join.c); a free entry holds the next free id,
+     * tagged with bit 0. */
+    struct weft__joinset **joinsets;
+    uint32_t joinsets_cap, join_free;
+
+    /* Who awaits each slot flagged WEFT__SF_AWAITED: a slot index (0 if
+     * none), or a join set's id for slots flagged WEFT__SF_JOINED.  A side
+     * array rather than a slot field: a not-started task's slot has no
+     * room, and most slots never need it. */
     weft__arena waiter_arena;
     uint32_t *waiter_of;
 
@@ -562,9 +568,12 @@ struct weft__walk {
 void weft__walk_visit(weft__loop *L, weft__walk *w, uint32_t idx);
 /* Pushes blocked record r so that its targets are visited later. */
 void weft__walk_push(weft__loop *L, weft__walk *w, weft__record *r);
-/* The tasks r waits for, each reported to w: through its join set, or its
- * wait kind.  False if it waits for no task. */
-bool weft__walk_targets(weft__loop *L, weft__record *r, weft__walk *w);
+/* The tasks r waits for, each reported to w: the children of its open
+ * join sets (the passive ones only if `passive`), and what its current wait
+ * waits for.  Returns true unless r is blocked in a wait on no task (which
+ * cancellation then wakes). */
+bool weft__walk_targets(weft__loop *L, weft__record *r, weft__walk *w,
+                        bool passive);
 
 /* ---- join.c: join sets ---- */
 
@@ -581,23 +590,43 @@ struct weft__joinset {
     /* Call on_done for every finished child, not only for failures and
      * the last one. */
     bool notify_each;
+    /* Cancelling the owner does not cancel the children (asyncio.wait);
+     * cycle checks still follow them. */
+    bool passive;
+    uint8_t depth;      /* the owner's open scopes when the set opened */
+    uint32_t id;        /* in L->joinsets; children's waiter_of */
+    weft__record *owner;
+    weft__joinset *outer; /* the owner's next older open set */
     /* Bumped by one per finished child (a progress bar's count), or NULL. */
     _Atomic unsigned long long *progress;
-    /* A child finished: after remaining was counted down.  The owner
-     * decides whether to wake (weft__join_wake). */
-    void (*on_done)(weft__loop *L, weft__record *owner, weft__joinset *js,
-                    uint32_t child);
+    /* A child finished: after remaining was counted down.  The feature
+     * decides whether to wake the owner (weft__join_wake). */
+    void (*on_done)(weft__loop *L, weft__joinset *js, uint32_t child);
     /* The children still registered, reported with weft__walk_visit. */
     void (*targets)(weft__loop *L, weft__joinset *js, weft__walk *w);
 };
 
+/* Opens js (hooks set by the caller) for the running task: it becomes the
+ * innermost of the task's open sets.  0 or -ENOMEM. */
+int weft__join_open(weft__loop *L, weft__joinset *js);
+/* Closes js: its children must all have finished or been given back. */
+void weft__join_close(weft__loop *L, weft__joinset *js);
+
+/* Registers slot idx (not finished) as a child of js. */
+static inline void weft__join_add(weft__loop *L, weft__joinset *js,
+                                  uint32_t idx)
+{
+    L->slots[idx].flags |= WEFT__SF_AWAITED | WEFT__SF_JOINED;
+    L->waiter_of[idx] = js->id;
+    js->remaining++;
+}
+
 /* Child `child` of owner's join set finished.  Inline for the common case
  * - a success with others still running - which is every child but the
  * last of a successful gather. */
-static inline void weft__join_child_done(weft__loop *L, weft__record *owner,
+static inline void weft__join_child_done(weft__loop *L, weft__joinset *js,
                                          uint32_t child)
 {
-    weft__joinset *js = owner->join;
     if (js->progress)
         atomic_store_explicit(
             js->progress,
@@ -605,14 +634,14 @@ static inline void weft__join_child_done(weft__loop *L, weft__record *owner,
             memory_order_relaxed);
     if (--js->remaining && !js->notify_each && L->slots[child].x == 0)
         return;
-    js->on_done(L, owner, js, child);
+    js->on_done(L, js, child);
 }
 
 /* The wait of a join set's owner. */
 extern const weft__wait_kind weft__wait_join;
 
-/* Wakes the owner if it is blocked on its join set. */
-void weft__join_wake(weft__loop *L, weft__record *owner);
+/* Wakes js's owner if it is blocked in a join wait. */
+void weft__join_wake(weft__loop *L, weft__joinset *js);
 
 /* ---- the core's own wait kinds ---- */
 extern const weft__wait_kind weft__wait_sleep; /* timer.c */
@@ -646,6 +675,9 @@ typedef struct weft__scope_ent {
  * outermost cancelled scope it can see - marking that scope as the cause;
  * 0 if it may proceed. */
 int weft__check_slow(weft__loop *L, weft__record *r);
+/* weft__check_slow, also giving the index of the scope responsible in
+ * *depth (-1: the task's own cancellation, which is outside them all). */
+int weft__scope_cause(weft__loop *L, weft__record *r, int *depth);
 static inline int weft__check(weft__loop *L, weft__record *r)
 {
     if (__builtin_expect(!(r->cancelled | r->scope_alert), 1))

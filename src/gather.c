@@ -48,8 +48,7 @@ static bool failed(int err)
 
 /* A child finished and the inline path (weft__join_child_done) could not
  * settle it: a failure, the last child, or a bar to tick by a call. */
-static void gather_on_done(weft__loop *L, weft__record *owner,
-                           weft__joinset *js, uint32_t child)
+static void gather_on_done(weft__loop *L, weft__joinset *js, uint32_t child)
 {
     gather_state *st = (gather_state *)js; /* remaining already counted */
     if (st->bar && !js->progress) /* else ticked already, inline */
@@ -59,10 +58,10 @@ static void gather_on_done(weft__loop *L, weft__record *owner,
         !st->first_err) {
         st->first_err = err;
         st->first_idx = child;
-        weft__join_wake(L, owner); /* to cancel the others */
+        weft__join_wake(L, js); /* to cancel the others */
     }
     if (js->remaining == 0)
-        weft__join_wake(L, owner);
+        weft__join_wake(L, js);
 }
 
 static void gather_targets(weft__loop *L, weft__joinset *js, weft__walk *w)
@@ -81,19 +80,19 @@ static void cancel_children(weft__loop *L, gather_state *st)
             weft__cancel(L, st->idx[i]);
 }
 
-/* Consumes child idx (position i): the caller becomes its waiter.  A child
- * already done counts at once (its error, if first, is the gather's). */
-static void claim(weft__loop *L, weft__record *self, gather_state *st,
-                  uint32_t i, uint32_t idx)
+/* Claims child idx (position i) for the gather's join set: the handle
+ * stays usable for everything but another await until the gather returns.
+ * A child already done counts at once (its error, if first, is the
+ * gather's). */
+static void claim(weft__loop *L, gather_state *st, uint32_t i, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
     st->idx[i] = idx;
-    s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
     if (s->state != WEFT__SLOT_DONE) {
-        L->waiter_of[idx] = self->idx;
-        st->js.remaining++;
+        weft__join_add(L, &st->js, idx);
         return;
     }
+    s->flags |= WEFT__SF_AWAITED;
     st->done_before++;
     if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) &&
         failed(weft__slot_err(s)) && !st->first_err) {
@@ -102,18 +101,20 @@ static void claim(weft__loop *L, weft__record *self, gather_state *st,
     }
 }
 
-/* Gives back the first `upto` claims: nothing was consumed after all. */
+/* Gives back the first `upto` claims and closes the join set: nothing was
+ * consumed after all. */
 static void unclaim(weft__loop *L, gather_state *st, uint32_t upto)
 {
     for (uint32_t i = 0; i < upto; i++) {
         weft__slot *s = &L->slots[st->idx[i]];
-        s->flags = (uint8_t)((s->flags | WEFT__SF_OWNED) & ~WEFT__SF_AWAITED);
+        s->flags &= (uint8_t)~(WEFT__SF_AWAITED | WEFT__SF_JOINED);
     }
+    weft__join_close(L, &st->js);
 }
 
 /* Checks and claims every handle in one pass; on a bad one, gives back the
  * claims made so far, so that an error consumes nothing.  A handle given
- * twice fails its second check: the first claim consumed it. */
+ * twice fails its second check (-EBUSY): the first claim holds it. */
 static int validate(weft__loop *L, weft__record *self, weft_task **tasks,
                     gather_state *st)
 {
@@ -131,7 +132,7 @@ static int validate(weft__loop *L, weft__record *self, weft_task **tasks,
             unclaim(L, st, i);
             return rc;
         }
-        claim(L, self, st, i, idx);
+        claim(L, st, i, idx);
     }
     return 0;
 }
@@ -147,7 +148,6 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
     if (st->bar && st->bar->loop == L)
         st->js.progress = &st->bar->n_owner; /* ticked inline */
     st->js.notify_each = st->bar && !st->js.progress;
-    self->join = &st->js;
     while (st->js.remaining) {
         if (!st->cancelled_rest &&
             (st->first_err || weft__cancelled(L, self)))
@@ -156,7 +156,7 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
             break;
         weft__block(L, self, &weft__wait_join, WEFT__NO_DEADLINE);
     }
-    self->join = NULL;
+    weft__join_close(L, &st->js);
 
     /* Collect in submission order; the caller's weft_errmsg is the first
      * error's message. */
@@ -234,7 +234,12 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
     gather_state *st = gather_new(n, flags);
     if (!st)
         return -ENOMEM;
-    int rc = validate(L, self, tasks, st);
+    int rc = weft__join_open(L, &st->js);
+    if (rc) {
+        weft__free(st);
+        return rc;
+    }
+    rc = validate(L, self, tasks, st);
     if (rc) {
         weft__free(st);
         return rc;
@@ -377,6 +382,12 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
         weft__free(gs);
         return -ENOMEM;
     }
+    if (weft__join_open(L, &gs->js)) {
+        close_bar(o, bar);
+        weft__free(st);
+        weft__free(gs);
+        return -ENOMEM;
+    }
     st->bar = bar;
     st->fn = fn;
     st->items = items;
@@ -395,7 +406,8 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
         if (rc)
             break; /* run with the workers we have */
         st->workers[st->nworkers++] = idx;
-        claim(L, self, gs, (uint32_t)w, idx);
+        L->slots[idx].flags &= (uint8_t)~WEFT__SF_OWNED; /* no handle */
+        claim(L, gs, (uint32_t)w, idx);
     }
     if (st->nworkers) {
         gs->n = st->nworkers;
@@ -409,6 +421,8 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
         int why = weft__check(L, self);
         if (why)
             rc = why;
+    } else {
+        weft__join_close(L, &gs->js);
     }
     close_bar(o, bar);
     weft__free(gs);

@@ -104,6 +104,7 @@ static int loop_new(weft__loop **out)
 static void loop_free(weft__loop *L)
 {
     weft__slotdata_free(L);
+    weft__free(L->joinsets);
     for (uint32_t i = 0; i < L->rec_top; i++) {
         weft__exec_destroy_task(&L->recs[i].exec);
         weft__free(L->recs[i].scopes);

@@ -59,8 +59,9 @@ static void update_alert(weft__record *r)
 }
 
 /* Expires visible entries whose deadline is <= t; returns the cause of the
- * outermost cancelled visible entry (marked caught if `mark`), 0 if none. */
-static int visible_cause(weft__record *r, uint64_t t, bool mark)
+ * outermost cancelled visible entry (marked caught if `mark`; its index in
+ * *at), 0 if none. */
+static int visible_cause(weft__record *r, uint64_t t, bool mark, int *at)
 {
     for (int i = visible_from(r); i < r->nscopes; i++) {
         weft__scope_ent *e = &r->scopes[i];
@@ -69,19 +70,28 @@ static int visible_cause(weft__record *r, uint64_t t, bool mark)
         if (e->cause) {
             if (mark)
                 e->caught = 1;
+            if (at)
+                *at = i;
             return e->cause;
         }
     }
     return 0;
 }
 
-int weft__check_slow(weft__loop *L, weft__record *r)
+int weft__scope_cause(weft__loop *L, weft__record *r, int *depth)
 {
+    *depth = -1; /* the task's own cancellation: outside every scope */
     if (r->cancelled && r->shield == 0)
         return -ECANCELED;
     if (!r->scope_alert)
         return 0;
-    return visible_cause(r, L->now, true);
+    return visible_cause(r, L->now, true, depth);
+}
+
+int weft__check_slow(weft__loop *L, weft__record *r)
+{
+    int depth;
+    return weft__scope_cause(L, r, &depth);
 }
 
 uint64_t weft__scope_deadline(weft__record *r)
@@ -95,7 +105,7 @@ uint64_t weft__scope_deadline(weft__record *r)
 
 bool weft__scope_timer(weft__loop *L, weft__record *r, uint64_t t)
 {
-    if (!visible_cause(r, t, false))
+    if (!visible_cause(r, t, false, NULL))
         return false;
     weft__interrupt(L, r);
     return true;
@@ -107,7 +117,7 @@ static void rearm(weft__loop *L, weft__record *r)
 {
     if (r->wait != WEFT__WAIT_BLOCKED)
         return;
-    if (visible_cause(r, L->now, false)) {
+    if (visible_cause(r, L->now, false, NULL)) {
         weft__interrupt(L, r);
         return;
     }

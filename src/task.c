@@ -58,6 +58,8 @@ int weft__decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip)
         return -EINVAL;
     if (borrowed ? consume : !(s->flags & WEFT__SF_OWNED))
         return -EINVAL;
+    if (consume && (s->flags & WEFT__SF_AWAITED))
+        return -EBUSY; /* another task awaits it */
     *Lp = L;
     *ip = idx;
     return 0;
@@ -168,13 +170,13 @@ void weft__waiter_set(weft__loop *L, uint32_t idx, uint32_t waiter)
 static void notify_waiter(weft__loop *L, uint32_t idx)
 {
     uint32_t w = L->waiter_of[idx];
+    if (L->slots[idx].flags & WEFT__SF_JOINED) {
+        weft__join_child_done(L, L->joinsets[w], idx);
+        return;
+    }
     if (!w || L->slots[w].state != WEFT__SLOT_RUNNING)
         return;
     weft__record *wr = L->slots[w].a.rec;
-    if (wr->join) {
-        weft__join_child_done(L, wr, idx);
-        return;
-    }
     if (wr->wait != WEFT__WAIT_BLOCKED)
         return;
     if (wr->kind == &weft__wait_await) {
@@ -249,7 +251,7 @@ static void cancel_drain(weft__loop *L, weft__walk *w)
     while (w->stack) {
         weft__record *r = w->stack;
         w->stack = r->walk_next;
-        if (!weft__walk_targets(L, r, w))
+        if (!weft__walk_targets(L, r, w, false))
             weft__wake(L, r, -ECANCELED);
     }
 }
@@ -269,18 +271,23 @@ void weft__interrupt(weft__loop *L, weft__record *r)
 {
     if (r->wait != WEFT__WAIT_BLOCKED)
         return;
-    int cause = weft__check_slow(L, r);
+    int depth;
+    int cause = weft__scope_cause(L, r, &depth);
     L->walk_epoch++;
     r->walk_epoch = L->walk_epoch;
     weft__walk w = {.visit = cancel_visit};
-    if (!weft__walk_targets(L, r, &w)) {
+    /* What was started inside the cancelled scope is cancelled: the join
+     * sets opened in it, and the tasks the blocked call waits for. */
+    for (weft__joinset *js = r->join; js; js = js->outer)
+        if (js->depth > depth && !js->passive)
+            js->targets(L, js, &w);
+    if (!(r->kind->targets && r->kind->targets(L, r, &w))) {
         weft__wake(L, r, cause);
-        return;
-    }
-    /* It waits on until the tasks it waits for have finished; its timer
-     * has done its work. */
-    if (r->heap_pos)
+    } else if (r->heap_pos) {
+        /* It waits on until the tasks it waits for have finished; its
+         * timer has done its work. */
         weft__timer_del(L, r);
+    }
     cancel_drain(L, &w);
 }
 
@@ -302,7 +309,7 @@ bool weft__waits_on(weft__loop *L, uint32_t from, uint32_t to)
     while (!w.found && w.stack) {
         weft__record *r = w.stack;
         w.stack = r->walk_next;
-        weft__walk_targets(L, r, &w);
+        weft__walk_targets(L, r, &w, true);
     }
     return w.found;
 }
@@ -437,31 +444,81 @@ int weft_spawn(weft_fn fn, void *arg, weft_task **task)
 
 /* ---- await ---- */
 
-int weft_await(weft_task *task, void **result)
+/* The checks every await starts with: a handle of this loop, consumable,
+ * a caller in a task, no wait cycle.  The handle is not consumed yet. */
+static int await_begin(weft_task *task, weft__loop **Lp, uint32_t *ip)
 {
-    weft__loop *L;
-    uint32_t idx;
-    int rc = weft__decode(task, true, &L, &idx);
+    int rc = weft__decode(task, true, Lp, ip);
     if (rc)
         return rc;
+    weft__loop *L = *Lp;
     weft__record *self = L->cur;
     if (!self)
         return -EPERM;
     /* Only a started task can wait on anything: no walk otherwise. */
-    if (idx == self->idx || (L->slots[idx].state == WEFT__SLOT_RUNNING &&
-                             weft__waits_on(L, idx, self->idx)))
+    if (*ip == self->idx || (L->slots[*ip].state == WEFT__SLOT_RUNNING &&
+                             weft__waits_on(L, *ip, self->idx)))
         return -EDEADLK;
+    return 0;
+}
+
+/* Waits for slot idx to finish - cancelling it first if the caller's calls
+ * must fail - and collects it: its own outcome. */
+static int await_join(weft__loop *L, weft__record *self, uint32_t idx,
+                      void **result)
+{
     weft__slot *s = &L->slots[idx];
-    if (s->state != WEFT__SLOT_DONE)
+    /* The handle stays valid for other tasks (cancel, query) until the
+     * slot is collected; only another await or a detach is refused. */
+    s->flags |= WEFT__SF_AWAITED;
+    if (s->state != WEFT__SLOT_DONE) {
         weft__waiter_set(L, idx, self->idx);
-    s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
-    if (s->state != WEFT__SLOT_DONE && weft__check(L, self))
-        weft__cancel(L, idx); /* may finish it at once (a queued job) */
-    if (s->state != WEFT__SLOT_DONE)
-        weft__await_done(L, self, idx);
-    rc = weft__collect(L, idx, result, true);
+        if (weft__check(L, self))
+            weft__cancel(L, idx); /* may finish it at once (a queued job) */
+        if (s->state != WEFT__SLOT_DONE)
+            weft__await_done(L, self, idx);
+    }
+    return weft__collect(L, idx, result, true);
+}
+
+int weft_await(weft_task *task, void **result)
+{
+    weft__loop *L;
+    uint32_t idx;
+    int rc = await_begin(task, &L, &idx);
+    if (rc)
+        return rc;
+    weft__record *self = L->cur;
+    rc = await_join(L, self, idx, result);
     int why = weft__check(L, self);
     return why ? why : rc;
+}
+
+int weft_wait_for(weft_task *task, double timeout, void **result)
+{
+    weft__loop *L;
+    uint32_t idx;
+    if (timeout != timeout) /* NaN */
+        return -EINVAL;
+    int rc = await_begin(task, &L, &idx);
+    if (rc)
+        return rc;
+    weft__record *self = L->cur;
+    if (L->slots[idx].state == WEFT__SLOT_DONE) /* its own outcome */
+        return weft__collect(L, idx, result, true);
+    weft_scope *scope;
+    if ((rc = weft_scope_open(timeout, &scope)))
+        return rc; /* nothing consumed */
+    rc = await_join(L, self, idx, result);
+    int caught = weft_scope_close(scope);
+    /* An outer scope or the caller's own cancellation speaks first; then
+     * the timeout, if it is what ended the task. */
+    int why = weft__check(L, self);
+    if (why)
+        return why;
+    if (caught == 1 && rc == -ECANCELED)
+        return -ETIMEDOUT;
+    return rc;
 }
 
 int weft__collect(weft__loop *L, uint32_t idx, void **result, bool keep_msg)

@@ -29,13 +29,13 @@ void weft__walk_visit(weft__loop *L, weft__walk *w, uint32_t idx)
         w->found = true;
 }
 
-bool weft__walk_targets(weft__loop *L, weft__record *r, weft__walk *w)
+bool weft__walk_targets(weft__loop *L, weft__record *r, weft__walk *w,
+                        bool passive)
 {
-    if (r->join) {
-        r->join->targets(L, r->join, w);
+    for (weft__joinset *js = r->join; js; js = js->outer)
+        if (passive || !js->passive)
+            js->targets(L, js, w);
+    if (r->wait != WEFT__WAIT_BLOCKED)
         return true;
-    }
-    if (r->wait == WEFT__WAIT_BLOCKED && r->kind->targets)
-        return r->kind->targets(L, r, w);
-    return false;
+    return r->kind->targets && r->kind->targets(L, r, w);
 }

@@ -516,11 +516,13 @@ static void *main_invalid(void *arg)
     int err[3];
     weft_task *with_null[3] = {a, NULL, b};
     CHECK_EQ(weft_gather(with_null, 3, res, err, 0), -EINVAL);
+    /* A repeated handle: the first claim holds it, as another task's await
+     * would. */
     weft_task *repeated[3] = {a, b, a};
-    CHECK_EQ(weft_gather(repeated, 3, res, err, 0), -EINVAL);
+    CHECK_EQ(weft_gather(repeated, 3, res, err, 0), -EBUSY);
     weft_task *repeated2[3] = {c, c, b};
     CHECK_EQ(weft_gather(repeated2, 3, res, err, WEFT_GATHER_RETURN_ERRORS),
-             -EINVAL);
+             -EBUSY);
     weft_task *borrowed[3] = {a, b, weft_current()};
     CHECK_EQ(weft_gather(borrowed, 3, res, err, 0), -EINVAL);
     weft_task *consumed[3] = {a, d, b};

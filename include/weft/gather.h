@@ -29,9 +29,11 @@ struct weft_bar; /* weft/bar.h */
  * the caller's arrays.  weft_errmsg() gives that error's message.
  * If the calling task is cancelled, the tasks are cancelled and joined and
  * weft_gather returns -ECANCELED.  n == 0 returns at once.
- * Errors (nothing consumed): -EINVAL (a NULL, consumed, borrowed or
- * repeated handle, unknown flags), -EDEADLK (the caller itself, or a task
- * awaiting it), -EPERM, -ENOMEM.
+ * While it waits, the handles stay usable by other tasks for everything but
+ * consuming them (cancel, query), as with weft_await.
+ * Errors (nothing consumed): -EINVAL (a NULL, consumed or borrowed handle,
+ * unknown flags), -EBUSY (a handle repeated, or awaited by another task),
+ * -EDEADLK (the caller itself, or a task awaiting it), -EPERM, -ENOMEM.
  */
 int weft_gather(weft_task **tasks, size_t n, void **results, int *errors,
                 unsigned flags);

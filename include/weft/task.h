@@ -86,20 +86,44 @@ int weft_spawn_ex(weft_fn fn, void *arg, const weft_spawn_opts *opts,
  * cancelled, -ENOMEM if its stack could not be allocated.  The task's
  * message stays readable with weft_errmsg() until this task's next await.
  *
- * If the calling task is cancelled (before or during the wait), the awaited
- * task is cancelled too and joined: weft_await returns -ECANCELED only once
- * it has finished, so it never outlives the caller's memory.
- * Errors: -EINVAL (NULL or consumed handle), -EPERM (not in a task, or the
- * handle is from another loop), -EDEADLK (awaiting oneself, or a task that
- * is, directly or not, awaiting the caller: the handle is not consumed).
+ * While the await is in progress the handle stays usable by other tasks
+ * for everything but consuming it: they may cancel it (the await then
+ * returns -ECANCELED once the task has finished - the watcher pattern),
+ * query it, name it.  A second await or a detach of it returns -EBUSY.
+ *
+ * If the calling task is cancelled (before or during the wait), or a cancel
+ * scope around the call is (weft/cancel.h), the awaited task is cancelled
+ * too and joined: weft_await returns -ECANCELED (or the scope's
+ * -ETIMEDOUT) only once it has finished, so it never outlives the caller's
+ * memory.
+ * Errors: -EINVAL (NULL or consumed handle), -EBUSY (another task awaits
+ * it), -EPERM (not in a task, or the handle is from another loop), -EDEADLK
+ * (awaiting oneself, or a task that is, directly or not, awaiting the
+ * caller).  On these errors the handle is not consumed.
  */
 int weft_await(weft_task *task, void **result);
+
+/*
+ * asyncio.wait_for(): weft_await with a timeout, in seconds (INFINITY for
+ * none).  On expiry the task is cancelled and joined, and weft_wait_for
+ * returns -ETIMEDOUT once it has finished (result still receives what its
+ * body returned).  A task that finishes on its own before the cancellation
+ * takes effect - or had already finished - gives its own outcome.  The
+ * handle is consumed as by weft_await.
+ * The join is unbounded if the task shields itself from cancellation
+ * (weft_shield_begin): wait_for then returns only when it has finished.
+ * Errors: those of weft_await, -EINVAL (timeout NaN), -ECANCELED (the
+ * caller was cancelled), an outer scope's -ETIMEDOUT/-ECANCELED,
+ * -EOVERFLOW/-ENOMEM (no room for the timeout's scope: nothing consumed).
+ */
+int weft_wait_for(weft_task *task, double timeout, void **result);
 
 /*
  * Fire and forget: the loop takes ownership of the task; the handle is
  * consumed.  If the task fails (any error but -ECANCELED), the failure is
  * reported on stderr when the loop closes, never silently lost.
- * Errors: -EINVAL (NULL or consumed handle), -EPERM (wrong thread/loop).
+ * Errors: -EINVAL (NULL or consumed handle), -EBUSY (a task awaits it),
+ * -EPERM (wrong thread/loop).
  */
 int weft_task_detach(weft_task *task);
 
