@@ -45,6 +45,7 @@
 #include "weft/io.h"
 #include "weft/bar.h"
 #include "weft/gather.h"
+#include "weft/group.h"
 #include "weft/gen.h"
 #include "weft/sync.h"
 #include "weft/thread.h"

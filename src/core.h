@@ -593,6 +593,10 @@ struct weft__joinset {
     /* Cancelling the owner does not cancel the children (asyncio.wait);
      * cycle checks still follow them. */
     bool passive;
+    /* A cancelled scope or task cancellation wakes the owner blocked on
+     * this set (-ECANCELED / -ETIMEDOUT) instead of waiting on for the
+     * children: a wait for the next of several, not for all. */
+    bool interruptible;
     uint8_t depth;      /* the owner's open scopes when the set opened */
     uint32_t id;        /* in L->joinsets; children's waiter_of */
     weft__record *owner;
@@ -604,6 +608,10 @@ struct weft__joinset {
     void (*on_done)(weft__loop *L, weft__joinset *js, uint32_t child);
     /* The children still registered, reported with weft__walk_visit. */
     void (*targets)(weft__loop *L, weft__joinset *js, weft__walk *w);
+    /* The owner returned with the set still open: its children have been
+     * cancelled and joined and the set closed; release the rest (NULL:
+     * nothing to do).  Runs on the owner's stack. */
+    void (*abandon)(weft__loop *L, weft__joinset *js);
 };
 
 /* Opens js (hooks set by the caller) for the running task: it becomes the
@@ -640,8 +648,19 @@ static inline void weft__join_child_done(weft__loop *L, weft__joinset *js,
 /* The wait of a join set's owner. */
 extern const weft__wait_kind weft__wait_join;
 
-/* Wakes js's owner if it is blocked in a join wait. */
+/* Blocks js's owner (the running task) until weft__join_wake: returns the
+ * wake reason (0, or for an interruptible set -ECANCELED/-ETIMEDOUT). */
+int weft__join_wait(weft__loop *L, weft__joinset *js);
+/* Wakes js's owner if it is blocked in weft__join_wait on js. */
 void weft__join_wake(weft__loop *L, weft__joinset *js);
+/* Cancels js's children still running and waits, uninterruptibly, until
+ * all have finished; js's owner must be the running task (task.c). */
+void weft__join_drain(weft__loop *L, weft__joinset *js);
+/* The running task's body returned with join sets or scopes open: each
+ * set's children are cancelled and joined and the set abandoned, then the
+ * scopes are ended; the task fails with -EINVAL unless it failed already
+ * (task.c). */
+void weft__task_left_open(weft__loop *L, weft__record *f);
 
 /* ---- the core's own wait kinds ---- */
 extern const weft__wait_kind weft__wait_sleep; /* timer.c */
@@ -700,6 +719,16 @@ static inline bool weft__cancelled(weft__loop *L, weft__record *f)
             return weft_why_;                                                 \
     } while (0)
 
+/* Opens a scope in record r (the running task) with an absolute deadline
+ * (ns, WEFT__NO_DEADLINE for none).  Errors as weft_scope_open. */
+int weft__scope_open(weft__loop *L, weft__record *r, uint64_t deadline,
+                     weft_scope **out);
+/* weft_scope_cancel, callable from the host context too. */
+int weft__scope_cancel(weft_scope *scope);
+/* 1 if the scope is its task's innermost open scope and no shield was
+ * opened inside it, 0 if not, or weft_scope_close's errors. */
+int weft__scope_is_innermost(weft_scope *scope);
+
 /* The earliest deadline among the scopes r can see, WEFT__NO_DEADLINE if
  * none. */
 uint64_t weft__scope_deadline(weft__record *r);
@@ -713,9 +742,7 @@ void weft__interrupt(weft__loop *L, weft__record *r);
 /* The task is ending: runs the abandon hooks of its open scopes and drops
  * them.  Returns how many were open. */
 int weft__scopes_end(weft__loop *L, weft__record *r);
-/* The task body returned with scopes open: they are ended, and the task
- * fails with -EINVAL unless it failed already (task.c). */
-void weft__task_left_scopes(weft__loop *L, weft__record *f);
+
 
 /* The current task's record, or NULL (not in a task / no loop). */
 static inline weft__record *weft__self(void)

@@ -154,7 +154,7 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
             cancel_children(L, st);
         if (!st->js.remaining)
             break;
-        weft__block(L, self, &weft__wait_join, WEFT__NO_DEADLINE);
+        weft__join_wait(L, &st->js);
     }
     weft__join_close(L, &st->js);
 

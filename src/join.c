@@ -21,20 +21,25 @@
 
 #define FREE_TAG 1u
 
+/* Waiting for all: cancellation passes to the children (visited through
+ * the owner's chain of sets) and the owner waits on.  Waiting for the next
+ * of several: cancellation wakes it. */
 static bool join_targets(weft__loop *L, weft__record *r, weft__walk *w)
 {
     (void)L;
-    (void)r;
     (void)w;
-    return true; /* its sets' children are visited through the chain */
+    weft__joinset *js = r->wait_obj;
+    return !js->interruptible;
 }
 
 static void join_describe(weft__loop *L, weft__record *r, char *buf,
                           size_t len)
 {
     (void)L;
-    snprintf(buf, len, "joining %u task(s)",
-             r->join ? r->join->remaining : 0);
+    weft__joinset *js = r->wait_obj;
+    snprintf(buf, len, "%s %u task(s)",
+             js->interruptible ? "waiting for one of" : "joining",
+             js->remaining);
 }
 
 const weft__wait_kind weft__wait_join = {
@@ -42,10 +47,20 @@ const weft__wait_kind weft__wait_join = {
     .describe = join_describe,
 };
 
+int weft__join_wait(weft__loop *L, weft__joinset *js)
+{
+    weft__record *r = js->owner;
+    r->wait_obj = js;
+    int rc = weft__block(L, r, &weft__wait_join, WEFT__NO_DEADLINE);
+    r->wait_obj = NULL;
+    return rc;
+}
+
 void weft__join_wake(weft__loop *L, weft__joinset *js)
 {
     weft__record *owner = js->owner;
-    if (owner->wait == WEFT__WAIT_BLOCKED && owner->kind == &weft__wait_join)
+    if (owner->wait == WEFT__WAIT_BLOCKED && owner->kind == &weft__wait_join &&
+        owner->wait_obj == js)
         weft__ready(L, owner, 0);
 }
 

@@ -239,8 +239,8 @@ static void rec_entry(void *arg)
     weft__switch_arrived(&f->exec);
     f->started = 1;
     void *result = f->fn(f->arg);
-    if (__builtin_expect(f->nscopes != 0, 0))
-        weft__task_left_scopes(L, f);
+    if (__builtin_expect(f->nscopes != 0 || f->join != NULL, 0))
+        weft__task_left_open(L, f);
 
     weft__task_finish(L, f->idx, f, result, f->fail_err, NULL);
     if (f->canary && !weft__canary_ok(f->stack.lo))

@@ -192,6 +192,12 @@ static int open_scope(uint64_t deadline, weft_scope **out)
         return -EINVAL;
     if (!r)
         return -EPERM;
+    return weft__scope_open(L, r, deadline, out);
+}
+
+int weft__scope_open(weft__loop *L, weft__record *r, uint64_t deadline,
+                     weft_scope **out)
+{
     if (r->nscopes >= WEFT__SCOPE_MAX)
         return -EOVERFLOW;
     if (!r->scopes &&
@@ -256,7 +262,7 @@ int weft_scope_close(weft_scope *scope)
     return caught;
 }
 
-int weft_scope_cancel(weft_scope *scope)
+int weft__scope_is_innermost(weft_scope *scope)
 {
     weft__loop *L;
     weft__record *r;
@@ -264,8 +270,25 @@ int weft_scope_cancel(weft_scope *scope)
     int rc = decode(scope, &L, &r, &depth);
     if (rc)
         return rc;
-    if (!L->cur)
+    return depth == r->nscopes - 1 && r->scopes[depth].shield == r->shield;
+}
+
+int weft_scope_cancel(weft_scope *scope)
+{
+    weft__loop *L = weft__tls_loop;
+    if (L && !L->cur)
         return -EPERM;
+    return weft__scope_cancel(scope);
+}
+
+int weft__scope_cancel(weft_scope *scope)
+{
+    weft__loop *L;
+    weft__record *r;
+    int depth;
+    int rc = decode(scope, &L, &r, &depth);
+    if (rc)
+        return rc;
     weft__scope_ent *e = &r->scopes[depth];
     if (e->cause)
         return 0;

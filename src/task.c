@@ -679,16 +679,41 @@ int weft_shield_end(void)
     return 0;
 }
 
-void weft__task_left_scopes(weft__loop *L, weft__record *f)
+void weft__join_drain(weft__loop *L, weft__joinset *js)
 {
-    int n = weft__scopes_end(L, f);
+    weft__record *f = js->owner;
+    L->walk_epoch++;
+    f->walk_epoch = L->walk_epoch;
+    weft__walk w = {.visit = cancel_visit};
+    js->targets(L, js, &w);
+    cancel_drain(L, &w);
+    js->interruptible = false;
+    while (js->remaining)
+        weft__join_wait(L, js);
+}
+
+void weft__task_left_open(weft__loop *L, weft__record *f)
+{
+    int nsets = 0;
+    while (f->join) {
+        weft__joinset *js = f->join;
+        weft__join_drain(L, js);
+        weft__join_close(L, js);
+        if (js->abandon)
+            js->abandon(L, js);
+        nsets++;
+    }
+    int nscopes = weft__scopes_end(L, f);
     if (f->fail_err)
         return;
     f->fail_err = -EINVAL;
     weft__free(f->fail_msg);
-    f->fail_msg = weft__malloc(80);
+    f->fail_msg = weft__malloc(96);
     if (f->fail_msg)
-        snprintf(f->fail_msg, 80, "returned with %d cancel scope(s) open", n);
+        snprintf(f->fail_msg, 96,
+                 "returned with %d task group(s) or set(s) and %d cancel "
+                 "scope(s) open",
+                 nsets, nscopes);
 }
 
 int weft_cancelled(void)

@@ -1,0 +1,291 @@
+/*
+ * group.c - task groups (asyncio.TaskGroup, trio's nursery).
+ *
+ * A group is a join set of its owner (join.c) plus a cancel scope opened
+ * in the owner (scope.c).  Children register with the set when spawned, by
+ * the owner or by any other task of the loop; the set is told of failures
+ * and of the last child (not of every success: the inline path in core.h
+ * settles those).  The first failure cancels the scope - which wakes the
+ * owner's calls inside the group - and the children still running.
+ *
+ * The group keeps its children's slots (finished, not owned by anyone) and
+ * their failures until weft_group_free, so that the borrowed handles it gave
+ * out can still be queried after the wait, as asyncio's task objects can.
+ *
+ * If the owner returns without waiting, the core cancels and joins the
+ * children (weft__task_left_open) and calls group_abandon, which reports
+ * the failures and frees the group.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "alloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define GROUP_MAGIC 0x67727570u /* "grup" */
+#define MSG_MAX 4096
+
+typedef struct failure {
+    uint32_t idx;
+    int err;
+    char *msg; /* owned, may be NULL */
+} failure;
+
+struct weft_group {
+    weft__joinset js; /* first: the loop's set table points at it */
+    uint32_t magic;
+    bool waited;
+    bool failed;     /* the scope was cancelled by a failure */
+    weft__loop *L;
+    weft_scope *scope;
+    uint32_t *kids;  /* every child spawned, in spawn order */
+    uint32_t nkids, cap;
+    failure *fails;  /* in completion order */
+    uint32_t nfails, fails_cap;
+};
+
+static bool valid(const weft_group *g)
+{
+    return g && g->magic == GROUP_MAGIC;
+}
+
+static void cancel_kids(weft__loop *L, weft_group *g)
+{
+    for (uint32_t i = 0; i < g->nkids; i++)
+        if (L->slots[g->kids[i]].state != WEFT__SLOT_DONE)
+            weft__cancel(L, g->kids[i]);
+}
+
+/* Keeps a failure; without memory for it, it is reported on stderr now
+ * rather than lost. */
+static void keep_failure(weft__loop *L, weft_group *g, uint32_t idx, int err)
+{
+    const char *msg = weft__msg_peek(L, idx);
+    if (g->nfails == g->fails_cap) {
+        uint32_t cap = g->fails_cap ? g->fails_cap * 2 : 4;
+        failure *f = weft__malloc(cap * sizeof *f);
+        if (!f) {
+            weft__report_add(L, "weft: task #%u in a group failed: %s%s%s",
+                             idx, weft_strerror(err), msg ? ": " : "",
+                             msg ? msg : "");
+            return;
+        }
+        if (g->nfails)
+            memcpy(f, g->fails, g->nfails * sizeof *f);
+        weft__free(g->fails);
+        g->fails = f;
+        g->fails_cap = cap;
+    }
+    failure *f = &g->fails[g->nfails++];
+    f->idx = idx;
+    f->err = err;
+    f->msg = msg ? weft__strndup(msg, MSG_MAX) : NULL;
+}
+
+/* Child idx finished: a failure is kept, and the first one cancels the
+ * group. */
+static void child_done(weft__loop *L, weft_group *g, uint32_t idx)
+{
+    int err = weft__slot_err(&L->slots[idx]);
+    if (!err || err == -ECANCELED)
+        return;
+    keep_failure(L, g, idx, err);
+    if (!g->failed) {
+        g->failed = true;
+        weft__scope_cancel(g->scope);
+        cancel_kids(L, g);
+    }
+}
+
+static void group_on_done(weft__loop *L, weft__joinset *js, uint32_t child)
+{
+    child_done(L, (weft_group *)js, child);
+    if (js->remaining == 0)
+        weft__join_wake(L, js);
+}
+
+static void group_targets(weft__loop *L, weft__joinset *js, weft__walk *w)
+{
+    weft_group *g = (weft_group *)js;
+    for (uint32_t i = 0; i < g->nkids; i++)
+        weft__walk_visit(L, w, g->kids[i]);
+}
+
+/* Frees the group and the finished children's slots. */
+static void release(weft__loop *L, weft_group *g)
+{
+    for (uint32_t i = 0; i < g->nkids; i++)
+        weft__collect(L, g->kids[i], NULL, false);
+    for (uint32_t i = 0; i < g->nfails; i++)
+        weft__free(g->fails[i].msg);
+    weft__free(g->fails);
+    weft__free(g->kids);
+    g->magic = 0;
+    weft__free(g);
+}
+
+static void group_abandon(weft__loop *L, weft__joinset *js)
+{
+    weft_group *g = (weft_group *)js;
+    char label[64];
+    for (uint32_t i = 0; i < g->nfails; i++) {
+        failure *f = &g->fails[i];
+        weft__report_add(L,
+                         "weft: task %s of a group its owner never waited "
+                         "for failed: %s%s%s",
+                         weft__task_label(L, f->idx, label, sizeof label),
+                         weft_strerror(f->err), f->msg ? ": " : "",
+                         f->msg ? f->msg : "");
+    }
+    release(L, g);
+}
+
+int weft_group_new(weft_group **out)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__record *self = L ? L->cur : NULL;
+    if (!out)
+        return -EINVAL;
+    if (!self)
+        return -EPERM;
+    weft_group *g = weft__calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    int rc = weft__scope_open(L, self, WEFT__NO_DEADLINE, &g->scope);
+    if (rc) {
+        weft__free(g);
+        return rc;
+    }
+    g->js.on_done = group_on_done;
+    g->js.targets = group_targets;
+    g->js.abandon = group_abandon;
+    if ((rc = weft__join_open(L, &g->js))) {
+        weft_scope_close(g->scope);
+        weft__free(g);
+        return rc;
+    }
+    g->magic = GROUP_MAGIC;
+    g->L = L;
+    *out = g;
+    return 0;
+}
+
+int weft_group_spawn_ex(weft_group *g, weft_fn fn, void *arg,
+                        const weft_spawn_opts *opts, weft_task **task)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!valid(g) || !fn || g->waited)
+        return -EINVAL;
+    if (!L || L != g->L || !L->cur)
+        return -EPERM;
+    if (g->nkids == g->cap) {
+        uint32_t cap = g->cap ? g->cap * 2 : 16;
+        uint32_t *k = weft__malloc((size_t)cap * sizeof *k);
+        if (!k)
+            return -ENOMEM;
+        if (g->nkids)
+            memcpy(k, g->kids, g->nkids * sizeof *k);
+        weft__free(g->kids);
+        g->kids = k;
+        g->cap = cap;
+    }
+    uint32_t idx;
+    int rc = weft__spawn_idx(L, fn, arg, opts, &idx);
+    if (rc)
+        return rc;
+    weft__slot *s = &L->slots[idx];
+    g->kids[g->nkids++] = idx;
+    if (s->state == WEFT__SLOT_DONE) { /* an eager child that finished */
+        s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
+        child_done(L, g, idx);
+    } else {
+        s->flags &= (uint8_t)~WEFT__SF_OWNED;
+        weft__join_add(L, &g->js, idx);
+        if (g->failed || weft_scope_cancelled(g->scope))
+            weft__cancel(L, idx); /* born cancelled: never runs */
+    }
+    if (task)
+        *task = weft__encode(L, idx, true);
+    return 0;
+}
+
+int weft_group_spawn(weft_group *g, weft_fn fn, void *arg, weft_task **task)
+{
+    return weft_group_spawn_ex(g, fn, arg, NULL, task);
+}
+
+int weft_group_wait(weft_group *g)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!valid(g) || g->waited)
+        return -EINVAL;
+    weft__record *self = L ? L->cur : NULL;
+    if (!self || g->js.owner != self)
+        return -EPERM;
+    /* The group's scope must be the innermost one open: a scope or shield
+     * opened in the group's body and still open is the caller's error. */
+    if (weft__scope_is_innermost(g->scope) != 1)
+        return -EBUSY;
+    if (weft__check(L, self))
+        cancel_kids(L, g);
+    while (g->js.remaining)
+        weft__join_wait(L, &g->js);
+    weft__join_close(L, &g->js);
+    weft_scope_close(g->scope);
+    g->waited = true;
+    if (g->nfails) {
+        weft__free(self->errmsg);
+        self->errmsg = g->fails[0].msg ? weft__strndup(g->fails[0].msg, MSG_MAX)
+                                       : NULL;
+        return g->fails[0].err;
+    }
+    return weft__check(L, self);
+}
+
+int weft_group_cancel(weft_group *g)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!valid(g) || g->waited)
+        return -EINVAL;
+    if (!L || L != g->L || !L->cur)
+        return -EPERM;
+    weft__scope_cancel(g->scope);
+    cancel_kids(L, g);
+    return 0;
+}
+
+int weft_group_failures(const weft_group *g)
+{
+    if (!valid(g))
+        return -EINVAL;
+    return (int)g->nfails;
+}
+
+int weft_group_failure(const weft_group *g, size_t i, int *code,
+                       const char **msg, weft_task **task)
+{
+    if (!valid(g))
+        return -EINVAL;
+    if (i >= g->nfails)
+        return -ERANGE;
+    const failure *f = &g->fails[i];
+    if (code)
+        *code = f->err;
+    if (msg)
+        *msg = f->msg;
+    if (task)
+        *task = weft__encode(g->L, f->idx, true);
+    return 0;
+}
+
+int weft_group_free(weft_group *g)
+{
+    if (!valid(g))
+        return -EINVAL;
+    if (!g->waited)
+        return -EBUSY;
+    release(g->L, g);
+    return 0;
+}
