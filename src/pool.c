@@ -55,6 +55,7 @@ typedef struct weft__job {
     void *arg;
     void *result;
     weft__fail_sink fail; /* weft_fail from the job (message owned) */
+    void (*drop)(void *result); /* detached by its caller: takes the result */
     int state;     /* JOB_*, under the pool mutex */
     uint32_t idx;  /* the job's slot */
     atomic_int cancel;
@@ -294,6 +295,10 @@ static void finish_job(weft__loop *L, weft__pool *p, weft__job *j)
     weft__source_unref(L);
     weft__slot *s = &L->slots[j->idx];
     s->flags &= (uint8_t)~WEFT__SF_STACKLESS;
+    if (j->drop && (s->flags & WEFT__SF_DETACHED)) {
+        j->drop(j->result);
+        j->result = NULL;
+    }
     weft__task_finish(L, j->idx, NULL, j->result, j->fail.err, j->fail.msg);
     weft__free(j);
 }
@@ -475,6 +480,56 @@ int weft_to_thread(weft_fn fn, void *arg, void **result)
     if (rc)
         return rc;
     return weft_await(t, result);
+}
+
+/* The wait of weft_to_thread_detachable: cancellation and scopes wake the
+ * caller instead of passing to the job. */
+static void detachable_done(weft__loop *L, weft__record *r, uint32_t idx)
+{
+    (void)idx;
+    weft__ready(L, r, 0);
+}
+
+static const weft__wait_kind detachable_wait = {.task_done = detachable_done};
+
+int weft_to_thread_detachable(weft_fn fn, void *arg,
+                              void (*drop)(void *result), void **result)
+{
+    weft__loop *L = weft__tls_loop;
+    if (!fn)
+        return -EINVAL;
+    if (!L || !L->cur)
+        return -EPERM;
+    weft__record *self = L->cur;
+    WEFT__RETURN_IF_CANCELLED(L, self);
+    weft_task *t;
+    int rc = weft_spawn_blocking(fn, arg, &t);
+    if (rc)
+        return rc;
+    weft__loop *L2;
+    uint32_t idx;
+    weft__decode(t, false, &L2, &idx);
+    weft__slot *s = &L->slots[idx];
+    ((weft__job *)s->a.ext)->drop = drop;
+    s->flags |= WEFT__SF_AWAITED;
+    weft__waiter_set(L, idx, self->idx);
+    while (s->state != WEFT__SLOT_DONE) {
+        if ((rc = weft__check(L, self)))
+            break;
+        weft__block(L, self, &detachable_wait, WEFT__NO_DEADLINE);
+    }
+    if (s->state != WEFT__SLOT_DONE) {
+        weft__cancel(L, idx); /* withdrawn if queued, else asked to stop */
+        if (s->state != WEFT__SLOT_DONE) {
+            /* Running: it goes on without us. */
+            s->flags = (uint8_t)((s->flags & ~(WEFT__SF_OWNED |
+                                              WEFT__SF_AWAITED)) |
+                                 WEFT__SF_DETACHED);
+            return rc;
+        }
+    }
+    int err = weft__collect(L, idx, result, true);
+    return rc ? rc : err;
 }
 
 int weft_thread_cancelled(void)

@@ -22,14 +22,34 @@ extern "C" {
  * Runs fn(arg) on a pool thread and suspends the calling task (only) until
  * it returns: asyncio.to_thread.  result, if not NULL, receives what fn
  * returned.  fn may report an error with weft_fail(), as a task does.
- * If the calling task is cancelled meanwhile, a job still queued never runs
- * (-ECANCELED at once); a running job cannot be stopped, so -ECANCELED comes
- * once fn has returned - never while it may still touch the caller's memory.
- * fn can poll weft_thread_cancelled() to stop early.
- * Errors: fn's weft_fail code, -ECANCELED, -EINVAL (fn NULL), -EPERM (not in
- * a task), -ENOMEM, -EAGAIN (no thread could be created).
+ * If the calling task is cancelled meanwhile, or a cancel scope around the
+ * call is (weft/cancel.h), a job still queued is withdrawn and never runs
+ * (-ECANCELED or the scope's -ETIMEDOUT at once); a running job cannot be
+ * stopped, so the call returns only once fn has returned - never while it
+ * may still touch the caller's memory - which makes a timeout around it
+ * as long as fn takes.  fn can poll weft_thread_cancelled() to stop early;
+ * or use weft_to_thread_detachable to leave at once.
+ * Errors: fn's weft_fail code, -ECANCELED, -ETIMEDOUT (a scope), -EINVAL
+ * (fn NULL), -EPERM (not in a task), -ENOMEM, -EAGAIN (no thread could be
+ * created).
  */
 int weft_to_thread(weft_fn fn, void *arg, void **result);
+
+/*
+ * weft_to_thread that can be left at once: if the calling task is cancelled
+ * or a cancel scope around the call expires while fn runs, the call returns
+ * -ECANCELED / -ETIMEDOUT immediately and the job is detached - it runs to
+ * its end on its thread, weft_thread_cancelled() tells it to hurry, and
+ * when it returns, `drop` (if not NULL) is called with its result on the
+ * loop's thread (to free it), and a weft_fail error it reports is printed
+ * when the loop closes.  Because fn may outlive the call, arg must belong
+ * to the job (allocated for it, freed by fn or by drop's result), never the
+ * caller's stack.  A job still queued is withdrawn instead, as with
+ * weft_to_thread, and drop is not called.
+ * Errors: as weft_to_thread.
+ */
+int weft_to_thread_detachable(weft_fn fn, void *arg,
+                              void (*drop)(void *result), void **result);
 
 /*
  * Starts fn(arg) on the pool and returns a task handle at once (the caller
