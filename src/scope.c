@@ -211,12 +211,9 @@ int weft__scope_open(weft__loop *L, weft__record *r, uint64_t deadline,
                            .serial = L->scope_serial,
                            .shield = r->shield};
     if (deadline != WEFT__NO_DEADLINE) {
-        /* A deadline already passed cancels the scope now: a fresh clock
-         * read, so that the first call inside sees it. */
-        uint64_t now = weft__clock_ns();
-        if (now > L->now)
-            L->now = now;
-        if (deadline <= now)
+        /* A deadline already passed (by the loop's clock: no clock read
+         * here) cancels the scope now. */
+        if (deadline <= L->now)
             e->cause = -ETIMEDOUT;
         r->scope_alert = 1;
     }
@@ -231,6 +228,9 @@ int weft_scope_open(double timeout, weft_scope **scope)
         return -EINVAL;
     if (timeout >= 18446744073.0)
         return open_scope(WEFT__NO_DEADLINE, scope);
+    if (timeout <= 0)
+        return open_scope(0, scope); /* expired at once */
+    /* One clock read (the floor of a deadline that is never early). */
     return open_scope(weft__deadline_after(timeout), scope);
 }
 

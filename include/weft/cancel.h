@@ -71,7 +71,9 @@ typedef struct weft_scope weft_scope;
 int weft_scope_open(double timeout, weft_scope **scope);
 
 /* weft_scope_open with an absolute deadline on weft_now()'s clock
- * (asyncio.timeout_at); INFINITY for none.  Errors as weft_scope_open. */
+ * (asyncio.timeout_at); INFINITY for none.  It does not read the clock
+ * (weft_scope_open with a timeout reads it once): the cheaper form for many
+ * scopes sharing one deadline.  Errors as weft_scope_open. */
 int weft_scope_open_at(double deadline, weft_scope **scope);
 
 /*
