@@ -154,15 +154,31 @@ struct weft__record {
     uint64_t deadline; /* armed timer (ns), WEFT__NO_DEADLINE if none */
     uint64_t wait_deadline; /* what the blocked call itself asked for */
     uint64_t timer_seq; /* orders equal deadlines by arming order */
+    /* wait, started, shield, alerts and nopen are contiguous: a reused
+     * record resets them with one store. */
     uint8_t wait;      /* WEFT__WAIT_* */
     uint8_t started;   /* has run at least once */
-    uint8_t canary;    /* the stack has no guard page: check the canary */
-    uint8_t cancelled; /* mirrors the slot's WEFT__SF_CANCELLED once started */
     uint16_t shield;   /* depth of weft_shield_begin scopes */
-    uint8_t nscopes;   /* open cancel scopes (scope.c) */
-    /* Some open scope is cancelled or has a deadline: suspending calls
-     * take weft__check's slow path. */
-    uint8_t scope_alert;
+    /* Read together by weft__check (one load on every suspending call). */
+    union {
+        struct {
+            /* mirrors the slot's WEFT__SF_CANCELLED once started */
+            uint8_t cancelled;
+            /* Some open scope is cancelled or has a deadline: suspending
+             * calls take weft__check's slow path. */
+            uint8_t scope_alert;
+        };
+        uint16_t alerts;
+    };
+    /* Read together when the task's body returns. */
+    union {
+        struct {
+            uint8_t nscopes; /* open cancel scopes (scope.c) */
+            uint8_t njoins;  /* open join sets (join.c) */
+        };
+        uint16_t nopen;
+    };
+    uint8_t canary;    /* the stack has no guard page: check the canary */
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
     int fail_err;      /* from weft_fail */
     int io_fd;         /* weft__wait_io */
@@ -695,11 +711,12 @@ typedef struct weft__scope_ent {
  * 0 if it may proceed. */
 int weft__check_slow(weft__loop *L, weft__record *r);
 /* weft__check_slow, also giving the index of the scope responsible in
- * *depth (-1: the task's own cancellation, which is outside them all). */
-int weft__scope_cause(weft__loop *L, weft__record *r, int *depth);
+ * *depth (-1: the task's own cancellation, which is outside them all);
+ * marks that scope as the cause only if `mark` (a call fails now). */
+int weft__scope_cause(weft__loop *L, weft__record *r, int *depth, bool mark);
 static inline int weft__check(weft__loop *L, weft__record *r)
 {
-    if (__builtin_expect(!(r->cancelled | r->scope_alert), 1))
+    if (__builtin_expect(!r->alerts, 1))
         return 0;
     return weft__check_slow(L, r);
 }

@@ -88,6 +88,7 @@ static void claim(weft__loop *L, gather_state *st, uint32_t i, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
     st->idx[i] = idx;
+    s->flags &= (uint8_t)~WEFT__SF_OWNED;
     if (s->state != WEFT__SLOT_DONE) {
         weft__join_add(L, &st->js, idx);
         return;
@@ -107,7 +108,8 @@ static void unclaim(weft__loop *L, gather_state *st, uint32_t upto)
 {
     for (uint32_t i = 0; i < upto; i++) {
         weft__slot *s = &L->slots[st->idx[i]];
-        s->flags &= (uint8_t)~(WEFT__SF_AWAITED | WEFT__SF_JOINED);
+        s->flags = (uint8_t)((s->flags | WEFT__SF_OWNED) &
+                             ~(WEFT__SF_AWAITED | WEFT__SF_JOINED));
     }
     weft__join_close(L, &st->js);
 }
@@ -406,8 +408,7 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
         if (rc)
             break; /* run with the workers we have */
         st->workers[st->nworkers++] = idx;
-        L->slots[idx].flags &= (uint8_t)~WEFT__SF_OWNED; /* no handle */
-        claim(L, gs, (uint32_t)w, idx);
+        claim(L, gs, (uint32_t)w, idx); /* no handle was given out */
     }
     if (st->nworkers) {
         gs->n = st->nworkers;

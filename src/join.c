@@ -97,6 +97,7 @@ int weft__join_open(weft__loop *L, weft__joinset *js)
     js->depth = r->nscopes;
     js->outer = r->join;
     r->join = js;
+    r->njoins++;
     return 0;
 }
 
@@ -106,6 +107,7 @@ void weft__join_close(weft__loop *L, weft__joinset *js)
     while (*p != js)
         p = &(*p)->outer;
     *p = js->outer;
+    js->owner->njoins--;
     L->joinsets[js->id] =
         (weft__joinset *)(uintptr_t)((uintptr_t)L->join_free << 1 | FREE_TAG);
     L->join_free = js->id;

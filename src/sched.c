@@ -87,10 +87,9 @@ weft__record *weft__record_alloc(weft__loop *L)
     f->awaiting = 0;
     f->wait = WEFT__WAIT_NONE;
     f->started = 0;
-    f->cancelled = 0;
     f->shield = 0;
-    f->nscopes = 0;
-    f->scope_alert = 0;
+    f->alerts = 0;
+    f->nopen = 0;
     f->wake_rc = 0;
     f->fail_err = 0;
     f->wait_obj = NULL;
@@ -229,7 +228,17 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
     }
     if (deadline != WEFT__NO_DEADLINE)
         weft__timer_add(L, r, deadline);
-    return weft__suspend(L);
+    int rc = weft__suspend(L);
+    if (__builtin_expect(rc != 0, 0) &&
+        !(rc == -ETIMEDOUT && L->now >= r->wait_deadline)) {
+        /* Interrupted: by the task's cancellation or a scope, maybe both
+         * in one turn - the task's own cancellation speaks first, then
+         * the outermost scope (which this marks as the cause). */
+        int why = weft__check(L, r);
+        if (why)
+            rc = why;
+    }
+    return rc;
 }
 
 static void rec_entry(void *arg)
@@ -239,7 +248,7 @@ static void rec_entry(void *arg)
     weft__switch_arrived(&f->exec);
     f->started = 1;
     void *result = f->fn(f->arg);
-    if (__builtin_expect(f->nscopes != 0 || f->join != NULL, 0))
+    if (__builtin_expect(f->nopen != 0, 0))
         weft__task_left_open(L, f);
 
     weft__task_finish(L, f->idx, f, result, f->fail_err, NULL);

@@ -78,20 +78,20 @@ static int visible_cause(weft__record *r, uint64_t t, bool mark, int *at)
     return 0;
 }
 
-int weft__scope_cause(weft__loop *L, weft__record *r, int *depth)
+int weft__scope_cause(weft__loop *L, weft__record *r, int *depth, bool mark)
 {
     *depth = -1; /* the task's own cancellation: outside every scope */
     if (r->cancelled && r->shield == 0)
         return -ECANCELED;
     if (!r->scope_alert)
         return 0;
-    return visible_cause(r, L->now, true, depth);
+    return visible_cause(r, L->now, mark, depth);
 }
 
 int weft__check_slow(weft__loop *L, weft__record *r)
 {
     int depth;
-    return weft__scope_cause(L, r, &depth);
+    return weft__scope_cause(L, r, &depth, true);
 }
 
 uint64_t weft__scope_deadline(weft__record *r)

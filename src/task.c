@@ -56,10 +56,16 @@ int weft__decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip)
     weft__slot *s = &L->slots[idx];
     if (s->state == WEFT__SLOT_FREE || s->gen != gen)
         return -EINVAL;
-    if (borrowed ? consume : !(s->flags & WEFT__SF_OWNED))
-        return -EINVAL;
-    if (consume && (s->flags & WEFT__SF_AWAITED))
-        return -EBUSY; /* another task awaits it */
+    if (__builtin_expect(borrowed ? consume : !(s->flags & WEFT__SF_OWNED),
+                         0)) {
+        /* A handle a task is waiting for (await, gather, weft_wait and
+         * task sets take OWNED away) may still be used by others, not
+         * consumed. */
+        if (borrowed || !(s->flags & WEFT__SF_AWAITED))
+            return -EINVAL;
+        if (consume)
+            return -EBUSY;
+    }
     *Lp = L;
     *ip = idx;
     return 0;
@@ -272,7 +278,10 @@ void weft__interrupt(weft__loop *L, weft__record *r)
     if (r->wait != WEFT__WAIT_BLOCKED)
         return;
     int depth;
-    int cause = weft__scope_cause(L, r, &depth);
+    /* The call marks the scope when it returns (weft__block, or its own
+     * check): the task may still be cancelled in this turn, which would
+     * speak first. */
+    int cause = weft__scope_cause(L, r, &depth, false);
     L->walk_epoch++;
     r->walk_epoch = L->walk_epoch;
     weft__walk w = {.visit = cancel_visit};
@@ -446,7 +455,8 @@ int weft_spawn(weft_fn fn, void *arg, weft_task **task)
 
 /* The checks every await starts with: a handle of this loop, consumable,
  * a caller in a task, no wait cycle.  The handle is not consumed yet. */
-static int await_begin(weft_task *task, weft__loop **Lp, uint32_t *ip)
+static inline __attribute__((always_inline)) int
+await_begin(weft_task *task, weft__loop **Lp, uint32_t *ip)
 {
     int rc = weft__decode(task, true, Lp, ip);
     if (rc)
@@ -464,13 +474,13 @@ static int await_begin(weft_task *task, weft__loop **Lp, uint32_t *ip)
 
 /* Waits for slot idx to finish - cancelling it first if the caller's calls
  * must fail - and collects it: its own outcome. */
-static int await_join(weft__loop *L, weft__record *self, uint32_t idx,
-                      void **result)
+static inline __attribute__((always_inline)) int
+await_join(weft__loop *L, weft__record *self, uint32_t idx, void **result)
 {
     weft__slot *s = &L->slots[idx];
     /* The handle stays valid for other tasks (cancel, query) until the
      * slot is collected; only another await or a detach is refused. */
-    s->flags |= WEFT__SF_AWAITED;
+    s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
     if (s->state != WEFT__SLOT_DONE) {
         weft__waiter_set(L, idx, self->idx);
         if (weft__check(L, self))

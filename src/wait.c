@@ -64,8 +64,9 @@ static void unclaim(weft__loop *L, wait_state *w, size_t upto)
         weft__loop *L2;
         uint32_t idx;
         if (!weft__decode(w->tasks[i], false, &L2, &idx))
-            L->slots[idx].flags &=
-                (uint8_t)~(WEFT__SF_AWAITED | WEFT__SF_JOINED);
+            L->slots[idx].flags =
+                (uint8_t)((L->slots[idx].flags | WEFT__SF_OWNED) &
+                          ~(WEFT__SF_AWAITED | WEFT__SF_JOINED));
     }
 }
 
@@ -87,6 +88,7 @@ static int claim_all(weft__loop *L, weft__record *self, wait_state *w)
             return rc;
         }
         weft__slot *s = &L->slots[idx];
+        s->flags &= (uint8_t)~WEFT__SF_OWNED; /* refused to awaits meanwhile */
         if (s->state == WEFT__SLOT_DONE) {
             s->flags |= WEFT__SF_AWAITED;
             w->done++;

@@ -142,7 +142,9 @@ typedef struct weft_taskset weft_taskset;
 int weft_taskset_new(weft_taskset **set);
 
 /*
- * Adds a task to the set, consuming its handle.
+ * Adds a task to the set, which owns it from then on: the handle may still
+ * cancel and query the task (as while it is awaited), never await or
+ * detach it (-EBUSY); weft_taskset_next hands out an owned handle again.
  * Errors (nothing consumed): -EINVAL (NULL set, NULL/consumed/borrowed
  * handle), -EBUSY (a task awaits it), -EDEADLK (the caller itself), -EPERM
  * (not the owner, another loop's handle), -ENOMEM.
