@@ -22,9 +22,13 @@ benches=(bench_yield bench_spawn bench_gather bench_sync)
 cpu=$(( $(nproc) - 1 ))
 export WEFT_BENCH_NO_HEADER=1
 
+# Summed over the processes a program forks (some run each measurement in
+# a fresh process).
 instr() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" "$scale" \
-        2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+        2>&1 >/dev/null |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p' |
+        awk '{ s += $1 } END { print s + 0 }'
 }
 
 echo "| program | instructions old | new | change |"
