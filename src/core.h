@@ -29,6 +29,7 @@
 #include "coro/ctx.h"
 #include "coro/sanitize.h"
 #include "coro/stack.h"
+#include "list.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -123,12 +124,10 @@ typedef struct weft__wait_kind {
     void (*describe)(weft__loop *L, weft__record *r, char *buf, size_t len);
 } weft__wait_kind;
 
-/* A FIFO of waiting task records, linked through the records: what a
- * waiter needs lives in its own record, so waiting never allocates. */
-typedef struct weft__waitq {
-    weft__record *head;
-    weft__record *tail;
-} weft__waitq;
+/* A FIFO of waiting task records, linked through the records (their
+ * q_link): what a waiter needs lives in its own record, so waiting never
+ * allocates. */
+typedef weft__list weft__waitq;
 
 #define WEFT__NO_DEADLINE UINT64_MAX
 
@@ -193,7 +192,7 @@ struct weft__record {
     weft__record *free_next;
     /* In a wait queue: links in the queue, which queue, and what the waker
      * hands over (an item, a permit) before waking. */
-    weft__record *q_next, *q_prev;
+    weft__link q_link;
     weft__waitq *q_owner;
     void *handoff;
     /* Cancel scopes: allocated on the first weft_scope_open of any task

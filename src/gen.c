@@ -20,7 +20,7 @@
 #include <stdio.h>
 
 struct weft_gen {
-    weft_gen *next, *prev; /* the loop's live generators (gen_service) */
+    weft__link link; /* in the loop's live generators (gen_service) */
     weft__loop *L;
     weft_fn fn;
     void *arg;
@@ -40,7 +40,7 @@ struct weft_gen {
  * the loop's close frees what is left. */
 typedef struct gen_service {
     weft__service svc; /* first */
-    weft_gen *gens;
+    weft__list gens;
 } gen_service;
 
 /* Both sides of a generator block on this kind while the other runs. */
@@ -93,16 +93,6 @@ static void *gen_body(void *arg)
     return r;
 }
 
-static void unlink_gen(gen_service *gs, weft_gen *g)
-{
-    if (g->prev)
-        g->prev->next = g->next;
-    else
-        gs->gens = g->next;
-    if (g->next)
-        g->next->prev = g->prev;
-}
-
 static void gens_shutdown(weft__loop *L, weft__service *sv);
 static void gens_close(weft__loop *L, weft__service *sv);
 
@@ -139,10 +129,7 @@ int weft_gen_new(weft_fn fn, void *arg, weft_gen **out)
     g->L = L;
     g->fn = fn;
     g->arg = arg;
-    g->next = gs->gens;
-    if (gs->gens)
-        gs->gens->prev = g;
-    gs->gens = g;
+    weft__list_push(&gs->gens, &g->link);
     *out = g;
     return 0;
 }
@@ -304,9 +291,11 @@ static void wake_yielder(weft__loop *L, weft_gen *g)
 
 static void gens_shutdown(weft__loop *L, weft__service *sv)
 {
-    for (weft_gen *g = ((gen_service *)sv)->gens; g; g = g->next)
+    for (weft__link *n = ((gen_service *)sv)->gens.head; n; n = n->next) {
+        weft_gen *g = weft__container_of(n, weft_gen, link);
         if (!g->busy)
             wake_yielder(L, g);
+    }
 }
 
 int weft_gen_close(weft_gen *g)
@@ -330,7 +319,9 @@ int weft_gen_close(weft_gen *g)
         }
         weft__collect(L, p, NULL, false);
     }
-    unlink_gen((gen_service *)weft__service_find(L, &gen_service_ops), g);
+    weft__list_remove(
+        &((gen_service *)weft__service_find(L, &gen_service_ops))->gens,
+        &g->link);
     weft__free(g);
     return 0;
 }
@@ -341,10 +332,9 @@ static void gens_close(weft__loop *L, weft__service *sv)
     /* Shutdown already cancelled and joined every producer; their slots
      * go with the loop. */
     gen_service *gs = (gen_service *)sv;
-    for (weft_gen *g = gs->gens, *n; g; g = n) {
-        n = g->next;
-        weft__free(g);
-    }
+    weft__link *n;
+    while ((n = weft__list_pop(&gs->gens)))
+        weft__free(weft__container_of(n, weft_gen, link));
     weft__free(gs);
 }
 

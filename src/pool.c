@@ -50,7 +50,8 @@ enum { JOB_QUEUED, JOB_RUNNING };
 
 typedef struct weft__job {
     weft__stackless base; /* first: the slot points at it */
-    struct weft__job *next, *prev; /* queue links; next: done stack too */
+    weft__link link;       /* in the pool's queue, under mu */
+    struct weft__job *next; /* the stack of finished jobs */
     weft_fn fn;
     void *arg;
     void *result;
@@ -66,7 +67,7 @@ typedef struct weft__pool {
     uint32_t in_flight; /* jobs submitted and not finished (loop thread) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    weft__job *head, *tail; /* queued */
+    weft__list queue;       /* jobs not taken yet */
     unsigned nthreads, nidle, max;
     unsigned nbusy;         /* workers running a job; never above max */
     bool stop;
@@ -103,12 +104,8 @@ static bool spin_check(uint64_t until)
 
 static weft__job *take(weft__pool *p)
 {
-    weft__job *j = p->head;
-    p->head = j->next;
-    if (p->head)
-        p->head->prev = NULL;
-    else
-        p->tail = NULL;
+    weft__job *j = weft__container_of(weft__list_pop(&p->queue), weft__job,
+                                      link);
     j->state = JOB_RUNNING;
     atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
     p->nbusy++;
@@ -130,14 +127,14 @@ static void complete(weft__pool *p, weft__job *j)
  * lower it below the number of threads). */
 static bool can_take(const weft__pool *p)
 {
-    return p->head && p->nbusy < p->max;
+    return p->queue.head && p->nbusy < p->max;
 }
 
 /* Called with mu held and nothing to take: spin (if nobody else does and
  * the pool is not at its cap), else sleep.  Returns with mu held. */
 static void idle(weft__pool *p)
 {
-    if (!p->spinner && !p->head) {
+    if (!p->spinner && !p->queue.head) {
         p->spinner = true;
         pthread_mutex_unlock(&p->mu);
         uint64_t until = weft__clock_ns() + WORKER_SPIN_NS;
@@ -176,7 +173,7 @@ static void *worker(void *arg)
         complete(p, j);
         pthread_mutex_lock(&p->mu);
         p->nbusy--;
-        if (p->head && p->nidle) /* a capped job may start now */
+        if (p->queue.head && p->nidle) /* a capped job may start now */
             pthread_cond_signal(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
@@ -273,13 +270,7 @@ static int submit(weft__loop *L, weft__job *j)
         }
     }
     j->state = JOB_QUEUED;
-    j->next = NULL;
-    j->prev = p->tail;
-    if (p->tail)
-        p->tail->next = j;
-    else
-        p->head = j;
-    p->tail = j;
+    weft__list_push(&p->queue, &j->link);
     atomic_fetch_add_explicit(&p->queued, 1, memory_order_release);
     if (p->nidle)
         pthread_cond_signal(&p->cv);
@@ -382,14 +373,7 @@ static void job_cancel(weft__loop *L, uint32_t idx, weft__stackless *t)
     pthread_mutex_lock(&p->mu);
     if (j->state == JOB_QUEUED) {
         /* Never ran, never will: out of the queue and finished now. */
-        if (j->prev)
-            j->prev->next = j->next;
-        else
-            p->head = j->next;
-        if (j->next)
-            j->next->prev = j->prev;
-        else
-            p->tail = j->prev;
+        weft__list_remove(&p->queue, &j->link);
         atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
         pthread_mutex_unlock(&p->mu);
         j->result = NULL;

@@ -18,35 +18,23 @@
 
 void weft__waitq_push(weft__waitq *q, weft__record *f)
 {
-    f->q_next = NULL;
-    f->q_prev = q->tail;
-    if (q->tail)
-        q->tail->q_next = f;
-    else
-        q->head = f;
-    q->tail = f;
+    weft__list_push(q, &f->q_link);
     f->q_owner = q;
 }
 
 void weft__waitq_remove(weft__waitq *q, weft__record *f)
 {
-    if (f->q_prev)
-        f->q_prev->q_next = f->q_next;
-    else
-        q->head = f->q_next;
-    if (f->q_next)
-        f->q_next->q_prev = f->q_prev;
-    else
-        q->tail = f->q_prev;
-    f->q_next = f->q_prev = NULL;
+    weft__list_remove(q, &f->q_link);
     f->q_owner = NULL;
 }
 
 weft__record *weft__waitq_pop(weft__waitq *q)
 {
-    weft__record *f = q->head;
-    if (f)
-        weft__waitq_remove(q, f);
+    weft__link *n = weft__list_pop(q);
+    if (!n)
+        return NULL;
+    weft__record *f = weft__container_of(n, weft__record, q_link);
+    f->q_owner = NULL;
     return f;
 }
 
