@@ -370,6 +370,10 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     if (!fn || !limit || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
         (n && (!results || !errors)))
         return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        results[i] = NULL;
+        errors[i] = -ECANCELED; /* until its item runs */
+    }
     WEFT__RETURN_IF_CANCELLED(L, self);
     if (n == 0)
         return 0;
@@ -397,10 +401,6 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     st->results = results;
     st->errors = errors;
     st->flags = flags;
-    for (size_t i = 0; i < n; i++) {
-        results[i] = NULL;
-        errors[i] = -ECANCELED; /* until its item runs */
-    }
     int rc = 0;
     for (size_t w = 0; w < nw; w++) {
         uint32_t idx;

@@ -168,6 +168,41 @@ static __attribute__((noinline)) int next_end(weft__loop *L,
 
 enum { CONSUMER, PRODUCER };
 
+/* A side that waits inside a cancel scope with a deadline: the hand-off
+ * bypasses weft__block, so the scope's timer is armed here (it interrupts
+ * the wait: a consumer's producer is cancelled and joined, a producer is
+ * woken).  True if armed. */
+static __attribute__((noinline)) bool arm_scope_timer(weft__loop *L,
+                                                      weft__record *self)
+{
+    self->wait_deadline = WEFT__NO_DEADLINE;
+    uint64_t d = weft__scope_deadline(self);
+    if (d == WEFT__NO_DEADLINE)
+        return false;
+    weft__timer_add(L, self, d);
+    return true;
+}
+
+/* Back from a wait armed by arm_scope_timer: the timer goes if the other
+ * side's hand-off (which does not touch timers) ended the wait; a wake-up
+ * by the scope reports the scope (or the task's own cancellation). */
+static __attribute__((noinline)) int scope_timer_done(weft__loop *L,
+                                                      weft__record *self,
+                                                      int rc)
+{
+    if (self->heap_pos)
+        weft__timer_del(L, self);
+    uint64_t now = weft__clock_ns(); /* as weft__block does */
+    if (now > L->now)
+        L->now = now;
+    if (rc) {
+        int why = weft__check(L, self);
+        if (why)
+            rc = why;
+    }
+    return rc;
+}
+
 /*
  * The one place where both sides of a generator switch, each side calling
  * it as its last act (a tail call from weft_gen_next and weft_gen_yield).
@@ -184,8 +219,13 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
     self->kind = &gen_wait;
     self->wait_obj = g;
     to->wake_rc = 0;
+    bool timed = false;
+    if (__builtin_expect(self->scope_alert, 0))
+        timed = arm_scope_timer(L, self);
     int rc = weft__handoff_inline(L, self, to);
     self->wait_obj = NULL;
+    if (__builtin_expect(timed, 0))
+        rc = scope_timer_done(L, self, rc);
     if (role == PRODUCER)
         return rc; /* 0, or -ECANCELED when the generator is closed */
     g->busy = false;
@@ -208,9 +248,9 @@ static inline int gen_next(weft_gen *g, void **value)
         return -EPERM;
     if (g->busy)
         return -EBUSY;
+    WEFT__RETURN_IF_CANCELLED(L, self);
     if (g->done)
         return 0;
-    WEFT__RETURN_IF_CANCELLED(L, self);
     weft__record *pf = g->pf;
     if (!g->producer) {
         int rc = start_producer(L, self, g, &pf);

@@ -229,6 +229,14 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
     if (deadline != WEFT__NO_DEADLINE)
         weft__timer_add(L, r, deadline);
     int rc = weft__suspend(L);
+    if (__builtin_expect(r->scope_alert, 0)) {
+        /* Woken inside a scope with a deadline, maybe by a grant in the
+         * turn the deadline passed: the loop's clock is brought up to
+         * date (one read, only here), so that the next call sees it. */
+        uint64_t now = weft__clock_ns();
+        if (now > L->now)
+            L->now = now;
+    }
     if (__builtin_expect(rc != 0, 0) &&
         !(rc == -ETIMEDOUT && L->now >= r->wait_deadline)) {
         /* Interrupted: by the task's cancellation or a scope, maybe both

@@ -29,9 +29,10 @@
  *   from the task's cancellation, not from scopes opened inside it: cleanup
  *   under a shield can still bound itself with a deadline of its own.
  * - Deadlines are absolute times on weft_now()'s clock; a timer never fires
- *   early.  A deadline that has passed cancels the scope: the next
- *   suspending call inside sees it (at the latest once the loop notices,
- *   which a call that suspends guarantees).
+ *   early.  A deadline that has passed cancels the scope.  A call blocked at
+ *   that moment is woken; a call that would block sees it at once; a task
+ *   that keeps running without blocking (weft_yield in a loop) sees it at
+ *   the loop's next turn, at most a few hundred switches later.
  * - A grant made to a waiter in the same turn its scope expires (a lock, a
  *   permit, an item) is kept: that call returns 0 and the next one fails.
  *
