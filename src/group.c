@@ -191,6 +191,13 @@ int weft_group_spawn_ex(weft_group *g, weft_fn fn, void *arg,
         g->kids = k;
         g->cap = cap;
     }
+    weft_spawn_opts lazy;
+    if (opts && (opts->flags & WEFT_SPAWN_EAGER) &&
+        (g->failed || weft_scope_cancelled(g->scope))) {
+        lazy = *opts; /* born cancelled: it must not start, even eagerly */
+        lazy.flags &= ~WEFT_SPAWN_EAGER;
+        opts = &lazy;
+    }
     uint32_t idx;
     int rc = weft__spawn_idx(L, fn, arg, opts, &idx);
     if (rc)

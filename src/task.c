@@ -520,6 +520,7 @@ int weft_wait_for(weft_task *task, double timeout, void **result)
     if ((rc = weft_scope_open(timeout, &scope)))
         return rc; /* nothing consumed */
     rc = await_join(L, self, idx, result);
+    weft__check(L, self); /* marks the scope that ended the wait, if any */
     int caught = weft_scope_close(scope);
     /* An outer scope or the caller's own cancellation speaks first; then
      * the timeout, if it is what ended the task. */

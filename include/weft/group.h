@@ -38,7 +38,9 @@ struct weft_spawn_opts;
  * -ECANCELED.  Once weft_group_wait returns, the scope is closed and the
  * owner is not cancelled any more (unless it was cancelled itself).  Every
  * failure is kept with its task, code and message (asyncio's
- * ExceptionGroup: none dropped).  Cancelling the owner, or a cancel scope
+ * ExceptionGroup: none dropped).  A child the group cancelled finishes
+ * -ECANCELED whatever it does next (weft's rule for cancelled tasks), so it
+ * is not a failure, as in asyncio, where the cancellation reaches it first.  Cancelling the owner, or a cancel scope
  * around the group, cancels the children; the wait still joins them all.
  *
  * If the owner returns without waiting, the children are cancelled and
