@@ -397,9 +397,9 @@ const char *weft_switch_name(void)
 const char *weft_guard_name(void)
 {
     switch (weft__guard_tier()) {
-    case GUARD_INSTALL:
+    case WEFT__GUARD_INSTALL:
         return "guard-install";
-    case GUARD_MPROTECT:
+    case WEFT__GUARD_MPROTECT:
         return "mprotect";
     default:
         return "canary";

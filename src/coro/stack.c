@@ -70,7 +70,7 @@ struct weft__stacks {
     size_t dirty;     /* pooled stacks whose pages are still committed */
 };
 
-static int tier = GUARD_UNKNOWN;
+static int tier = WEFT__GUARD_UNKNOWN;
 static pthread_once_t tier_once = PTHREAD_ONCE_INIT;
 static atomic_int mprotect_used; /* process-wide mprotect guards */
 
@@ -94,10 +94,10 @@ static int tier_cap(void)
 {
     const char *e = getenv("WEFT_GUARD");
     if (e && !strcmp(e, "mprotect"))
-        return GUARD_MPROTECT;
+        return WEFT__GUARD_MPROTECT;
     if (e && !strcmp(e, "canary"))
-        return GUARD_CANARY;
-    return GUARD_INSTALL;
+        return WEFT__GUARD_CANARY;
+    return WEFT__GUARD_INSTALL;
 }
 
 static void choose_tier(void)
@@ -107,17 +107,17 @@ static void choose_tier(void)
     char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
-        tier = GUARD_CANARY;
+        tier = WEFT__GUARD_CANARY;
         return;
     }
-    if (cap <= GUARD_INSTALL && madvise(p, pg, MADV_GUARD_INSTALL) == 0 &&
+    if (cap <= WEFT__GUARD_INSTALL && madvise(p, pg, MADV_GUARD_INSTALL) == 0 &&
         faults(p))
-        tier = GUARD_INSTALL;
-    else if (cap <= GUARD_MPROTECT && mprotect(p, pg, PROT_NONE) == 0 &&
+        tier = WEFT__GUARD_INSTALL;
+    else if (cap <= WEFT__GUARD_MPROTECT && mprotect(p, pg, PROT_NONE) == 0 &&
              faults(p))
-        tier = GUARD_MPROTECT;
+        tier = WEFT__GUARD_MPROTECT;
     else
-        tier = GUARD_CANARY;
+        tier = WEFT__GUARD_CANARY;
     munmap(p, 2 * pg);
 }
 
@@ -131,9 +131,9 @@ int weft__guard_tier(void)
 static bool guard(char *g, uint32_t *mprot)
 {
     switch (weft__guard_tier()) {
-    case GUARD_INSTALL:
+    case WEFT__GUARD_INSTALL:
         return madvise(g, WEFT_GUARD_SIZE, MADV_GUARD_INSTALL) == 0;
-    case GUARD_MPROTECT:
+    case WEFT__GUARD_MPROTECT:
         if (atomic_fetch_add(&mprotect_used, 1) < WEFT_MPROTECT_BUDGET &&
             mprotect(g, WEFT_GUARD_SIZE, PROT_NONE) == 0) {
             if (mprot)
@@ -306,7 +306,7 @@ void weft__stack_put(weft__stacks *s, const weft__stack *st)
         return;
     }
     char *g = (char *)st->lo - WEFT_GUARD_SIZE;
-    if (st->guarded && weft__guard_tier() == GUARD_MPROTECT)
+    if (st->guarded && weft__guard_tier() == WEFT__GUARD_MPROTECT)
         atomic_fetch_sub(&mprotect_used, 1);
     weft__unmap(g, st->size + WEFT_GUARD_SIZE);
 }
