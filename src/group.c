@@ -12,6 +12,15 @@
  * their failures until weft_group_free, so that the borrowed handles it gave
  * out can still be queried after the wait, as asyncio's task objects can.
  *
+ * The first failure cancels the group's scope at once (the owner's next
+ * call in the body fails) and the other children at the loop's next turn
+ * (the groups' loop service does it): children already woken in the turn
+ * of the failure run first and may fail on their own, as asyncio's done
+ * callbacks run after the tasks already scheduled - so several failures in
+ * one turn are all kept.  For that, the group's join set counts as opened
+ * outside its own scope: the scope's cancellation does not reach the
+ * children through the owner (weft__interrupt); outer scopes' does.
+ *
  * If the owner returns without waiting, the core cancels and joins the
  * children (weft__task_left_open) and calls group_abandon, which reports
  * the failures and frees the group.
@@ -37,7 +46,10 @@ struct weft_group {
     weft__joinset js; /* first: the loop's set table points at it */
     uint32_t magic;
     bool waited;
-    bool failed;     /* the scope was cancelled by a failure */
+    bool failed;     /* a child failed: the group is (being) cancelled */
+    bool pending;    /* in the service's list, to cancel at the next turn */
+    weft__link pend; /* in group_service.pending */
+    struct group_service *svc;
     weft__loop *L;
     weft_scope *scope;
     uint32_t *kids;  /* every child spawned, in spawn order */
@@ -46,16 +58,71 @@ struct weft_group {
     uint32_t nfails, fails_cap;
 };
 
+typedef struct group_service {
+    weft__service svc; /* first */
+    weft__list pending; /* groups to cancel at the next turn */
+} group_service;
+
 static bool valid(const weft_group *g)
 {
     return g && g->magic == GROUP_MAGIC;
 }
 
+/* kids[] may hold 0 where a spawn failed (a position is reserved before
+ * the spawn: an eager child may spawn into the group meanwhile). */
 static void cancel_kids(weft__loop *L, weft_group *g)
 {
     for (uint32_t i = 0; i < g->nkids; i++)
-        if (L->slots[g->kids[i]].state != WEFT__SLOT_DONE)
+        if (g->kids[i] && L->slots[g->kids[i]].state != WEFT__SLOT_DONE)
             weft__cancel(L, g->kids[i]);
+}
+
+static void unpend(weft_group *g)
+{
+    if (g->pending) {
+        weft__list_remove(&g->svc->pending, &g->pend);
+        g->pending = false;
+    }
+}
+
+/* Cancels the group: its scope, then the children still running. */
+static void cancel_now(weft__loop *L, weft_group *g)
+{
+    unpend(g);
+    weft__scope_cancel(g->scope);
+    cancel_kids(L, g);
+}
+
+static void groups_turn(weft__loop *L, weft__service *sv)
+{
+    group_service *gs = (group_service *)sv;
+    weft__link *n;
+    while ((n = gs->pending.head))
+        cancel_now(L, weft__container_of(n, weft_group, pend));
+}
+
+static void groups_close(weft__loop *L, weft__service *sv)
+{
+    (void)L;
+    weft__free(sv);
+}
+
+static const weft__service_ops group_service_ops = {
+    .turn = groups_turn,
+    .close = groups_close,
+};
+
+static group_service *service_get(weft__loop *L)
+{
+    weft__service *sv = weft__service_find(L, &group_service_ops);
+    if (sv)
+        return (group_service *)sv;
+    group_service *gs = weft__calloc(1, sizeof *gs);
+    if (!gs)
+        return NULL;
+    gs->svc.ops = &group_service_ops;
+    weft__service_add(L, &gs->svc);
+    return gs;
 }
 
 /* Keeps a failure; without memory for it, it is reported on stderr now
@@ -95,7 +162,8 @@ static void child_done(weft__loop *L, weft_group *g, uint32_t idx)
     if (!g->failed) {
         g->failed = true;
         weft__scope_cancel(g->scope);
-        cancel_kids(L, g);
+        g->pending = true;
+        weft__list_push(&g->svc->pending, &g->pend);
     }
 }
 
@@ -110,14 +178,16 @@ static void group_targets(weft__loop *L, weft__joinset *js, weft__walk *w)
 {
     weft_group *g = (weft_group *)js;
     for (uint32_t i = 0; i < g->nkids; i++)
-        weft__walk_visit(L, w, g->kids[i]);
+        weft__walk_visit(L, w, g->kids[i]); /* skips 0 */
 }
 
 /* Frees the group and the finished children's slots. */
 static void release(weft__loop *L, weft_group *g)
 {
+    unpend(g);
     for (uint32_t i = 0; i < g->nkids; i++)
-        weft__collect(L, g->kids[i], NULL, false);
+        if (g->kids[i])
+            weft__collect(L, g->kids[i], NULL, false);
     for (uint32_t i = 0; i < g->nfails; i++)
         weft__free(g->fails[i].msg);
     weft__free(g->fails);
@@ -150,9 +220,11 @@ int weft_group_new(weft_group **out)
         return -EINVAL;
     if (!self)
         return -EPERM;
-    weft_group *g = weft__calloc(1, sizeof *g);
+    group_service *gs = service_get(L);
+    weft_group *g = gs ? weft__calloc(1, sizeof *g) : NULL;
     if (!g)
         return -ENOMEM;
+    g->svc = gs;
     int rc = weft__scope_open(L, self, WEFT__NO_DEADLINE, &g->scope);
     if (rc) {
         weft__free(g);
@@ -166,6 +238,7 @@ int weft_group_new(weft_group **out)
         weft__free(g);
         return rc;
     }
+    g->js.depth = (uint8_t)(self->nscopes - 1); /* see the file's comment */
     g->magic = GROUP_MAGIC;
     g->L = L;
     *out = g;
@@ -198,12 +271,16 @@ int weft_group_spawn_ex(weft_group *g, weft_fn fn, void *arg,
         lazy.flags &= ~WEFT_SPAWN_EAGER;
         opts = &lazy;
     }
+    /* The position first: an eager child runs inside the spawn and may
+     * spawn into the group itself. */
+    uint32_t pos = g->nkids++;
+    g->kids[pos] = 0;
     uint32_t idx;
     int rc = weft__spawn_idx(L, fn, arg, opts, &idx);
     if (rc)
         return rc;
     weft__slot *s = &L->slots[idx];
-    g->kids[g->nkids++] = idx;
+    g->kids[pos] = idx;
     if (s->state == WEFT__SLOT_DONE) { /* an eager child that finished */
         s->flags = (uint8_t)((s->flags & ~WEFT__SF_OWNED) | WEFT__SF_AWAITED);
         child_done(L, g, idx);
@@ -258,8 +335,7 @@ int weft_group_cancel(weft_group *g)
         return -EINVAL;
     if (!L || L != g->L || !L->cur)
         return -EPERM;
-    weft__scope_cancel(g->scope);
-    cancel_kids(L, g);
+    cancel_now(L, g);
     return 0;
 }
 

@@ -33,9 +33,10 @@ struct weft_spawn_opts;
  * The group owns a cancel scope (weft/cancel.h) opened in the owner - the
  * task that called weft_group_new - so the owner's calls between new and
  * wait are "inside the group".  The first failure of a child (an error
- * other than -ECANCELED) cancels that scope: the other children are
- * cancelled, and the owner's suspending calls inside the group return
- * -ECANCELED.  Once weft_group_wait returns, the scope is closed and the
+ * other than -ECANCELED) cancels that scope at the loop's next turn - after
+ * the tasks already woken in the same turn have run, so that their own
+ * failures are kept too, as in asyncio: the other children are cancelled,
+ * and the owner's suspending calls inside the group return -ECANCELED.  Once weft_group_wait returns, the scope is closed and the
  * owner is not cancelled any more (unless it was cancelled itself).  Every
  * failure is kept with its task, code and message (asyncio's
  * ExceptionGroup: none dropped).  A child the group cancelled finishes
@@ -184,9 +185,9 @@ int weft_taskset_free(weft_taskset *set);
  *   WEFT_WAIT_ALL              all have finished
  * Returns how many have finished (weft_task_done tells which), >= 1 unless
  * n is 0.  While it waits, the handles cannot be awaited (-EBUSY).
- * Errors: -EINVAL (NULL array, a NULL/consumed/repeated handle, bad mode),
- * -EBUSY (a task awaits one), -EDEADLK, -EPERM, -ENOMEM, -ECANCELED,
- * -ETIMEDOUT.
+ * Errors: -EINVAL (NULL array, a NULL or consumed handle, bad mode),
+ * -EBUSY (a handle repeated, or one a task awaits), -EDEADLK, -EPERM,
+ * -ENOMEM, -ECANCELED, -ETIMEDOUT.
  */
 #define WEFT_WAIT_FIRST_COMPLETED 1
 #define WEFT_WAIT_FIRST_ERROR 2
