@@ -105,19 +105,18 @@ int main(int argc, char **argv)
     if (bench_runs(REPS, 4, run, NULL, st))
         return 1;
     int judge = n_tasks == TASKS;
-    bench_row("group 1M: spawn + weft_gather", st[0].med, 1, "ns/task", "-",
-              -1, "%ld tasks; median of %d (%.1f..%.1f)", n_tasks, REPS,
-              st[0].min, st[0].max);
-    bench_row("group 1M: weft_group_spawn + wait", st[1].med, 1, "ns/task",
-              "-", -1, "median of %d (%.1f..%.1f)", REPS, st[1].min,
-              st[1].max);
+    bench_row("group 1M: spawn + weft_gather", st[0].med, 1, "ns/task", "-", -1,
+              "%ld tasks; median of %d (%.1f..%.1f)", n_tasks, REPS, st[0].min,
+              st[0].max);
+    bench_row("group 1M: weft_group_spawn + wait", st[1].med, 1, "ns/task", "-",
+              -1, "median of %d (%.1f..%.1f)", REPS, st[1].min, st[1].max);
     bench_row("group 1M: group / gather", st[3].med, 2, "ratio", "<= 1.10",
               judge ? st[3].med <= 1.10 : -1,
               "per-run ratio, median of %d (%.2f..%.2f)", REPS, st[3].min,
               st[3].max);
-    bench_row("taskset: take 1M finished tasks in completion order",
-              st[2].med, 1, "ns/task", "< 30", judge ? st[2].med < 30 : -1,
-              "weft_taskset_next + weft_await; median of %d (%.1f..%.1f)",
-              REPS, st[2].min, st[2].max);
+    bench_row("taskset: take 1M finished tasks in completion order", st[2].med,
+              1, "ns/task", "< 30", judge ? st[2].med < 30 : -1,
+              "weft_taskset_next + weft_await; median of %d (%.1f..%.1f)", REPS,
+              st[2].min, st[2].max);
     return 0;
 }

@@ -102,7 +102,6 @@ static void *yields(void *arg)
     return NULL;
 }
 
-
 static int run(void *arg, double *out)
 {
     (void)arg;
@@ -135,15 +134,15 @@ int main(int argc, char **argv)
               "includes one clock read (weft_now: %.1f ns here); median of "
               "%d (%.1f..%.1f)",
               st[7].med, REPS, st[2].min, st[2].max);
-    bench_row("scope: yield outside any scope", st[3].med, 1, "ns/yield",
-              "-", -1, "2 tasks x %ld; median of %d (%.1f..%.1f)", n_yields,
-              REPS, st[3].min, st[3].max);
+    bench_row("scope: yield outside any scope", st[3].med, 1, "ns/yield", "-",
+              -1, "2 tasks x %ld; median of %d (%.1f..%.1f)", n_yields, REPS,
+              st[3].min, st[3].max);
     bench_row("scope: yield inside a scope with a deadline", st[4].med, 1,
-              "ns/yield", "-", -1, "median of %d (%.1f..%.1f)", REPS,
-              st[4].min, st[4].max);
+              "ns/yield", "-", -1, "median of %d (%.1f..%.1f)", REPS, st[4].min,
+              st[4].max);
     bench_row("scope: suspension inside a scope, extra", st[5].med, 1,
               "ns/yield", "<= 5", judge ? st[5].med <= 5 : -1,
-              "per-run difference, median of %d (%.1f..%.1f)", REPS,
-              st[5].min, st[5].max);
+              "per-run difference, median of %d (%.1f..%.1f)", REPS, st[5].min,
+              st[5].max);
     return 0;
 }

@@ -47,13 +47,13 @@ enum {
 
 /* Slot flags. */
 enum {
-    WEFT__SF_RECORD = 1 << 0,     /* a.rec holds a record (PENDING or RUNNING) */
+    WEFT__SF_RECORD = 1 << 0,    /* a.rec holds a record (PENDING, RUNNING) */
     WEFT__SF_CANCELLED = 1 << 1, /* cancellation requested: sticky */
-    WEFT__SF_OWNED = 1 << 2,     /* the handle is live (not consumed) */
+    WEFT__SF_OWNED = 1 << 2,     /* the handle may be consumed */
     WEFT__SF_DETACHED = 1 << 3,  /* the loop owns the task */
-    WEFT__SF_AWAITED = 1 << 4,   /* a task awaits or gathers it: L->waiter_of */
+    WEFT__SF_AWAITED = 1 << 4,   /* someone waits for it: L->waiter_of */
     WEFT__SF_STACKLESS = 1 << 5, /* run by a feature: a.ext while RUNNING */
-    WEFT__SF_JOINED = 1 << 6,    /* AWAITED by a join set: waiter_of holds its id */
+    WEFT__SF_JOINED = 1 << 6,    /* waiter_of holds a join set's id */
     WEFT__SF_MSG = 1 << 7,       /* DONE: a message waits in L->msgs */
 };
 

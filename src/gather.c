@@ -5,9 +5,10 @@
  * weft_gather consumes the handles and collects the children into a join
  * set (join.c) - the caller is every child's waiter - and sleeps until all
  * have finished; children report to the set as they finish, and the caller
- * is woken early only by the first error, to cancel the others.  It returns only once every child has
- * finished, so nothing it gathered can still write into the caller's
- * arrays.  Its state is one allocation made before anything is consumed.
+ * is woken early only by the first error, to cancel the others.  It
+ * returns only once every child has finished, so nothing it gathered can
+ * still write into the caller's arrays.  Its state is one allocation made
+ * before anything is consumed.
  */
 #define _GNU_SOURCE
 #include "core.h"

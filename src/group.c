@@ -52,14 +52,14 @@ struct weft_group {
     struct group_service *svc;
     weft__loop *L;
     weft_scope *scope;
-    uint32_t *kids;  /* every child spawned, in spawn order */
+    uint32_t *kids; /* every child spawned, in spawn order */
     uint32_t nkids, cap;
-    failure *fails;  /* in completion order */
+    failure *fails; /* in completion order */
     uint32_t nfails, fails_cap;
 };
 
 typedef struct group_service {
-    weft__service svc; /* first */
+    weft__service svc;  /* first */
     weft__list pending; /* groups to cancel at the next turn */
 } group_service;
 
@@ -134,8 +134,8 @@ static void keep_failure(weft__loop *L, weft_group *g, uint32_t idx, int err)
         uint32_t cap = g->fails_cap ? g->fails_cap * 2 : 4;
         failure *f = weft__malloc(cap * sizeof *f);
         if (!f) {
-            weft__report_add(L, "weft: task #%u in a group failed: %s%s%s",
-                             idx, weft_strerror(err), msg ? ": " : "",
+            weft__report_add(L, "weft: task #%u in a group failed: %s%s%s", idx,
+                             weft_strerror(err), msg ? ": " : "",
                              msg ? msg : "");
             return;
         }
@@ -321,8 +321,8 @@ int weft_group_wait(weft_group *g)
     g->waited = true;
     if (g->nfails) {
         weft__free(self->errmsg);
-        self->errmsg = g->fails[0].msg ? weft__strndup(g->fails[0].msg, MSG_MAX)
-                                       : NULL;
+        self->errmsg =
+            g->fails[0].msg ? weft__strndup(g->fails[0].msg, MSG_MAX) : NULL;
         return g->fails[0].err;
     }
     return weft__check(L, self);

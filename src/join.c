@@ -32,8 +32,7 @@ static bool join_targets(weft__loop *L, weft__record *r, weft__walk *w)
     return !js->interruptible;
 }
 
-static void join_describe(weft__loop *L, weft__record *r, char *buf,
-                          size_t len)
+static void join_describe(weft__loop *L, weft__record *r, char *buf, size_t len)
 {
     (void)L;
     weft__joinset *js = r->wait_obj;

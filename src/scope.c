@@ -207,9 +207,8 @@ int weft__scope_open(weft__loop *L, weft__record *r, uint64_t deadline,
     L->scope_serial = (L->scope_serial + 1) & SERIAL_MASK;
     if (!L->scope_serial)
         L->scope_serial = 1;
-    *e = (weft__scope_ent){.deadline = deadline,
-                           .serial = L->scope_serial,
-                           .shield = r->shield};
+    *e = (weft__scope_ent){
+        .deadline = deadline, .serial = L->scope_serial, .shield = r->shield};
     if (deadline != WEFT__NO_DEADLINE) {
         /* A deadline already passed (by the loop's clock: no clock read
          * here) cancels the scope now. */

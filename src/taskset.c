@@ -24,9 +24,9 @@ struct weft_taskset {
     weft__joinset js; /* first */
     uint32_t magic;
     weft__loop *L;
-    uint32_t members;  /* added and not taken: running + ring */
-    uint32_t *ring;    /* finished, not taken: slot indices */
-    uint32_t cap;      /* a power of two, >= members */
+    uint32_t members;    /* added and not taken: running + ring */
+    uint32_t *ring;      /* finished, not taken: slot indices */
+    uint32_t cap;        /* a power of two, >= members */
     uint32_t head, tail; /* free-running */
 };
 

@@ -79,9 +79,9 @@ static int claim_all(weft__loop *L, weft__record *self, wait_state *w)
         int rc = weft__decode(w->tasks[i], false, &L2, &idx);
         if (!rc && (L->slots[idx].flags & WEFT__SF_AWAITED))
             rc = -EBUSY;
-        if (!rc && (idx == self->idx ||
-                    (L->slots[idx].state == WEFT__SLOT_RUNNING &&
-                     weft__waits_on(L, idx, self->idx))))
+        if (!rc &&
+            (idx == self->idx || (L->slots[idx].state == WEFT__SLOT_RUNNING &&
+                                  weft__waits_on(L, idx, self->idx))))
             rc = -EDEADLK;
         if (rc) {
             unclaim(L, w, i);

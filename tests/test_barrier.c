@@ -266,8 +266,8 @@ static void *cycler(void *arg)
         int rc = weft_barrier_wait(&CY.b);
         CY.idx[r][id] = rc;
         /* Everyone arrived in this round; nobody is in the next yet. */
-        if (CY.arrived[r] != CT || (r + 1 < ROUNDS && CY.arrived[r + 1] > 0 &&
-                                    rc == CT - 1))
+        if (CY.arrived[r] != CT ||
+            (r + 1 < ROUNDS && CY.arrived[r + 1] > 0 && rc == CT - 1))
             CY.bad++;
     }
     return NULL;

@@ -95,21 +95,21 @@ static void run_case(const char *name, weft_fn fn, void *arg, int want)
 }
 
 /* Yields until cond holds: bounded. */
-#define YIELD_UNTIL(cond)                                                     \
-    do {                                                                      \
-        for (int yu_ = 0; !(cond); yu_++) {                                   \
-            REQUIRE(yu_ < 100000);                                            \
-            weft_yield();                                                     \
-        }                                                                     \
+#define YIELD_UNTIL(cond)                                                      \
+    do {                                                                       \
+        for (int yu_ = 0; !(cond); yu_++) {                                    \
+            REQUIRE(yu_ < 100000);                                             \
+            weft_yield();                                                      \
+        }                                                                      \
     } while (0)
 
 /* Sleeps in 1 ms steps until cond holds: at most ~3 s. */
-#define SLEEP_UNTIL(cond)                                                     \
-    do {                                                                      \
-        for (int su_ = 0; !(cond); su_++) {                                   \
-            REQUIRE(su_ < 3000);                                              \
-            REQUIRE(weft_sleep(0.001) == 0);                                  \
-        }                                                                     \
+#define SLEEP_UNTIL(cond)                                                      \
+    do {                                                                       \
+        for (int su_ = 0; !(cond); su_++) {                                    \
+            REQUIRE(su_ < 3000);                                               \
+            REQUIRE(weft_sleep(0.001) == 0);                                   \
+        }                                                                      \
     } while (0)
 
 static bool streq(const char *a, const char *b)
@@ -302,8 +302,7 @@ static void *case_same_turn_failures(void *arg)
     k[3] = forever();
     for (int i = 0; i < 4; i++)
         REQUIRE(weft_group_spawn(g, kid_fn, &k[i], &h[i]) == 0);
-    YIELD_UNTIL(k[0].started && k[1].started && k[2].started &&
-                k[3].started);
+    YIELD_UNTIL(k[0].started && k[1].started && k[2].started && k[3].started);
     /* One set wakes the three in the same turn; each fails without
      * suspending again. */
     CHECK_EQ(weft_event_set(&gate), 0);
@@ -649,8 +648,8 @@ static void *spawner_kid(void *arg)
     CHECK_EQ(weft_sleep(0.003), 0);
     for (int i = 0; i < 2; i++) {
         c->grand[i] = (kid){.delay = 0.005, .ret = 50 + i};
-        c->spawn_rc[i] = weft_group_spawn(c->g, kid_fn, &c->grand[i],
-                                          &c->gh[i]);
+        c->spawn_rc[i] =
+            weft_group_spawn(c->g, kid_fn, &c->grand[i], &c->gh[i]);
     }
     return I2P(1);
 }
@@ -900,8 +899,7 @@ static void *case_misuse(void *arg)
     REQUIRE(weft_group_new(&g) == 0);
     CHECK_EQ(weft_group_spawn(g, NULL, NULL, NULL), -EINVAL);
     weft_spawn_opts bad_opts = {.flags = 0x80};
-    CHECK_EQ(weft_group_spawn_ex(g, kid_fn, &dummy, &bad_opts, NULL),
-             -EINVAL);
+    CHECK_EQ(weft_group_spawn_ex(g, kid_fn, &dummy, &bad_opts, NULL), -EINVAL);
     CHECK_EQ(dummy.started, 0);
 
     weft_event gate = WEFT_EVENT_INIT;
@@ -971,8 +969,8 @@ static void *leaving_owner(void *arg)
     REQUIRE(weft_group_spawn(g, kid_fn, &c->k, NULL) == 0);
     REQUIRE(weft_group_spawn(g, ticker_fn, &c->tk, NULL) == 0);
     if (c->with_failure) {
-        c->bad = (kid){.delay = 0.002, .fail = -EIO,
-                       .msg = "lost child failure"};
+        c->bad =
+            (kid){.delay = 0.002, .fail = -EIO, .msg = "lost child failure"};
         REQUIRE(weft_group_spawn(g, kid_fn, &c->bad, NULL) == 0);
         CHECK_EQ(weft_sleep(5.0), -ECANCELED);
     } else {
@@ -1052,8 +1050,8 @@ static void run_forked(const char *name, weft_fn fn, void *arg)
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
     CHECK(ok);
     if (!ok)
-        fprintf(stderr, "case %s: FAILED (status %#x), its stderr:\n%s\n",
-                name, st, out ? out : "");
+        fprintf(stderr, "case %s: FAILED (status %#x), its stderr:\n%s\n", name,
+                st, out ? out : "");
     else
         printf("ok   %s\n", name);
     free(out);
@@ -1118,8 +1116,7 @@ int main(void)
     run_case("nested", case_nested, NULL, 0);
     run_case("eager", case_eager, NULL, 0);
     /* arg: 10 * children before + children the eager one spawns */
-    run_forked("eager_spawns_into_group", case_eager_spawns_into_group,
-               I2P(3));
+    run_forked("eager_spawns_into_group", case_eager_spawns_into_group, I2P(3));
     run_forked("eager_spawns_into_group_16", case_eager_spawns_into_group,
                I2P(151));
     run_case("misuse", case_misuse, NULL, 0);

@@ -84,45 +84,45 @@ static int case_f0;
 static double case_t0;
 static long case_live0, case_maps0;
 
-#define EXPECT(cond)                                                          \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", __FILE__,       \
-                    __LINE__, cur_case, #cond);                               \
-            check_failures++;                                                 \
-        }                                                                     \
+#define EXPECT(cond)                                                           \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", __FILE__,        \
+                    __LINE__, cur_case, #cond);                                \
+            check_failures++;                                                  \
+        }                                                                      \
     } while (0)
 
-#define EXPECT_EQ(a, b)                                                       \
-    do {                                                                      \
-        long long e_a_ = (long long)(a), e_b_ = (long long)(b);               \
-        if (e_a_ != e_b_) {                                                   \
-            fprintf(stderr,                                                   \
-                    "%s:%d: [%s] CHECK_EQ failed: %s == %lld, %s == %lld\n",  \
-                    __FILE__, __LINE__, cur_case, #a, e_a_, #b, e_b_);        \
-            check_failures++;                                                 \
-        }                                                                     \
+#define EXPECT_EQ(a, b)                                                        \
+    do {                                                                       \
+        long long e_a_ = (long long)(a), e_b_ = (long long)(b);                \
+        if (e_a_ != e_b_) {                                                    \
+            fprintf(stderr,                                                    \
+                    "%s:%d: [%s] CHECK_EQ failed: %s == %lld, %s == %lld\n",   \
+                    __FILE__, __LINE__, cur_case, #a, e_a_, #b, e_b_);         \
+            check_failures++;                                                  \
+        }                                                                      \
     } while (0)
 
 /* Times (seconds). */
-#define EXPECT_GE(a, b)                                                       \
-    do {                                                                      \
-        double e_a_ = (a), e_b_ = (b);                                        \
-        if (!(e_a_ >= e_b_)) {                                                \
-            fprintf(stderr, "%s:%d: [%s] expected %s >= %s: %.6f < %.6f\n",   \
-                    __FILE__, __LINE__, cur_case, #a, #b, e_a_, e_b_);        \
-            check_failures++;                                                 \
-        }                                                                     \
+#define EXPECT_GE(a, b)                                                        \
+    do {                                                                       \
+        double e_a_ = (a), e_b_ = (b);                                         \
+        if (!(e_a_ >= e_b_)) {                                                 \
+            fprintf(stderr, "%s:%d: [%s] expected %s >= %s: %.6f < %.6f\n",    \
+                    __FILE__, __LINE__, cur_case, #a, #b, e_a_, e_b_);         \
+            check_failures++;                                                  \
+        }                                                                      \
     } while (0)
 
-#define EXPECT_LT(a, b)                                                       \
-    do {                                                                      \
-        double e_a_ = (a), e_b_ = (b);                                        \
-        if (!(e_a_ < e_b_)) {                                                 \
-            fprintf(stderr, "%s:%d: [%s] expected %s < %s: %.6f >= %.6f\n",   \
-                    __FILE__, __LINE__, cur_case, #a, #b, e_a_, e_b_);        \
-            check_failures++;                                                 \
-        }                                                                     \
+#define EXPECT_LT(a, b)                                                        \
+    do {                                                                       \
+        double e_a_ = (a), e_b_ = (b);                                         \
+        if (!(e_a_ < e_b_)) {                                                  \
+            fprintf(stderr, "%s:%d: [%s] expected %s < %s: %.6f >= %.6f\n",    \
+                    __FILE__, __LINE__, cur_case, #a, #b, e_a_, e_b_);         \
+            check_failures++;                                                  \
+        }                                                                      \
     } while (0)
 
 static void on_alarm(int sig)
@@ -152,8 +152,9 @@ static void case_end(void)
     long live = __atomic_load_n(&weft__alloc_live, __ATOMIC_RELAXED);
     long maps = __atomic_load_n(&weft__map_live, __ATOMIC_RELAXED);
     if (live != case_live0 || maps != case_maps0) {
-        fprintf(stderr, "[%s] leak: %ld weft allocations and %ld mappings "
-                        "live after the case (%ld and %ld before)\n",
+        fprintf(stderr,
+                "[%s] leak: %ld weft allocations and %ld mappings "
+                "live after the case (%ld and %ld before)\n",
                 cur_case, live, maps, case_live0, case_maps0);
         check_failures++;
     }
@@ -182,8 +183,9 @@ static void *watchdog(void *arg)
     watch *w = arg;
     if (weft_sleep(WATCHDOG) == 0) {
         w->fired = 1;
-        fprintf(stderr, "[%s] watchdog: still running after %.1f s: "
-                        "cancelling it\n",
+        fprintf(stderr,
+                "[%s] watchdog: still running after %.1f s: "
+                "cancelling it\n",
                 cur_case, WATCHDOG);
         check_failures++;
         weft_task_cancel(w->body);
@@ -199,9 +201,8 @@ static void *case_main(void *arg)
     REQUIRE(weft_spawn(watchdog, w, &wd) == 0);
     int rc = weft_await(w->body, NULL);
     if (rc != 0 && !w->fired) {
-        fprintf(stderr, "[%s] the case's task ended with %s (%s)\n",
-                cur_case, weft_strerror(rc),
-                weft_errmsg() ? weft_errmsg() : "");
+        fprintf(stderr, "[%s] the case's task ended with %s (%s)\n", cur_case,
+                weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
         check_failures++;
     }
     weft_task_cancel(wd);
@@ -450,8 +451,8 @@ static void await_check(int mode, int rc, int granted)
     (void)granted;
     if (mode == BLOCK) {
         EXPECT_EQ(C.cs[0].sleep_rc, -ECANCELED); /* the child was cancelled */
-        EXPECT_EQ(C.cleanup_seen[0], 1);        /* and joined */
-        EXPECT_EQ(P2I(C.result), 42);           /* its result delivered */
+        EXPECT_EQ(C.cleanup_seen[0], 1);         /* and joined */
+        EXPECT_EQ(P2I(C.result), 42);            /* its result delivered */
     } else {
         EXPECT_EQ(P2I(C.result), 43);
     }
@@ -874,7 +875,7 @@ static void gen_check(int mode, int rc, int granted)
         EXPECT_EQ(rc, 1);
         EXPECT_EQ(P2I(C.item), 2);
     } else if (mode == BLOCK) {
-        EXPECT_EQ(C.prod_wait_rc, -ECANCELED); /* the producer cancelled */
+        EXPECT_EQ(C.prod_wait_rc, -ECANCELED);  /* the producer cancelled */
         EXPECT_EQ(C.cleanup_seen[0], 1);        /* and joined */
         EXPECT_EQ(weft_gen_next(C.gen, &v), 0); /* exhausted */
     } else {
@@ -953,8 +954,8 @@ static void *job_quick(void *arg)
 static int thread_call(int mode)
 {
     C.result = I2P(-1);
-    int rc = weft_to_thread(mode == READY ? job_quick : job_poll, NULL,
-                            &C.result);
+    int rc =
+        weft_to_thread(mode == READY ? job_quick : job_poll, NULL, &C.result);
     C.job_returned_seen = atomic_load(&C.job_returned);
     return rc;
 }
@@ -1030,47 +1031,105 @@ static void barrier_check(int mode, int rc, int granted)
 /* ---- the table ---- */
 
 static const op OPS[] = {
-    {.name = "sleep", .setup = nop_setup, .call = sleep_call,
+    {.name = "sleep",
+     .setup = nop_setup,
+     .call = sleep_call,
      .check = nop_check},
-    {.name = "yield", .setup = nop_setup, .call = yield_call,
+    {.name = "yield",
+     .setup = nop_setup,
+     .call = yield_call,
      .check = nop_check},
-    {.name = "await", .setup = await_setup, .call = await_call,
+    {.name = "await",
+     .setup = await_setup,
+     .call = await_call,
      .check = await_check},
-    {.name = "gather", .setup = gather_setup, .call = gather_call,
+    {.name = "gather",
+     .setup = gather_setup,
+     .call = gather_call,
      .check = gather_check},
     {.name = "map", .setup = nop_setup, .call = map_call, .check = map_check},
-    {.name = "lock_acquire", .can_grant = 1, .grant_rc = 0,
-     .setup = lock_setup, .call = lock_call, .post = lock_post,
-     .grant = lock_grant, .check = lock_check},
-    {.name = "sem_acquire", .can_grant = 1, .grant_rc = 0, .setup = sem_setup,
-     .call = sem_call, .post = sem_post, .grant = sem_grant,
+    {.name = "lock_acquire",
+     .can_grant = 1,
+     .grant_rc = 0,
+     .setup = lock_setup,
+     .call = lock_call,
+     .post = lock_post,
+     .grant = lock_grant,
+     .check = lock_check},
+    {.name = "sem_acquire",
+     .can_grant = 1,
+     .grant_rc = 0,
+     .setup = sem_setup,
+     .call = sem_call,
+     .post = sem_post,
+     .grant = sem_grant,
      .check = sem_check},
-    {.name = "cond_wait", .can_grant = 1, .grant_rc = 0, .setup = nop_setup,
-     .pre = cond_pre, .call = cond_call, .post = cond_post,
-     .grant = cond_grant, .check = cond_check},
-    {.name = "event_wait", .can_grant = 1, .grant_rc = 0,
-     .setup = event_setup, .call = event_call, .grant = event_grant,
+    {.name = "cond_wait",
+     .can_grant = 1,
+     .grant_rc = 0,
+     .setup = nop_setup,
+     .pre = cond_pre,
+     .call = cond_call,
+     .post = cond_post,
+     .grant = cond_grant,
+     .check = cond_check},
+    {.name = "event_wait",
+     .can_grant = 1,
+     .grant_rc = 0,
+     .setup = event_setup,
+     .call = event_call,
+     .grant = event_grant,
      .check = event_check},
-    {.name = "queue_get", .can_grant = 1, .grant_rc = 0, .setup = qget_setup,
-     .call = qget_call, .grant = qget_grant, .check = qget_check,
+    {.name = "queue_get",
+     .can_grant = 1,
+     .grant_rc = 0,
+     .setup = qget_setup,
+     .call = qget_call,
+     .grant = qget_grant,
+     .check = qget_check,
      .teardown = queue_free},
-    {.name = "queue_put", .can_grant = 1, .grant_rc = 0, .setup = qput_setup,
-     .call = qput_call, .grant = qput_grant, .check = qput_check,
+    {.name = "queue_put",
+     .can_grant = 1,
+     .grant_rc = 0,
+     .setup = qput_setup,
+     .call = qput_call,
+     .grant = qput_grant,
+     .check = qput_check,
      .teardown = queue_free},
-    {.name = "queue_join", .can_grant = 1, .grant_rc = 0,
-     .setup = qjoin_setup, .call = qjoin_call, .grant = qjoin_grant,
-     .check = qjoin_check, .teardown = queue_free},
-    {.name = "gen_next", .can_grant = 1, .grant_rc = 1, .setup = gen_setup,
-     .pre = gen_pre, .call = gen_call, .grant = gen_grant,
-     .check = gen_check, .teardown = gen_teardown},
-    {.name = "io_wait", .setup = io_setup, .call = io_call,
-     .check = io_check, .teardown = io_teardown},
-    {.name = "to_thread", .setup = nop_setup, .call = thread_call,
+    {.name = "queue_join",
+     .can_grant = 1,
+     .grant_rc = 0,
+     .setup = qjoin_setup,
+     .call = qjoin_call,
+     .grant = qjoin_grant,
+     .check = qjoin_check,
+     .teardown = queue_free},
+    {.name = "gen_next",
+     .can_grant = 1,
+     .grant_rc = 1,
+     .setup = gen_setup,
+     .pre = gen_pre,
+     .call = gen_call,
+     .grant = gen_grant,
+     .check = gen_check,
+     .teardown = gen_teardown},
+    {.name = "io_wait",
+     .setup = io_setup,
+     .call = io_call,
+     .check = io_check,
+     .teardown = io_teardown},
+    {.name = "to_thread",
+     .setup = nop_setup,
+     .call = thread_call,
      .check = thread_check},
     /* weft/sync.h: release is not a grant - a released task whose deadline
      * passed before it resumed returns -ETIMEDOUT. */
-    {.name = "barrier_wait", .can_grant = 1, .grant_rc = -ETIMEDOUT,
-     .setup = barrier_setup, .call = barrier_call, .grant = barrier_grant,
+    {.name = "barrier_wait",
+     .can_grant = 1,
+     .grant_rc = -ETIMEDOUT,
+     .setup = barrier_setup,
+     .call = barrier_call,
+     .grant = barrier_grant,
      .check = barrier_check},
 };
 #define NOPS (sizeof OPS / sizeof OPS[0])
@@ -1099,8 +1158,8 @@ static void op_teardown(const op *o)
 
 typedef struct wrun {
     const op *o;
-    int form;    /* entry: how the passed deadline is given */
-    double D;    /* an absolute deadline */
+    int form; /* entry: how the passed deadline is given */
+    double D; /* an absolute deadline */
     volatile int reached;
     int rc, sc, next, next2, after, close_in, close_out, shield_rc;
     int in_sc, out_sc;
@@ -1167,9 +1226,8 @@ static void *w_entry(void *arg)
     weft_scope *s = NULL;
     op_pre(w->o, READY);
     w->reached = 1;
-    int orc = w->form == F_OPEN0
-                  ? weft_scope_open(0, &s)
-                  : weft_scope_open_at(weft_now() - 1.0, &s);
+    int orc = w->form == F_OPEN0 ? weft_scope_open(0, &s)
+                                 : weft_scope_open_at(weft_now() - 1.0, &s);
     EXPECT_EQ(orc, 0);
     w->ticks0 = ticks;
     w->t0 = weft_now();
@@ -1240,10 +1298,10 @@ static void *w_deadline(void *arg)
 
 static void same_turn_checks(const op *o, const wrun *w)
 {
-    EXPECT_EQ(w->rc, -ECANCELED);   /* the task's cancellation wins */
+    EXPECT_EQ(w->rc, -ECANCELED); /* the task's cancellation wins */
     EXPECT_EQ(w->next, -ECANCELED);
     EXPECT_EQ(w->next2, -ECANCELED);
-    EXPECT_EQ(w->close_out, 0);     /* not the scope's doing */
+    EXPECT_EQ(w->close_out, 0); /* not the scope's doing */
     EXPECT_EQ(w->after, -ECANCELED);
     o->check(BLOCK, w->rc, 0);
 }
@@ -1798,10 +1856,18 @@ static void *case_entry_forms(void *arg)
     for (int form = 0; form < 4; form++) {
         int rc;
         switch (form) {
-        case 0: rc = weft_scope_open(-1.0, &s); break;
-        case 1: rc = weft_scope_open(-INFINITY, &s); break;
-        case 2: rc = weft_scope_open_at(0, &s); break;
-        default: rc = weft_scope_open_at(-INFINITY, &s); break;
+        case 0:
+            rc = weft_scope_open(-1.0, &s);
+            break;
+        case 1:
+            rc = weft_scope_open(-INFINITY, &s);
+            break;
+        case 2:
+            rc = weft_scope_open_at(0, &s);
+            break;
+        default:
+            rc = weft_scope_open_at(-INFINITY, &s);
+            break;
         }
         EXPECT_EQ(rc, 0);
         if (rc)
@@ -2167,7 +2233,7 @@ static void *case_cond_expiry_waits_for_lock(void *arg)
     wait_flag(&w.reached);
     settle();
     EXPECT_EQ(weft_lock_acquire(&C.clk), 0); /* released by the wait */
-    EXPECT_EQ(weft_sleep(3 * U), 0);        /* the waiter's scope expires */
+    EXPECT_EQ(weft_sleep(3 * U), 0);         /* the waiter's scope expires */
     EXPECT_EQ(weft_task_done(t), 0);         /* it waits for the lock */
     double tr = weft_now();
     EXPECT_EQ(weft_lock_release(&C.clk), 0);
@@ -2230,7 +2296,7 @@ static void *case_to_thread_queued_withdrawn(void *arg)
     EXPECT_EQ(weft_await(b, &r), 0);
     EXPECT_EQ(P2I(r), 11);
     EXPECT_EQ(weft_to_thread(job_quick, NULL, NULL), 0); /* the pool works */
-    EXPECT_EQ(atomic_load(&ran), 0);                   /* never ran */
+    EXPECT_EQ(atomic_load(&ran), 0);                     /* never ran */
     return NULL;
 }
 
@@ -2399,8 +2465,7 @@ static void *case_shield_task_cancel_inner_scope(void *arg)
 {
     (void)arg;
     wrun w = {0};
-    EXPECT_EQ(weft_await(spawn_w(w_shield_task_cancel, &w), NULL),
-              -ECANCELED);
+    EXPECT_EQ(weft_await(spawn_w(w_shield_task_cancel, &w), NULL), -ECANCELED);
     EXPECT_EQ(w.rc, -ETIMEDOUT);
     EXPECT_GE(w.t1 - w.t0, U - EARLY_TOL);
     EXPECT_LT(w.t1 - w.t0, U + SLACK);
@@ -2434,8 +2499,7 @@ static void *case_task_cancel_beats_scope(void *arg)
 {
     (void)arg;
     wrun w = {0};
-    EXPECT_EQ(weft_await(spawn_w(w_task_cancel_beats, &w), NULL),
-              -ECANCELED);
+    EXPECT_EQ(weft_await(spawn_w(w_task_cancel_beats, &w), NULL), -ECANCELED);
     EXPECT_EQ(w.rc, -ECANCELED);
     EXPECT_EQ(w.close_in, 0);
     EXPECT_EQ(w.next, -ECANCELED);
@@ -2593,8 +2657,7 @@ static void *case_reschedule_many(void *arg)
     wait_flag(&w.reached);
     double base = weft_now();
     for (int i = 0; i < 5000; i++)
-        EXPECT_EQ(weft_scope_reschedule(w.outer,
-                                        base + 5.0 + 0.001 * (i % 37)),
+        EXPECT_EQ(weft_scope_reschedule(w.outer, base + 5.0 + 0.001 * (i % 37)),
                   0);
     EXPECT_EQ(weft_sleep(U), 0);
     EXPECT_EQ(weft_task_done(t), 0);
@@ -3103,13 +3166,12 @@ int main(void)
     run_case("first_cause_sticks", case_first_cause_sticks, NULL);
     run_case("pending_never_observed", case_pending_never_observed, NULL);
     run_case("own_timeout_in_scope", case_own_timeout_in_scope, NULL);
-    run_case("sleep_own_deadline_same_turn",
-             case_sleep_own_deadline_same_turn, NULL);
+    run_case("sleep_own_deadline_same_turn", case_sleep_own_deadline_same_turn,
+             NULL);
     run_case("never_early", case_never_early, NULL);
     run_case("entry_forms", case_entry_forms, NULL);
     run_case("sticky_every_call", case_sticky_every_call, NULL);
-    run_case("sticky_gen_next_exhausted", case_sticky_gen_next_exhausted,
-             NULL);
+    run_case("sticky_gen_next_exhausted", case_sticky_gen_next_exhausted, NULL);
     run_case("map_entry_outputs", case_map_entry_outputs, NULL);
     run_case("deadline_passed_while_running",
              case_deadline_passed_while_running, NULL);
@@ -3167,8 +3229,7 @@ int main(void)
                 continue;
             REQUIRE(n_names < 256);
             char *name = names[n_names++];
-            snprintf(name, sizeof names[0], "%s/%s", MATRIX[k].prefix,
-                     o->name);
+            snprintf(name, sizeof names[0], "%s/%s", MATRIX[k].prefix, o->name);
             run_case(name, MATRIX[k].fn, (void *)o);
         }
     }

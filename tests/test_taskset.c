@@ -79,20 +79,20 @@ static void run_case(const char *name, weft_fn fn, void *arg, int want)
         printf("ok   %-28s %.3f s\n", name, weft_now() - t0);
 }
 
-#define YIELD_UNTIL(cond)                                                     \
-    do {                                                                      \
-        for (int yu_ = 0; !(cond); yu_++) {                                   \
-            REQUIRE(yu_ < 100000);                                            \
-            weft_yield();                                                     \
-        }                                                                     \
+#define YIELD_UNTIL(cond)                                                      \
+    do {                                                                       \
+        for (int yu_ = 0; !(cond); yu_++) {                                    \
+            REQUIRE(yu_ < 100000);                                             \
+            weft_yield();                                                      \
+        }                                                                      \
     } while (0)
 
-#define SLEEP_UNTIL(cond)                                                     \
-    do {                                                                      \
-        for (int su_ = 0; !(cond); su_++) {                                   \
-            REQUIRE(su_ < 3000);                                              \
-            REQUIRE(weft_sleep(0.001) == 0);                                  \
-        }                                                                     \
+#define SLEEP_UNTIL(cond)                                                      \
+    do {                                                                       \
+        for (int su_ = 0; !(cond); su_++) {                                    \
+            REQUIRE(su_ < 3000);                                               \
+            REQUIRE(weft_sleep(0.001) == 0);                                   \
+        }                                                                      \
     } while (0)
 
 static bool streq(const char *a, const char *b)
@@ -105,7 +105,7 @@ static bool streq(const char *a, const char *b)
 #define NOSLEEP (-1.0)
 
 typedef struct mem {
-    double delay; /* INFINITY: until cancelled; NOSLEEP: never suspends */
+    double delay;     /* INFINITY: until cancelled; NOSLEEP: never suspends */
     weft_event *gate; /* if set: waits for it instead of sleeping */
     int fail;
     const char *msg;

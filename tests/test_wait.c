@@ -81,12 +81,12 @@ static void run_case(const char *name, weft_fn fn, void *arg, int want)
         printf("ok   %-30s %.3f s\n", name, weft_now() - t0);
 }
 
-#define YIELD_UNTIL(cond)                                                     \
-    do {                                                                      \
-        for (int yu_ = 0; !(cond); yu_++) {                                   \
-            REQUIRE(yu_ < 100000);                                            \
-            weft_yield();                                                     \
-        }                                                                     \
+#define YIELD_UNTIL(cond)                                                      \
+    do {                                                                       \
+        for (int yu_ = 0; !(cond); yu_++) {                                    \
+            REQUIRE(yu_ < 100000);                                             \
+            weft_yield();                                                      \
+        }                                                                      \
     } while (0)
 
 static bool streq(const char *a, const char *b)
@@ -99,7 +99,7 @@ static bool streq(const char *a, const char *b)
 #define NOSLEEP (-1.0)
 
 typedef struct job {
-    double delay; /* INFINITY: until cancelled; NOSLEEP: never suspends */
+    double delay;     /* INFINITY: until cancelled; NOSLEEP: never suspends */
     weft_event *gate; /* if set: waits for it instead of sleeping */
     int fail;
     const char *msg;
@@ -406,8 +406,8 @@ static void *case_busy_while_waiting(void *arg)
     (void)arg;
     job a = {.delay = 0.01, .ret = 1};
     weft_task *t[1] = {spawn_job(&a)};
-    intruder_ctx ic = {.t = t[0], .await_rc = 1, .detach_rc = 1,
-                       .wait_rc = 1, .done_rc = 1};
+    intruder_ctx ic = {
+        .t = t[0], .await_rc = 1, .detach_rc = 1, .wait_rc = 1, .done_rc = 1};
     weft_task *it;
     REQUIRE(weft_spawn(intruder, &ic, &it) == 0);
     CHECK_EQ(weft_wait(t, 1, WEFT_WAIT_ALL), 1);
@@ -663,8 +663,12 @@ static void *case_watcher(void *arg)
 {
     (void)arg;
     job j = forever(42);
-    watch_ctx c = {.done_rc = 9, .cancel_rc = 9, .cancel_again_rc = 9,
-                   .await_rc = 9, .detach_rc = 9, .wait_rc = 9};
+    watch_ctx c = {.done_rc = 9,
+                   .cancel_rc = 9,
+                   .cancel_again_rc = 9,
+                   .await_rc = 9,
+                   .detach_rc = 9,
+                   .wait_rc = 9};
     c.t = spawn_named(&j, "victim");
     weft_task *w, *s;
     REQUIRE(weft_spawn(watcher, &c, &w) == 0);
@@ -715,8 +719,8 @@ int main(void)
     run_case("wait_for_finishes_first", case_wait_for_finishes, NULL, 0);
     run_case("wait_for_already_done", case_wait_for_done, NULL, 0);
     run_case("wait_for_shielded", case_wait_for_shielded, NULL, 0);
-    run_case("wait_for_caller_cancelled", case_wait_for_caller_cancelled,
-             NULL, 0);
+    run_case("wait_for_caller_cancelled", case_wait_for_caller_cancelled, NULL,
+             0);
     run_case("wait_for_nan", case_wait_for_nan, NULL, 0);
     run_case("watcher", case_watcher, NULL, 0);
 

@@ -33,16 +33,18 @@ struct weft_spawn_opts;
  * The group owns a cancel scope (weft/cancel.h) opened in the owner - the
  * task that called weft_group_new - so the owner's calls between new and
  * wait are "inside the group".  The first failure of a child (an error
- * other than -ECANCELED) cancels that scope at the loop's next turn - after
- * the tasks already woken in the same turn have run, so that their own
- * failures are kept too, as in asyncio: the other children are cancelled,
- * and the owner's suspending calls inside the group return -ECANCELED.  Once weft_group_wait returns, the scope is closed and the
- * owner is not cancelled any more (unless it was cancelled itself).  Every
+ * other than -ECANCELED) cancels that scope at once - the owner's
+ * suspending calls inside the group return -ECANCELED - and the other
+ * children at the loop's next turn, after the tasks already woken in the
+ * same turn have run, so that their own failures are kept too, as in
+ * asyncio.  Once weft_group_wait returns, the scope is closed and the owner
+ * is not cancelled any more (unless it was cancelled itself).  Every
  * failure is kept with its task, code and message (asyncio's
  * ExceptionGroup: none dropped).  A child the group cancelled finishes
  * -ECANCELED whatever it does next (weft's rule for cancelled tasks), so it
- * is not a failure, as in asyncio, where the cancellation reaches it first.  Cancelling the owner, or a cancel scope
- * around the group, cancels the children; the wait still joins them all.
+ * is not a failure, as in asyncio, where the cancellation reaches it first.
+ * Cancelling the owner, or a cancel scope around the group, cancels the
+ * children; the wait still joins them all.
  *
  * If the owner returns without waiting, the children are cancelled and
  * joined as it returns, each failure is reported on stderr, the group is

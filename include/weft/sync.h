@@ -159,8 +159,9 @@ int weft_cond_notify_all(weft_cond *cond);
  * a released task's outcome is settled when it resumes.  If the barrier
  * was reset or aborted in between it returns -EPIPE; if the task was
  * cancelled in between, -ECANCELED (or -ETIMEDOUT: a cancel scope's
- * deadline); the other tasks are unaffected either way.  A task cancelled while the barrier fills leaves the cycle
- * (-ECANCELED, and one more arrival is needed): weft_barrier_n_waiting
+ * deadline); the other tasks are unaffected either way.  A task cancelled
+ * while the barrier fills leaves the cycle (-ECANCELED, and one more
+ * arrival is needed): weft_barrier_n_waiting
  * drops when the cancelled task resumes, not when it is cancelled, and an
  * arrival before that still counts it (as in asyncio).
  *

@@ -82,8 +82,7 @@ int weft_barrier_wait(weft_barrier *b)
         weft__waitq_wake_all(L, weft__wq(&b->waiters_), 0);
     } else {
         while (rc == 0 && b->state_ == FILLING && !(rc = stopped(L, f)))
-            rc = weft__waitq_wait(L, weft__wq(&b->waiters_),
-                                  WEFT__NO_DEADLINE);
+            rc = weft__waitq_wait(L, weft__wq(&b->waiters_), WEFT__NO_DEADLINE);
         /* Woken by the release, a reset or an abort: the state now says
          * which.  Cancelled (or timed out) after the release: fails, as
          * in asyncio. */
