@@ -528,6 +528,11 @@ struct weft__service {
 void weft__service_add(weft__loop *L, weft__service *s);
 /* L's service with these ops, or NULL. */
 weft__service *weft__service_find(weft__loop *L, const weft__service_ops *ops);
+/* L's service with these ops; on first use, a zeroed allocation of `size`
+ * bytes (the feature's state, which begins with the weft__service), then
+ * registered.  NULL if out of memory.  The close hook frees it. */
+weft__service *weft__service_get(weft__loop *L, const weft__service_ops *ops,
+                                 size_t size);
 
 /* Wake sources kept by features: while the count is above zero, something
  * outside the loop's tasks (a thread-pool job, ...) may still wake a task,

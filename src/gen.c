@@ -104,15 +104,8 @@ static const weft__service_ops gen_service_ops = {
 /* The loop's generator service, registered on first use. */
 static gen_service *gen_service_get(weft__loop *L)
 {
-    weft__service *sv = weft__service_find(L, &gen_service_ops);
-    if (sv)
-        return (gen_service *)sv;
-    gen_service *gs = weft__calloc(1, sizeof *gs);
-    if (!gs)
-        return NULL;
-    gs->svc.ops = &gen_service_ops;
-    weft__service_add(L, &gs->svc);
-    return gs;
+    return (gen_service *)weft__service_get(L, &gen_service_ops,
+                                            sizeof(gen_service));
 }
 
 int weft_gen_new(weft_fn fn, void *arg, weft_gen **out)

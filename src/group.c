@@ -114,15 +114,8 @@ static const weft__service_ops group_service_ops = {
 
 static group_service *service_get(weft__loop *L)
 {
-    weft__service *sv = weft__service_find(L, &group_service_ops);
-    if (sv)
-        return (group_service *)sv;
-    group_service *gs = weft__calloc(1, sizeof *gs);
-    if (!gs)
-        return NULL;
-    gs->svc.ops = &group_service_ops;
-    weft__service_add(L, &gs->svc);
-    return gs;
+    return (group_service *)weft__service_get(L, &group_service_ops,
+                                              sizeof(group_service));
 }
 
 /* Keeps a failure; without memory for it, it is reported on stderr now

@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "core.h"
 
+#include "alloc.h"
+
 void weft__service_add(weft__loop *L, weft__service *s)
 {
     weft__service **p = &L->services;
@@ -25,4 +27,17 @@ weft__service *weft__service_find(weft__loop *L, const weft__service_ops *ops)
         if (s->ops == ops)
             return s;
     return NULL;
+}
+
+weft__service *weft__service_get(weft__loop *L, const weft__service_ops *ops,
+                                 size_t size)
+{
+    weft__service *sv = weft__service_find(L, ops);
+    if (sv)
+        return sv;
+    if (!(sv = weft__calloc(1, size)))
+        return NULL;
+    sv->ops = ops;
+    weft__service_add(L, sv);
+    return sv;
 }

@@ -200,15 +200,8 @@ static const weft__service_ops bar_service_ops = {
  * use; NULL if out of memory. */
 static bar_service *bar_service_get(struct weft__loop *L)
 {
-    weft__service *sv = weft__service_find(L, &bar_service_ops);
-    if (sv)
-        return (bar_service *)sv;
-    bar_service *bs = weft__calloc(1, sizeof *bs);
-    if (!bs)
-        return NULL;
-    bs->svc.ops = &bar_service_ops;
-    weft__service_add(L, &bs->svc);
-    return bs;
+    return (bar_service *)weft__service_get(L, &bar_service_ops,
+                                            sizeof(bar_service));
 }
 
 /* ---- the public API ---- */
