@@ -199,7 +199,8 @@ struct weft__record {
      * using this record, kept with the record (reused, freed with the
      * loop). */
     struct weft__scope_ent *scopes;
-    /* The blocking operation's state, for its wait kind's hooks. */
+    /* The blocking operation's state, for its wait kind's hooks: set by
+     * each wait whose kind reads it, stale (never read) otherwise. */
     void *wait_obj;
     /* The innermost of the join sets this task has open (join.c), NULL if
      * none; older ones follow through their `outer` links. */

@@ -161,41 +161,6 @@ static __attribute__((noinline)) int next_end(weft__loop *L,
 
 enum { CONSUMER, PRODUCER };
 
-/* A side that waits inside a cancel scope with a deadline: the hand-off
- * bypasses weft__block, so the scope's timer is armed here (it interrupts
- * the wait: a consumer's producer is cancelled and joined, a producer is
- * woken).  True if armed. */
-static __attribute__((noinline)) bool arm_scope_timer(weft__loop *L,
-                                                      weft__record *self)
-{
-    self->wait_deadline = WEFT__NO_DEADLINE;
-    uint64_t d = weft__scope_deadline(self);
-    if (d == WEFT__NO_DEADLINE)
-        return false;
-    weft__timer_add(L, self, d);
-    return true;
-}
-
-/* Back from a wait armed by arm_scope_timer: the timer goes if the other
- * side's hand-off (which does not touch timers) ended the wait; a wake-up
- * by the scope reports the scope (or the task's own cancellation). */
-static __attribute__((noinline)) int scope_timer_done(weft__loop *L,
-                                                      weft__record *self,
-                                                      int rc)
-{
-    if (self->heap_pos)
-        weft__timer_del(L, self);
-    uint64_t now = weft__clock_ns(); /* as weft__block does */
-    if (now > L->now)
-        L->now = now;
-    if (rc) {
-        int why = weft__check(L, self);
-        if (why)
-            rc = why;
-    }
-    return rc;
-}
-
 /*
  * The one place where both sides of a generator switch, each side calling
  * it as its last act (a tail call from weft_gen_next and weft_gen_yield).
@@ -212,13 +177,7 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
     self->kind = &gen_wait;
     self->wait_obj = g;
     to->wake_rc = 0;
-    bool timed = false;
-    if (__builtin_expect(self->scope_alert, 0))
-        timed = arm_scope_timer(L, self);
     int rc = weft__handoff_inline(L, self, to);
-    self->wait_obj = NULL;
-    if (__builtin_expect(timed, 0))
-        rc = scope_timer_done(L, self, rc);
     if (role == PRODUCER)
         return rc; /* 0, or -ECANCELED when the generator is closed */
     g->busy = false;
@@ -231,17 +190,45 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
     return 1;
 }
 
-static inline int gen_next(weft_gen *g, void **value)
+/* xfer for a side inside a cancel scope with a deadline, kept out of xfer
+ * (the hot path): the hand-off bypasses weft__block, so the scope's timer
+ * is armed here - it interrupts the wait: a consumer's producer is
+ * cancelled and joined, a producer is woken - and removed afterwards if
+ * the other side's hand-off (which does not touch timers) ended the wait,
+ * the loop's clock brought up to date as weft__block does. */
+static __attribute__((noinline, cold)) int xfer_scoped(weft__loop *L,
+                                                 weft__record *self,
+                                                 weft__record *to,
+                                                 weft_gen *g, int role,
+                                                 void **value)
 {
-    weft__loop *L = weft__tls_loop;
-    weft__record *self = L ? L->cur : NULL;
-    if (!g || !value)
-        return -EINVAL;
-    if (!self || g->L != L)
-        return -EPERM;
-    if (g->busy)
-        return -EBUSY;
-    WEFT__RETURN_IF_CANCELLED(L, self);
+    self->wait_deadline = WEFT__NO_DEADLINE;
+    uint64_t d = weft__scope_deadline(self);
+    if (d != WEFT__NO_DEADLINE)
+        weft__timer_add(L, self, d);
+    int rc = xfer(L, self, to, g, role, value);
+    if (self->heap_pos)
+        weft__timer_del(L, self);
+    uint64_t now = weft__clock_ns();
+    if (now > L->now)
+        L->now = now;
+    if (role == PRODUCER && rc) {
+        int why = weft__check(L, self);
+        if (why)
+            rc = why;
+    }
+    return rc;
+}
+
+/* The body of weft_gen_next once its arguments are checked.  `slow`: the
+ * task is cancelled or inside a scope that alerts (a constant: the fast
+ * copy has neither the check nor the scoped hand-off). */
+static inline __attribute__((always_inline)) int
+next_body(weft__loop *L, weft__record *self, weft_gen *g, void **value,
+          bool slow)
+{
+    if (slow)
+        WEFT__RETURN_IF_CANCELLED(L, self);
     if (g->done)
         return 0;
     weft__record *pf = g->pf;
@@ -259,7 +246,60 @@ static inline int gen_next(weft_gen *g, void **value)
         g->consumer = 0;
         return next_end(L, self, g);
     }
+    if (slow && self->scope_alert)
+        return xfer_scoped(L, self, pf, g, CONSUMER, value);
     return xfer(L, self, pf, g, CONSUMER, value);
+}
+
+static __attribute__((noinline, cold)) int next_slow(weft__loop *L,
+                                               weft__record *self,
+                                               weft_gen *g, void **value)
+{
+    return next_body(L, self, g, value, true);
+}
+
+static inline int gen_next(weft_gen *g, void **value)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__record *self = L ? L->cur : NULL;
+    if (!g || !value)
+        return -EINVAL;
+    if (!self || g->L != L)
+        return -EPERM;
+    if (g->busy)
+        return -EBUSY;
+    /* One test for "cancelled, or inside a scope that alerts". */
+    if (__builtin_expect(self->alerts, 0))
+        return next_slow(L, self, g, value);
+    return next_body(L, self, g, value, false);
+}
+
+/* The body of weft_gen_yield once the caller is known to be a producer;
+ * `slow` as for next_body. */
+static inline __attribute__((always_inline)) int
+yield_body(weft__loop *L, weft__record *self, weft_gen *g, void *value,
+           bool slow)
+{
+    if (slow)
+        WEFT__RETURN_IF_CANCELLED(L, self);
+    /* Closing (or the loop shutting down): nobody will ever take the
+     * value, so even a shielded yield must not wait for it. */
+    if (g->closing || L->closing)
+        return -ECANCELED;
+    g->value = value;
+    g->has_value = true;
+    /* Back when the consumer asks for the next value, or -ECANCELED when
+     * the generator is closed. */
+    if (slow && self->scope_alert)
+        return xfer_scoped(L, self, g->cf, g, PRODUCER, NULL);
+    return xfer(L, self, g->cf, g, PRODUCER, NULL);
+}
+
+static __attribute__((noinline, cold)) int yield_slow(weft__loop *L,
+                                                weft__record *self,
+                                                weft_gen *g, void *value)
+{
+    return yield_body(L, self, g, value, true);
 }
 
 static inline int gen_yield(void *value)
@@ -271,16 +311,9 @@ static inline int gen_yield(void *value)
     weft_gen *g = self->role;
     if (!g)
         return -EINVAL; /* not a generator's producer */
-    /* Closing (or the loop shutting down): nobody will ever take the
-     * value, so even a shielded yield must not wait for it. */
-    WEFT__RETURN_IF_CANCELLED(L, self);
-    if (g->closing || L->closing)
-        return -ECANCELED;
-    g->value = value;
-    g->has_value = true;
-    /* Back when the consumer asks for the next value, or -ECANCELED when
-     * the generator is closed. */
-    return xfer(L, self, g->cf, g, PRODUCER, NULL);
+    if (__builtin_expect(self->alerts, 0))
+        return yield_slow(L, self, g, value);
+    return yield_body(L, self, g, value, false);
 }
 
 #if defined(__x86_64__) && !defined(WEFT_CTX_UCONTEXT) &&                  \
