@@ -122,6 +122,10 @@ typedef struct weft__wait_kind {
     void (*task_done)(weft__loop *L, weft__record *r, uint32_t idx);
     /* What the waiter waits for, in a few words, for reports. */
     void (*describe)(weft__loop *L, weft__record *r, char *buf, size_t len);
+    /* The wait does not go through weft__block (a hand-off between tasks):
+     * it arms and removes its own timer, so scope.c may re-arm only a
+     * timer it finds armed. */
+    bool self_timed;
 } weft__wait_kind;
 
 /* A FIFO of waiting task records, linked through the records (their
@@ -618,6 +622,9 @@ struct weft__joinset {
      * this set (-ECANCELED / -ETIMEDOUT) instead of waiting on for the
      * children: a wait for the next of several, not for all. */
     bool interruptible;
+    /* Its children are being cancelled and joined (the owner returned, or
+     * gave up): a feature must not add running children any more. */
+    bool draining;
     uint8_t depth;      /* the owner's open scopes when the set opened */
     uint32_t id;        /* in L->joinsets; children's waiter_of */
     weft__record *owner;
@@ -636,7 +643,8 @@ struct weft__joinset {
 };
 
 /* Opens js (hooks set by the caller) for the running task: it becomes the
- * innermost of the task's open sets.  0 or -ENOMEM. */
+ * innermost of the task's open sets.  0, -ENOMEM, or -EOVERFLOW (255 sets
+ * open in the task already). */
 int weft__join_open(weft__loop *L, weft__joinset *js);
 /* Closes js: its children must all have finished or been given back. */
 void weft__join_close(weft__loop *L, weft__joinset *js);
@@ -757,6 +765,9 @@ uint64_t weft__scope_deadline(weft__record *r);
 /* r's timer fired at deadline t: true if it was a scope's (the scope is
  * now cancelled and r interrupted), false if it was the call's own. */
 bool weft__scope_timer(weft__loop *L, weft__record *r, uint64_t t);
+/* Scope `depth` of r was cancelled: cancels the children of r's join sets
+ * opened inside it (task.c). */
+void weft__scope_cancel_sets(weft__loop *L, weft__record *r, int depth);
 /* Ends a blocked task's wait because a scope it can see was cancelled
  * (task.c): a wait on other tasks cancels them (and goes on until they
  * finish); any other wait is woken with the scope's cause. */

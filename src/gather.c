@@ -389,11 +389,12 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
         weft__free(gs);
         return -ENOMEM;
     }
-    if (weft__join_open(L, &gs->js)) {
+    int rc = weft__join_open(L, &gs->js);
+    if (rc) {
         close_bar(o, bar);
         weft__free(st);
         weft__free(gs);
-        return -ENOMEM;
+        return rc;
     }
     st->bar = bar;
     st->fn = fn;
@@ -402,7 +403,6 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     st->results = results;
     st->errors = errors;
     st->flags = flags;
-    int rc = 0;
     for (size_t w = 0; w < nw; w++) {
         uint32_t idx;
         rc = weft__spawn_idx(L, map_worker, st, NULL, &idx);

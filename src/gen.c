@@ -43,21 +43,29 @@ typedef struct gen_service {
     weft__list gens;
 } gen_service;
 
-/* Both sides of a generator block on this kind while the other runs. */
+/* Both sides of a generator block on this kind while the other runs.
+ * A consumer inside next waits for its producer: cancelling it cancels the
+ * producer.  A producer parked in a yield is not woken by cancellation or
+ * its scopes either: it only ever resumes when a next hands off to it (its
+ * yield returns 0, its next call fails) or when the generator is closed or
+ * the loop shuts down (wake_yielder) - so that a next never finds it in the
+ * ready queue. */
 static bool gen_targets(weft__loop *L, weft__record *r, weft__walk *w)
 {
     weft_gen *g = r->wait_obj;
-    if (!g || g->consumer != r->idx)
-        return false; /* a producer in a yield: woken by cancellation */
-    weft__walk_visit(L, w, g->producer); /* a consumer inside next */
+    if (g->consumer == r->idx)
+        weft__walk_visit(L, w, g->producer);
     return true;
 }
 
-/* The producer ended while its consumer waited in next. */
+/* A task finished while r waited in a generator's next: r's producer, or
+ * (r having awaited it earlier) another generator's, which is not r's
+ * business. */
 static void gen_task_done(weft__loop *L, weft__record *r, uint32_t idx)
 {
-    (void)idx;
-    weft__ready(L, r, 0);
+    weft_gen *g = r->wait_obj;
+    if (g->consumer == r->idx && g->producer == idx)
+        weft__ready(L, r, 0);
 }
 
 static void gen_describe(weft__loop *L, weft__record *r, char *buf,
@@ -75,6 +83,7 @@ static const weft__wait_kind gen_wait = {
     .targets = gen_targets,
     .task_done = gen_task_done,
     .describe = gen_describe,
+    .self_timed = true,
 };
 
 static void *gen_body(void *arg)
@@ -86,9 +95,12 @@ static void *gen_body(void *arg)
     g->pf = self;
     void *r = g->fn(g->arg);
     /* Its end goes to whoever waits for it now: the consumer inside next,
-     * or a task closing the generator (which registered itself). */
+     * or a task closing the generator (which registered itself); nobody
+     * else. */
     if (g->consumer)
         L->waiter_of[self->idx] = g->consumer;
+    else if (!g->closing)
+        L->waiter_of[self->idx] = 0;
     g->pf = NULL;
     return r;
 }
@@ -190,33 +202,51 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
     return 1;
 }
 
-/* xfer for a side inside a cancel scope with a deadline, kept out of xfer
- * (the hot path): the hand-off bypasses weft__block, so the scope's timer
- * is armed here - it interrupts the wait: a consumer's producer is
- * cancelled and joined, a producer is woken - and removed afterwards if
- * the other side's hand-off (which does not touch timers) ended the wait,
- * the loop's clock brought up to date as weft__block does. */
-static __attribute__((noinline, cold)) int xfer_scoped(weft__loop *L,
-                                                 weft__record *self,
-                                                 weft__record *to,
-                                                 weft_gen *g, int role,
-                                                 void **value)
+/* The consumer's side of xfer once it is back: what the producer left. */
+static int next_result(weft__loop *L, weft__record *self, weft_gen *g,
+                       void **value)
+{
+    g->busy = false;
+    g->consumer = 0;
+    if (!g->has_value)
+        return next_end(L, self, g);
+    *value = g->value;
+    if (g->bar)
+        weft_bar_update(g->bar, 1);
+    return 1;
+}
+
+/* A consumer's next on the slow path (cancelled, or inside a scope that
+ * alerts), kept out of xfer (the hot path).  The hand-off bypasses
+ * weft__block, so a scope's deadline gets a timer here - it interrupts the
+ * wait, which cancels and joins the producer - removed afterwards if the
+ * producer's hand-off (which does not touch timers) ended the wait.  And
+ * a producer that is not parked in its yield (the loop shut down and woke
+ * it) is not handed to: the consumer waits for its yield or its end. */
+static __attribute__((noinline, cold)) int
+next_scoped(weft__loop *L, weft__record *self, weft__record *pf,
+            weft_gen *g, void **value)
 {
     self->wait_deadline = WEFT__NO_DEADLINE;
     uint64_t d = weft__scope_deadline(self);
     if (d != WEFT__NO_DEADLINE)
         weft__timer_add(L, self, d);
-    int rc = xfer(L, self, to, g, role, value);
+    int rc;
+    if (pf->wait == WEFT__WAIT_BLOCKED && pf->kind == &gen_wait) {
+        rc = xfer(L, self, pf, g, CONSUMER, value);
+    } else {
+        self->wait = WEFT__WAIT_BLOCKED;
+        self->kind = &gen_wait;
+        self->wait_obj = g;
+        self->wake_rc = 0;
+        weft__suspend(L);
+        rc = next_result(L, self, g, value);
+    }
     if (self->heap_pos)
         weft__timer_del(L, self);
-    uint64_t now = weft__clock_ns();
+    uint64_t now = weft__clock_ns(); /* as weft__block does */
     if (now > L->now)
         L->now = now;
-    if (role == PRODUCER && rc) {
-        int why = weft__check(L, self);
-        if (why)
-            rc = why;
-    }
     return rc;
 }
 
@@ -246,8 +276,8 @@ next_body(weft__loop *L, weft__record *self, weft_gen *g, void **value,
         g->consumer = 0;
         return next_end(L, self, g);
     }
-    if (slow && self->scope_alert)
-        return xfer_scoped(L, self, pf, g, CONSUMER, value);
+    if (slow)
+        return next_scoped(L, self, pf, g, value);
     return xfer(L, self, pf, g, CONSUMER, value);
 }
 
@@ -290,8 +320,6 @@ yield_body(weft__loop *L, weft__record *self, weft_gen *g, void *value,
     g->has_value = true;
     /* Back when the consumer asks for the next value, or -ECANCELED when
      * the generator is closed. */
-    if (slow && self->scope_alert)
-        return xfer_scoped(L, self, g->cf, g, PRODUCER, NULL);
     return xfer(L, self, g->cf, g, PRODUCER, NULL);
 }
 

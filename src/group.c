@@ -258,8 +258,9 @@ int weft_group_spawn_ex(weft_group *g, weft_fn fn, void *arg,
         g->cap = cap;
     }
     weft_spawn_opts lazy;
-    if (opts && (opts->flags & WEFT_SPAWN_EAGER) &&
-        (g->failed || weft_scope_cancelled(g->scope))) {
+    bool doomed = g->failed || g->js.draining ||
+                  weft_scope_cancelled(g->scope) != 0;
+    if (opts && (opts->flags & WEFT_SPAWN_EAGER) && doomed) {
         lazy = *opts; /* born cancelled: it must not start, even eagerly */
         lazy.flags &= ~WEFT_SPAWN_EAGER;
         opts = &lazy;
@@ -280,7 +281,7 @@ int weft_group_spawn_ex(weft_group *g, weft_fn fn, void *arg,
     } else {
         s->flags &= (uint8_t)~WEFT__SF_OWNED;
         weft__join_add(L, &g->js, idx);
-        if (g->failed || weft_scope_cancelled(g->scope))
+        if (doomed)
             weft__cancel(L, idx); /* born cancelled: never runs */
     }
     if (task)
@@ -305,8 +306,10 @@ int weft_group_wait(weft_group *g)
      * opened in the group's body and still open is the caller's error. */
     if (weft__scope_is_innermost(g->scope) != 1)
         return -EBUSY;
-    if (weft__check(L, self))
+    if (weft__check(L, self)) {
+        g->js.draining = true; /* children spawned from now on too */
         cancel_kids(L, g);
+    }
     while (g->js.remaining)
         weft__join_wait(L, &g->js);
     weft__join_close(L, &g->js);

@@ -85,6 +85,8 @@ static int grow(weft__loop *L)
 
 int weft__join_open(weft__loop *L, weft__joinset *js)
 {
+    if (L->cur->njoins == UINT8_MAX)
+        return -EOVERFLOW; /* the record counts them in a byte */
     if (!L->join_free && grow(L))
         return -ENOMEM;
     uint32_t id = L->join_free;

@@ -365,25 +365,32 @@ static void pool_after_sleep(weft__loop *L, weft__service *sv)
 
 /* Cancellation of a job: removed if still queued (finishes cancelled), or
  * flagged for the job to poll. */
-static void job_cancel(weft__loop *L, uint32_t idx, weft__stackless *t)
+/* Withdraws a job still queued - it never runs and finishes cancelled -
+ * and returns true; or asks a running one to stop (weft_thread_cancelled)
+ * and returns false: it cannot be stopped, and whoever waits for it waits
+ * until it has returned. */
+static bool job_stop(weft__loop *L, weft__job *j)
 {
-    (void)idx;
-    weft__job *j = (weft__job *)t;
     weft__pool *p = (weft__pool *)weft__service_find(L, &pool_service_ops);
     pthread_mutex_lock(&p->mu);
     if (j->state == JOB_QUEUED) {
-        /* Never ran, never will: out of the queue and finished now. */
         weft__list_remove(&p->queue, &j->link);
         atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
         pthread_mutex_unlock(&p->mu);
+        L->slots[j->idx].flags |= WEFT__SF_CANCELLED;
         j->result = NULL;
         finish_job(L, p, j);
-        return;
+        return true;
     }
     pthread_mutex_unlock(&p->mu);
-    /* Running: it cannot be stopped, only asked (weft_thread_cancelled).
-     * Its awaiter keeps waiting until it has finished. */
     atomic_store_explicit(&j->cancel, 1, memory_order_relaxed);
+    return false;
+}
+
+static void job_cancel(weft__loop *L, uint32_t idx, weft__stackless *t)
+{
+    (void)idx;
+    job_stop(L, (weft__job *)t);
 }
 
 static void pool_close(weft__loop *L, weft__service *sv)
@@ -503,8 +510,9 @@ int weft_to_thread_detachable(weft_fn fn, void *arg,
         weft__block(L, self, &detachable_wait, WEFT__NO_DEADLINE);
     }
     if (s->state != WEFT__SLOT_DONE) {
-        weft__cancel(L, idx); /* withdrawn if queued, else asked to stop */
-        if (s->state != WEFT__SLOT_DONE) {
+        /* Withdrawn if queued; else asked to stop, but not flagged
+         * cancelled: a failure it reports is its own, and printed. */
+        if (!job_stop(L, (weft__job *)s->a.ext)) {
             /* Running: it goes on without us. */
             s->flags = (uint8_t)((s->flags & ~(WEFT__SF_OWNED |
                                               WEFT__SF_AWAITED)) |

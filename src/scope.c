@@ -58,15 +58,27 @@ static void update_alert(weft__record *r)
     r->scope_alert = alert;
 }
 
+/* Entry i of r becomes cancelled with `cause`: what was started inside it
+ * - the children of the join sets opened in it - is cancelled now, whether
+ * or not r is blocked (r itself is woken by weft__interrupt if it is). */
+static void set_cause(weft__loop *L, weft__record *r, int i, int cause)
+{
+    r->scopes[i].cause = cause;
+    r->scope_alert = 1;
+    if (r->join)
+        weft__scope_cancel_sets(L, r, i);
+}
+
 /* Expires visible entries whose deadline is <= t; returns the cause of the
  * outermost cancelled visible entry (marked caught if `mark`; its index in
  * *at), 0 if none. */
-static int visible_cause(weft__record *r, uint64_t t, bool mark, int *at)
+static int visible_cause(weft__loop *L, weft__record *r, uint64_t t,
+                         bool mark, int *at)
 {
     for (int i = visible_from(r); i < r->nscopes; i++) {
         weft__scope_ent *e = &r->scopes[i];
         if (!e->cause && e->deadline <= t)
-            e->cause = -ETIMEDOUT;
+            set_cause(L, r, i, -ETIMEDOUT);
         if (e->cause) {
             if (mark)
                 e->caught = 1;
@@ -85,7 +97,7 @@ int weft__scope_cause(weft__loop *L, weft__record *r, int *depth, bool mark)
         return -ECANCELED;
     if (!r->scope_alert)
         return 0;
-    return visible_cause(r, L->now, mark, depth);
+    return visible_cause(L, r, L->now, mark, depth);
 }
 
 int weft__check_slow(weft__loop *L, weft__record *r)
@@ -105,7 +117,7 @@ uint64_t weft__scope_deadline(weft__record *r)
 
 bool weft__scope_timer(weft__loop *L, weft__record *r, uint64_t t)
 {
-    if (!visible_cause(r, t, false, NULL))
+    if (!visible_cause(L, r, t, false, NULL))
         return false;
     weft__interrupt(L, r);
     return true;
@@ -117,10 +129,12 @@ static void rearm(weft__loop *L, weft__record *r)
 {
     if (r->wait != WEFT__WAIT_BLOCKED)
         return;
-    if (visible_cause(r, L->now, false, NULL)) {
+    if (visible_cause(L, r, L->now, false, NULL)) {
         weft__interrupt(L, r);
         return;
     }
+    if (r->kind->self_timed && !r->heap_pos)
+        return; /* nothing of ours to re-arm (see weft__wait_kind) */
     uint64_t want = weft__scope_deadline(r);
     if (r->wait_deadline < want)
         want = r->wait_deadline;
@@ -258,6 +272,11 @@ int weft_scope_close(weft_scope *scope)
     r->scopes[depth].serial = 0;
     r->nscopes--;
     update_alert(r);
+    /* Join sets opened inside it and still open are outside it now (a
+     * later scope at the same depth is not around them). */
+    for (weft__joinset *js = r->join; js; js = js->outer)
+        if (js->depth > r->nscopes)
+            js->depth = r->nscopes;
     return caught;
 }
 
@@ -288,11 +307,9 @@ int weft__scope_cancel(weft_scope *scope)
     int rc = decode(scope, &L, &r, &depth);
     if (rc)
         return rc;
-    weft__scope_ent *e = &r->scopes[depth];
-    if (e->cause)
+    if (r->scopes[depth].cause)
         return 0;
-    e->cause = -ECANCELED;
-    r->scope_alert = 1;
+    set_cause(L, r, depth, -ECANCELED);
     rearm(L, r);
     return 0;
 }
@@ -316,7 +333,7 @@ int weft_scope_reschedule(weft_scope *scope, double deadline)
         if (now > L->now)
             L->now = now;
         if (e->deadline <= now)
-            e->cause = -ETIMEDOUT;
+            set_cause(L, r, depth, -ETIMEDOUT);
     }
     update_alert(r);
     rearm(L, r);
@@ -348,7 +365,7 @@ int weft_scope_cancelled(weft_scope *scope)
         return rc;
     weft__scope_ent *e = &r->scopes[depth];
     if (!e->cause && e->deadline <= L->now)
-        e->cause = -ETIMEDOUT;
+        set_cause(L, r, depth, -ETIMEDOUT);
     return e->cause;
 }
 

@@ -273,6 +273,17 @@ int weft__cancel(weft__loop *L, uint32_t idx)
     return 0;
 }
 
+void weft__scope_cancel_sets(weft__loop *L, weft__record *r, int depth)
+{
+    L->walk_epoch++;
+    r->walk_epoch = L->walk_epoch;
+    weft__walk w = {.visit = cancel_visit};
+    for (weft__joinset *js = r->join; js; js = js->outer)
+        if (js->depth > depth && !js->passive)
+            js->targets(L, js, &w);
+    cancel_drain(L, &w);
+}
+
 void weft__interrupt(weft__loop *L, weft__record *r)
 {
     if (r->wait != WEFT__WAIT_BLOCKED)
@@ -693,6 +704,7 @@ int weft_shield_end(void)
 void weft__join_drain(weft__loop *L, weft__joinset *js)
 {
     weft__record *f = js->owner;
+    js->draining = true;
     L->walk_epoch++;
     f->walk_epoch = L->walk_epoch;
     weft__walk w = {.visit = cancel_visit};

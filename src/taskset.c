@@ -100,9 +100,10 @@ int weft_taskset_new(weft_taskset **out)
     t->js.on_done = set_on_done;
     t->js.targets = set_targets;
     t->js.abandon = set_abandon;
-    if (weft__join_open(L, &t->js)) {
+    int rc = weft__join_open(L, &t->js);
+    if (rc) {
         weft__free(t);
-        return -ENOMEM;
+        return rc;
     }
     t->magic = SET_MAGIC;
     t->L = L;

@@ -83,6 +83,10 @@ static int claim_all(weft__loop *L, weft__record *self, wait_state *w)
             (idx == self->idx || (L->slots[idx].state == WEFT__SLOT_RUNNING &&
                                   weft__waits_on(L, idx, self->idx))))
             rc = -EDEADLK;
+        /* Only handles the caller owns: a borrowed one (of a detached
+         * task, say) must not come back owned. */
+        if (!rc && !(L->slots[idx].flags & WEFT__SF_OWNED))
+            rc = -EINVAL;
         if (rc) {
             unclaim(L, w, i);
             return rc;

@@ -35,6 +35,11 @@
  *   the loop's next turn, at most a few hundred switches later.
  * - A grant made to a waiter in the same turn its scope expires (a lock, a
  *   permit, an item) is kept: that call returns 0 and the next one fails.
+ * - One exception to "a blocked call is woken": a future deadline given by
+ *   weft_scope_reschedule while the task waits in weft_gen_next, having
+ *   entered it with no deadline and no cancellation in force, is seen when
+ *   that call returns (the producer's hand-off bypasses the timers).  A
+ *   cancellation, or a deadline already passed, does wake it.
  *
  * A scope's state lives in its task (at most WEFT_SCOPE_MAX open at once
  * per task); the caller holds a handle.  Opening and closing never

@@ -52,8 +52,12 @@ int weft_gen_next(weft_gen *gen, void **value);
 
 /* Inside the producer: hands value to the consumer and suspends until the
  * next weft_gen_next.  -ECANCELED when the generator is being closed (or
- * the producer cancelled): clean up and return.  -EINVAL if the caller is
- * not a generator's producer; -EPERM outside a task. */
+ * the producer cancelled): clean up and return.  A producer suspended here
+ * is woken only by the consumer's next (the yield returns 0; if it was
+ * cancelled, or a cancel scope of its own expired meanwhile, its next
+ * suspending call fails), by weft_gen_close or by the loop's shutdown
+ * (-ECANCELED).  -EINVAL if the caller is not a generator's producer;
+ * -EPERM outside a task. */
 int weft_gen_yield(void *value);
 
 /* Closes the generator: a producer still running is cancelled, allowed to

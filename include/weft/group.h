@@ -59,7 +59,8 @@ typedef struct weft_group weft_group;
 /*
  * Creates a group owned by the calling task and opens its scope there.
  * Errors: -EINVAL (group NULL), -EPERM (not in a task), -EOVERFLOW (the
- * task has WEFT_SCOPE_MAX scopes open), -ENOMEM.
+ * task has WEFT_SCOPE_MAX scopes, or 255 task groups and sets, open),
+ * -ENOMEM.
  */
 int weft_group_new(weft_group **group);
 
@@ -71,7 +72,8 @@ int weft_group_new(weft_group **group);
  * or detached.  Callable from any task of the group's loop, also from the
  * group's children.  Spawning into a group whose scope is cancelled (after
  * a failure, or weft_group_cancel) creates the task already cancelled: it
- * never runs and finishes -ECANCELED.
+ * never runs and finishes -ECANCELED; so does one spawned while the group
+ * is being joined because its owner was cancelled or returned.
  * Errors: -EINVAL (NULL group or fn, bad opts, the group was waited for),
  * -EPERM (not in a task of the group's loop), -ENOMEM.
  */
@@ -143,7 +145,8 @@ int weft_group_free(weft_group *group);
  */
 typedef struct weft_taskset weft_taskset;
 
-/* Errors: -EINVAL (set NULL), -EPERM (not in a task), -ENOMEM. */
+/* Errors: -EINVAL (set NULL), -EPERM (not in a task), -ENOMEM, -EOVERFLOW
+ * (the task has 255 task groups and sets open). */
 int weft_taskset_new(weft_taskset **set);
 
 /*
@@ -187,7 +190,8 @@ int weft_taskset_free(weft_taskset *set);
  *   WEFT_WAIT_ALL              all have finished
  * Returns how many have finished (weft_task_done tells which), >= 1 unless
  * n is 0.  While it waits, the handles cannot be awaited (-EBUSY).
- * Errors: -EINVAL (NULL array, a NULL or consumed handle, bad mode),
+ * Errors: -EINVAL (NULL array, a NULL, consumed or borrowed handle, bad
+ * mode),
  * -EBUSY (a handle repeated, or one a task awaits), -EDEADLK, -EPERM,
  * -ENOMEM, -ECANCELED, -ETIMEDOUT.
  */
