@@ -5,6 +5,14 @@
  * cancelled consumers, misuse, WEFT_GEN_FOREACH, consumers in several tasks,
  * nested generators, a million items, producers that sleep, await and run
  * blocking work between yields, and yields that no consumer can receive.
+ * Regressions, each in a child process under an alarm: a producer
+ * cancelled through its own handle while parked in a yield is resumed by
+ * the next (that yield returns 0, the following one -ECANCELED, next
+ * -ECANCELED), never twice; a parked producer's own scope expiring while
+ * the consumer waits in another generator's next neither wakes it nor
+ * disturbs that next; a deadline given (weft_scope_reschedule) to the
+ * scope of a consumer inside next neither breaks that next nor cuts a
+ * later sleep short.
  *
  * Every case runs in its own weft_run, after which no weft allocation may
  * be live; early-close cases also check that closing alone gave back
@@ -16,7 +24,9 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1117,6 +1127,311 @@ static void check_yield_after_close(void)
     }
 }
 
+/* ---- regressions: parked producers, deadlines moved during next ----
+ * Each runs in a child process under an alarm: a hang, a crash or a memory
+ * error fails that case only, and a report on stderr (the loop's
+ * "abandoned" list, say) fails it too. */
+
+#define REGRESSION_ALARM 10
+
+/* A producer cancelled through its own handle while parked in a yield is
+ * not woken by that: the consumer's next resumes it, that yield returns 0
+ * and its next suspending call fails. */
+typedef struct parked {
+    weft_task *self;
+    int entered; /* the body started (once) */
+    int yields;  /* yields begun */
+    int rc[3];   /* what each yield returned */
+    int ended;   /* the body returned (once) */
+} parked;
+
+static void *yield_until_refused(void *arg)
+{
+    parked *p = arg;
+    p->entered++;
+    p->self = weft_current();
+    for (int i = 0; i < 3; i++) {
+        p->yields++;
+        p->rc[i] = weft_gen_yield(I2P(i + 1));
+        if (p->rc[i] != 0)
+            break;
+    }
+    p->ended++;
+    return NULL;
+}
+
+/* arg 0: next right after the cancel; 1: the loop runs other tasks (and
+ * timers) in between. */
+static void *case_parked_cancelled(void *arg)
+{
+    parked p = {.rc = {1, 1, 1}};
+    weft_gen *g;
+    void *v = NULL;
+    REQUIRE(weft_gen_new(yield_until_refused, &p, &g) == 0);
+    CHECK_EQ(weft_gen_next(g, &v), 1);
+    CHECK_EQ(P2I(v), 1);
+    REQUIRE(p.self != NULL);
+    CHECK_EQ(weft_task_cancel(p.self), 0);
+    if (P2I(arg)) {
+        for (int i = 0; i < 10; i++)
+            CHECK_EQ(weft_yield(), 0);
+        CHECK_EQ(weft_sleep(0.002), 0);
+        /* Still parked: only a next (or a close) resumes it. */
+        CHECK_EQ(p.yields, 1);
+        CHECK_EQ(p.ended, 0);
+    }
+    v = I2P(77);
+    CHECK_EQ(weft_gen_next(g, &v), -ECANCELED);
+    CHECK_EQ(P2I(v), 77);
+    CHECK_EQ(p.entered, 1);
+    CHECK_EQ(p.rc[0], 0);          /* resumed by the next */
+    CHECK_EQ(p.rc[1], -ECANCELED); /* its next yield fails */
+    CHECK_EQ(p.yields, 2);
+    CHECK_EQ(p.ended, 1);
+    CHECK_EQ(weft_gen_next(g, &v), 0); /* finished for everyone */
+    CHECK_EQ(weft_gen_close(g), 0);
+    CHECK_EQ(p.entered, 1);
+    CHECK_EQ(p.ended, 1);
+    CHECK_EQ(weft_cancelled(), 0); /* the consumer was not cancelled */
+    return NULL;
+}
+
+/* g1's producer yields inside a cancel scope of its own, which expires
+ * while it is parked and the consumer waits in next(g2); g2's value, not
+ * g1's, must come back, and nothing of g1 may be freed while it runs. */
+typedef struct merge {
+    long last;    /* the last value g1's producer yielded */
+    int yield_rc; /* its first failed yield */
+    bool ended;
+    int sleep_rc; /* g2's producer's sleep */
+} merge;
+
+static void *yield_in_own_scope(void *arg)
+{
+    merge *m = arg;
+    weft_scope *s;
+    REQUIRE(weft_scope_open(unit(), &s) == 0);
+    for (long i = 1;; i++) {
+        int rc = weft_gen_yield(I2P(i));
+        if (rc) {
+            m->yield_rc = rc;
+            break;
+        }
+        m->last = i;
+    }
+    weft_scope_close(s);
+    m->ended = true;
+    return NULL;
+}
+
+static void *sleep_then_100(void *arg)
+{
+    merge *m = arg;
+    m->sleep_rc = weft_sleep(4 * unit());
+    if (m->sleep_rc == 0)
+        weft_gen_yield(I2P(100));
+    return NULL;
+}
+
+static void *case_parked_scope(void *arg)
+{
+    (void)arg;
+    merge m = {0};
+    weft_gen *g1, *g2;
+    void *v = NULL;
+    REQUIRE(weft_gen_new(yield_in_own_scope, &m, &g1) == 0);
+    REQUIRE(weft_gen_new(sleep_then_100, &m, &g2) == 0);
+    CHECK_EQ(weft_gen_next(g1, &v), 1);
+    CHECK_EQ(P2I(v), 1);
+    double t0 = weft_now();
+    v = NULL;
+    CHECK_EQ(weft_gen_next(g2, &v), 1);
+    CHECK_EQ(P2I(v), 100);
+    CHECK_EQ(m.sleep_rc, 0);
+    CHECK(weft_now() - t0 >= 4 * unit() - 1e-4);
+    /* A parked producer is not woken by its own scope (weft/gen.h). */
+    CHECK(!m.ended);
+    CHECK_EQ(weft_gen_close(g2), 0);
+    CHECK_EQ(weft_gen_close(g1), 0);
+    CHECK(m.ended);
+    CHECK_EQ(m.yield_rc, -ECANCELED);
+    CHECK_EQ(m.last, 0); /* it never went past its first value */
+    return NULL;
+}
+
+/* A consumer waits in next inside a scope without a deadline; another
+ * task gives the scope a deadline meanwhile (weft_scope_reschedule).  arg
+ * 0: a far deadline; the next returns the value.  arg 1: the consumer
+ * awaited a task first (no call deadline left behind) and the deadline
+ * falls after the value arrives, during a later sleep: that next returns
+ * the value, the scope closes unexpired, and the sleep lasts its full
+ * time (no stray wake-up from the moved deadline). */
+typedef struct resched {
+    weft_gen *g;
+    weft_scope *scope;
+    int variant;
+    bool in_next, slept;
+    int next_rc, close_rc, sleep_rc, resched_rc;
+    void *v;
+    double next_took, sleep_took;
+} resched;
+
+static void *sleep_unit_then_1(void *arg)
+{
+    (void)arg;
+    if (weft_sleep(unit()) == 0)
+        weft_gen_yield(I2P(1));
+    return NULL;
+}
+
+static void *resched_consumer(void *arg)
+{
+    resched *r = arg;
+    if (r->variant) {
+        weft_task *t;
+        REQUIRE(weft_spawn(nothing, NULL, &t) == 0);
+        CHECK_EQ(weft_await(t, NULL), 0);
+    }
+    REQUIRE(weft_scope_open(INFINITY, &r->scope) == 0);
+    r->in_next = true;
+    double t0 = weft_now();
+    r->next_rc = weft_gen_next(r->g, &r->v);
+    r->next_took = weft_now() - t0;
+    r->in_next = false;
+    r->close_rc = weft_scope_close(r->scope);
+    r->scope = NULL;
+    if (r->variant) {
+        t0 = weft_now();
+        r->sleep_rc = weft_sleep(12 * unit());
+        r->sleep_took = weft_now() - t0;
+        r->slept = true;
+    }
+    return NULL;
+}
+
+static void *rescheduler(void *arg)
+{
+    resched *r = arg;
+    for (int i = 0; !r->in_next; i++) {
+        REQUIRE(i < 100000);
+        weft_yield();
+    }
+    if (r->variant)
+        CHECK_EQ(weft_sleep(unit() / 8), 0);
+    else
+        weft_yield();
+    REQUIRE(r->in_next); /* still inside next */
+    double at = r->variant ? 2.5 * unit() : 10.0;
+    r->resched_rc = weft_scope_reschedule(r->scope, weft_now() + at);
+    return NULL;
+}
+
+static void *case_deadline_moved(void *arg)
+{
+    resched r = {.variant = (int)P2I(arg),
+                 .next_rc = 99,
+                 .close_rc = 99,
+                 .sleep_rc = 99,
+                 .resched_rc = 99};
+    REQUIRE(weft_gen_new(sleep_unit_then_1, NULL, &r.g) == 0);
+    weft_task *c, *o;
+    REQUIRE(weft_spawn(resched_consumer, &r, &c) == 0);
+    REQUIRE(weft_spawn(rescheduler, &r, &o) == 0);
+    CHECK_EQ(weft_await(c, NULL), 0);
+    CHECK_EQ(weft_await(o, NULL), 0);
+    CHECK_EQ(r.resched_rc, 0);
+    CHECK_EQ(r.next_rc, 1);
+    CHECK_EQ(P2I(r.v), 1);
+    CHECK(r.next_took >= unit() - 1e-4); /* not woken before the value */
+    CHECK_EQ(r.close_rc, 0);             /* the scope never expired */
+    if (r.variant) {
+        CHECK(r.slept);
+        CHECK_EQ(r.sleep_rc, 0);
+        CHECK(r.sleep_took >= 12 * unit() - 1e-4);
+        if (r.sleep_took < 12 * unit() - 1e-4)
+            fprintf(stderr, "sleep(%.3f) lasted %.4f s\n", 12 * unit(),
+                    r.sleep_took);
+    }
+    void *v;
+    CHECK_EQ(weft_gen_next(r.g, &v), 0);
+    CHECK_EQ(weft_gen_close(r.g), 0);
+    return NULL;
+}
+
+typedef struct regression {
+    const char *name;
+    weft_fn fn;
+    void *arg;
+} regression;
+
+/* stdio's stderr in such a child: passed on to fd 2 up to 8 KiB, the
+ * rest dropped - a loop that reports in circles must not flood the
+ * parent until the alarm. */
+static size_t stderr_left = 8 * 1024;
+
+static void write_all(const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(2, buf, n);
+        if (w <= 0)
+            return;
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+static ssize_t capped_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    if (stderr_left == 0)
+        return (ssize_t)n;
+    size_t k = n < stderr_left ? n : stderr_left;
+    stderr_left -= k;
+    write_all(buf, k);
+    if (stderr_left == 0) {
+        static const char cut[] = "\n[... the rest of stderr dropped]\n";
+        write_all(cut, sizeof cut - 1);
+    }
+    return (ssize_t)n;
+}
+
+static void regression_child(void *arg)
+{
+    const regression *r = arg;
+    FILE *f =
+        fopencookie(NULL, "w", (cookie_io_functions_t){.write = capped_write});
+    REQUIRE(f != NULL);
+    setvbuf(f, NULL, _IONBF, 0);
+    stderr = f;
+    alarm(REGRESSION_ALARM);
+    check_failures = 0;
+    run_case(r->name, r->fn, r->arg);
+    fflush(stderr);
+    _exit(check_failures ? 1 : 0);
+}
+
+/* Runs a case in a child process: it must exit 0 with nothing on
+ * stderr. */
+static void run_regression(const char *name, weft_fn fn, void *arg)
+{
+    regression r = {name, fn, arg};
+    char *err = NULL;
+    int status = check_fork(regression_child, &r, &err);
+    bool ok =
+        WIFEXITED(status) && WEXITSTATUS(status) == 0 && err && err[0] == '\0';
+    if (!ok) {
+        fprintf(stderr, "case %s: child ", name);
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "killed by signal %d%s", WTERMSIG(status),
+                    WTERMSIG(status) == SIGALRM ? " (hung)" : "");
+        else
+            fprintf(stderr, "exited with %d", WEXITSTATUS(status));
+        fprintf(stderr, "; its stderr:\n%s", err ? err : "");
+    }
+    CHECK(ok);
+    free(err);
+}
+
 int main(void)
 {
     check_begin();
@@ -1141,6 +1456,13 @@ int main(void)
     run_case("many", case_many, NULL);
     run_case("busy producer", case_busy_producer, NULL);
     check_yield_after_close();
+    run_regression("parked producer cancelled", case_parked_cancelled, I2P(0));
+    run_regression("parked producer cancelled, loop turns",
+                   case_parked_cancelled, I2P(1));
+    run_regression("scope of a parked producer", case_parked_scope, NULL);
+    run_regression("deadline moved in next", case_deadline_moved, I2P(0));
+    run_regression("deadline moved in next, then sleep", case_deadline_moved,
+                   I2P(1));
 
     return check_end();
 }

@@ -41,7 +41,12 @@
  * - the owner returning without waiting: the children are cancelled and
  *   joined as it returns (nothing of theirs runs afterwards), the owner
  *   fails with -EINVAL and a message naming the open group, a child's
- *   failure is reported on stderr, and nothing leaks.
+ *   failure is reported on stderr, and nothing leaks; a child spawned
+ *   into the group meanwhile (by a child woken cancelled) never runs and
+ *   does not hold the owner up;
+ * - 255 task sets open in one task work, a 256th set or a group is
+ *   -EOVERFLOW; the owner returning with them open fails with -EINVAL and
+ *   every member was cancelled and joined.
  *
  * Every case runs under an alarm that names it if it hangs.
  */
@@ -1006,6 +1011,128 @@ static void *case_owner_returns(void *arg)
     return NULL;
 }
 
+/* ---- a child spawns into the group while it is being drained ---- */
+
+/* The owner returns without waiting; a child, woken cancelled by that,
+ * spawns a helper into the group: the helper is born cancelled (never
+ * runs), so the owner is not held up by it. */
+typedef struct drain_ctx {
+    weft_group *g;
+    kid helper;
+    int woken_rc, spawn_rc;
+} drain_ctx;
+
+static void *drain_spawner(void *arg)
+{
+    drain_ctx *c = arg;
+    c->woken_rc = weft_sleep(INFINITY);
+    c->spawn_rc = weft_group_spawn(c->g, kid_fn, &c->helper, NULL);
+    return NULL;
+}
+
+static void *drain_owner(void *arg)
+{
+    drain_ctx *c = arg;
+    REQUIRE(weft_group_new(&c->g) == 0);
+    REQUIRE(weft_group_spawn(c->g, drain_spawner, c, NULL) == 0);
+    CHECK_EQ(weft_sleep(0.002), 0);
+    return I2P(1); /* without weft_group_wait */
+}
+
+static void *case_spawn_during_drain(void *arg)
+{
+    (void)arg;
+    /* The helper would sleep 1 s, unless cancelled. */
+    drain_ctx c = {.helper = {.delay = 1.0, .cleanup = true},
+                   .woken_rc = 1,
+                   .spawn_rc = 1};
+    weft_task *t;
+    REQUIRE(weft_spawn(drain_owner, &c, &t) == 0);
+    double t0 = weft_now();
+    void *r = NULL;
+    CHECK_EQ(weft_await(t, &r), -EINVAL);
+    double took = weft_now() - t0;
+    CHECK_EQ(P2I(r), 1);
+    CHECK(weft_errmsg() && strstr(weft_errmsg(), "task group"));
+    CHECK_EQ(c.woken_rc, -ECANCELED);
+    CHECK_EQ(c.spawn_rc, 0);
+    CHECK_EQ(c.helper.started, 0);
+    CHECK(took < 0.5);
+    if (took >= 0.5)
+        fprintf(stderr, "  the owner took %.3f s\n", took);
+    CHECK_EQ(weft_sleep(0.005), 0);
+    CHECK_EQ(c.helper.started, 0); /* nor afterwards */
+    return NULL;
+}
+
+/* ---- at most 255 task groups and sets open in one task ---- */
+
+#define OPEN_SETS 255
+
+typedef struct many_sets {
+    kid k[OPEN_SETS];
+    bool group; /* the one too many is a group (else a set) */
+    int opened;
+    int rc; /* what creating the one too many returned */
+} many_sets;
+
+/* Opens OPEN_SETS task sets, a member in each, then one set or group
+ * more (-EOVERFLOW), and returns with the sets open. */
+static void *many_sets_owner(void *arg)
+{
+    many_sets *c = arg;
+    for (int i = 0; i < OPEN_SETS; i++) {
+        weft_taskset *s;
+        int rc = weft_taskset_new(&s);
+        CHECK_EQ(rc, 0);
+        if (rc)
+            return NULL;
+        c->k[i] = forever();
+        weft_task *t;
+        REQUIRE(weft_spawn(kid_fn, &c->k[i], &t) == 0);
+        REQUIRE(weft_taskset_add(s, t) == 0);
+        c->opened++;
+    }
+    if (c->group) {
+        weft_group *g = NULL;
+        c->rc = weft_group_new(&g);
+        CHECK(g == NULL);
+    } else {
+        weft_taskset *s = NULL;
+        c->rc = weft_taskset_new(&s);
+        CHECK(s == NULL);
+    }
+    CHECK_EQ(weft_sleep(0.002), 0);
+    return I2P(1); /* the sets still open */
+}
+
+/* arg 0: a 256th set; 1: a group after 255 sets. */
+static void *case_too_many_sets(void *arg)
+{
+    static many_sets c;
+    memset(&c, 0, sizeof c);
+    c.group = P2I(arg) != 0;
+    c.rc = 1;
+    weft_task *t;
+    REQUIRE(weft_spawn(many_sets_owner, &c, &t) == 0);
+    void *r = NULL;
+    CHECK_EQ(weft_await(t, &r), -EINVAL);
+    CHECK_EQ(P2I(r), 1);
+    CHECK_EQ(c.opened, OPEN_SETS);
+    CHECK_EQ(c.rc, -EOVERFLOW);
+    /* Every member was cancelled and joined as the owner returned. */
+    int started = 0, exited = 0, cancelled = 0;
+    for (int i = 0; i < OPEN_SETS; i++) {
+        started += c.k[i].started;
+        exited += c.k[i].exited;
+        cancelled += c.k[i].rc == -ECANCELED;
+    }
+    CHECK_EQ(started, OPEN_SETS);
+    CHECK_EQ(exited, OPEN_SETS);
+    CHECK_EQ(cancelled, OPEN_SETS);
+    return NULL;
+}
+
 static void child_owner_returns_failure(void *arg)
 {
     (void)arg;
@@ -1122,6 +1249,9 @@ int main(void)
     run_case("misuse", case_misuse, NULL, 0);
     leave_ctx lc = {.with_failure = false};
     run_case("owner_returns", case_owner_returns, &lc, 0);
+    run_case("spawn_during_drain", case_spawn_during_drain, NULL, 0);
+    run_forked("too_many_sets_open", case_too_many_sets, I2P(0));
+    run_forked("too_many_sets_then_group", case_too_many_sets, I2P(1));
     run_case("many_children", case_many_children, NULL, 0);
 
     /* The owner returns without waiting after a child failed: the failure

@@ -12,7 +12,12 @@
  *   created) makes it return -ETIMEDOUT, taking nothing and cancelling no
  *   member (they come back later); a cancelled one, -ECANCELED;
  * - a scope opened before weft_taskset_new, once cancelled, cancels the
- *   members; cancelling the owner cancels the members;
+ *   members, also when the owner cancels it while running (the members
+ *   are woken then, not at the owner's next call); cancelling the owner
+ *   cancels the members;
+ * - a scope closed after the set was created is no longer around it: a
+ *   timeout scope opened afterwards at the same depth, around
+ *   weft_taskset_next, cancels no member when it expires;
  * - weft_taskset_free cancels the running members and joins them (their
  *   cleanup has run when it returns) and drops the finished ones, a
  *   failure among them being reported on stderr;
@@ -426,6 +431,78 @@ static void *case_scope_before(void *arg)
     CHECK_EQ(b.rc, -ECANCELED);
     CHECK_EQ(weft_taskset_free(s), 0);
     CHECK_EQ(weft_await(h, NULL), 0);
+    return NULL;
+}
+
+/* ---- a scope around the set cancelled while the owner runs ---- */
+
+/* The owner cancels, while running (not blocked), a scope opened before
+ * weft_taskset_new: the members, blocked in a wait the test opens only
+ * afterwards, are cancelled at once, not merely the owner's next call. */
+static void *case_scope_cancel_running(void *arg)
+{
+    (void)arg;
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(INFINITY, &sc) == 0);
+    weft_taskset *s;
+    REQUIRE(weft_taskset_new(&s) == 0);
+    weft_event gate = WEFT_EVENT_INIT;
+    mem a = {.gate = &gate, .cleanup = true, .ret = 1};
+    mem b = {.gate = &gate, .cleanup = true, .ret = 2};
+    CHECK_EQ(weft_taskset_add(s, spawn_mem(&a)), 0);
+    CHECK_EQ(weft_taskset_add(s, spawn_mem(&b)), 0);
+    YIELD_UNTIL(a.started && b.started);
+    CHECK_EQ(weft_scope_cancel(sc), 0);
+    weft_task *t = NULL;
+    CHECK_EQ(weft_taskset_next(s, &t), -ECANCELED);
+    CHECK_EQ(weft_scope_close(sc), 1);
+    /* The gate opens: members not cancelled by now would succeed. */
+    CHECK_EQ(weft_event_set(&gate), 0);
+    int err = 0;
+    while (weft_taskset_len(s) > 0) {
+        take(s, &err);
+        CHECK_EQ(err, -ECANCELED);
+    }
+    CHECK_EQ(a.exited + b.exited, 2);
+    CHECK_EQ(a.rc, -ECANCELED);
+    CHECK_EQ(b.rc, -ECANCELED);
+    CHECK_EQ(weft_taskset_free(s), 0);
+    return NULL;
+}
+
+/* A set created inside scope S0, S0 closed, then a timeout scope opened at
+ * the same depth around weft_taskset_next: it is not around the set, so
+ * its expiry ends that call and cancels no member. */
+static void *case_scope_same_depth(void *arg)
+{
+    (void)arg;
+    weft_scope *s0, *sc;
+    REQUIRE(weft_scope_open(INFINITY, &s0) == 0);
+    weft_taskset *s;
+    REQUIRE(weft_taskset_new(&s) == 0);
+    weft_event gate = WEFT_EVENT_INIT;
+    mem a = {.gate = &gate, .ret = 1}, b = {.gate = &gate, .ret = 2};
+    CHECK_EQ(weft_taskset_add(s, spawn_mem(&a)), 0);
+    CHECK_EQ(weft_taskset_add(s, spawn_mem(&b)), 0);
+    CHECK_EQ(weft_scope_close(s0), 0);
+    REQUIRE(weft_scope_open(0.005, &sc) == 0);
+    weft_task *t = (weft_task *)(intptr_t)0x5a5a;
+    CHECK_EQ(weft_taskset_next(s, &t), -ETIMEDOUT);
+    CHECK(t == (weft_task *)(intptr_t)0x5a5a);
+    CHECK_EQ(weft_scope_close(sc), 1);
+    CHECK_EQ(weft_taskset_len(s), 2);
+    CHECK_EQ(a.exited + b.exited, 0); /* not cancelled */
+    CHECK_EQ(weft_event_set(&gate), 0);
+    int err = 1;
+    intptr_t sum = take(s, &err);
+    CHECK_EQ(err, 0);
+    err = 1;
+    sum += take(s, &err);
+    CHECK_EQ(err, 0);
+    CHECK_EQ(sum, 3);
+    CHECK_EQ(a.rc, 0);
+    CHECK_EQ(b.rc, 0);
+    CHECK_EQ(weft_taskset_free(s), 0);
     return NULL;
 }
 
@@ -885,6 +962,8 @@ int main(void)
     run_case("failure_cancels_nothing", case_failure, NULL, 0);
     run_case("timeout_around_next", case_timeout_next, NULL, 0);
     run_case("scope_before_new", case_scope_before, NULL, 0);
+    run_case("scope_cancelled_running", case_scope_cancel_running, NULL, 0);
+    run_case("scope_same_depth", case_scope_same_depth, NULL, 0);
     run_case("owner_cancelled", case_owner_cancelled, NULL, 0);
     run_case("free_cancels_joins", case_free, NULL, -ECANCELED);
     run_case("owner_returns", case_owner_returns, NULL, 0);

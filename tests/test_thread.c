@@ -24,6 +24,9 @@
  *   past 1024 are -EINVAL; misuse gives -EPERM / -EINVAL;
  * - a detached job still running when the loop closes is waited for, and a
  *   detached job still queued then never runs;
+ * - weft_to_thread_detachable left by a scope's timeout while its job runs
+ *   returns -ETIMEDOUT; the job, asked to hurry, fails later: drop gets
+ *   its result and its failure is printed on stderr when the loop closes;
  * - once weft_run returns no pool thread is left, also with several loops
  *   on several threads each using its own pool;
  * - a job in flight is a wake source: no false deadlock while main awaits a
@@ -32,7 +35,10 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include "alloc.h"
+
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -763,6 +769,72 @@ static void *main_detached(void *arg)
     return I2P(3);
 }
 
+/* ---- a detachable job left by a timeout, failing afterwards ---- */
+
+static atomic_int df_started, df_release, df_cancel_seen, df_dropped;
+static atomic_intptr_t df_result;
+
+/* Runs until the loop lets it go (at most 2 s), then fails. */
+static void *job_fail_late(void *arg)
+{
+    (void)arg;
+    atomic_store(&df_started, 1);
+    double end = weft_now() + 2.0;
+    while (!atomic_load(&df_release) && weft_now() < end)
+        msleep(1);
+    atomic_store(&df_cancel_seen, weft_thread_cancelled());
+    weft_fail(-EIO, "detached job failed after its caller left");
+    return I2P(5);
+}
+
+static void df_drop(void *result)
+{
+    atomic_store(&df_result, P2I(result));
+    atomic_fetch_add(&df_dropped, 1);
+}
+
+/* Once the job runs, gives the caller's scope a deadline 5 ms away. */
+static void *df_timeout(void *arg)
+{
+    weft_scope **sc = arg;
+    wait_for(&df_started, 1);
+    CHECK_EQ(weft_scope_reschedule(*sc, weft_now() + 0.005), 0);
+    return NULL;
+}
+
+static void *main_detach_fail(void *arg)
+{
+    (void)arg;
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(INFINITY, &sc) == 0);
+    weft_task *t;
+    REQUIRE(weft_spawn(df_timeout, &sc, &t) == 0);
+    CHECK_EQ(weft_to_thread_detachable(job_fail_late, NULL, df_drop, NULL),
+             -ETIMEDOUT);
+    CHECK_EQ(weft_scope_close(sc), 1);
+    CHECK_EQ(weft_await(t, NULL), 0);
+    CHECK_EQ(atomic_load(&df_dropped), 0); /* still running */
+    atomic_store(&df_release, 1);
+    wait_for(&df_dropped, 1);
+    CHECK_EQ(atomic_load(&df_cancel_seen), 1); /* asked to hurry */
+    return NULL;
+}
+
+/* The failure, the job's own and not a cancellation, is printed on stderr
+ * when the loop closes; drop gets the job's result. */
+static void child_detach_fail(void *arg)
+{
+    (void)arg;
+    check_failures = 0; /* the parent's count is not ours */
+    alarm(10);
+    CHECK_EQ(weft_run(main_detach_fail, NULL, NULL), 0);
+    CHECK_EQ(atomic_load(&df_dropped), 1);
+    CHECK_EQ(atomic_load(&df_result), 5);
+    CHECK_EQ(weft__alloc_live, 0);
+    fflush(stderr);
+    _exit(check_failures ? 1 : 0);
+}
+
 /* ---- no thread left behind ---- */
 
 static int threads_before;
@@ -920,6 +992,18 @@ int main(void)
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
         fprintf(stderr, "--- await of a queued job (status %#x) said:\n%s",
                 st, out);
+    free(out);
+
+    out = NULL;
+    st = check_fork(child_detach_fail, NULL, &out);
+    bool df_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && out &&
+                 strstr(out, "detached job failed after its caller left");
+    CHECK(df_ok);
+    if (!df_ok)
+        fprintf(stderr,
+                "--- detachable job failing after a timeout "
+                "(status %#x) said:\n%s",
+                st, out ? out : "");
     free(out);
 
     CHECK(!check_threads_reliable() ||

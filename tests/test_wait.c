@@ -17,6 +17,8 @@
  * - a repeated handle -> -EBUSY, NULL array or handle, consumed handle,
  *   bad mode -> -EINVAL, the caller itself -> -EDEADLK, outside a task ->
  *   -EPERM; after any error every handle is still awaitable;
+ * - a borrowed handle (a detached task's weft_current()) -> -EINVAL, and
+ *   the handle consumed by the detach stays consumed;
  * weft_wait_for
  * - expiry: -ETIMEDOUT, the task cancelled and joined (its cleanup ran
  *   before wait_for returned), what its body returned still delivered;
@@ -467,6 +469,49 @@ static void *case_bad_args(void *arg)
     return NULL;
 }
 
+/* A borrowed handle - a detached task's own, from weft_current() - is not
+ * the caller's to wait on: -EINVAL, and the handle the caller gave up by
+ * detaching stays consumed (a wait that claimed the borrowed one would
+ * hand it back owned).  Both calls run inside a timeout scope: a wait
+ * that went ahead ends there instead of hanging. */
+typedef struct borrowed {
+    weft_event gate;
+    weft_task *self;
+    int rc, exited;
+} borrowed;
+
+static void *borrowed_self(void *arg)
+{
+    borrowed *b = arg;
+    b->self = weft_current();
+    b->rc = weft_event_wait(&b->gate);
+    b->exited = 1;
+    return I2P(7);
+}
+
+static void *case_borrowed_handle(void *arg)
+{
+    (void)arg;
+    borrowed b = {.gate = WEFT_EVENT_INIT, .rc = 1};
+    weft_task *h;
+    REQUIRE(weft_spawn(borrowed_self, &b, &h) == 0);
+    YIELD_UNTIL(b.self != NULL);
+    CHECK_EQ(weft_task_detach(h), 0);
+    await_is(h, -EINVAL, 0x5a5a); /* consumed by the detach */
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(0.05, &sc) == 0);
+    weft_task *one[1] = {b.self};
+    CHECK_EQ(weft_wait(one, 1, WEFT_WAIT_ALL), -EINVAL);
+    CHECK_EQ(weft_wait(one, 1, WEFT_WAIT_FIRST_COMPLETED), -EINVAL);
+    await_is(h, -EINVAL, 0x5a5a); /* still consumed */
+    CHECK_EQ(weft_scope_close(sc), 0);
+    CHECK_EQ(b.exited, 0); /* nothing disturbed the task */
+    CHECK_EQ(weft_event_set(&b.gate), 0);
+    YIELD_UNTIL(b.exited);
+    CHECK_EQ(b.rc, 0);
+    return NULL;
+}
+
 /* ======================================================================
  * weft_wait_for
  * ====================================================================== */
@@ -715,6 +760,7 @@ int main(void)
     run_case("wait_timeout_scope", case_timeout_scope, NULL, 0);
     run_case("wait_busy_while_waiting", case_busy_while_waiting, NULL, 0);
     run_case("wait_bad_args", case_bad_args, NULL, 0);
+    run_case("wait_borrowed_handle", case_borrowed_handle, NULL, 0);
     run_case("wait_for_expires", case_wait_for_expires, NULL, 0);
     run_case("wait_for_finishes_first", case_wait_for_finishes, NULL, 0);
     run_case("wait_for_already_done", case_wait_for_done, NULL, 0);
