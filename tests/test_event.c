@@ -620,11 +620,26 @@ static void *case_cond_errors(void *arg)
     CHECK_EQ(weft_cond_notify(&CV.cond, -1), -EINVAL);
     CHECK_EQ(weft_cond_notify_all(NULL), -EINVAL);
 
+    /* Notifying without holding the lock: -EPERM, as asyncio raises. */
+    CHECK_EQ(weft_cond_notify(&CV.cond, 1), -EPERM);
+    CHECK_EQ(weft_cond_notify_all(&CV.cond), -EPERM);
+    CHECK_EQ(weft_cond_notify(&nolock, 1), -EINVAL);
     /* Nobody waits: notify wakes none. */
+    CHECK_EQ(weft_lock_acquire(&CV.lock), 0);
     CHECK_EQ(weft_cond_notify(&CV.cond, 1), 0);
     CHECK_EQ(weft_cond_notify_all(&CV.cond), 0);
     CHECK_EQ(weft_cond_notify(&CV.cond, 0), 0);
+    CHECK_EQ(weft_lock_release(&CV.lock), 0);
     return NULL;
+}
+
+/* weft_cond_notify with the lock held, as it must be. */
+static int notify_locked(int n)
+{
+    REQUIRE(weft_lock_acquire(&CV.lock) == 0);
+    int rc = weft_cond_notify(&CV.cond, n);
+    REQUIRE(weft_lock_release(&CV.lock) == 0);
+    return rc;
 }
 
 static void *case_cond_notify(void *arg)
@@ -652,20 +667,20 @@ static void *case_cond_notify(void *arg)
     }
     /* notify(0) wakes nobody; notify(2) of three wakes two, in order;
      * notify(5) of one wakes one and says so. */
-    CHECK_EQ(weft_cond_notify(&CV.cond, 0), 0);
+    CHECK_EQ(notify_locked(0), 0);
     yield_n(4);
     CHECK_EQ(CV.norder, 2);
-    CHECK_EQ(weft_cond_notify(&CV.cond, 2), 2);
+    CHECK_EQ(notify_locked(2), 2);
     yield_n(8);
     CHECK_EQ(CV.norder, 4);
     CHECK_EQ(CV.order[2], by_delay[2]);
     CHECK_EQ(CV.order[3], by_delay[3]);
-    CHECK_EQ(weft_cond_notify(&CV.cond, 5), 1);
+    CHECK_EQ(notify_locked(5), 1);
     for (int i = 0; i < NW; i++)
         CHECK_EQ(weft_await(w[i], NULL), 0);
     CHECK_EQ(CV.norder, NW);
     CHECK_EQ(CV.order[4], by_delay[4]);
-    CHECK_EQ(weft_cond_notify(&CV.cond, 1), 0); /* nobody left */
+    CHECK_EQ(notify_locked(1), 0); /* nobody left */
     for (int i = 0; i < NW; i++) {
         CHECK_EQ(CV.rc[i], 0);
         CHECK_EQ(CV.locked_on_return[i], 1);
@@ -742,14 +757,14 @@ static void *case_cond_cancel(void *arg)
 
     /* The cancelled waiter took no notification with it: notify(1) wakes
      * the next one. */
-    CHECK_EQ(weft_cond_notify(&CV.cond, 1), 1);
+    CHECK_EQ(notify_locked(1), 1);
     CHECK_EQ(weft_await(w[by_delay[1]], NULL), 0);
     CHECK_EQ(CV.rc[by_delay[1]], 0);
     CHECK_EQ(CV.norder, 2);
 
     /* Notified, then cancelled before it runs: it keeps the notification
      * (returns 0), holds the lock, and its next suspending call fails. */
-    CHECK_EQ(weft_cond_notify(&CV.cond, 1), 1);
+    CHECK_EQ(notify_locked(1), 1);
     CHECK_EQ(weft_task_cancel(w[by_delay[2]]), 0);
     CHECK_EQ(weft_await(w[by_delay[2]], NULL), -ECANCELED);
     CHECK_EQ(CV.rc[by_delay[2]], 0);
@@ -765,7 +780,9 @@ static void *case_cond_cancel(void *arg)
     CHECK_EQ(CV.locked_on_return[by_delay[3]], 1);
     CHECK_EQ(CV.rel_rc[by_delay[3]], 0);
 
+    CHECK_EQ(weft_lock_acquire(&CV.lock), 0);
     CHECK_EQ(weft_cond_notify_all(&CV.cond), 1); /* only the last is left */
+    CHECK_EQ(weft_lock_release(&CV.lock), 0);
     CHECK_EQ(weft_await(w[by_delay[4]], NULL), 0);
     CHECK_EQ(CV.rc[by_delay[4]], 0);
     CHECK_EQ(CV.bad, 0);

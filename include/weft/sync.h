@@ -135,8 +135,10 @@ typedef struct weft_cond {
  * Errors: -EPERM (the caller does not hold the lock, or not in a task),
  * -ECANCELED, -EINVAL. */
 int weft_cond_wait(weft_cond *cond);
-/* Wakes up to n waiters (the caller should hold the lock).  Returns how
- * many were woken. */
+/* Wakes up to n waiters; the caller must hold the lock (asyncio raises
+ * otherwise).  Returns how many were woken.
+ * Errors: -EPERM (the caller does not hold the lock, or not in a task),
+ * -EINVAL (NULL, a condition without a lock, n < 0). */
 int weft_cond_notify(weft_cond *cond, int n);
 int weft_cond_notify_all(weft_cond *cond);
 

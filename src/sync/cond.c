@@ -35,9 +35,10 @@ int weft_cond_notify(weft_cond *c, int n)
 {
     weft__loop *L;
     weft__record *f = weft__sync_self(&L);
-    if (!c || n < 0)
+    if (!c || !c->lock_ || n < 0)
         return -EINVAL;
-    if (!f)
+    /* As weft_cond_wait (and asyncio): only the lock's holder notifies. */
+    if (!f || c->lock_->owner_ != weft__identity(L, f))
         return -EPERM;
     int woken = 0;
     while (woken < n && weft__waitq_wake_one(L, weft__wq(&c->waiters_), NULL))
