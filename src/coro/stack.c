@@ -235,10 +235,15 @@ static int carve(weft__stacks *s, weft__stack *out)
  * instructions, twice per task otherwise. */
 static int on_valgrind(void)
 {
-    static int v = -1;
-    if (v < 0)
-        v = RUNNING_ON_VALGRIND ? 1 : 0;
-    return v;
+    /* Every loop's thread may ask first: relaxed atomics (they all write
+     * the same answer). */
+    static _Atomic int v = -1;
+    int got = atomic_load_explicit(&v, memory_order_relaxed);
+    if (got < 0) {
+        got = RUNNING_ON_VALGRIND ? 1 : 0;
+        atomic_store_explicit(&v, got, memory_order_relaxed);
+    }
+    return got;
 }
 #endif
 
