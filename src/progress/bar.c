@@ -141,9 +141,14 @@ static void bars_tick(struct weft__loop *L, weft__service *sv, uint64_t now)
                               memory_order_relaxed))
         return;
     pthread_mutex_lock(&weft__bars_mu);
-    for (weft_bar *b = weft__bars; b; b = b->next)
-        if (b->loop == L && due(b, now))
+    for (weft_bar *b = weft__bars; b; b = b->next) {
+        if (b->loop != L)
+            continue;
+        if (due(b, now))
             draw(b, now);
+        else if (b->mode == WEFT__BAR_LOG)
+            b->look_ns = now; /* see bars_next */
+    }
     pthread_mutex_unlock(&weft__bars_mu);
 }
 
@@ -157,8 +162,13 @@ static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
     for (weft_bar *b = weft__bars; b; b = b->next) {
         if (b->loop != L || b->mode == WEFT__BAR_OFF)
             continue;
+        /* Log mode with a total prints at each tenth: a look every
+         * mininterval after the last one (counts may come from other
+         * threads while the loop sleeps), not after the last line, which
+         * would be in the past until the next tenth - a busy loop. */
+        uint64_t last = b->draw_ns > b->look_ns ? b->draw_ns : b->look_ns;
         uint64_t t = b->mode == WEFT__BAR_LOG
-                         ? (b->total > 0 ? b->draw_ns + b->mininterval_ns
+                         ? (b->total > 0 ? last + b->mininterval_ns
                                          : b->draw_ns + LOG_IDLE_NS)
                          : b->draw_ns + (weft_bar_count(b) != b->draw_n
                                              ? b->mininterval_ns

@@ -48,6 +48,7 @@ struct weft_bar {
     unsigned long long log_step; /* log mode: tenths of total printed */
     unsigned calls, miniters;  /* outside a loop: updates between checks */
     uint64_t check_ns;
+    uint64_t look_ns;          /* log mode in a loop: last due() check */
     unsigned long long check_n;
 };
 
