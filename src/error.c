@@ -13,14 +13,21 @@
 #define WEFT_ERRORS(X)                                                        \
     X(ECANCELED, "operation cancelled")                                       \
     X(ETIMEDOUT, "timed out")                                                 \
-    X(EINVAL, "invalid argument")                                             \
-    X(EPERM, "not allowed here (outside a task or on another loop)")          \
-    X(EDEADLK, "deadlock: nothing can wake the waiting tasks")                \
-    X(EBUSY, "busy (a loop already runs on this thread, or the object is "    \
-             "in use)")                                                       \
+    X(EINVAL, "invalid argument (or a handle already consumed)")              \
+    X(EPERM, "not allowed here (outside a task, on another loop, or not the " \
+             "owner)")                                                        \
+    X(EDEADLK, "deadlock: the wait could never end")                          \
+    X(EBUSY, "busy (a loop already runs on this thread, another task waits "  \
+             "for it, or the object is in use)")                              \
     X(ENOMEM, "out of memory")                                                \
     X(EAGAIN, "not ready yet")                                                \
-    X(EOVERFLOW, "value too large")
+    X(EOVERFLOW, "too many (scopes, shields or sets open in one task), or "   \
+                 "a value too large")                                         \
+    X(ESHUTDOWN, "the queue was shut down")                                   \
+    X(EPIPE, "broken (a barrier reset or aborted, or a closed pipe)")         \
+    X(ERANGE, "index out of range")                                           \
+    X(ENOTSUP, "this kind of file cannot be waited for (always ready)")       \
+    X(EBADF, "not an open file descriptor")
 
 const char *weft_strerror(int err)
 {

@@ -57,8 +57,12 @@ int weft_io_wait(int fd, unsigned events, double timeout)
     if (timeout >= 0)
         deadline = weft__deadline_after(timeout);
     int rc = weft__backend_add(L->backend, fd, events, f);
+    if (rc == -EEXIST)
+        return -EBUSY;
+    if (rc == -EPERM)
+        return -ENOTSUP; /* the poller's word for a regular file */
     if (rc)
-        return rc == -EEXIST ? -EBUSY : rc;
+        return rc;
     f->io_fd = fd;
     f->io_ready = 0;
     L->n_io++;

@@ -24,8 +24,9 @@ extern "C" {
  * every requested event, so the next read or write sees them).
  * Errors: -EINVAL (negative fd, empty mask or unknown bits, NaN timeout),
  * -EBADF (fd not open), -EBUSY (another task waits on fd), -ETIMEDOUT,
- * -ECANCELED, -EPERM (not in a task; also the poller's answer for a regular
- * file, which is always ready), -ENOMEM.
+ * -ECANCELED (or a cancel scope's -ETIMEDOUT), -EPERM (not in a task),
+ * -ENOTSUP (a regular file or directory: always ready, the poller refuses
+ * it), -ENOMEM.
  */
 int weft_io_wait(int fd, unsigned events, double timeout);
 
