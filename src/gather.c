@@ -143,7 +143,7 @@ static int validate(weft__loop *L, weft__record *self, weft_task **tasks,
 /* Waits for every claimed child and collects their outcomes.  Cannot
  * fail: everything it needs was allocated before. */
 static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
-                      void **results, int *errors)
+                      void **results, int *errors, char **msgs)
 {
     unsigned flags = st->flags;
     if (st->bar && st->done_before)
@@ -169,14 +169,22 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
         uint32_t idx = st->idx[i];
         weft__slot *s = &L->slots[idx];
         int err;
+        if (msgs)
+            msgs[i] = NULL;
         if (!(s->flags & WEFT__SF_MSG)) { /* the common case, inline */
             if (results)
                 results[i] = s->a.result;
             err = weft__slot_err(s);
             weft__slot_release(L, idx);
         } else {
-            err = weft__collect(L, idx, results ? &results[i] : NULL,
-                                st->first_err && idx == st->first_idx);
+            bool first = st->first_err && idx == st->first_idx;
+            if (msgs) /* the caller's; weft_errmsg gets a copy below */
+                msgs[i] = weft__msg_take(L, idx);
+            err = weft__collect(L, idx, results ? &results[i] : NULL, first);
+            if (first && msgs && msgs[i]) {
+                weft__free(self->errmsg);
+                self->errmsg = weft__strndup(msgs[i], 1u << 20);
+            }
         }
         if (errors)
             errors[i] = err;
@@ -252,7 +260,7 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
         weft__free(st);
         return rc;
     }
-    rc = gather_run(L, self, st, results, errors);
+    rc = gather_run(L, self, st, results, errors, o ? o->messages : NULL);
     close_bar(o, st->bar);
     weft__free(st);
     return rc;
@@ -312,6 +320,7 @@ typedef struct map_state {
     size_t n, next;
     void **results;
     int *errors;
+    char **msgs; /* the caller's, or NULL */
     unsigned flags;
     int first_err;
     char *first_msg;
@@ -336,6 +345,8 @@ static void *map_worker(void *arg)
         st->results[i] = r;
         st->errors[i] = err;
         weft_bar_update(st->bar, 1);
+        if (st->msgs && self->fail_msg) /* the item's, to the caller */
+            st->msgs[i] = weft__strndup(self->fail_msg, 1u << 20);
         if (err && !(st->flags & WEFT_GATHER_RETURN_ERRORS) &&
             !st->first_err) {
             st->first_err = err;
@@ -371,9 +382,12 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     if (!fn || !limit || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
         (n && (!results || !errors)))
         return -EINVAL;
+    char **msgs = o ? o->messages : NULL;
     for (size_t i = 0; i < n; i++) {
         results[i] = NULL;
         errors[i] = -ECANCELED; /* until its item runs */
+        if (msgs)
+            msgs[i] = NULL;
     }
     WEFT__RETURN_IF_CANCELLED(L, self);
     if (n == 0)
@@ -402,6 +416,7 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     st->n = n;
     st->results = results;
     st->errors = errors;
+    st->msgs = msgs;
     st->flags = flags;
     for (size_t w = 0; w < nw; w++) {
         uint32_t idx;
@@ -413,7 +428,7 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     }
     if (st->nworkers) {
         gs->n = st->nworkers;
-        rc = gather_run(L, self, gs, NULL, NULL);
+        rc = gather_run(L, self, gs, NULL, NULL, NULL);
         if (rc == 0 && !(flags & WEFT_GATHER_RETURN_ERRORS))
             rc = st->first_err;
         if (st->first_msg) {
@@ -430,4 +445,14 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     weft__free(gs);
     weft__free(st);
     return rc;
+}
+
+void weft_messages_free(char **messages, size_t n)
+{
+    if (!messages)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        weft__free(messages[i]);
+        messages[i] = NULL;
+    }
 }

@@ -284,6 +284,64 @@ static void *main_return_errors(void *arg)
     return NULL;
 }
 
+/* The messages array: every task's weft_fail message, also under
+ * RETURN_ERRORS (where weft_errmsg gives none), owned by the caller. */
+static void *main_messages_re(void *arg)
+{
+    (void)arg;
+    weft_task *t[4];
+    memset(re_finished, 0, sizeof re_finished);
+    for (int i = 0; i < 4; i++)
+        REQUIRE(weft_spawn(re_child, I2P(i), &t[i]) == 0);
+    char *msgs[4] = {"x", "x", "x", "x"};
+    int err[4];
+    weft_gather_opts o = {.flags = WEFT_GATHER_RETURN_ERRORS, .messages = msgs};
+    CHECK_EQ(weft_gather_ex(t, 4, NULL, err, &o), 0);
+    CHECK(msgs[0] && strcmp(msgs[0], "zero") == 0);
+    CHECK(msgs[1] == NULL);
+    CHECK(msgs[2] && strcmp(msgs[2], "two") == 0);
+    CHECK(msgs[3] == NULL);
+    weft_messages_free(msgs, 4);
+    for (int i = 0; i < 4; i++)
+        CHECK(msgs[i] == NULL);
+    weft_messages_free(NULL, 4);
+    return NULL;
+}
+
+static void *msg_child(void *arg)
+{
+    switch (P2I(arg)) {
+    case 0:
+        return weft_fail(-EIO, "first");
+    case 1:
+        weft_sleep(1.0); /* cancelled by the failure */
+        return NULL;
+    default:
+        return I2P(7);
+    }
+}
+
+/* The default mode: the first error's message is in weft_errmsg() and in
+ * its entry; a cancelled task has none. */
+static void *main_messages_default(void *arg)
+{
+    (void)arg;
+    weft_task *t[3];
+    for (int i = 0; i < 3; i++)
+        REQUIRE(weft_spawn(msg_child, I2P(i), &t[i]) == 0);
+    char *msgs[3];
+    int err[3];
+    weft_gather_opts o = {.messages = msgs};
+    CHECK_EQ(weft_gather_ex(t, 3, NULL, err, &o), -EIO);
+    CHECK(weft_errmsg() && strcmp(weft_errmsg(), "first") == 0);
+    CHECK(msgs[0] && strcmp(msgs[0], "first") == 0);
+    CHECK_EQ(err[1], -ECANCELED);
+    CHECK(msgs[1] == NULL);
+    CHECK(msgs[2] == NULL);
+    weft_messages_free(msgs, 3);
+    return NULL;
+}
+
 /* A task cancelled by someone else inside a return-errors gather. */
 static weft_task *rx_victim; /* borrowed */
 
@@ -973,6 +1031,8 @@ int main(void)
     CHECK_EQ(weft_run(main_empty, NULL, NULL), 0);
     CHECK_EQ(weft_run(main_first_error, NULL, NULL), 0);
     CHECK_EQ(weft_run(main_return_errors, NULL, NULL), 0);
+    CHECK_EQ(weft_run(main_messages_re, NULL, NULL), 0);
+    CHECK_EQ(weft_run(main_messages_default, NULL, NULL), 0);
     CHECK_EQ(weft_run(main_return_errors_cancel, NULL, NULL), 0);
     CHECK_EQ(weft_run(main_caller_cancelled, I2P(0), NULL), 0);
     CHECK_EQ(weft_run(main_caller_cancelled,

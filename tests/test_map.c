@@ -22,6 +22,8 @@
  */
 #include "check.h"
 
+#include <stdio.h>
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -167,6 +169,43 @@ static void *fe_fn(void *arg)
     }
     fe_finished[i] = 1;
     return I2P(i + 100);
+}
+
+/* The messages array, under RETURN_ERRORS: the failing item's message,
+ * NULL for the others; owned by the caller. */
+static void *msg_fn(void *arg)
+{
+    intptr_t i = P2I(arg);
+    if (i % 3 == 1)
+        return weft_fail(-EIO, "item %d", (int)i);
+    return arg;
+}
+
+static void *main_messages(void *arg)
+{
+    (void)arg;
+    enum { N = 10 };
+    void *items[N], *res[N];
+    int err[N];
+    char *msgs[N];
+    for (int i = 0; i < N; i++)
+        items[i] = I2P(i);
+    weft_gather_opts o = {.flags = WEFT_GATHER_RETURN_ERRORS,
+                          .messages = msgs};
+    CHECK_EQ(weft_map_ex(msg_fn, items, N, 3, res, err, &o), 0);
+    for (int i = 0; i < N; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "item %d", i);
+        if (i % 3 == 1) {
+            CHECK_EQ(err[i], -EIO);
+            CHECK(msgs[i] && strcmp(msgs[i], want) == 0);
+        } else {
+            CHECK_EQ(err[i], 0);
+            CHECK(msgs[i] == NULL);
+        }
+    }
+    weft_messages_free(msgs, N);
+    return NULL;
 }
 
 static void *main_first_error(void *arg)
@@ -448,6 +487,7 @@ int main(void)
     CHECK_EQ(weft_run(main_order, NULL, NULL), 0);
     CHECK_EQ(weft_run(main_concurrency, NULL, NULL), 0);
     CHECK_EQ(weft_run(main_first_error, I2P(0), NULL), 0);
+    CHECK_EQ(weft_run(main_messages, NULL, NULL), 0);
     CHECK_EQ(weft_run(main_first_error, I2P(WEFT_GATHER_RETURN_ERRORS), NULL),
              0);
     CHECK_EQ(weft_run(main_alternate, NULL, NULL), 0);

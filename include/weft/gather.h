@@ -46,7 +46,18 @@ typedef struct weft_gather_opts {
     const char *desc;
     /* Or tick this bar of the caller's (left open).  desc wins if both. */
     struct weft_bar *bar;
+    /* Non-NULL: an array of n entries (one per task or item) that receives
+     * each one's weft_fail message, or NULL where it has none (or never
+     * ran) - also under WEFT_GATHER_RETURN_ERRORS, where weft_errmsg()
+     * gives none.  The messages are the caller's: free them with
+     * weft_messages_free.  Filled whenever the call got past its argument
+     * checks, whatever it returns. */
+    char **messages;
 } weft_gather_opts;
+
+/* Frees the n messages a gather or map stored (NULL entries are fine) and
+ * sets the entries to NULL.  messages may be NULL.  Callable anywhere. */
+void weft_messages_free(char **messages, size_t n);
 
 /* weft_gather with options (a progress bar).  opts may be NULL.  Errors as
  * weft_gather, and -ENOMEM for the bar (nothing consumed). */
