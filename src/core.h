@@ -157,8 +157,8 @@ struct weft__record {
     uint64_t deadline; /* armed timer (ns), WEFT__NO_DEADLINE if none */
     uint64_t wait_deadline; /* what the blocked call itself asked for */
     uint64_t timer_seq; /* orders equal deadlines by arming order */
-    /* wait, started, shield, alerts and nopen are contiguous: a reused
-     * record resets them with one store. */
+    /* wait, started, shield, alerts, nopen and ident are contiguous: a
+     * reused record resets them together. */
     uint8_t wait;      /* WEFT__WAIT_* */
     uint8_t started;   /* has run at least once */
     uint16_t shield;   /* depth of weft_shield_begin scopes */
@@ -181,6 +181,10 @@ struct weft__record {
         };
         uint16_t nopen;
     };
+    /* The task's identity for ownership (a lock's holder): slot, loop tag
+     * and generation; 0 until first asked (weft__identity), reset with the
+     * fields above. */
+    uint64_t ident;
     uint8_t canary;    /* the stack has no guard page: check the canary */
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
     int fail_err;      /* from weft_fail */

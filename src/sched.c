@@ -90,9 +90,9 @@ weft__record *weft__record_alloc(weft__loop *L)
     f->shield = 0;
     f->alerts = 0;
     f->nopen = 0;
+    f->ident = 0;
     f->wake_rc = 0;
     f->fail_err = 0;
-    f->wait_obj = NULL;
     f->join = NULL;
     f->role = NULL;
     f->q_owner = NULL;

@@ -10,15 +10,23 @@
  * keeps the grant (its *next* suspending call returns -ECANCELED) - so a
  * grant is never lost and never given twice.  Waiting never allocates.
  *
- * Lock, Event, Condition and Semaphore live in the caller's storage, with a
- * static initializer; their fields are private.  They belong to one loop:
- * use them only from tasks of the loop that first used them, and do not
- * move or reuse their storage while a task waits on them.  Functions that
- * may wait or wake a task must be called from a task of that loop (-EPERM
- * otherwise); weft_queue_new, weft_queue_free, weft_event_clear and the
- * read-only queries (weft_lock_locked, weft_event_is_set, weft_sem_value,
- * weft_queue_size) may be called from anywhere that does not race with
- * the loop (before weft_run, for example).
+ * Lock, Event, Condition, Semaphore and Barrier live in the caller's
+ * storage, with a static initializer (all zero is a valid lock, event and
+ * condition-less state); their fields are private.  A primitive belongs to
+ * the loop whose tasks hold it (a lock) or wait on it, for as long as they
+ * do: every other loop's call that would take, grant or wait on it returns
+ * -EPERM then, so a lock held on one loop cannot be released, taken or
+ * waited for from another.  Free and unwaited, it belongs to no loop:
+ * successive loops (one weft_run after another, or loops on two threads
+ * taking turns) may reuse the same static object.  Calls must come from a
+ * task (-EPERM otherwise).  What is not detected: two loops on two threads
+ * calling at the same moment on an object neither holds nor waits on (a
+ * data race - keep one object to one loop at a time), moving or reusing
+ * the storage while a task waits on it, and a pointer to anything else.
+ * weft_queue_new, weft_queue_free, weft_event_clear and the read-only
+ * queries (weft_lock_locked, weft_event_is_set, weft_sem_value,
+ * weft_queue_size) may be called from anywhere that does not race with the
+ * loop (before weft_run, for example).
  */
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H

@@ -62,6 +62,9 @@ int weft_barrier_wait(weft_barrier *b)
     int rc = weft__sync_enter(b, &L, &f);
     if (rc)
         return rc;
+    if (weft__waitq_foreign(L, weft__wq(&b->waiters_)) ||
+        weft__waitq_foreign(L, weft__wq(&b->blocked_)))
+        return -EPERM; /* bound to another loop's tasks */
     if (b->parties_ == 0 || b->parties_ > INT_MAX)
         return -EINVAL;
     /* At the door: wait out a drain or a reset. */
@@ -100,6 +103,9 @@ int weft_barrier_reset(weft_barrier *b)
     int rc = weft__sync_enter(b, &L, &f);
     if (rc)
         return rc;
+    if (weft__waitq_foreign(L, weft__wq(&b->waiters_)) ||
+        weft__waitq_foreign(L, weft__wq(&b->blocked_)))
+        return -EPERM; /* bound to another loop's tasks */
     if (b->count_ == 0) {
         to_filling(L, b);
         return 0;
@@ -116,6 +122,9 @@ int weft_barrier_abort(weft_barrier *b)
     int rc = weft__sync_enter(b, &L, &f);
     if (rc)
         return rc;
+    if (weft__waitq_foreign(L, weft__wq(&b->waiters_)) ||
+        weft__waitq_foreign(L, weft__wq(&b->blocked_)))
+        return -EPERM; /* bound to another loop's tasks */
     b->state_ = BROKEN;
     weft__waitq_wake_all(L, weft__wq(&b->waiters_), 0);
     weft__waitq_wake_all(L, weft__wq(&b->blocked_), 0);

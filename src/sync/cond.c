@@ -16,7 +16,8 @@ int weft_cond_wait(weft_cond *c)
     weft__record *f = weft__sync_self(&L);
     if (!c || !c->lock_)
         return -EINVAL;
-    if (!f || c->lock_->owner_ != weft__identity(L, f))
+    if (!f || c->lock_->owner_ != weft__identity(L, f) ||
+        weft__waitq_foreign(L, weft__wq(&c->waiters_)))
         return -EPERM;
     int rc = weft__check(L, f);
     if (rc == 0) {
@@ -38,7 +39,8 @@ int weft_cond_notify(weft_cond *c, int n)
     if (!c || !c->lock_ || n < 0)
         return -EINVAL;
     /* As weft_cond_wait (and asyncio): only the lock's holder notifies. */
-    if (!f || c->lock_->owner_ != weft__identity(L, f))
+    if (!f || c->lock_->owner_ != weft__identity(L, f) ||
+        weft__waitq_foreign(L, weft__wq(&c->waiters_)))
         return -EPERM;
     int woken = 0;
     while (woken < n && weft__waitq_wake_one(L, weft__wq(&c->waiters_), NULL))

@@ -13,6 +13,8 @@ int weft_event_wait(weft_event *ev)
     int rc = weft__sync_enter(ev, &L, &f);
     if (rc)
         return rc;
+    if (weft__waitq_foreign(L, weft__wq(&ev->waiters_)))
+        return -EPERM; /* bound to another loop's tasks */
     WEFT__RETURN_IF_CANCELLED(L, f);
     if (ev->set_)
         return 0;
@@ -26,6 +28,8 @@ int weft_event_set(weft_event *ev)
     int rc = weft__sync_enter(ev, &L, &f);
     if (rc)
         return rc;
+    if (weft__waitq_foreign(L, weft__wq(&ev->waiters_)))
+        return -EPERM; /* bound to another loop's tasks */
     ev->set_ = 1;
     weft__waitq_wake_all(L, weft__wq(&ev->waiters_), 0);
     return 0;

@@ -22,6 +22,8 @@ int weft_lock_acquire(weft_lock *l)
     uint64_t me = weft__identity(L, f);
     if (l->owner_ == me)
         return -EDEADLK;
+    if (l->owner_ && weft__identity_loop(l->owner_) != L->tag)
+        return -EPERM; /* held by another loop's task */
     if (!l->owner_) {
         l->owner_ = me; /* free: no suspension */
         return 0;
@@ -38,7 +40,7 @@ int weft_lock_try(weft_lock *l)
     if (rc)
         return rc;
     if (l->owner_)
-        return -EBUSY;
+        return weft__identity_loop(l->owner_) != L->tag ? -EPERM : -EBUSY;
     l->owner_ = weft__identity(L, f);
     return 0;
 }

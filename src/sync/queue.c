@@ -79,6 +79,14 @@ static void heap_down(weft_queue *q)
 }
 
 /* Room is guaranteed (bounded: preallocated; unbounded: grow() first). */
+/* Are tasks of another loop waiting on q (see weft__waitq_foreign)? */
+static bool queue_foreign(const weft__loop *L, const weft_queue *q)
+{
+    return weft__waitq_foreign(L, &q->getters) ||
+           weft__waitq_foreign(L, &q->putters) ||
+           weft__waitq_foreign(L, &q->joiners);
+}
+
 static void store(weft_queue *q, void *item)
 {
     switch (q->kind) {
@@ -169,6 +177,8 @@ static int put(weft_queue *q, void *item, bool wait)
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
+    if (queue_foreign(L, q))
+        return -EPERM; /* bound to another loop's tasks */
     if (wait)
         WEFT__RETURN_IF_CANCELLED(L, f);
     if (q->shutdown)
@@ -198,7 +208,7 @@ static int get(weft_queue *q, void **item, bool wait)
     weft__record *f = weft__sync_self(&L);
     if (!q || !item)
         return -EINVAL;
-    if (!f)
+    if (!f || queue_foreign(L, q))
         return -EPERM;
     if (wait)
         WEFT__RETURN_IF_CANCELLED(L, f);
@@ -257,6 +267,8 @@ int weft_queue_task_done(weft_queue *q)
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
+    if (queue_foreign(L, q))
+        return -EPERM; /* bound to another loop's tasks */
     if (!q->unfinished)
         return -EINVAL;
     if (--q->unfinished == 0)
@@ -271,6 +283,8 @@ int weft_queue_join(weft_queue *q)
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
+    if (queue_foreign(L, q))
+        return -EPERM; /* bound to another loop's tasks */
     WEFT__RETURN_IF_CANCELLED(L, f);
     if (!q->unfinished)
         return 0;
@@ -284,6 +298,8 @@ int weft_queue_shutdown(weft_queue *q, int immediate)
     int rc = weft__sync_enter(q, &L, &f);
     if (rc)
         return rc;
+    if (queue_foreign(L, q))
+        return -EPERM; /* bound to another loop's tasks */
     q->shutdown = true;
     if (immediate) {
         q->unfinished -= q->len;

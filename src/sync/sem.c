@@ -18,6 +18,8 @@ int weft_sem_acquire(weft_semaphore *s)
     int rc = weft__sync_enter(s, &L, &f);
     if (rc)
         return rc;
+    if (weft__waitq_foreign(L, weft__wq(&s->waiters_)))
+        return -EPERM; /* bound to another loop's tasks */
     WEFT__RETURN_IF_CANCELLED(L, f);
     if (s->value_ > 0) {
         s->value_--;
@@ -33,6 +35,8 @@ int weft_sem_try(weft_semaphore *s)
     int rc = weft__sync_enter(s, &L, &f);
     if (rc)
         return rc;
+    if (weft__waitq_foreign(L, weft__wq(&s->waiters_)))
+        return -EPERM; /* bound to another loop's tasks */
     if (s->value_ <= 0)
         return -EBUSY;
     s->value_--;
@@ -46,6 +50,8 @@ int weft_sem_release(weft_semaphore *s)
     int rc = weft__sync_enter(s, &L, &f);
     if (rc)
         return rc;
+    if (weft__waitq_foreign(L, weft__wq(&s->waiters_)))
+        return -EPERM; /* bound to another loop's tasks */
     if (weft__waitq_wake_one(L, weft__wq(&s->waiters_), NULL))
         return 0;
     if (s->bound_ && s->value_ >= s->bound_ - 1)

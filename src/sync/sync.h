@@ -39,10 +39,35 @@ static inline int weft__sync_enter(const void *obj, weft__loop **Lp,
     return 0;
 }
 
-/* A task's identity for ownership: its slot and generation, never 0. */
+/* A task's identity for ownership: its slot, its loop's tag and its
+ * generation (weft__record.ident), never 0. */
 static inline uint64_t weft__identity(weft__loop *L, weft__record *f)
 {
-    return (uint64_t)f->idx | (uint64_t)L->slots[f->idx].gen << 32;
+    if (__builtin_expect(!f->ident, 0))
+        f->ident = (uint64_t)f->idx | (uint64_t)L->tag << 24 |
+                   (uint64_t)L->slots[f->idx].gen << 32;
+    return f->ident;
+}
+
+/* The loop tag inside an identity. */
+static inline unsigned weft__identity_loop(uint64_t ident)
+{
+    return (unsigned)(ident >> 24) & 0xff;
+}
+
+/* Is q waited on by tasks of another loop?  A primitive in the caller's
+ * storage belongs to the loop whose tasks hold it or wait on it, while they
+ * do: any other loop's call is then refused (-EPERM).  A waiter's record
+ * lies in its loop's record arena, which says whose it is. */
+static inline bool weft__waitq_foreign(const weft__loop *L,
+                                       const weft__waitq *q)
+{
+    if (!q->head)
+        return false;
+    const weft__record *r =
+        weft__container_of(q->head, const weft__record, q_link);
+    return (uintptr_t)r < (uintptr_t)L->recs ||
+           (uintptr_t)r >= (uintptr_t)(L->recs + L->rec_top);
 }
 
 /* Wakes every waiter with rc. */
