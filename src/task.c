@@ -466,6 +466,29 @@ int weft_spawn(weft_fn fn, void *arg, weft_task **task)
 
 /* The checks every await starts with: a handle of this loop, consumable,
  * a caller in a task, no wait cycle.  The handle is not consumed yet. */
+/* Why an await was refused, in words, for weft_errmsg(): out of line, on
+ * the error path only. */
+static __attribute__((noinline, cold)) int await_refused(weft_task *task,
+                                                         int rc)
+{
+    weft__record *self = weft__self();
+    if (!self)
+        return rc;
+    const char *why = NULL;
+    if (rc == -EINVAL && task)
+        why = "the handle was already awaited or detached (or is a "
+              "borrowed handle, or stale)";
+    else if (rc == -EBUSY)
+        why = "another task is waiting for this task";
+    else if (rc == -EDEADLK)
+        why = "awaiting this task would wait for the caller itself";
+    else if (rc == -EPERM)
+        why = "the handle belongs to another loop";
+    weft__free(self->errmsg);
+    self->errmsg = why ? weft__strndup(why, 256) : NULL;
+    return rc;
+}
+
 static inline __attribute__((always_inline)) int
 await_begin(weft_task *task, weft__loop **Lp, uint32_t *ip)
 {
@@ -508,7 +531,7 @@ int weft_await(weft_task *task, void **result)
     uint32_t idx;
     int rc = await_begin(task, &L, &idx);
     if (rc)
-        return rc;
+        return await_refused(task, rc);
     weft__record *self = L->cur;
     rc = await_join(L, self, idx, result);
     int why = weft__check(L, self);
@@ -523,7 +546,7 @@ int weft_wait_for(weft_task *task, double timeout, void **result)
         return -EINVAL;
     int rc = await_begin(task, &L, &idx);
     if (rc)
-        return rc;
+        return await_refused(task, rc);
     weft__record *self = L->cur;
     if (L->slots[idx].state == WEFT__SLOT_DONE) /* its own outcome */
         return weft__collect(L, idx, result, true);

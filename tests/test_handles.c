@@ -128,6 +128,12 @@ static void *main_consumed(void *arg)
     REQUIRE(weft_spawn(ret_arg, I2P(1), &t) == 0);
     CHECK_EQ(weft_await(t, NULL), 0);
     CHECK_ALL_FAIL(t, -EINVAL, 1);
+    /* A refused await says why in words. */
+    CHECK_EQ(weft_await(t, NULL), -EINVAL);
+    CHECK(weft_errmsg() != NULL &&
+          strstr(weft_errmsg(), "already awaited or detached") != NULL);
+    CHECK_EQ(weft_await(weft_current(), NULL), -EINVAL);
+    CHECK(weft_errmsg() != NULL);
 
     /* After detach, of a finished task and of a running one. */
     REQUIRE(weft_spawn(ret_arg, I2P(2), &d) == 0);
@@ -156,11 +162,14 @@ static void *main_consumed(void *arg)
      * over, the handle gives nothing more). */
     REQUIRE(weft_spawn(fail_io, I2P(5), &t) == 0);
     CHECK_EQ(weft_await(t, NULL), -EIO);
+    REQUIRE(weft_errmsg() != NULL);
+    CHECK(strcmp(weft_errmsg(), "failed 5") == 0);
     CHECK_ALL_FAIL(t, -EINVAL, 1);
     CHECK_EQ(weft_yield(), 0);
     CHECK_ALL_FAIL(t, -EINVAL, 1);
+    /* The refused awaits replaced it with why they were refused. */
     REQUIRE(weft_errmsg() != NULL);
-    CHECK(strcmp(weft_errmsg(), "failed 5") == 0);
+    CHECK(strstr(weft_errmsg(), "already awaited") != NULL);
     return NULL;
 }
 

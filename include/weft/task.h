@@ -99,7 +99,8 @@ int weft_spawn_ex(weft_fn fn, void *arg, const weft_spawn_opts *opts,
  * Errors: -EINVAL (NULL or consumed handle), -EBUSY (another task awaits
  * it), -EPERM (not in a task, or the handle is from another loop), -EDEADLK
  * (awaiting oneself, or a task that is, directly or not, awaiting the
- * caller).  On these errors the handle is not consumed.
+ * caller).  On these errors the handle is not consumed, and weft_errmsg()
+ * says in words what was wrong (a handle already awaited or detached, ...).
  */
 int weft_await(weft_task *task, void **result);
 
