@@ -173,6 +173,22 @@ static __attribute__((noinline)) int next_end(weft__loop *L,
 
 enum { CONSUMER, PRODUCER };
 
+/* The consumer's side once the producer handed back: the value it left,
+ * or the end of the generator. */
+static inline int next_result(weft__loop *L, weft__record *self,
+                              weft_gen *g, void **value)
+{
+    g->busy = false;
+    g->consumer = 0;
+    if (!g->has_value)
+        return next_end(L, self, g);
+    *value = g->value; /* copied here, in the consumer's own context */
+    if (g->bar)
+        weft_bar_update(g->bar, 1);
+    return 1;
+}
+
+
 /*
  * The one place where both sides of a generator switch, each side calling
  * it as its last act (a tail call from weft_gen_next and weft_gen_yield).
@@ -192,28 +208,7 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
     int rc = weft__handoff_inline(L, self, to);
     if (role == PRODUCER)
         return rc; /* 0, or -ECANCELED when the generator is closed */
-    g->busy = false;
-    g->consumer = 0;
-    if (!g->has_value)
-        return next_end(L, self, g);
-    *value = g->value; /* copied here, in the consumer's own context */
-    if (g->bar)
-        weft_bar_update(g->bar, 1);
-    return 1;
-}
-
-/* The consumer's side of xfer once it is back: what the producer left. */
-static int next_result(weft__loop *L, weft__record *self, weft_gen *g,
-                       void **value)
-{
-    g->busy = false;
-    g->consumer = 0;
-    if (!g->has_value)
-        return next_end(L, self, g);
-    *value = g->value;
-    if (g->bar)
-        weft_bar_update(g->bar, 1);
-    return 1;
+    return next_result(L, self, g, value);
 }
 
 /* A consumer's next on the slow path (cancelled, or inside a scope that
