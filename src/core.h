@@ -122,6 +122,9 @@ typedef struct weft__wait_kind {
     void (*task_done)(weft__loop *L, weft__record *r, uint32_t idx);
     /* What the waiter waits for, in a few words, for reports. */
     void (*describe)(weft__loop *L, weft__record *r, char *buf, size_t len);
+    /* What it waits on, for describe hooks shared by several kinds (the
+     * wait queues of the sync primitives); may be NULL. */
+    const char *name;
     /* The wait does not go through weft__block (a hand-off between tasks):
      * it arms and removes its own timer, so scope.c may re-arm only a
      * timer it finds armed. */
@@ -412,11 +415,17 @@ void weft__waitq_push(weft__waitq *q, weft__record *f);
 void weft__waitq_remove(weft__waitq *q, weft__record *f);
 /* Removes and returns the first waiter, NULL if none. */
 weft__record *weft__waitq_pop(weft__waitq *q);
+/* The wait-kind hooks of a wait queue, for a primitive's own kind (its
+ * name in reports): see WEFT__QUEUE_WAIT in sync/sync.h. */
+void weft__waitq_leave(weft__loop *L, weft__record *r);
+void weft__waitq_describe(weft__loop *L, weft__record *r, char *buf,
+                          size_t len);
 /* Queues the current task on q and waits until woken or the deadline:
  * 0 (woken by weft__waitq_wake_one: f->handoff holds what was handed
  * over), -ETIMEDOUT or -ECANCELED (it has left the queue).  The caller sets
  * f->handoff first if it offers something (a queue put). */
-int weft__waitq_wait(weft__loop *L, weft__waitq *q, uint64_t deadline);
+int weft__waitq_wait(weft__loop *L, weft__waitq *q,
+                     const weft__wait_kind *kind, uint64_t deadline);
 /* Wakes the first waiter with rc 0, handing it `handoff`.  Returns it, or
  * NULL if the queue was empty. */
 weft__record *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,

@@ -39,33 +39,36 @@ weft__record *weft__waitq_pop(weft__waitq *q)
 }
 
 /* Woken by a timer or cancellation: out of the queue, granted nothing. */
-static void queue_leave(weft__loop *L, weft__record *r)
+void weft__waitq_leave(weft__loop *L, weft__record *r)
 {
     (void)L;
     if (r->q_owner)
         weft__waitq_remove(r->q_owner, r);
 }
 
-static void queue_describe(weft__loop *L, weft__record *r, char *buf,
-                           size_t len)
+/* "waiting on a lock (queue at 0x...)": the primitive's kind, and where
+ * its wait queue lies (inside the primitive) to tell two of them apart. */
+void weft__waitq_describe(weft__loop *L, weft__record *r, char *buf,
+                          size_t len)
 {
     (void)L;
-    (void)r;
-    snprintf(buf, len,
-             "waiting on a lock, event, condition, semaphore or queue");
+    snprintf(buf, len, "waiting on %s (wait queue at %p)",
+             r->kind->name ? r->kind->name : "a wait queue",
+             (void *)r->q_owner);
 }
 
 const weft__wait_kind weft__wait_queue = {
-    .leave = queue_leave,
-    .describe = queue_describe,
+    .leave = weft__waitq_leave,
+    .describe = weft__waitq_describe,
 };
 
-int weft__waitq_wait(weft__loop *L, weft__waitq *q, uint64_t deadline)
+int weft__waitq_wait(weft__loop *L, weft__waitq *q,
+                     const weft__wait_kind *kind, uint64_t deadline)
 {
     weft__record *f = L->cur;
     /* f->handoff: what the caller offers, if any */
     weft__waitq_push(q, f);
-    return weft__block(L, f, &weft__wait_queue, deadline);
+    return weft__block(L, f, kind ? kind : &weft__wait_queue, deadline);
 }
 
 weft__record *weft__waitq_wake_one(weft__loop *L, weft__waitq *q,

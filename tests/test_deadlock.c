@@ -95,6 +95,44 @@ static void *main_io(void *arg)
     return NULL;
 }
 
+/* Tasks stuck on primitives: the report names each kind and where its
+ * wait queue lies. */
+static weft_semaphore stuck_sem = WEFT_SEMAPHORE_INIT(0);
+static weft_event stuck_event = WEFT_EVENT_INIT;
+
+static void *on_sem(void *arg)
+{
+    (void)arg;
+    weft_sem_acquire(&stuck_sem);
+    return NULL;
+}
+
+static void *on_event(void *arg)
+{
+    (void)arg;
+    weft_event_wait(&stuck_event);
+    return NULL;
+}
+
+static void *main_stuck_on_primitives(void *arg)
+{
+    (void)arg;
+    weft_task *a, *b;
+    weft_spawn_opts oa = {.name = "semwaiter"}, ob = {.name = "evwaiter"};
+    REQUIRE(weft_spawn_ex(on_sem, NULL, &oa, &a) == 0);
+    REQUIRE(weft_spawn_ex(on_event, NULL, &ob, &b) == 0);
+    weft_await(a, NULL);
+    weft_await(b, NULL);
+    return NULL;
+}
+
+static void child_primitives(void *arg)
+{
+    (void)arg;
+    int rc = weft_run(main_stuck_on_primitives, NULL, NULL);
+    _exit(rc == -EDEADLK ? 0 : 1);
+}
+
 static void child_deadlock(void *arg)
 {
     (void)arg;
@@ -124,6 +162,15 @@ int main(void)
     CHECK(strstr(out, "'main'") != NULL);
     CHECK(strstr(out, "awaiting task 'sleeper'") != NULL);
     CHECK(strstr(out, "'sleeper'") && strstr(out, "sleeping with no deadline"));
+    if (check_failures)
+        fprintf(stderr, "--- child said:\n%s", out);
+    free(out);
+
+    st = check_fork(child_primitives, NULL, &out);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(strstr(out, "'semwaiter'") && strstr(out, "waiting on a semaphore"));
+    CHECK(strstr(out, "'evwaiter'") && strstr(out, "waiting on an event"));
+    CHECK(strstr(out, "wait queue at 0x") != NULL);
     if (check_failures)
         fprintf(stderr, "--- child said:\n%s", out);
     free(out);

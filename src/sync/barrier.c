@@ -23,7 +23,11 @@
 #include "sync.h"
 
 #include <errno.h>
+
 #include <limits.h>
+
+WEFT__QUEUE_WAIT(barrier_wait, "a barrier");
+WEFT__QUEUE_WAIT(barrier_next, "a barrier's next cycle");
 
 enum { FILLING = 0, DRAINING, RESETTING, BROKEN };
 
@@ -75,7 +79,8 @@ int weft_barrier_wait(weft_barrier *b)
             return -EPIPE;
         if (b->state_ == FILLING)
             break;
-        rc = weft__waitq_wait(L, weft__wq(&b->blocked_), WEFT__NO_DEADLINE);
+        rc = weft__waitq_wait(L, weft__wq(&b->blocked_), &barrier_next,
+                              WEFT__NO_DEADLINE);
         if (rc)
             return rc;
     }
@@ -85,7 +90,8 @@ int weft_barrier_wait(weft_barrier *b)
         weft__waitq_wake_all(L, weft__wq(&b->waiters_), 0);
     } else {
         while (rc == 0 && b->state_ == FILLING && !(rc = stopped(L, f)))
-            rc = weft__waitq_wait(L, weft__wq(&b->waiters_), WEFT__NO_DEADLINE);
+            rc = weft__waitq_wait(L, weft__wq(&b->waiters_), &barrier_wait,
+                                  WEFT__NO_DEADLINE);
         /* Woken by the release, a reset or an abort: the state now says
          * which.  Cancelled (or timed out) after the release: fails, as
          * in asyncio. */

@@ -10,6 +10,8 @@
 
 #include <errno.h>
 
+WEFT__QUEUE_WAIT(cond_wait, "a condition");
+
 int weft_cond_wait(weft_cond *c)
 {
     weft__loop *L;
@@ -22,7 +24,8 @@ int weft_cond_wait(weft_cond *c)
     int rc = weft__check(L, f);
     if (rc == 0) {
         weft_lock_release(c->lock_);
-        rc = weft__waitq_wait(L, weft__wq(&c->waiters_), WEFT__NO_DEADLINE);
+        rc = weft__waitq_wait(L, weft__wq(&c->waiters_), &cond_wait,
+                              WEFT__NO_DEADLINE);
         f->shield++;
         int lrc = weft_lock_acquire(c->lock_);
         f->shield--;

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 
+WEFT__QUEUE_WAIT(event_wait, "an event");
+
 int weft_event_wait(weft_event *ev)
 {
     weft__loop *L;
@@ -18,7 +20,8 @@ int weft_event_wait(weft_event *ev)
     WEFT__RETURN_IF_CANCELLED(L, f);
     if (ev->set_)
         return 0;
-    return weft__waitq_wait(L, weft__wq(&ev->waiters_), WEFT__NO_DEADLINE);
+    return weft__waitq_wait(L, weft__wq(&ev->waiters_), &event_wait,
+                            WEFT__NO_DEADLINE);
 }
 
 int weft_event_set(weft_event *ev)

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 
+WEFT__QUEUE_WAIT(lock_wait, "a lock");
+
 int weft_lock_acquire(weft_lock *l)
 {
     weft__loop *L;
@@ -29,7 +31,8 @@ int weft_lock_acquire(weft_lock *l)
         return 0;
     }
     /* On 0 the releaser made us the owner before waking us. */
-    return weft__waitq_wait(L, weft__wq(&l->waiters_), WEFT__NO_DEADLINE);
+    return weft__waitq_wait(L, weft__wq(&l->waiters_), &lock_wait,
+                            WEFT__NO_DEADLINE);
 }
 
 int weft_lock_try(weft_lock *l)

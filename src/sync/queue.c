@@ -15,7 +15,12 @@
 #include "../alloc.h"
 
 #include <errno.h>
+
 #include <string.h>
+
+WEFT__QUEUE_WAIT(put_wait, "a full queue (put)");
+WEFT__QUEUE_WAIT(get_wait, "an empty queue (get)");
+WEFT__QUEUE_WAIT(join_wait, "a queue's unfinished items (join)");
 
 struct weft_queue {
     int kind;
@@ -193,7 +198,7 @@ static int put(weft_queue *q, void *item, bool wait)
             return -EAGAIN;
         f->handoff = item;
         /* 0: a getter moved our item into the queue. */
-        return weft__waitq_wait(L, &q->putters, WEFT__NO_DEADLINE);
+        return weft__waitq_wait(L, &q->putters, &put_wait, WEFT__NO_DEADLINE);
     }
     if (!q->maxsize && grow(q))
         return -ENOMEM;
@@ -227,7 +232,7 @@ static int get(weft_queue *q, void **item, bool wait)
     if (!wait)
         return -EAGAIN;
     f->handoff = NULL;
-    int rc = weft__waitq_wait(L, &q->getters, WEFT__NO_DEADLINE);
+    int rc = weft__waitq_wait(L, &q->getters, &get_wait, WEFT__NO_DEADLINE);
     if (rc == 0)
         *item = f->handoff;
     return rc;
@@ -288,7 +293,7 @@ int weft_queue_join(weft_queue *q)
     WEFT__RETURN_IF_CANCELLED(L, f);
     if (!q->unfinished)
         return 0;
-    return weft__waitq_wait(L, &q->joiners, WEFT__NO_DEADLINE);
+    return weft__waitq_wait(L, &q->joiners, &join_wait, WEFT__NO_DEADLINE);
 }
 
 int weft_queue_shutdown(weft_queue *q, int immediate)

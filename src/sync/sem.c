@@ -11,6 +11,8 @@
 
 #include <errno.h>
 
+WEFT__QUEUE_WAIT(sem_wait, "a semaphore");
+
 int weft_sem_acquire(weft_semaphore *s)
 {
     weft__loop *L;
@@ -25,7 +27,8 @@ int weft_sem_acquire(weft_semaphore *s)
         s->value_--;
         return 0;
     }
-    return weft__waitq_wait(L, weft__wq(&s->waiters_), WEFT__NO_DEADLINE);
+    return weft__waitq_wait(L, weft__wq(&s->waiters_), &sem_wait,
+                            WEFT__NO_DEADLINE);
 }
 
 int weft_sem_try(weft_semaphore *s)

@@ -70,6 +70,13 @@ static inline bool weft__waitq_foreign(const weft__loop *L,
            (uintptr_t)r >= (uintptr_t)(L->recs + L->rec_top);
 }
 
+/* Defines `var`, the wait kind of a primitive's wait queue: the queue's
+ * hooks, and `what` for reports ("a lock"). */
+#define WEFT__QUEUE_WAIT(var, what)                                           \
+    static const weft__wait_kind var = {.leave = weft__waitq_leave,           \
+                                        .describe = weft__waitq_describe,     \
+                                        .name = (what)}
+
 /* Wakes every waiter with rc. */
 static inline void weft__waitq_wake_all(weft__loop *L, weft__waitq *q, int rc)
 {
