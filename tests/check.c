@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -189,4 +190,52 @@ int check_fork(void (*fn)(void *), void *arg, char **out)
     else
         free(buf);
     return status;
+}
+
+/* ---- named cases ---- */
+
+const char *check_case_name = "(none)";
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char a[] = "\ncase ";
+    static const char b[] = ": TIMED OUT (hang)\n";
+    ssize_t w = write(2, a, sizeof a - 1);
+    w = write(2, check_case_name, strlen(check_case_name));
+    w = write(2, b, sizeof b - 1);
+    (void)w;
+    _exit(1);
+}
+
+void check_case_alarm_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+}
+
+void check_case(const char *name, weft_fn fn, void *arg, int want)
+{
+    check_case_name = name;
+    int before = check_failures;
+    alarm(CHECK_CASE_ALARM);
+    double t0 = weft_now();
+    int rc = weft_run(fn, arg, NULL);
+    alarm(0);
+    if (rc != want) {
+        fprintf(stderr, "case %s: weft_run returned %d (%s), want %d\n", name,
+                rc, weft_strerror(rc), want);
+        check_failures++;
+    }
+    if (check_failures != before)
+        fprintf(stderr, "case %s: FAILED\n", name);
+    else
+        printf("ok   %-30s %.3f s\n", name, weft_now() - t0);
+}
+
+bool check_streq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
 }

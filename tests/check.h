@@ -83,4 +83,43 @@ bool check_threads_reliable(void);
  * very heavy cases may be scaled down. */
 bool check_slow_env(void);
 
+/* ---- named cases ---- */
+
+/* Seconds a case may run before the alarm names it and exits 1. */
+#define CHECK_CASE_ALARM 8
+
+/* The case running now (check_case sets it; a program may set it for a
+ * case it runs its own way): the alarm handler names it. */
+extern const char *check_case_name;
+
+/* Makes SIGALRM print "case <check_case_name>: TIMED OUT (hang)" and exit
+ * 1; call once before the first case. */
+void check_case_alarm_install(void);
+
+/* Runs fn(arg) as the main task of a new loop, as case `name`, under an
+ * alarm of CHECK_CASE_ALARM seconds; weft_run must return `want`.  Prints
+ * "ok   <name> <seconds>" or "case <name>: FAILED". */
+void check_case(const char *name, weft_fn fn, void *arg, int want);
+
+/* Yields until cond holds (bounded: 100,000 yields). */
+#define CHECK_YIELD_UNTIL(cond)                                               \
+    do {                                                                      \
+        for (int check_yu_ = 0; !(cond); check_yu_++) {                       \
+            REQUIRE(check_yu_ < 100000);                                      \
+            weft_yield();                                                     \
+        }                                                                     \
+    } while (0)
+
+/* Sleeps in 1 ms steps until cond holds (bounded: about 3 s). */
+#define CHECK_SLEEP_UNTIL(cond)                                               \
+    do {                                                                      \
+        for (int check_su_ = 0; !(cond); check_su_++) {                       \
+            REQUIRE(check_su_ < 3000);                                        \
+            REQUIRE(weft_sleep(0.001) == 0);                                  \
+        }                                                                     \
+    } while (0)
+
+/* Both strings non-NULL and equal. */
+bool check_streq(const char *a, const char *b);
+
 #endif

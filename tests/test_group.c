@@ -62,66 +62,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CASE_ALARM 8 /* seconds: a hung case is killed and named */
-
-/* ---- harness ---- */
-
-static const char *case_name = "(none)";
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char a[] = "\ncase ";
-    static const char b[] = ": TIMED OUT (hang)\n";
-    ssize_t w = write(2, a, sizeof a - 1);
-    w = write(2, case_name, strlen(case_name));
-    w = write(2, b, sizeof b - 1);
-    (void)w;
-    _exit(1);
-}
-
-static void run_case(const char *name, weft_fn fn, void *arg, int want)
-{
-    case_name = name;
-    int before = check_failures;
-    alarm(CASE_ALARM);
-    double t0 = weft_now();
-    int rc = weft_run(fn, arg, NULL);
-    alarm(0);
-    if (rc != want) {
-        fprintf(stderr, "case %s: weft_run returned %d (%s), want %d\n", name,
-                rc, weft_strerror(rc), want);
-        check_failures++;
-    }
-    if (check_failures != before)
-        fprintf(stderr, "case %s: FAILED\n", name);
-    else
-        printf("ok   %-28s %.3f s\n", name, weft_now() - t0);
-}
-
-/* Yields until cond holds: bounded. */
-#define YIELD_UNTIL(cond)                                                      \
-    do {                                                                       \
-        for (int yu_ = 0; !(cond); yu_++) {                                    \
-            REQUIRE(yu_ < 100000);                                             \
-            weft_yield();                                                      \
-        }                                                                      \
-    } while (0)
-
-/* Sleeps in 1 ms steps until cond holds: at most ~3 s. */
-#define SLEEP_UNTIL(cond)                                                      \
-    do {                                                                       \
-        for (int su_ = 0; !(cond); su_++) {                                    \
-            REQUIRE(su_ < 3000);                                               \
-            REQUIRE(weft_sleep(0.001) == 0);                                   \
-        }                                                                      \
-    } while (0)
-
-static bool streq(const char *a, const char *b)
-{
-    return a && b && strcmp(a, b) == 0;
-}
-
 /* ---- a configurable child ---- */
 
 #define NOSLEEP (-1.0) /* delay: do not suspend at all */
@@ -257,14 +197,14 @@ static void *case_one_fails(void *arg)
         CHECK_EQ(weft_sleep(0.001), -ECANCELED);
     }
     CHECK_EQ(weft_group_wait(g), -EIO);
-    CHECK(streq(weft_errmsg(), "boom 7"));
+    CHECK(check_streq(weft_errmsg(), "boom 7"));
     for (int i = 0; i < 3; i++)
         CHECK_EQ(k[i].exited, 1);
     CHECK_EQ(k[0].rc, 0);
     CHECK_EQ(k[1].rc, -ECANCELED);
     CHECK_EQ(k[2].rc, -ECANCELED);
     check_result(h[0], -EIO, 7);
-    CHECK(streq(weft_task_message(h[0]), "boom 7"));
+    CHECK(check_streq(weft_task_message(h[0]), "boom 7"));
     check_result(h[1], -ECANCELED, 99);
     check_result(h[2], -ECANCELED, 99);
     /* The failure is kept. */
@@ -274,10 +214,10 @@ static void *case_one_fails(void *arg)
     weft_task *ft = NULL;
     CHECK_EQ(weft_group_failure(g, 0, &code, &msg, &ft), 0);
     CHECK_EQ(code, -EIO);
-    CHECK(streq(msg, "boom 7"));
+    CHECK(check_streq(msg, "boom 7"));
     REQUIRE(ft != NULL);
     CHECK_EQ(weft_task_result(ft, NULL), -EIO);
-    CHECK(streq(weft_task_message(ft), "boom 7"));
+    CHECK(check_streq(weft_task_message(ft), "boom 7"));
     CHECK_EQ(weft_group_failure(g, 0, NULL, NULL, NULL), 0);
     CHECK_EQ(weft_group_failure(g, 1, &code, &msg, &ft), -ERANGE);
     CHECK_EQ(weft_group_failure(g, (size_t)-1, NULL, NULL, NULL), -ERANGE);
@@ -307,12 +247,13 @@ static void *case_same_turn_failures(void *arg)
     k[3] = forever();
     for (int i = 0; i < 4; i++)
         REQUIRE(weft_group_spawn(g, kid_fn, &k[i], &h[i]) == 0);
-    YIELD_UNTIL(k[0].started && k[1].started && k[2].started && k[3].started);
+    CHECK_YIELD_UNTIL(k[0].started && k[1].started && k[2].started &&
+                      k[3].started);
     /* One set wakes the three in the same turn; each fails without
      * suspending again. */
     CHECK_EQ(weft_event_set(&gate), 0);
     CHECK_EQ(weft_group_wait(g), -EIO);
-    CHECK(streq(weft_errmsg(), "f0"));
+    CHECK(check_streq(weft_errmsg(), "f0"));
     for (int i = 0; i < 4; i++)
         CHECK_EQ(k[i].exited, 1);
     int n = weft_group_failures(g);
@@ -332,7 +273,7 @@ static void *case_same_turn_failures(void *arg)
         weft_task *ft = NULL;
         CHECK_EQ(weft_group_failure(g, (size_t)i, &code, &msg, &ft), 0);
         CHECK_EQ(code, codes[i]);
-        CHECK(streq(msg, msgs[i]));
+        CHECK(check_streq(msg, msgs[i]));
         CHECK(ft && weft_task_result(ft, NULL) == codes[i]);
     }
     CHECK_EQ(weft_group_failure(g, (size_t)(n > 0 ? n : 0), NULL, NULL, NULL),
@@ -428,10 +369,10 @@ static void *case_fail_and_owner_cancel(void *arg)
     race_ctx c = {.gate = WEFT_EVENT_INIT, .cancel_rc = 9, .wait_rc = 9};
     weft_task *o, *x;
     REQUIRE(weft_spawn(race_owner, &c, &o) == 0);
-    YIELD_UNTIL(c.bad.started);
+    CHECK_YIELD_UNTIL(c.bad.started);
     REQUIRE(weft_spawn(race_canceller, &c, &x) == 0);
-    YIELD_UNTIL(weft_task_done(x) == 0 && c.cancel_rc == 9 &&
-                weft_event_is_set(&c.gate) == 0 && c.owner);
+    CHECK_YIELD_UNTIL(weft_task_done(x) == 0 && c.cancel_rc == 9 &&
+                      weft_event_is_set(&c.gate) == 0 && c.owner);
     CHECK_EQ(weft_yield(), 0); /* race_canceller waits on the gate */
     CHECK_EQ(weft_event_set(&c.gate), 0);
     CHECK_EQ(weft_await(o, NULL), -ECANCELED);
@@ -545,7 +486,7 @@ static void *case_group_cancel(void *arg)
         CHECK(weft_now() - t0 < 2.0);
         CHECK_EQ(c.rc, 0);
     } else {
-        YIELD_UNTIL(k[0].started && k[1].started);
+        CHECK_YIELD_UNTIL(k[0].started && k[1].started);
         CHECK_EQ(weft_group_cancel(g), 0);
         CHECK_EQ(weft_group_cancel(g), 0); /* idempotent */
         CHECK_EQ(weft_sleep(5.0), -ECANCELED);
@@ -574,7 +515,7 @@ static void *case_cancel_one_child(void *arg)
     weft_task *h[2];
     for (int i = 0; i < 2; i++)
         REQUIRE(weft_group_spawn(g, kid_fn, &k[i], &h[i]) == 0);
-    YIELD_UNTIL(k[0].started);
+    CHECK_YIELD_UNTIL(k[0].started);
     CHECK_EQ(weft_task_cancel(h[0]), 0);
     CHECK_EQ(weft_sleep(0.001), 0); /* the body goes on */
     CHECK_EQ(weft_group_wait(g), 0);
@@ -599,7 +540,7 @@ static void *case_spawn_into_cancelled(void *arg)
     weft_task *hb = NULL;
     if (by_failure) {
         REQUIRE(weft_group_spawn(g, kid_fn, &bad, &hb) == 0);
-        YIELD_UNTIL(bad.exited); /* bad ran and failed */
+        CHECK_YIELD_UNTIL(bad.exited); /* bad ran and failed */
         CHECK_EQ(weft_sleep(0), -ECANCELED);
         CHECK_EQ(weft_task_result(hb, NULL), -EIO);
     } else {
@@ -733,7 +674,7 @@ static void *case_nested(void *arg)
     REQUIRE(weft_group_spawn(g2, kid_fn, &i2, NULL) == 0);
     CHECK_EQ(weft_group_wait(g1), -EBUSY); /* g2 is open inside g1 */
     CHECK_EQ(weft_group_wait(g2), -ENOENT);
-    CHECK(streq(weft_errmsg(), "inner child"));
+    CHECK(check_streq(weft_errmsg(), "inner child"));
     CHECK_EQ(i2.rc, -ECANCELED);
     CHECK_EQ(i2.exited, 1);
     CHECK_EQ(weft_group_free(g2), 0);
@@ -751,7 +692,7 @@ static void *case_nested(void *arg)
     kid a = forever(), b = forever();
     REQUIRE(weft_group_spawn(g1, kid_fn, &a, NULL) == 0);
     REQUIRE(weft_group_spawn(g2, kid_fn, &b, NULL) == 0);
-    YIELD_UNTIL(a.started && b.started);
+    CHECK_YIELD_UNTIL(a.started && b.started);
     CHECK_EQ(weft_group_cancel(g1), 0);
     CHECK_EQ(weft_group_wait(g2), -ECANCELED); /* the outer scope's cause */
     CHECK_EQ(b.exited, 1);
@@ -792,7 +733,7 @@ static void *case_eager(void *arg)
     kid run = forever();
     weft_task *hr;
     REQUIRE(weft_group_spawn(g, kid_fn, &run, &hr) == 0);
-    YIELD_UNTIL(run.started);
+    CHECK_YIELD_UNTIL(run.started);
     kid bad = {.delay = NOSLEEP, .fail = -EIO, .msg = "eager boom"};
     weft_task *hb;
     CHECK_EQ(weft_group_spawn_ex(g, kid_fn, &bad, &o, &hb), 0);
@@ -800,7 +741,7 @@ static void *case_eager(void *arg)
     CHECK_EQ(weft_task_result(hb, NULL), -EIO);
     CHECK_EQ(weft_yield(), -ECANCELED); /* the body is cancelled */
     CHECK_EQ(weft_group_wait(g), -EIO);
-    CHECK(streq(weft_errmsg(), "eager boom"));
+    CHECK(check_streq(weft_errmsg(), "eager boom"));
     CHECK_EQ(run.rc, -ECANCELED);
     CHECK_EQ(run.exited, 1);
     check_result(hs, 0, 6);
@@ -809,7 +750,7 @@ static void *case_eager(void *arg)
     const char *msg = NULL;
     CHECK_EQ(weft_group_failure(g, 0, &code, &msg, NULL), 0);
     CHECK_EQ(code, -EIO);
-    CHECK(streq(msg, "eager boom"));
+    CHECK(check_streq(msg, "eager boom"));
     CHECK_EQ(weft_group_free(g), 0);
     return NULL;
 }
@@ -990,7 +931,7 @@ static void *case_owner_returns(void *arg)
     leave_ctx *c = arg;
     weft_task *t;
     REQUIRE(weft_spawn(leaving_owner, c, &t) == 0);
-    SLEEP_UNTIL(weft_task_done(t) == 1);
+    CHECK_SLEEP_UNTIL(weft_task_done(t) == 1);
     /* The children were cancelled and joined as it returned. */
     CHECK_EQ(c->k.exited, 1);
     CHECK_EQ(c->k.rc, -ECANCELED);
@@ -1136,7 +1077,7 @@ static void *case_too_many_sets(void *arg)
 static void child_owner_returns_failure(void *arg)
 {
     (void)arg;
-    alarm(CASE_ALARM);
+    alarm(CHECK_CASE_ALARM);
     check_failures = 0;
     leave_ctx c = {.with_failure = true};
     int rc = weft_run(case_owner_returns, &c, NULL);
@@ -1159,7 +1100,7 @@ typedef struct forked {
 static void forked_case(void *arg)
 {
     forked *f = arg;
-    alarm(CASE_ALARM);
+    alarm(CHECK_CASE_ALARM);
     check_failures = 0;
     int rc = weft_run(f->fn, f->arg, NULL);
     CHECK_EQ(rc, 0);
@@ -1170,7 +1111,7 @@ static void forked_case(void *arg)
 
 static void run_forked(const char *name, weft_fn fn, void *arg)
 {
-    case_name = name;
+    check_case_name = name;
     forked f = {fn, arg};
     char *out = NULL;
     int st = check_fork(forked_case, &f, &out);
@@ -1213,50 +1154,47 @@ static void *case_many_children(void *arg)
 int main(void)
 {
     check_begin();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, NULL);
+    check_case_alarm_install();
 
     /* Outside a task. */
     weft_group *g = NULL;
     CHECK_EQ(weft_group_new(&g), -EPERM);
     CHECK(g == NULL);
 
-    run_case("all_succeed", case_all_succeed, NULL, 0);
-    run_case("one_fails_in_body", case_one_fails, I2P(0), 0);
-    run_case("one_fails_in_wait", case_one_fails, I2P(1), 0);
-    run_case("same_turn_failures", case_same_turn_failures, NULL, 0);
-    run_case("owner_cancelled_in_body", case_owner_cancelled, I2P(1), 0);
-    run_case("owner_cancelled_in_wait", case_owner_cancelled, I2P(0), 0);
-    run_case("fail_and_owner_cancel", case_fail_and_owner_cancel, NULL, 0);
-    run_case("timeout_around_group", case_timeout_around, I2P(0), 0);
-    run_case("timeout_around_group_body", case_timeout_around, I2P(1), 0);
-    run_case("timeout_inside_body", case_timeout_inside, NULL, 0);
-    run_case("group_cancel_by_owner", case_group_cancel, I2P(0), 0);
-    run_case("group_cancel_by_child", case_group_cancel, I2P(1), 0);
-    run_case("cancel_one_child", case_cancel_one_child, NULL, 0);
-    run_case("spawn_into_cancelled", case_spawn_into_cancelled, I2P(0), 0);
-    run_case("spawn_into_failed", case_spawn_into_cancelled, I2P(1), 0);
-    run_case("eager_into_cancelled", case_eager_into_cancelled, NULL, 0);
-    run_case("spawn_from_child", case_spawn_from_child, NULL, 0);
-    run_case("nested", case_nested, NULL, 0);
-    run_case("eager", case_eager, NULL, 0);
+    check_case("all_succeed", case_all_succeed, NULL, 0);
+    check_case("one_fails_in_body", case_one_fails, I2P(0), 0);
+    check_case("one_fails_in_wait", case_one_fails, I2P(1), 0);
+    check_case("same_turn_failures", case_same_turn_failures, NULL, 0);
+    check_case("owner_cancelled_in_body", case_owner_cancelled, I2P(1), 0);
+    check_case("owner_cancelled_in_wait", case_owner_cancelled, I2P(0), 0);
+    check_case("fail_and_owner_cancel", case_fail_and_owner_cancel, NULL, 0);
+    check_case("timeout_around_group", case_timeout_around, I2P(0), 0);
+    check_case("timeout_around_group_body", case_timeout_around, I2P(1), 0);
+    check_case("timeout_inside_body", case_timeout_inside, NULL, 0);
+    check_case("group_cancel_by_owner", case_group_cancel, I2P(0), 0);
+    check_case("group_cancel_by_child", case_group_cancel, I2P(1), 0);
+    check_case("cancel_one_child", case_cancel_one_child, NULL, 0);
+    check_case("spawn_into_cancelled", case_spawn_into_cancelled, I2P(0), 0);
+    check_case("spawn_into_failed", case_spawn_into_cancelled, I2P(1), 0);
+    check_case("eager_into_cancelled", case_eager_into_cancelled, NULL, 0);
+    check_case("spawn_from_child", case_spawn_from_child, NULL, 0);
+    check_case("nested", case_nested, NULL, 0);
+    check_case("eager", case_eager, NULL, 0);
     /* arg: 10 * children before + children the eager one spawns */
     run_forked("eager_spawns_into_group", case_eager_spawns_into_group, I2P(3));
     run_forked("eager_spawns_into_group_16", case_eager_spawns_into_group,
                I2P(151));
-    run_case("misuse", case_misuse, NULL, 0);
+    check_case("misuse", case_misuse, NULL, 0);
     leave_ctx lc = {.with_failure = false};
-    run_case("owner_returns", case_owner_returns, &lc, 0);
-    run_case("spawn_during_drain", case_spawn_during_drain, NULL, 0);
+    check_case("owner_returns", case_owner_returns, &lc, 0);
+    check_case("spawn_during_drain", case_spawn_during_drain, NULL, 0);
     run_forked("too_many_sets_open", case_too_many_sets, I2P(0));
     run_forked("too_many_sets_then_group", case_too_many_sets, I2P(1));
-    run_case("many_children", case_many_children, NULL, 0);
+    check_case("many_children", case_many_children, NULL, 0);
 
     /* The owner returns without waiting after a child failed: the failure
      * is reported on stderr.  In a child process, to capture it. */
-    case_name = "owner_returns_failure_reported";
+    check_case_name = "owner_returns_failure_reported";
     char *out = NULL;
     int st = check_fork(child_owner_returns_failure, NULL, &out);
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && out &&
@@ -1264,9 +1202,9 @@ int main(void)
     CHECK(ok);
     if (!ok)
         fprintf(stderr, "case %s: FAILED (status %#x), its stderr:\n%s\n",
-                case_name, st, out ? out : "");
+                check_case_name, st, out ? out : "");
     else
-        printf("ok   %s\n", case_name);
+        printf("ok   %s\n", check_case_name);
     free(out);
 
     return check_end();

@@ -47,64 +47,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CASE_ALARM 8
-
-/* ---- harness ---- */
-
-static const char *case_name = "(none)";
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char a[] = "\ncase ";
-    static const char b[] = ": TIMED OUT (hang)\n";
-    ssize_t w = write(2, a, sizeof a - 1);
-    w = write(2, case_name, strlen(case_name));
-    w = write(2, b, sizeof b - 1);
-    (void)w;
-    _exit(1);
-}
-
-static void run_case(const char *name, weft_fn fn, void *arg, int want)
-{
-    case_name = name;
-    int before = check_failures;
-    alarm(CASE_ALARM);
-    double t0 = weft_now();
-    int rc = weft_run(fn, arg, NULL);
-    alarm(0);
-    if (rc != want) {
-        fprintf(stderr, "case %s: weft_run returned %d (%s), want %d\n", name,
-                rc, weft_strerror(rc), want);
-        check_failures++;
-    }
-    if (check_failures != before)
-        fprintf(stderr, "case %s: FAILED\n", name);
-    else
-        printf("ok   %-28s %.3f s\n", name, weft_now() - t0);
-}
-
-#define YIELD_UNTIL(cond)                                                      \
-    do {                                                                       \
-        for (int yu_ = 0; !(cond); yu_++) {                                    \
-            REQUIRE(yu_ < 100000);                                             \
-            weft_yield();                                                      \
-        }                                                                      \
-    } while (0)
-
-#define SLEEP_UNTIL(cond)                                                      \
-    do {                                                                       \
-        for (int su_ = 0; !(cond); su_++) {                                    \
-            REQUIRE(su_ < 3000);                                               \
-            REQUIRE(weft_sleep(0.001) == 0);                                   \
-        }                                                                      \
-    } while (0)
-
-static bool streq(const char *a, const char *b)
-{
-    return a && b && strcmp(a, b) == 0;
-}
-
 /* ---- a configurable member ---- */
 
 #define NOSLEEP (-1.0)
@@ -233,7 +175,7 @@ static void *case_finished_first(void *arg)
     mem slow = {.gate = &gate, .ret = 1};
     mem quick = {.delay = NOSLEEP, .ret = 2};
     weft_task *ts = spawn_mem(&slow), *tq = spawn_mem(&quick);
-    YIELD_UNTIL(weft_task_done(tq) == 1);
+    CHECK_YIELD_UNTIL(weft_task_done(tq) == 1);
     weft_task *tc, *tf;
     REQUIRE(weft_task_completed(I2P(3), &tc) == 0);
     REQUIRE(weft_task_failed(-EIO, "pre-failed", &tf) == 0);
@@ -248,7 +190,7 @@ static void *case_finished_first(void *arg)
     CHECK_EQ(err, 0);
     take(s, &err);
     CHECK_EQ(err, -EIO);
-    CHECK(streq(weft_errmsg(), "pre-failed"));
+    CHECK(check_streq(weft_errmsg(), "pre-failed"));
     CHECK_EQ(weft_event_set(&gate), 0);
     CHECK_EQ(take(s, &err), 1);
     CHECK_EQ(err, 0);
@@ -333,7 +275,7 @@ static void *case_failure(void *arg)
     int err = 0;
     CHECK_EQ(take(s, &err), 1);
     CHECK_EQ(err, -EIO);
-    CHECK(streq(weft_errmsg(), "member failed"));
+    CHECK(check_streq(weft_errmsg(), "member failed"));
     CHECK_EQ(good.exited, 0);
     CHECK_EQ(weft_sleep(0.001), 0); /* the owner is not cancelled */
     CHECK_EQ(good.exited, 0);
@@ -451,7 +393,7 @@ static void *case_scope_cancel_running(void *arg)
     mem b = {.gate = &gate, .cleanup = true, .ret = 2};
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&a)), 0);
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&b)), 0);
-    YIELD_UNTIL(a.started && b.started);
+    CHECK_YIELD_UNTIL(a.started && b.started);
     CHECK_EQ(weft_scope_cancel(sc), 0);
     weft_task *t = NULL;
     CHECK_EQ(weft_taskset_next(s, &t), -ECANCELED);
@@ -569,7 +511,7 @@ static void *case_free(void *arg)
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&a)), 0);
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&b)), 0);
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&done)), 0);
-    YIELD_UNTIL(a.started && b.started && done.exited);
+    CHECK_YIELD_UNTIL(a.started && b.started && done.exited);
     CHECK_EQ(weft_taskset_len(s), 3);
     CHECK_EQ(weft_taskset_free(s), 0);
     /* Joined: the shielded cleanup, which suspends, has run. */
@@ -581,7 +523,7 @@ static void *case_free(void *arg)
     REQUIRE(weft_taskset_new(&s) == 0);
     mem c = forever(4);
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&c)), 0);
-    YIELD_UNTIL(c.started);
+    CHECK_YIELD_UNTIL(c.started);
     CHECK_EQ(weft_task_cancel(weft_current()), 0);
     CHECK_EQ(weft_taskset_free(s), 0);
     CHECK_EQ(c.exited, 1);
@@ -599,7 +541,7 @@ static void *free_failed_main(void *arg)
     mem ok = {.delay = NOSLEEP, .ret = 1};
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&bad)), 0);
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&ok)), 0);
-    SLEEP_UNTIL(bad.exited && ok.exited);
+    CHECK_SLEEP_UNTIL(bad.exited && ok.exited);
     CHECK_EQ(weft_taskset_free(s), 0);
     return NULL;
 }
@@ -607,7 +549,7 @@ static void *free_failed_main(void *arg)
 static void child_free_failed(void *arg)
 {
     (void)arg;
-    alarm(CASE_ALARM);
+    alarm(CHECK_CASE_ALARM);
     check_failures = 0;
     CHECK_EQ(weft_run(free_failed_main, NULL, NULL), 0);
     CHECK_EQ(weft__alloc_live, 0);
@@ -653,7 +595,7 @@ static void *case_owner_returns(void *arg)
     leave_ctx c = {0};
     weft_task *o;
     REQUIRE(weft_spawn(leaving_owner, &c, &o) == 0);
-    SLEEP_UNTIL(weft_task_done(o) == 1);
+    CHECK_SLEEP_UNTIL(weft_task_done(o) == 1);
     CHECK_EQ(c.a.exited, 1);
     CHECK_EQ(c.a.rc, -ECANCELED);
     CHECK_EQ(c.tick_exited, 1);
@@ -781,7 +723,7 @@ static void *case_misuse(void *arg)
     aw_ctx ac = {.target = spawn_mem(&m2), .rc = 1};
     weft_task *aw;
     REQUIRE(weft_spawn(awaiter, &ac, &aw) == 0);
-    YIELD_UNTIL(m2.started);
+    CHECK_YIELD_UNTIL(m2.started);
     CHECK_EQ(weft_taskset_add(s, ac.target), -EBUSY);
     CHECK_EQ(weft_taskset_len(s), 0);
     CHECK_EQ(weft_event_set(&gate), 0);
@@ -796,7 +738,7 @@ static void *case_misuse(void *arg)
     dc.owner = dlo; /* handed over to dl_other, which consumes it */
     dc.other = dlx;
     /* Not awaiting dlx yet: that would make the add -EBUSY. */
-    SLEEP_UNTIL(dc.add_rc != 1);
+    CHECK_SLEEP_UNTIL(dc.add_rc != 1);
     CHECK_EQ(weft_await(dlx, NULL), 0);
     CHECK_EQ(dc.add_rc, -EDEADLK);
     CHECK_EQ(dc.other_rc, 0);
@@ -806,7 +748,7 @@ static void *case_misuse(void *arg)
     weft_task *st;
     REQUIRE(weft_spawn(self_adder, &sa, &st) == 0);
     sa.self = st;
-    SLEEP_UNTIL(sa.rc != 1);
+    CHECK_SLEEP_UNTIL(sa.rc != 1);
     CHECK_EQ(sa.rc, -EDEADLK);
     void *sr = NULL;
     CHECK_EQ(weft_await(st, &sr), 0);
@@ -845,10 +787,10 @@ static void *case_handle_after_add(void *arg)
     REQUIRE(weft_spawn_ex(mem_fn, &a, &o, &ha) == 0);
     CHECK_EQ(weft_taskset_add(s, ha), 0);
     CHECK_EQ(weft_taskset_add(s, hb), 0);
-    YIELD_UNTIL(a.started);
+    CHECK_YIELD_UNTIL(a.started);
     /* The set owns it: the handle may query and cancel, not consume. */
     CHECK_EQ(weft_task_done(ha), 0);
-    CHECK(streq(weft_task_name(ha), "member-a"));
+    CHECK(check_streq(weft_task_name(ha), "member-a"));
     CHECK_EQ(weft_task_result(ha, NULL), -EAGAIN);
     CHECK_EQ(weft_await(ha, NULL), -EBUSY);
     CHECK_EQ(weft_task_detach(ha), -EBUSY);
@@ -862,7 +804,7 @@ static void *case_handle_after_add(void *arg)
     CHECK_EQ(err, -ECANCELED);
     CHECK_EQ(a.rc, -ECANCELED);
     /* b finished, not taken: dropped by the free; the handle is dead. */
-    SLEEP_UNTIL(b.exited);
+    CHECK_SLEEP_UNTIL(b.exited);
     CHECK_EQ(weft_task_done(hb), 1);
     CHECK_EQ(weft_taskset_free(s), 0);
     CHECK_EQ(weft_task_done(hb), -EINVAL);
@@ -881,7 +823,7 @@ static void *case_len(void *arg)
     CHECK_EQ(weft_taskset_len(s), 1);
     CHECK_EQ(weft_taskset_add(s, spawn_mem(&b)), 0);
     CHECK_EQ(weft_taskset_len(s), 2);
-    SLEEP_UNTIL(a.exited && b.exited);
+    CHECK_SLEEP_UNTIL(a.exited && b.exited);
     CHECK_EQ(weft_taskset_len(s), 2); /* finished, not taken */
     int err;
     take(s, &err);
@@ -946,32 +888,29 @@ static void *case_stress(void *arg)
 int main(void)
 {
     check_begin();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, NULL);
+    check_case_alarm_install();
 
     weft_taskset *s = NULL;
     CHECK_EQ(weft_taskset_new(&s), -EPERM); /* outside a task */
     CHECK(s == NULL);
 
-    run_case("completion_order", case_order, NULL, 0);
-    run_case("finished_before_add", case_finished_first, NULL, 0);
-    run_case("empty", case_empty, NULL, 0);
-    run_case("owned_handles", case_owned, NULL, 0);
-    run_case("failure_cancels_nothing", case_failure, NULL, 0);
-    run_case("timeout_around_next", case_timeout_next, NULL, 0);
-    run_case("scope_before_new", case_scope_before, NULL, 0);
-    run_case("scope_cancelled_running", case_scope_cancel_running, NULL, 0);
-    run_case("scope_same_depth", case_scope_same_depth, NULL, 0);
-    run_case("owner_cancelled", case_owner_cancelled, NULL, 0);
-    run_case("free_cancels_joins", case_free, NULL, -ECANCELED);
-    run_case("owner_returns", case_owner_returns, NULL, 0);
-    run_case("misuse", case_misuse, NULL, 0);
-    run_case("len", case_len, NULL, 0);
-    run_case("handle_after_add", case_handle_after_add, NULL, 0);
+    check_case("completion_order", case_order, NULL, 0);
+    check_case("finished_before_add", case_finished_first, NULL, 0);
+    check_case("empty", case_empty, NULL, 0);
+    check_case("owned_handles", case_owned, NULL, 0);
+    check_case("failure_cancels_nothing", case_failure, NULL, 0);
+    check_case("timeout_around_next", case_timeout_next, NULL, 0);
+    check_case("scope_before_new", case_scope_before, NULL, 0);
+    check_case("scope_cancelled_running", case_scope_cancel_running, NULL, 0);
+    check_case("scope_same_depth", case_scope_same_depth, NULL, 0);
+    check_case("owner_cancelled", case_owner_cancelled, NULL, 0);
+    check_case("free_cancels_joins", case_free, NULL, -ECANCELED);
+    check_case("owner_returns", case_owner_returns, NULL, 0);
+    check_case("misuse", case_misuse, NULL, 0);
+    check_case("len", case_len, NULL, 0);
+    check_case("handle_after_add", case_handle_after_add, NULL, 0);
 
-    case_name = "free_reports_failure";
+    check_case_name = "free_reports_failure";
     char *out = NULL;
     int st = check_fork(child_free_failed, NULL, &out);
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && out &&
@@ -979,15 +918,15 @@ int main(void)
     CHECK(ok);
     if (!ok)
         fprintf(stderr, "case %s: FAILED (status %#x), its stderr:\n%s\n",
-                case_name, st, out ? out : "");
+                check_case_name, st, out ? out : "");
     else
-        printf("ok   %s\n", case_name);
+        printf("ok   %s\n", check_case_name);
     free(out);
 
     long n = check_scaled(100000);
     if (check_slow_env() && n > 20000)
         n = 20000;
-    run_case("stress", case_stress, I2P(n), 0);
+    check_case("stress", case_stress, I2P(n), 0);
 
     return check_end();
 }

@@ -46,56 +46,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CASE_ALARM 8
-
-/* ---- harness ---- */
-
-static const char *case_name = "(none)";
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char a[] = "\ncase ";
-    static const char b[] = ": TIMED OUT (hang)\n";
-    ssize_t w = write(2, a, sizeof a - 1);
-    w = write(2, case_name, strlen(case_name));
-    w = write(2, b, sizeof b - 1);
-    (void)w;
-    _exit(1);
-}
-
-static void run_case(const char *name, weft_fn fn, void *arg, int want)
-{
-    case_name = name;
-    int before = check_failures;
-    alarm(CASE_ALARM);
-    double t0 = weft_now();
-    int rc = weft_run(fn, arg, NULL);
-    alarm(0);
-    if (rc != want) {
-        fprintf(stderr, "case %s: weft_run returned %d (%s), want %d\n", name,
-                rc, weft_strerror(rc), want);
-        check_failures++;
-    }
-    if (check_failures != before)
-        fprintf(stderr, "case %s: FAILED\n", name);
-    else
-        printf("ok   %-30s %.3f s\n", name, weft_now() - t0);
-}
-
-#define YIELD_UNTIL(cond)                                                      \
-    do {                                                                       \
-        for (int yu_ = 0; !(cond); yu_++) {                                    \
-            REQUIRE(yu_ < 100000);                                             \
-            weft_yield();                                                      \
-        }                                                                      \
-    } while (0)
-
-static bool streq(const char *a, const char *b)
-{
-    return a && b && strcmp(a, b) == 0;
-}
-
 /* ---- a configurable task ---- */
 
 #define NOSLEEP (-1.0)
@@ -224,7 +174,7 @@ static void *case_first_error(void *arg)
     CHECK_EQ(weft_task_done(t[1]), 1);
     CHECK_EQ(weft_task_done(t[2]), 0);
     await_is(t[1], -EIO, 2);
-    CHECK(streq(weft_errmsg(), "b failed"));
+    CHECK(check_streq(weft_errmsg(), "b failed"));
     await_is(t[0], 0, 1);
     CHECK_EQ(weft_event_set(&gate), 0);
     await_is(t[2], 0, 3);
@@ -294,7 +244,7 @@ static void *case_already_finished(void *arg)
     weft_task *tc, *tf, *tr = spawn_job(&run);
     REQUIRE(weft_task_completed(I2P(2), &tc) == 0);
     REQUIRE(weft_task_failed(-EIO, "pre", &tf) == 0);
-    YIELD_UNTIL(run.started);
+    CHECK_YIELD_UNTIL(run.started);
     marker_ran = 0;
     weft_task *mk;
     REQUIRE(weft_spawn(marker, NULL, &mk) == 0);
@@ -310,7 +260,7 @@ static void *case_already_finished(void *arg)
     await_is(tr, -ECANCELED, 1);
     await_is(tc, 0, 2);
     await_is(tf, -EIO, 0);
-    CHECK(streq(weft_errmsg(), "pre"));
+    CHECK(check_streq(weft_errmsg(), "pre"));
     CHECK_EQ(weft_await(mk, NULL), 0);
     return NULL;
 }
@@ -495,7 +445,7 @@ static void *case_borrowed_handle(void *arg)
     borrowed b = {.gate = WEFT_EVENT_INIT, .rc = 1};
     weft_task *h;
     REQUIRE(weft_spawn(borrowed_self, &b, &h) == 0);
-    YIELD_UNTIL(b.self != NULL);
+    CHECK_YIELD_UNTIL(b.self != NULL);
     CHECK_EQ(weft_task_detach(h), 0);
     await_is(h, -EINVAL, 0x5a5a); /* consumed by the detach */
     weft_scope *sc;
@@ -507,7 +457,7 @@ static void *case_borrowed_handle(void *arg)
     CHECK_EQ(weft_scope_close(sc), 0);
     CHECK_EQ(b.exited, 0); /* nothing disturbed the task */
     CHECK_EQ(weft_event_set(&b.gate), 0);
-    YIELD_UNTIL(b.exited);
+    CHECK_YIELD_UNTIL(b.exited);
     CHECK_EQ(b.rc, 0);
     return NULL;
 }
@@ -545,7 +495,7 @@ static void *case_wait_for_expires(void *arg)
     /* Timeout 0 on a running task: the same, at once. */
     job b = forever(78);
     t = spawn_job(&b);
-    YIELD_UNTIL(b.started);
+    CHECK_YIELD_UNTIL(b.started);
     r = NULL;
     CHECK_EQ(weft_wait_for(t, 0, &r), -ETIMEDOUT);
     CHECK_EQ(b.exited, 1);
@@ -571,7 +521,7 @@ static void *case_wait_for_finishes(void *arg)
     r = NULL;
     CHECK_EQ(weft_wait_for(spawn_job(&b), 1.0, &r), -EIO);
     CHECK_EQ(P2I(r), 6);
-    CHECK(streq(weft_errmsg(), "wf fail"));
+    CHECK(check_streq(weft_errmsg(), "wf fail"));
     job c = {.delay = 0.002, .ret = 7};
     r = NULL;
     CHECK_EQ(weft_wait_for(spawn_job(&c), INFINITY, &r), 0);
@@ -585,13 +535,13 @@ static void *case_wait_for_done(void *arg)
     (void)arg;
     job a = {.delay = NOSLEEP, .ret = 8};
     weft_task *t = spawn_job(&a);
-    YIELD_UNTIL(weft_task_done(t) == 1);
+    CHECK_YIELD_UNTIL(weft_task_done(t) == 1);
     void *r = NULL;
     CHECK_EQ(weft_wait_for(t, 0, &r), 0);
     CHECK_EQ(P2I(r), 8);
     job b = {.delay = NOSLEEP, .fail = -ENOENT, .ret = 9};
     t = spawn_job(&b);
-    YIELD_UNTIL(weft_task_done(t) == 1);
+    CHECK_YIELD_UNTIL(weft_task_done(t) == 1);
     r = NULL;
     CHECK_EQ(weft_wait_for(t, -1.0, &r), -ENOENT);
     CHECK_EQ(P2I(r), 9);
@@ -726,7 +676,7 @@ static void *case_watcher(void *arg)
     CHECK_EQ(j.exited, 1);
     CHECK_EQ(j.rc, -ECANCELED);
     CHECK_EQ(c.done_rc, 0);
-    CHECK(streq(c.name_copy, "victim"));
+    CHECK(check_streq(c.name_copy, "victim"));
     CHECK_EQ(c.cancel_rc, 0);
     CHECK_EQ(c.cancel_again_rc, 0);
     CHECK_EQ(weft_await(w, NULL), 0);
@@ -742,33 +692,30 @@ static void *case_watcher(void *arg)
 int main(void)
 {
     check_begin();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, NULL);
+    check_case_alarm_install();
 
     /* Outside a task. */
     CHECK_EQ(weft_wait(NULL, 0, WEFT_WAIT_ALL), -EPERM);
 
-    run_case("wait_first_completed", case_first_completed, NULL, 0);
-    run_case("wait_first_error", case_first_error, NULL, 0);
-    run_case("wait_all", case_all, NULL, 0);
-    run_case("wait_empty", case_empty, NULL, 0);
-    run_case("wait_already_finished", case_already_finished, NULL, 0);
-    run_case("wait_caller_cancelled", case_caller_cancelled, I2P(0), 0);
-    run_case("wait_caller_precancelled", case_caller_cancelled, I2P(1), 0);
-    run_case("wait_timeout_scope", case_timeout_scope, NULL, 0);
-    run_case("wait_busy_while_waiting", case_busy_while_waiting, NULL, 0);
-    run_case("wait_bad_args", case_bad_args, NULL, 0);
-    run_case("wait_borrowed_handle", case_borrowed_handle, NULL, 0);
-    run_case("wait_for_expires", case_wait_for_expires, NULL, 0);
-    run_case("wait_for_finishes_first", case_wait_for_finishes, NULL, 0);
-    run_case("wait_for_already_done", case_wait_for_done, NULL, 0);
-    run_case("wait_for_shielded", case_wait_for_shielded, NULL, 0);
-    run_case("wait_for_caller_cancelled", case_wait_for_caller_cancelled, NULL,
-             0);
-    run_case("wait_for_nan", case_wait_for_nan, NULL, 0);
-    run_case("watcher", case_watcher, NULL, 0);
+    check_case("wait_first_completed", case_first_completed, NULL, 0);
+    check_case("wait_first_error", case_first_error, NULL, 0);
+    check_case("wait_all", case_all, NULL, 0);
+    check_case("wait_empty", case_empty, NULL, 0);
+    check_case("wait_already_finished", case_already_finished, NULL, 0);
+    check_case("wait_caller_cancelled", case_caller_cancelled, I2P(0), 0);
+    check_case("wait_caller_precancelled", case_caller_cancelled, I2P(1), 0);
+    check_case("wait_timeout_scope", case_timeout_scope, NULL, 0);
+    check_case("wait_busy_while_waiting", case_busy_while_waiting, NULL, 0);
+    check_case("wait_bad_args", case_bad_args, NULL, 0);
+    check_case("wait_borrowed_handle", case_borrowed_handle, NULL, 0);
+    check_case("wait_for_expires", case_wait_for_expires, NULL, 0);
+    check_case("wait_for_finishes_first", case_wait_for_finishes, NULL, 0);
+    check_case("wait_for_already_done", case_wait_for_done, NULL, 0);
+    check_case("wait_for_shielded", case_wait_for_shielded, NULL, 0);
+    check_case("wait_for_caller_cancelled", case_wait_for_caller_cancelled,
+               NULL, 0);
+    check_case("wait_for_nan", case_wait_for_nan, NULL, 0);
+    check_case("watcher", case_watcher, NULL, 0);
 
     return check_end();
 }
