@@ -493,6 +493,15 @@ void weft__report_add(weft__loop *L, const char *fmt, ...)
 
 /* ---- timer.c ---- */
 uint64_t weft__clock_ns(void);
+/* Reads the clock and brings the loop's per-turn clock (L->now) up to it;
+ * returns the reading. */
+static inline uint64_t weft__now_refresh(weft__loop *L)
+{
+    uint64_t now = weft__clock_ns();
+    if (now > L->now)
+        L->now = now;
+    return now;
+}
 void weft__timer_add(weft__loop *L, weft__record *f, uint64_t deadline);
 void weft__timer_del(weft__loop *L, weft__record *f);
 /* Wakes every task whose deadline is <= now, in deadline then arming

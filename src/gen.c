@@ -239,9 +239,7 @@ next_scoped(weft__loop *L, weft__record *self, weft__record *pf,
     }
     if (self->heap_pos)
         weft__timer_del(L, self);
-    uint64_t now = weft__clock_ns(); /* as weft__block does */
-    if (now > L->now)
-        L->now = now;
+    weft__now_refresh(L); /* as weft__block does */
     return rc;
 }
 

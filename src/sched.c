@@ -233,9 +233,7 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
         /* Woken inside a scope with a deadline, maybe by a grant in the
          * turn the deadline passed: the loop's clock is brought up to
          * date (one read, only here), so that the next call sees it. */
-        uint64_t now = weft__clock_ns();
-        if (now > L->now)
-            L->now = now;
+        weft__now_refresh(L);
     }
     if (__builtin_expect(rc != 0, 0) &&
         !(rc == -ETIMEDOUT && L->now >= r->wait_deadline)) {

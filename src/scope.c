@@ -329,9 +329,7 @@ int weft_scope_reschedule(weft_scope *scope, double deadline)
     weft__scope_ent *e = &r->scopes[depth];
     e->deadline = abs_ns(deadline);
     if (!e->cause && e->deadline != WEFT__NO_DEADLINE) {
-        uint64_t now = weft__clock_ns();
-        if (now > L->now)
-            L->now = now;
+        uint64_t now = weft__now_refresh(L);
         if (e->deadline <= now)
             set_cause(L, r, depth, -ETIMEDOUT);
     }

@@ -273,14 +273,23 @@ int weft__cancel(weft__loop *L, uint32_t idx)
     return 0;
 }
 
-void weft__scope_cancel_sets(weft__loop *L, weft__record *r, int depth)
+/* Starts a cancellation walk from r (not cancelling r itself) with the
+ * children of r's join sets opened inside scope `depth`. */
+static void walk_sets_inside(weft__loop *L, weft__record *r, int depth,
+                             weft__walk *w)
 {
     L->walk_epoch++;
     r->walk_epoch = L->walk_epoch;
-    weft__walk w = {.visit = cancel_visit};
+    *w = (weft__walk){.visit = cancel_visit};
     for (weft__joinset *js = r->join; js; js = js->outer)
         if (js->depth > depth && !js->passive)
-            js->targets(L, js, &w);
+            js->targets(L, js, w);
+}
+
+void weft__scope_cancel_sets(weft__loop *L, weft__record *r, int depth)
+{
+    weft__walk w;
+    walk_sets_inside(L, r, depth, &w);
     cancel_drain(L, &w);
 }
 
@@ -293,14 +302,10 @@ void weft__interrupt(weft__loop *L, weft__record *r)
      * check): the task may still be cancelled in this turn, which would
      * speak first. */
     int cause = weft__scope_cause(L, r, &depth, false);
-    L->walk_epoch++;
-    r->walk_epoch = L->walk_epoch;
-    weft__walk w = {.visit = cancel_visit};
     /* What was started inside the cancelled scope is cancelled: the join
      * sets opened in it, and the tasks the blocked call waits for. */
-    for (weft__joinset *js = r->join; js; js = js->outer)
-        if (js->depth > depth && !js->passive)
-            js->targets(L, js, &w);
+    weft__walk w;
+    walk_sets_inside(L, r, depth, &w);
     if (!(r->kind->targets && r->kind->targets(L, r, &w))) {
         weft__wake(L, r, cause);
     } else if (r->heap_pos) {
