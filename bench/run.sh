@@ -44,7 +44,7 @@ export WEFT_BENCH_NO_HEADER=1
 # A loop is one thread: pinning it to one CPU spares its figures the
 # migrations between CPUs that a shared machine otherwise adds (medians
 # spread by a third without it).  The thread-pool benchmark needs both
-# CPUs and runs unpinned.
+# CPUs and runs unpinned, as does the loop-from-outside one.
 pin=()
 last_cpu=$(( $(nproc 2>/dev/null || echo 1) - 1 ))
 if command -v taskset >/dev/null 2>&1 && [[ ${WEFT_BENCH_PIN:-1} != 0 ]]; then
@@ -56,7 +56,7 @@ for b in "${benches[@]}"; do
     name=$(basename "$b")
     start=$SECONDS
     case $name in
-    bench_thread) "$b" </dev/null ;;
+    bench_thread | bench_outside) "$b" </dev/null ;;
     *) "${pin[@]}" "$b" </dev/null ;;
     esac
     rc=$?

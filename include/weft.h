@@ -49,5 +49,6 @@
 #include "weft/gen.h"
 #include "weft/sync.h"
 #include "weft/thread.h"
+#include "weft/loop.h"
 
 #endif /* WEFT_H */

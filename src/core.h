@@ -544,6 +544,12 @@ typedef struct weft__service_ops {
     void (*shutdown)(weft__loop *L, weft__service *s);
     /* The loop closes: no task is left.  Release everything. */
     void (*close)(weft__loop *L, weft__service *s);
+    /* Asked only when no task is ready and no timer, fd or counted source
+     * could wake one: may something outside the loop still do so (another
+     * thread holding a handle to it)?  A service that answers true must
+     * wake the loop when the answer turns false, so that the deadlock is
+     * then seen. */
+    bool (*may_wake)(weft__loop *L, weft__service *s);
 } weft__service_ops;
 
 struct weft__service {
@@ -670,6 +676,12 @@ struct weft__joinset {
 int weft__join_open(weft__loop *L, weft__joinset *js);
 /* Closes js: its children must all have finished or been given back. */
 void weft__join_close(weft__loop *L, weft__joinset *js);
+/* A set with no owner task, for a feature that collects tasks itself (the
+ * tasks submitted through a loop handle): registered in the loop's table so
+ * that its children report to on_done, linked to no task, never waited on
+ * with weft__join_wait.  0 or -ENOMEM. */
+int weft__join_register(weft__loop *L, weft__joinset *js);
+void weft__join_unregister(weft__loop *L, weft__joinset *js);
 
 /* Registers slot idx (not finished) as a child of js. */
 static inline void weft__join_add(weft__loop *L, weft__joinset *js,

@@ -83,17 +83,34 @@ static int grow(weft__loop *L)
     return 0;
 }
 
-int weft__join_open(weft__loop *L, weft__joinset *js)
+int weft__join_register(weft__loop *L, weft__joinset *js)
 {
-    if (L->cur->njoins == UINT8_MAX)
-        return -EOVERFLOW; /* the record counts them in a byte */
     if (!L->join_free && grow(L))
         return -ENOMEM;
     uint32_t id = L->join_free;
     L->join_free = (uint32_t)((uintptr_t)L->joinsets[id] >> 1);
     L->joinsets[id] = js;
-    weft__record *r = L->cur;
     js->id = id;
+    js->owner = NULL;
+    js->outer = NULL;
+    return 0;
+}
+
+void weft__join_unregister(weft__loop *L, weft__joinset *js)
+{
+    L->joinsets[js->id] =
+        (weft__joinset *)(uintptr_t)((uintptr_t)L->join_free << 1 | FREE_TAG);
+    L->join_free = js->id;
+}
+
+int weft__join_open(weft__loop *L, weft__joinset *js)
+{
+    if (L->cur->njoins == UINT8_MAX)
+        return -EOVERFLOW; /* the record counts them in a byte */
+    int rc = weft__join_register(L, js);
+    if (rc)
+        return rc;
+    weft__record *r = L->cur;
     js->owner = r;
     js->depth = r->nscopes;
     js->outer = r->join;
@@ -109,7 +126,5 @@ void weft__join_close(weft__loop *L, weft__joinset *js)
         p = &(*p)->outer;
     *p = js->outer;
     js->owner->njoins--;
-    L->joinsets[js->id] =
-        (weft__joinset *)(uintptr_t)((uintptr_t)L->join_free << 1 | FREE_TAG);
-    L->join_free = js->id;
+    weft__join_unregister(L, js);
 }

@@ -8,8 +8,8 @@
  *   2. poll: wait for file descriptors - not at all if tasks are ready and
  *      none waits on an fd, without blocking if tasks are ready, otherwise
  *      until the earliest timer.  If nothing is ready and nothing could ever
- *      wake a task (no timer, no fd, no thread-pool job, no handle another
- *      thread can wake us through), it is a deadlock (step 4).
+ *      wake a task (no timer, no fd, no wake source a service counts or
+ *      reports), it is a deadlock.
  *   3. timers: read the clock once, wake every task whose deadline passed,
  *      in deadline order (equal deadlines in arming order).
  *   4. run: switch into the ready tasks; they switch among themselves and
@@ -203,9 +203,14 @@ static void deadlock(weft__loop *L)
             abandon(L, i);
 }
 
-static bool wake_source(const weft__loop *L)
+static bool wake_source(weft__loop *L)
 {
-    return L->n_user_timers || L->n_io || L->n_sources;
+    if (L->n_user_timers || L->n_io || L->n_sources)
+        return true;
+    for (weft__service *sv = L->services; sv; sv = sv->next)
+        if (sv->ops->may_wake && sv->ops->may_wake(L, sv))
+            return true;
+    return false;
 }
 
 static void on_ready(void *ctx, void *data, unsigned events)

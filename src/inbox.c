@@ -1,0 +1,412 @@
+/*
+ * inbox.c - loop handles (weft_loop) and weft_call_soon: how other threads
+ * and other loops hand work to a loop (see inbox.h for the protocol).
+ *
+ * The handle is created with a loop service on first use.  The service
+ * empties the inbox at each turn and before the loop sleeps, counts as a
+ * wake source while users hold references (may_wake), stops taking work
+ * when the loop begins to shut down, and detaches the handle when the loop
+ * closes.  Each task started from the inbox is the only child of a join set
+ * of its own with no owner task (join.c): its on_done hook is where the
+ * outcome is collected - also for a task the loop cancelled before it ran,
+ * which is how a submission that never ran is told apart and dropped.
+ */
+#define _GNU_SOURCE
+#include "inbox.h"
+
+#include "alloc.h"
+#include "backend/backend.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+
+/* After the inbox brought work, the loop spins this long for more before
+ * it sleeps: a hand-off between two awake threads costs a fraction of a
+ * microsecond, a sleeping one tens (MACHINE-FACTS).  Only within
+ * RECENT_NS of the last message, so an idle loop costs nothing. */
+#define SPIN_NS 20000ull
+#define RECENT_NS 1000000ull
+
+typedef struct inbox {
+    weft__service svc; /* first: the loop's service list points at it */
+    weft_loop *h;
+    uint64_t last_msg; /* L->now when messages last came */
+} inbox;
+
+/* A weft_call_soon submission. */
+typedef struct weft__run {
+    weft__msg msg;
+    weft__joinset js; /* while its task lives */
+    weft_fn fn;
+    void *arg;
+    void (*drop)(void *arg);
+    bool ran;
+} weft__run;
+
+static void inbox_turn(weft__loop *L, weft__service *sv);
+static bool inbox_before_sleep(weft__loop *L, weft__service *sv,
+                               int64_t timeout_ns);
+static void inbox_after_sleep(weft__loop *L, weft__service *sv);
+static void inbox_shutdown(weft__loop *L, weft__service *sv);
+static void inbox_close(weft__loop *L, weft__service *sv);
+static bool inbox_may_wake(weft__loop *L, weft__service *sv);
+
+static const weft__service_ops inbox_ops = {
+    .turn = inbox_turn,
+    .before_sleep = inbox_before_sleep,
+    .after_sleep = inbox_after_sleep,
+    .shutdown = inbox_shutdown,
+    .close = inbox_close,
+    .may_wake = inbox_may_wake,
+};
+
+/* ---- the handle ---- */
+
+weft_loop *weft__loop_handle(weft__loop *L)
+{
+    inbox *ib = (inbox *)weft__service_find(L, &inbox_ops);
+    if (ib)
+        return ib->h;
+    weft_loop *h = weft__calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    if (!(ib = weft__calloc(1, sizeof *ib))) {
+        weft__free(h);
+        return NULL;
+    }
+    atomic_init(&h->refs, 1); /* the loop's own */
+    atomic_init(&h->state, WEFT__LOOP_OPEN);
+    h->backend = L->backend;
+    __atomic_store_n(&h->L, L, __ATOMIC_RELAXED);
+    atomic_store_explicit(&h->tag, WEFT__LOOP_TAG, memory_order_release);
+    ib->svc.ops = &inbox_ops;
+    ib->h = h;
+    weft__service_add(L, &ib->svc);
+    return h;
+}
+
+int weft__loop_check(weft_loop *h)
+{
+    if (!h || atomic_load_explicit(&h->tag, memory_order_acquire) !=
+                  WEFT__LOOP_TAG)
+        return -EINVAL;
+    return 0;
+}
+
+void weft__loop_hold(weft_loop *h)
+{
+    atomic_fetch_add_explicit(&h->refs, 1, memory_order_relaxed);
+}
+
+void weft__loop_drop(weft_loop *h)
+{
+    if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    atomic_store_explicit(&h->tag, 0, memory_order_relaxed);
+    weft__free(h);
+}
+
+/* Enters as a poster: false if the state refuses `work` (then left). */
+static bool poster_enter(weft_loop *h, bool work)
+{
+    atomic_fetch_add_explicit(&h->posters, 1, memory_order_seq_cst);
+    int st = atomic_load_explicit(&h->state, memory_order_seq_cst);
+    if (st == WEFT__LOOP_CLOSED || (work && st != WEFT__LOOP_OPEN)) {
+        atomic_fetch_sub_explicit(&h->posters, 1, memory_order_release);
+        return false;
+    }
+    return true;
+}
+
+static void poster_leave(weft_loop *h)
+{
+    atomic_fetch_sub_explicit(&h->posters, 1, memory_order_release);
+}
+
+/* The loop changed its state: waits out the posters that may have read
+ * the old one (each is a few instructions from leaving). */
+static void posters_drain(weft_loop *h)
+{
+    while (atomic_load_explicit(&h->posters, memory_order_acquire))
+        sched_yield();
+}
+
+int weft__inbox_post(weft_loop *h, weft__msg *m)
+{
+    if (!poster_enter(h, m->kind == WEFT__MSG_RUN ||
+                             m->kind == WEFT__MSG_CALL))
+        return -ESHUTDOWN;
+    weft__msg *old = atomic_load_explicit(&h->head, memory_order_relaxed);
+    do
+        m->next = old;
+    while (!atomic_compare_exchange_weak_explicit(
+        &h->head, &old, m, memory_order_seq_cst, memory_order_relaxed));
+    int woke = 0;
+    if (atomic_load_explicit(&h->sleeping, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&h->sleeping, 0, memory_order_seq_cst)) {
+        weft__backend_wake(h->backend);
+        woke = 1;
+    }
+    poster_leave(h);
+    return woke;
+}
+
+/* ---- the loop's side ---- */
+
+/* Everything posted so far, oldest first. */
+static weft__msg *take_all(weft_loop *h)
+{
+    weft__msg *m = atomic_exchange_explicit(&h->head, NULL,
+                                            memory_order_acquire);
+    weft__msg *fifo = NULL;
+    while (m) {
+        weft__msg *next = m->next;
+        m->next = fifo;
+        fifo = m;
+        m = next;
+    }
+    return fifo;
+}
+
+static void run_start(weft__loop *L, weft__run *r);
+
+static void dispatch(weft__loop *L, weft__msg *m)
+{
+    while (m) {
+        weft__msg *next = m->next;
+        switch (m->kind) {
+        case WEFT__MSG_RUN:
+            run_start(L, weft__container_of(m, weft__run, msg));
+            break;
+        case WEFT__MSG_CALL:
+            weft__call_start(L, m);
+            break;
+        case WEFT__MSG_CANCEL:
+            weft__call_cancel(L, m);
+            break;
+        default:
+            weft__call_done(L, m);
+            break;
+        }
+        m = next;
+    }
+}
+
+static void inbox_turn(weft__loop *L, weft__service *sv)
+{
+    inbox *ib = (inbox *)sv;
+    if (atomic_load_explicit(&ib->h->head, memory_order_relaxed)) {
+        ib->last_msg = L->now;
+        dispatch(L, take_all(ib->h));
+    }
+}
+
+static bool spin_for_messages(weft_loop *h)
+{
+    uint64_t until = weft__clock_ns() + SPIN_NS;
+    for (unsigned n = 1; !atomic_load_explicit(&h->head, memory_order_acquire);
+         n++) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+        if ((n & 63) == 0 && weft__clock_ns() > until)
+            return false;
+    }
+    return true;
+}
+
+static bool inbox_before_sleep(weft__loop *L, weft__service *sv,
+                               int64_t timeout_ns)
+{
+    inbox *ib = (inbox *)sv;
+    weft_loop *h = ib->h;
+    if (ib->last_msg && L->now - ib->last_msg < RECENT_NS &&
+        (timeout_ns < 0 || (uint64_t)timeout_ns > SPIN_NS) &&
+        spin_for_messages(h))
+        return true; /* taken by inbox_after_sleep */
+    atomic_store_explicit(&h->sleeping, 1, memory_order_seq_cst);
+    return atomic_load_explicit(&h->head, memory_order_seq_cst) != NULL;
+}
+
+static void inbox_after_sleep(weft__loop *L, weft__service *sv)
+{
+    weft_loop *h = ((inbox *)sv)->h;
+    atomic_store_explicit(&h->sleeping, 0, memory_order_relaxed);
+    inbox_turn(L, sv);
+}
+
+/* Users hold the handle: they may still submit (not once it shuts down). */
+static bool inbox_may_wake(weft__loop *L, weft__service *sv)
+{
+    weft_loop *h = ((inbox *)sv)->h;
+    return !L->closing &&
+           atomic_load_explicit(&h->users, memory_order_acquire) > 0;
+}
+
+/* No more work from now on; what is queued starts as tasks born cancelled
+ * (the loop is closing), which are dropped when they finish unstarted. */
+static void inbox_shutdown(weft__loop *L, weft__service *sv)
+{
+    weft_loop *h = ((inbox *)sv)->h;
+    atomic_store_explicit(&h->state, WEFT__LOOP_CLOSING, memory_order_seq_cst);
+    posters_drain(h);
+    inbox_turn(L, sv);
+}
+
+static void inbox_close(weft__loop *L, weft__service *sv)
+{
+    (void)L;
+    weft_loop *h = ((inbox *)sv)->h;
+    atomic_store_explicit(&h->state, WEFT__LOOP_CLOSED, memory_order_seq_cst);
+    posters_drain(h); /* none will write the eventfd from now on */
+    h->backend = NULL;
+    __atomic_store_n(&h->L, NULL, __ATOMIC_RELAXED);
+    weft__msg *m = take_all(h);
+    /* Only cancellations of calls that finished can be left. */
+    while (m) {
+        weft__msg *next = m->next;
+        weft__call_discard(m);
+        m = next;
+    }
+    weft__free(sv);
+    weft__loop_drop(h);
+}
+
+/* ---- weft_call_soon's tasks ---- */
+
+static void *run_body(void *arg)
+{
+    weft__run *r = arg;
+    r->ran = true;
+    return r->fn(r->arg);
+}
+
+static void run_free(weft__run *r, bool dropped)
+{
+    if (dropped && r->drop)
+        r->drop(r->arg);
+    weft__free(r);
+}
+
+static void run_done(weft__loop *L, weft__joinset *js, uint32_t child)
+{
+    weft__run *r = weft__container_of(js, weft__run, js);
+    weft__slot *s = &L->slots[child];
+    int err = weft__slot_err(s);
+    if (err && err != -ECANCELED) {
+        const char *msg = weft__msg_peek(L, child);
+        weft__report_add(L, "weft: task #%u (submitted to the loop) failed: "
+                            "%s%s%s",
+                         child, weft_strerror(err), msg ? ": " : "",
+                         msg ? msg : "");
+    }
+    weft__collect(L, child, NULL, false);
+    weft__join_unregister(L, js);
+    run_free(r, !r->ran);
+}
+
+static void run_start(weft__loop *L, weft__run *r)
+{
+    r->js.on_done = run_done;
+    uint32_t idx;
+    if (weft__join_register(L, &r->js)) {
+        run_free(r, true);
+        return;
+    }
+    if (weft__spawn_idx(L, run_body, r, NULL, &idx)) {
+        weft__join_unregister(L, &r->js);
+        run_free(r, true);
+        return;
+    }
+    L->slots[idx].flags &= (uint8_t)~WEFT__SF_OWNED; /* nobody's handle */
+    weft__join_add(L, &r->js, idx);
+}
+
+/* ---- public API ---- */
+
+int weft_loop_current(weft_loop **loop)
+{
+    if (!loop)
+        return -EINVAL;
+    weft__loop *L = weft__tls_loop;
+    if (!L)
+        return -EPERM;
+    weft_loop *h = weft__loop_handle(L);
+    if (!h)
+        return -ENOMEM;
+    weft_loop_ref(h);
+    *loop = h;
+    return 0;
+}
+
+int weft_loop_ref(weft_loop *loop)
+{
+    int rc = weft__loop_check(loop);
+    if (rc)
+        return rc;
+    weft__loop_hold(loop);
+    atomic_fetch_add_explicit(&loop->users, 1, memory_order_relaxed);
+    return 0;
+}
+
+int weft_loop_release(weft_loop *loop)
+{
+    if (!loop)
+        return 0;
+    int rc = weft__loop_check(loop);
+    if (rc)
+        return rc;
+    unsigned users = atomic_load_explicit(&loop->users, memory_order_relaxed);
+    do {
+        if (users == 0)
+            return -EINVAL; /* more releases than references */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &loop->users, &users, users - 1, memory_order_acq_rel,
+        memory_order_relaxed));
+    if (users == 1) {
+        /* The last user let go: an idle loop may now be deadlocked, and
+         * must look again (inbox_may_wake). */
+        if (poster_enter(loop, true)) {
+            weft__backend_wake(loop->backend);
+            poster_leave(loop);
+        }
+    }
+    weft__loop_drop(loop);
+    return 0;
+}
+
+int weft_loop_closed(weft_loop *loop)
+{
+    int rc = weft__loop_check(loop);
+    if (rc)
+        return rc;
+    return atomic_load_explicit(&loop->state, memory_order_acquire) !=
+           WEFT__LOOP_OPEN;
+}
+
+int weft_call_soon(weft_loop *loop, weft_fn fn, void *arg,
+                   void (*drop)(void *arg))
+{
+    if (!fn)
+        return -EINVAL;
+    int rc = weft__loop_check(loop);
+    if (rc)
+        return rc;
+    weft__run *r = weft__malloc(sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->msg.kind = WEFT__MSG_RUN;
+    r->js = (weft__joinset){0};
+    r->fn = fn;
+    r->arg = arg;
+    r->drop = drop;
+    r->ran = false;
+    if ((rc = weft__inbox_post(loop, &r->msg)) < 0) {
+        weft__free(r);
+        return rc;
+    }
+    return 0;
+}
