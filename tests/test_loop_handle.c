@@ -23,6 +23,8 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include "alloc.h"
+
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -614,6 +616,184 @@ static void case_closed_target(void)
     printf("ok   call_on_closed_loop\n");
 }
 
+/* ---- many threads submitting at once ---- */
+
+#define MT_THREADS 4
+#define MT_EACH 5000
+static atomic_int mt_ran[MT_THREADS * MT_EACH];
+static long mt_count;
+static weft_event mt_done = WEFT_EVENT_INIT;
+
+static void *mt_run(void *arg)
+{
+    atomic_fetch_add(&mt_ran[P2I(arg)], 1);
+    if (++mt_count == MT_THREADS * MT_EACH)
+        weft_event_set(&mt_done);
+    return NULL;
+}
+
+typedef struct mt_arg {
+    weft_loop *h;
+    int base;
+} mt_arg;
+
+static void *mt_submitter(void *arg)
+{
+    mt_arg *a = arg;
+    for (int i = 0; i < MT_EACH; i++)
+        REQUIRE(weft_call_soon(a->h, mt_run, I2P(a->base + i), NULL) == 0);
+    weft_loop_release(a->h);
+    return NULL;
+}
+
+static void *many_submitters(void *arg)
+{
+    (void)arg;
+    pthread_t t[MT_THREADS];
+    mt_arg a[MT_THREADS];
+    mt_count = 0;
+    for (int i = 0; i < MT_THREADS; i++) {
+        REQUIRE(weft_loop_current(&a[i].h) == 0);
+        a[i].base = i * MT_EACH;
+        REQUIRE(pthread_create(&t[i], NULL, mt_submitter, &a[i]) == 0);
+    }
+    CHECK_EQ(weft_event_wait(&mt_done), 0);
+    weft_event_clear(&mt_done);
+    for (int i = 0; i < MT_THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < MT_THREADS * MT_EACH; i++)
+        if (atomic_load(&mt_ran[i]) != 1) {
+            fprintf(stderr, "item %d ran %d times\n", i,
+                    atomic_load(&mt_ran[i]));
+            check_failures++;
+            break;
+        }
+    return NULL;
+}
+
+/* A future cancelled before its task started: the task never runs. */
+static atomic_int never_ran;
+
+static void *must_not_run(void *arg)
+{
+    (void)arg;
+    atomic_store(&never_ran, 1);
+    return NULL;
+}
+
+static void *future_cancel_before_start(void *arg)
+{
+    (void)arg;
+    weft_loop *h;
+    REQUIRE(weft_loop_current(&h) == 0);
+    weft_future *f;
+    /* Posted and cancelled while this task runs: the loop takes both in
+     * one turn, the start first, then the cancellation before the task's
+     * first turn. */
+    REQUIRE(weft_submit(h, must_not_run, NULL, &f) == 0);
+    CHECK_EQ(weft_future_cancel(f), 0);
+    CHECK_SLEEP_UNTIL(weft_future_done(f) == 1);
+    CHECK_EQ(weft_future_join(f, NULL), -ECANCELED);
+    CHECK_EQ(atomic_load(&never_ran), 0);
+    weft_loop_release(h);
+    return NULL;
+}
+
+/* ---- running out of memory ---- */
+
+typedef struct oom_item {
+    int ran, dropped, refused;
+} oom_item;
+static oom_item oom_items[4];
+
+static void *oom_mark_ran(void *arg)
+{
+    ((oom_item *)arg)->ran++;
+    return NULL;
+}
+
+static void oom_mark_drop(void *arg)
+{
+    ((oom_item *)arg)->dropped++;
+}
+
+static void *oom_scenario(void *arg)
+{
+    (void)arg;
+    weft_loop *h;
+    int rc = weft_loop_current(&h);
+    if (rc) {
+        CHECK_EQ(rc, -ENOMEM);
+        for (int i = 0; i < 4; i++)
+            oom_items[i].refused = 1;
+        return NULL;
+    }
+    for (int i = 0; i < 4; i++) {
+        rc = weft_call_soon(h, oom_mark_ran, &oom_items[i], oom_mark_drop);
+        if (rc) {
+            CHECK_EQ(rc, -ENOMEM);
+            oom_items[i].refused = 1;
+        }
+    }
+    weft_task *t;
+    void *res = NULL;
+    rc = weft_spawn_on(h, add_one, I2P(1), &t);
+    if (rc == 0) {
+        rc = weft_await(t, &res);
+        CHECK(rc == -ENOMEM || (rc == 0 && P2I(res) == 2));
+    } else {
+        CHECK_EQ(rc, -ENOMEM);
+    }
+    weft_future *f;
+    rc = weft_submit(h, add_one, I2P(5), &f);
+    if (rc == 0) {
+        CHECK_SLEEP_UNTIL(weft_future_done(f) == 1);
+        rc = weft_future_join(f, &res);
+        CHECK(rc == -ENOMEM || (rc == 0 && P2I(res) == 6));
+    } else {
+        CHECK_EQ(rc, -ENOMEM);
+    }
+    for (int i = 0; i < 10; i++)
+        weft_yield();
+    weft_loop_release(h);
+    return NULL;
+}
+
+static void case_oom(void)
+{
+    check_case_name = "out_of_memory_everywhere";
+    alarm(60);
+    long base = weft__alloc_live;
+    long n;
+    for (n = 1; n < 1000; n++) {
+        memset(oom_items, 0, sizeof oom_items);
+        weft__alloc_fail_countdown = n;
+        int rc = weft_run(oom_scenario, NULL, NULL);
+        bool reached = weft__alloc_fail_countdown == 0;
+        weft__alloc_fail_countdown = 0;
+        CHECK(rc == 0 || rc == -ENOMEM);
+        if (rc == 0)
+            for (int i = 0; i < 4; i++) {
+                oom_item *it = &oom_items[i];
+                if (it->ran + it->dropped + it->refused != 1) {
+                    fprintf(stderr, "N=%ld item %d: ran %d dropped %d "
+                            "refused %d\n", n, i, it->ran, it->dropped,
+                            it->refused);
+                    check_failures++;
+                }
+            }
+        if (weft__alloc_live != base) {
+            fprintf(stderr, "N=%ld: %ld allocations leaked\n", n,
+                    weft__alloc_live - base);
+            check_failures++;
+            break;
+        }
+        if (!reached)
+            break;
+    }
+    printf("ok   out_of_memory_everywhere (%ld failure points)\n", n - 1);
+}
+
 int main(void)
 {
     check_begin();
@@ -638,5 +818,9 @@ int main(void)
     two_loops("spawn_on_gather", call_b_gather);
     two_loops("call_on_cycle_between_loops", call_cycle);
     case_closed_target();
+    check_case("many_threads_submit_at_once", many_submitters, NULL, 0);
+    check_case("future_cancelled_before_start", future_cancel_before_start,
+               NULL, 0);
+    case_oom();
     return check_end();
 }
