@@ -310,8 +310,17 @@ static void run_done(weft__loop *L, weft__joinset *js, uint32_t child)
 
 static void run_start(weft__loop *L, weft__run *r)
 {
-    r->js.on_done = run_done;
     uint32_t idx;
+    if (!r->drop) {
+        /* Nothing to call if it never runs: a plain detached task. */
+        if (weft__spawn_idx(L, r->fn, r->arg, NULL, &idx) == 0)
+            L->slots[idx].flags = (uint8_t)((L->slots[idx].flags &
+                                             ~WEFT__SF_OWNED) |
+                                            WEFT__SF_DETACHED);
+        weft__free(r);
+        return;
+    }
+    r->js.on_done = run_done;
     if (weft__join_register(L, &r->js)) {
         run_free(r, true);
         return;
