@@ -50,5 +50,6 @@
 #include "weft/sync.h"
 #include "weft/thread.h"
 #include "weft/loop.h"
+#include "weft/signal.h"
 
 #endif /* WEFT_H */

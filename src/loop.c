@@ -1,6 +1,6 @@
 /*
- * loop.c - weft_run: creating a loop, the host loop, shutdown, deadlock
- * detection.
+ * loop.c - weft__run (behind weft_run, run.c): creating a loop, the host
+ * loop, shutdown, deadlock detection.
  *
  * The host loop runs on the thread's own stack.  Each turn:
  *   1. shutdown: once the main task has finished, cancel every task still
@@ -28,6 +28,7 @@
 #include "backend/backend.h"
 #include "coro/overflow.h"
 #include "coro/switch.h"
+#include "run.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -339,7 +340,8 @@ const char *weft__run_message(void)
     return run_msg_set ? run_msg : NULL;
 }
 
-int weft_run(weft_fn fn, void *arg, void **result)
+int weft__run(weft_fn fn, void *arg, void **result,
+              int (*started)(weft__loop *L, void *ctx), void *ctx)
 {
     if (!fn)
         return -EINVAL;
@@ -360,7 +362,11 @@ int weft_run(weft_fn fn, void *arg, void **result)
     weft__tls_loop = L;
     weft_spawn_opts opts = {.name = "main"};
     uint32_t idx;
-    rc = weft__spawn_idx(L, fn, arg, &opts, &idx);
+    /* What the caller composes with the core (run.c: the SIGINT handler)
+     * joins the loop before the main task exists. */
+    rc = started ? started(L, ctx) : 0;
+    if (rc == 0)
+        rc = weft__spawn_idx(L, fn, arg, &opts, &idx);
     if (rc == 0) {
         L->main_idx = idx;
         L->slots[idx].flags &= (uint8_t)~WEFT__SF_OWNED; /* nobody's handle */

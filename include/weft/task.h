@@ -44,6 +44,20 @@ typedef struct weft_spawn_opts {
  * tasks that failed and failed tasks nobody awaited, and closes the loop,
  * leaving no memory, file descriptor, thread or mapping behind.
  *
+ * Ctrl-C, as asyncio.run handles it: called on the process's main thread
+ * while SIGINT has its default disposition, weft_run installs a SIGINT
+ * handler for the run and restores the default on return.  The first
+ * SIGINT cancels the main task - its cleanup runs, shielded cleanup can
+ * still await (weft_shield_begin), and shutdown then cancels the other
+ * tasks as usual - and weft_run returns -EINTR, however the main task
+ * finished.  The handler gives SIGINT its default action back as it fires,
+ * so a second Ctrl-C during cleanup kills the program.  While some task of
+ * the process watches SIGINT (weft_signal_watch, weft/signal.h), SIGINT
+ * goes to the watchers instead and cancels nothing: the program took over.
+ * On any other thread, or if the program set SIGINT's disposition itself
+ * (SIG_IGN, a handler of its own), nothing is installed.  weft_run_ex can
+ * turn this off or re-raise the SIGINT.
+ *
  * result: if not NULL, receives what fn returned (NULL if it never returned).
  * Returns 0 or the main task's error (its weft_fail() code, or -ECANCELED),
  * whose message weft_errmsg() gives afterwards on this thread.
@@ -54,8 +68,34 @@ typedef struct weft_spawn_opts {
  *   -EDEADLK  every task was waiting and nothing could wake any of them; the
  *             stuck tasks are named on stderr, then cancelled.  A task that
  *             still cannot finish is abandoned (reported, never resumed).
+ *   -EINTR    interrupted by SIGINT (Ctrl-C): the main task was cancelled.
+ * Call it from a thread that is not running a loop; weft_run(fn, arg,
+ * result) is weft_run_ex(fn, arg, NULL, result).
  */
 int weft_run(weft_fn fn, void *arg, void **result);
+
+/* Options for weft_run_ex().  Zero-initialise, then set what you need. */
+typedef struct weft_run_opts {
+    /* WEFT_RUN_* flags. */
+    unsigned flags;
+} weft_run_opts;
+
+/* Do not install the SIGINT handler: SIGINT keeps whatever disposition it
+ * has (by default, Ctrl-C kills the program at once, without cleanup). */
+#define WEFT_RUN_NO_SIGINT 1u
+/* If SIGINT interrupted the run: once everything is cleaned up, restore
+ * SIGINT's default action and raise it, so that the program dies by SIGINT
+ * as the shell expects from an interrupted program (exit status 130)
+ * instead of returning -EINTR. */
+#define WEFT_RUN_RERAISE_SIGINT 2u
+
+/*
+ * weft_run() with options; opts may be NULL (weft_run's defaults).
+ * Errors: those of weft_run(), and -EINVAL for an unknown flag.
+ * With WEFT_RUN_RERAISE_SIGINT, an interrupted run does not return.
+ */
+int weft_run_ex(weft_fn fn, void *arg, const weft_run_opts *opts,
+                void **result);
 
 /*
  * asyncio.create_task(): starts fn(arg) as a new task.  It starts on a later
