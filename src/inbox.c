@@ -21,17 +21,9 @@
 #include <sched.h>
 #include <stdio.h>
 
-/* After the inbox brought work, the loop spins this long for more before
- * it sleeps: a hand-off between two awake threads costs a fraction of a
- * microsecond, a sleeping one tens (MACHINE-FACTS).  Only within
- * RECENT_NS of the last message, so an idle loop costs nothing. */
-#define SPIN_NS 20000ull
-#define RECENT_NS 1000000ull
-
 typedef struct inbox {
     weft__service svc; /* first: the loop's service list points at it */
     weft_loop *h;
-    uint64_t last_msg; /* L->now when messages last came */
 } inbox;
 
 /* A weft_call_soon submission. */
@@ -41,8 +33,64 @@ typedef struct weft__run {
     weft_fn fn;
     void *arg;
     void (*drop)(void *arg);
+    struct weft__run_slab *slab;
     bool ran;
 } weft__run;
+
+/*
+ * Submissions come from one thread and are freed on another (the loop's):
+ * with a malloc for each, the submitting thread spends most of its time in
+ * the allocator's slow path (its arena refilled by frees from the other
+ * thread), and the loop walks messages scattered over the heap.  So they
+ * are carved from slabs of RUN_SLAB, handed out in order under the
+ * handle's slab_lock (posters only; the loop never takes it), and a slab is
+ * freed when the last of its messages is: `left` counts the messages not
+ * released plus the slots not handed out (given up when the handle goes).
+ */
+#define RUN_SLAB 64
+
+typedef struct weft__run_slab {
+    atomic_uint left;
+    weft__run runs[RUN_SLAB];
+} weft__run_slab;
+
+static weft__run *run_alloc(weft_loop *h)
+{
+    while (atomic_flag_test_and_set_explicit(&h->slab_lock,
+                                             memory_order_acquire)) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+    }
+    weft__run_slab *sl = h->slab;
+    if (!sl || h->slab_used == RUN_SLAB) {
+        if (!(sl = weft__malloc(sizeof *sl))) {
+            atomic_flag_clear_explicit(&h->slab_lock, memory_order_release);
+            return NULL;
+        }
+        atomic_init(&sl->left, RUN_SLAB);
+        h->slab = sl;
+        h->slab_used = 0;
+    }
+    weft__run *r = &sl->runs[h->slab_used++];
+    atomic_flag_clear_explicit(&h->slab_lock, memory_order_release);
+    r->slab = sl;
+    return r;
+}
+
+static void slab_put(weft__run_slab *sl, unsigned n)
+{
+    if (atomic_fetch_sub_explicit(&sl->left, n, memory_order_acq_rel) == n)
+        weft__free(sl);
+}
+
+/* Any thread. */
+static void run_release(weft__run *r)
+{
+    slab_put(r->slab, 1);
+}
 
 static void inbox_turn(weft__loop *L, weft__service *sv);
 static bool inbox_before_sleep(weft__loop *L, weft__service *sv,
@@ -104,6 +152,8 @@ void weft__loop_drop(weft_loop *h)
     if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
         return;
     atomic_store_explicit(&h->tag, 0, memory_order_relaxed);
+    if (h->slab && h->slab_used < RUN_SLAB) /* slots never handed out */
+        slab_put(h->slab, RUN_SLAB - h->slab_used);
     weft__free(h);
 }
 
@@ -195,38 +245,22 @@ static void dispatch(weft__loop *L, weft__msg *m)
 
 static void inbox_turn(weft__loop *L, weft__service *sv)
 {
-    inbox *ib = (inbox *)sv;
-    if (atomic_load_explicit(&ib->h->head, memory_order_relaxed)) {
-        ib->last_msg = L->now;
-        dispatch(L, take_all(ib->h));
-    }
+    weft_loop *h = ((inbox *)sv)->h;
+    if (atomic_load_explicit(&h->head, memory_order_relaxed))
+        dispatch(L, take_all(h));
 }
 
-static bool spin_for_messages(weft_loop *h)
-{
-    uint64_t until = weft__clock_ns() + SPIN_NS;
-    for (unsigned n = 1; !atomic_load_explicit(&h->head, memory_order_acquire);
-         n++) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ __volatile__("yield");
-#endif
-        if ((n & 63) == 0 && weft__clock_ns() > until)
-            return false;
-    }
-    return true;
-}
-
+/* No spinning for messages before sleeping (the thread pool spins for its
+ * completions): a loop spinning after each message keeps its CPU busy, so
+ * the scheduler cannot put a submitting thread that sleeps between
+ * submissions next to it, and every hand-off then pays a cross-CPU wake-up
+ * (~50 us here against ~6 us on one CPU; docs/benchmarks.md). */
 static bool inbox_before_sleep(weft__loop *L, weft__service *sv,
                                int64_t timeout_ns)
 {
-    inbox *ib = (inbox *)sv;
-    weft_loop *h = ib->h;
-    if (ib->last_msg && L->now - ib->last_msg < RECENT_NS &&
-        (timeout_ns < 0 || (uint64_t)timeout_ns > SPIN_NS) &&
-        spin_for_messages(h))
-        return true; /* taken by inbox_after_sleep */
+    (void)L;
+    (void)timeout_ns;
+    weft_loop *h = ((inbox *)sv)->h;
     atomic_store_explicit(&h->sleeping, 1, memory_order_seq_cst);
     return atomic_load_explicit(&h->head, memory_order_seq_cst) != NULL;
 }
@@ -288,7 +322,7 @@ static void run_free(weft__run *r, bool dropped)
 {
     if (dropped && r->drop)
         r->drop(r->arg);
-    weft__free(r);
+    run_release(r);
 }
 
 static void run_done(weft__loop *L, weft__joinset *js, uint32_t child)
@@ -317,7 +351,7 @@ static void run_start(weft__loop *L, weft__run *r)
             L->slots[idx].flags = (uint8_t)((L->slots[idx].flags &
                                              ~WEFT__SF_OWNED) |
                                             WEFT__SF_DETACHED);
-        weft__free(r);
+        run_release(r);
         return;
     }
     r->js.on_done = run_done;
@@ -404,7 +438,7 @@ int weft_call_soon(weft_loop *loop, weft_fn fn, void *arg,
     int rc = weft__loop_check(loop);
     if (rc)
         return rc;
-    weft__run *r = weft__malloc(sizeof *r);
+    weft__run *r = run_alloc(loop);
     if (!r)
         return -ENOMEM;
     r->msg.kind = WEFT__MSG_RUN;
@@ -414,7 +448,7 @@ int weft_call_soon(weft_loop *loop, weft_fn fn, void *arg,
     r->drop = drop;
     r->ran = false;
     if ((rc = weft__inbox_post(loop, &r->msg)) < 0) {
-        weft__free(r);
+        run_release(r);
         return rc;
     }
     return 0;

@@ -51,14 +51,20 @@ struct weft_loop {
     atomic_int state;  /* WEFT__LOOP_* */
     atomic_int posters; /* threads inside weft__inbox_post */
     atomic_int sleeping; /* the loop is about to block in its poller */
-    /* Apart from the fields above (a cache line away), which posters only
-     * read while the loop runs. */
-    char pad_[64];
-    _Atomic(weft__msg *) head; /* newest first */
     weft__backend *backend; /* until CLOSED */
     /* The loop itself, for identity checks only (compared, never followed
      * from another thread); NULL once closed. */
     weft__loop *L;
+    /* Apart from the fields above (a cache line away), which posters only
+     * read while the loop runs. */
+    char pad_[64];
+    _Atomic(weft__msg *) head; /* newest first */
+    /* weft_call_soon's messages are carved from slabs (inbox.c): the
+     * posters' current one, under slab_lock (posters only). */
+    char pad2_[64];
+    atomic_flag slab_lock;
+    struct weft__run_slab *slab;
+    unsigned slab_used;
 };
 
 /* The handle of L, created (with its service) on first use; NULL if out of
