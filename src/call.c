@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <time.h>
 
 #define FUTURE_TAG 0x66757475u /* "futu" */
@@ -69,19 +68,21 @@ static weft__call *call_new(weft_loop *target, weft_fn fn, void *arg,
     if (!c)
         return NULL;
     if (future) {
+        /* Timed waits are on CLOCK_MONOTONIC, weft_now()'s clock. */
         pthread_condattr_t ca;
-        bool ok = pthread_condattr_init(&ca) == 0;
-        ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
-        if (!ok || pthread_mutex_init(&c->mu, NULL)) {
+        if (pthread_condattr_init(&ca)) {
             weft__free(c);
             return NULL;
         }
-        if (pthread_cond_init(&c->cv, &ca)) {
-            pthread_mutex_destroy(&c->mu);
-            weft__free(c);
-            return NULL;
-        }
+        bool ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+                  pthread_cond_init(&c->cv, &ca) == 0;
         pthread_condattr_destroy(&ca);
+        if (!ok || pthread_mutex_init(&c->mu, NULL)) {
+            if (ok)
+                pthread_cond_destroy(&c->cv);
+            weft__free(c);
+            return NULL;
+        }
         atomic_init(&c->tag, FUTURE_TAG);
         c->is_future = true;
     }

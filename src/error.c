@@ -23,11 +23,13 @@
     X(EAGAIN, "not ready yet")                                                \
     X(EOVERFLOW, "too many (scopes, shields or sets open in one task), or "   \
                  "a value too large")                                         \
-    X(ESHUTDOWN, "the queue was shut down")                                   \
+    X(ESHUTDOWN, "shut down (a queue, or a loop that takes no more work)")    \
     X(EPIPE, "broken (a barrier reset or aborted, or a closed pipe)")         \
     X(ERANGE, "index out of range")                                           \
     X(ENOTSUP, "this kind of file cannot be waited for (always ready)")       \
-    X(EBADF, "not an open file descriptor")
+    X(EBADF, "not an open file descriptor (or a signal watcher closed "       \
+             "while waited on)")                                              \
+    X(EINTR, "interrupted by SIGINT (Ctrl-C)")
 
 const char *weft_strerror(int err)
 {
