@@ -87,6 +87,18 @@ int check_end(void)
         check_failures++;
     }
     int fds = check_count_fds(), threads = check_count_threads();
+    /* A joined thread may still be counted for a moment: pthread_join
+     * returns when the kernel clears the thread's id, slightly before the
+     * thread leaves the process's count.  Look again, for at most 0.5 s. */
+#if WEFT_TSAN
+    int settled = threads0 + 1; /* ThreadSanitizer's own thread, maybe */
+#else
+    int settled = threads0;
+#endif
+    for (int i = 0; i < 500 && threads > settled; i++) {
+        usleep(1000);
+        threads = check_count_threads();
+    }
 #if WEFT_TSAN
     /* ThreadSanitizer starts a background thread of its own. */
     if (threads == threads0 + 1)
