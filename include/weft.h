@@ -51,5 +51,7 @@
 #include "weft/thread.h"
 #include "weft/loop.h"
 #include "weft/signal.h"
+#include "weft/fd.h"
+#include "weft/net.h"
 
 #endif /* WEFT_H */

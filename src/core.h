@@ -296,6 +296,9 @@ struct weft__loop {
 
     weft__stacks *stacks;
     weft__backend *backend;
+    /* Poll data with bit 0 set is not a waiting record but belongs to the
+     * feature that set this hook (the fd registry): passed on unread. */
+    void (*tagged_ready)(weft__loop *L, uintptr_t data, unsigned events);
     /* Features that take part in the host loop's turns (see weft__service),
      * in registration order. */
     struct weft__service *services;

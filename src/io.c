@@ -36,6 +36,10 @@ const weft__wait_kind weft__wait_io = {
 
 void weft__io_ready(weft__loop *L, void *data, unsigned events)
 {
+    if ((uintptr_t)data & 1) {
+        L->tagged_ready(L, (uintptr_t)data, events);
+        return;
+    }
     weft__record *f = data;
     if (f->wait != WEFT__WAIT_BLOCKED || f->kind != &weft__wait_io)
         return;

@@ -45,7 +45,9 @@ int weft_to_thread(weft_fn fn, void *arg, void **result);
  * when the loop closes.  Because fn may outlive the call, arg must belong
  * to the job (allocated for it, freed by fn or by drop's result), never the
  * caller's stack.  A job still queued is withdrawn instead, as with
- * weft_to_thread, and drop is not called.
+ * weft_to_thread, and drop is not called (*result is then NULL); when the
+ * job is left running, *result is left untouched - so a caller that set it
+ * to arg beforehand knows who frees arg.
  * Errors: as weft_to_thread.
  */
 int weft_to_thread_detachable(weft_fn fn, void *arg,

@@ -17,7 +17,9 @@
 typedef struct weft__backend weft__backend;
 
 /* Called for each ready registration: data as registered, events a mask of
- * WEFT_READABLE / WEFT_WRITABLE. */
+ * WEFT_READABLE / WEFT_WRITABLE, plus WEFT__POLL_HUP when the peer hung up
+ * or the descriptor has an error (sticky: no later edge will say it). */
+#define WEFT__POLL_HUP 4u
 typedef void (*weft__ready_fn)(void *ctx, void *data, unsigned events);
 
 int weft__backend_open(weft__backend **out);
@@ -28,6 +30,13 @@ void weft__backend_close(weft__backend *b);
  * already registered). */
 int weft__backend_add(weft__backend *b, int fd, unsigned events, void *data);
 void weft__backend_del(weft__backend *b, int fd);
+
+/* Lasting, edge-triggered interest in both directions (the fd registry):
+ * each time fd becomes readable or writable (or gets an error or a
+ * hang-up) it is reported, until weft__backend_unwatch or close(2).
+ * Returns 0 or -errno. */
+int weft__backend_watch(weft__backend *b, int fd, void *data);
+void weft__backend_unwatch(weft__backend *b, int fd);
 
 /* Waits up to timeout_ns (0: don't block; negative: no limit) and reports
  * ready registrations.  A wake-up from weft__backend_wake ends the wait

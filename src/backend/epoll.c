@@ -86,6 +86,22 @@ void weft__backend_del(weft__backend *b, int fd)
     epoll_ctl(b->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+int weft__backend_watch(weft__backend *b, int fd, void *data)
+{
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.ptr = data,
+    };
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return -errno;
+    return 0;
+}
+
+void weft__backend_unwatch(weft__backend *b, int fd)
+{
+    epoll_ctl(b->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
 static int wait_events(weft__backend *b, int64_t timeout_ns)
 {
     if (!b->no_pwait2) {
@@ -135,6 +151,8 @@ int weft__backend_poll(weft__backend *b, int64_t timeout_ns,
             ev |= WEFT_WRITABLE;
         if (e->events & (EPOLLERR | EPOLLHUP))
             ev |= WEFT_READABLE | WEFT_WRITABLE; /* caller masks */
+        if (e->events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
+            ev |= WEFT__POLL_HUP;
         fn(ctx, e->data.ptr, ev);
         reported++;
     }

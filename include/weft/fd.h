@@ -1,0 +1,148 @@
+/*
+ * weft/fd.h - descriptors weft manages (sockets, pipes) and the I/O calls
+ * on them, each suspending only the calling task.  Included by weft.h.
+ *
+ *     weft_fd *c;
+ *     weft_fd_open(sock, &c);                 // weft owns sock from now on
+ *     char buf[4096];
+ *     ssize_t n;
+ *     while ((n = weft_fd_read(c, buf, sizeof buf)) > 0)
+ *         if (weft_fd_write(c, buf, (size_t)n, NULL) != 0)
+ *             break;                          // echo
+ *     weft_fd_close(c);
+ *
+ * A descriptor given to weft_fd_open is registered once with the loop's
+ * poller, edge-triggered, and its readiness is remembered per direction:
+ * a call tries the system call first when the descriptor was last seen
+ * ready, and forgets the readiness only when the call would block (EAGAIN)
+ * or, on a stream, when it moved fewer bytes than asked.  A connection
+ * that keeps being ready costs no poller call and no failed read.
+ *
+ * One task may wait to read and another to write on one descriptor at the
+ * same time (full duplex); a second reader (or writer) gets -EBUSY.
+ *
+ * Handles are not pointers: they carry the loop, a slot and a generation,
+ * so a closed handle - or a handle whose descriptor number has since been
+ * reused by another weft_fd_open - is refused with -EINVAL and never
+ * touches the new descriptor, and events the poller reports for a closed
+ * descriptor are ignored.  A handle belongs to the loop that opened it
+ * (-EPERM elsewhere).  Descriptors still open when the loop closes are
+ * closed then.
+ *
+ * Close through weft_fd_close only.  Closing the number with close(2)
+ * instead is a bug weft cannot see: the poller forgets the descriptor
+ * silently, so a task waiting on it is not woken (until its cancellation
+ * or a scope's deadline), and the handle would use whatever file next gets
+ * that number.  (tests/test_fd.c shows both.)
+ *
+ * No call here raises SIGPIPE: sockets are written with MSG_NOSIGNAL, and
+ * while a loop has descriptors open its thread blocks SIGPIPE (a pending
+ * one caused by a pipe write is discarded); a peer that went away is
+ * -EPIPE or -ECONNRESET.
+ *
+ * Every call that may suspend obeys cancellation and cancel scopes
+ * (weft/cancel.h): -ECANCELED / -ETIMEDOUT, also at entry.  They may be
+ * called from a task only (-EPERM otherwise).
+ */
+#ifndef WEFT_FD_H
+#define WEFT_FD_H
+
+#include "base.h"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A descriptor weft manages (not a pointer to dereference). */
+typedef struct weft_fd weft_fd;
+
+/*
+ * Adopts fd: makes it non-blocking and close-on-exec and registers it with
+ * the loop's poller.  From now on weft owns fd: it closes it in
+ * weft_fd_close (or when the loop closes).
+ * fdh: receives the handle.
+ * Errors (fd stays the caller's, unchanged but for O_NONBLOCK/FD_CLOEXEC):
+ * -EINVAL (fd negative, fdh NULL), -EPERM (not in a task), -EBADF (fd not
+ * open), -ENOTSUP (a regular file or directory: the poller cannot watch
+ * it - use the thread pool), -EEXIST (fd is registered already), -ENOMEM.
+ */
+int weft_fd_open(int fd, weft_fd **fdh);
+
+/*
+ * Closes the descriptor and frees the handle.  A task blocked reading or
+ * writing it is woken with -EBADF.  Returns 0, or the error close(2)
+ * reported (the descriptor is released all the same).
+ * Errors: -EINVAL (closed or unknown handle), -EPERM (another loop's, or
+ * not on a loop's thread).
+ */
+int weft_fd_close(weft_fd *fdh);
+
+/* The descriptor number (for setsockopt, getsockname, ...: do not close
+ * it, and do not read or write it while a task of the loop may).
+ * Errors: -EINVAL, -EPERM. */
+int weft_fd_fileno(weft_fd *fdh);
+
+/*
+ * Reads up to n bytes (read(2); recv(2) with `flags` in weft_fd_recv).
+ * Suspends the task until at least one byte, end of file or an error.
+ * Returns the number of bytes read, 0 at end of file (or n == 0), or:
+ * -EBADF (closed through weft meanwhile), -ECONNRESET, -ECANCELED,
+ * -ETIMEDOUT (a scope's deadline), -EBUSY (another task reads fdh),
+ * -EINVAL, -EPERM, or another read error.
+ */
+ssize_t weft_fd_read(weft_fd *fdh, void *buf, size_t n);
+ssize_t weft_fd_recv(weft_fd *fdh, void *buf, size_t n, int flags);
+
+/*
+ * Writes all n bytes (write(2); send(2) with MSG_NOSIGNAL and `flags` in
+ * weft_fd_send), suspending the task while the kernel's buffer is full.
+ * written: if not NULL, receives the number of bytes that went out - n on
+ * success, fewer when the call failed or was cancelled part-way (the
+ * stream is then cut at that byte: what the peer received is a prefix).
+ * Returns 0, or: -EPIPE / -ECONNRESET (the peer went away), -EBADF,
+ * -ECANCELED, -ETIMEDOUT, -EBUSY (another task writes fdh), -EINVAL,
+ * -EPERM, or another write error.
+ */
+int weft_fd_write(weft_fd *fdh, const void *buf, size_t n, size_t *written);
+int weft_fd_send(weft_fd *fdh, const void *buf, size_t n, int flags,
+                 size_t *written);
+
+/*
+ * Accepts a connection on a listening socket (accept4(2)); the new socket
+ * is non-blocking, close-on-exec, registered, and - for TCP - has
+ * TCP_NODELAY set (as Go and Tokio do).
+ * conn: receives its handle.  addr/addrlen: the peer's address, as
+ * accept(2) (both NULL if not wanted).
+ * Errors: -EMFILE / -ENFILE (out of descriptors: back off before trying
+ * again), -ECONNABORTED, -EBADF, -ECANCELED, -ETIMEDOUT, -EBUSY, -EINVAL,
+ * -EPERM, -ENOMEM.
+ */
+int weft_fd_accept(weft_fd *listener, weft_fd **conn, struct sockaddr *addr,
+                   socklen_t *addrlen);
+
+/*
+ * Connects a socket to addr (connect(2)), suspending the task until the
+ * connection is established or has failed.
+ * Errors: -ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT (the
+ * kernel gave up, or a scope's deadline), -ECANCELED, -EBADF, -EINVAL,
+ * -EPERM, or another connect error.  After a failure the socket cannot be
+ * connected again: close it.
+ */
+int weft_fd_connect(weft_fd *fdh, const struct sockaddr *addr,
+                    socklen_t addrlen);
+
+/*
+ * Half-close (shutdown(2)): SHUT_WR sends end of file to the peer and
+ * keeps reading possible.  Does not suspend.
+ * Errors: -ENOTCONN, -EINVAL, -EPERM, -EBADF.
+ */
+int weft_fd_shutdown(weft_fd *fdh, int how);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_FD_H */

@@ -1,0 +1,547 @@
+/*
+ * fd.c - the fd registry: descriptors weft manages (weft_fd), registered
+ * once with the poller, edge-triggered, with readiness cached per
+ * direction; and the I/O calls on them.
+ *
+ * The readiness rule (Tokio's): a direction is marked ready by the poller's
+ * report and forgotten only when a call would block (EAGAIN) or, on a
+ * stream, moved fewer bytes than asked (the kernel's buffer is then empty,
+ * or full; data arriving after that call raises a new edge, which the next
+ * poll reports - the loop polls only between tasks, so no edge can slip in
+ * between a call and its forgetting).  Not after a hang-up was reported:
+ * end of file raises no further edge, so a short read before it must not
+ * forget that the descriptor is readable.  A call tries the system call at
+ * once when the direction is marked ready, and waits first otherwise.
+ *
+ * The registry is a per-loop table of entries, reached by index (it grows
+ * by copying).  What the poller carries for an entry is its index and its
+ * generation, tagged with bit 0 (core.h's tagged_ready): an event for a
+ * closed entry - or for an entry reused since - has a stale generation and
+ * is dropped.  Handles carry the loop's tag, the index and the generation
+ * as task handles do.  A waiting task is linked in its entry (one reader,
+ * one writer) and counts as an fd wait for deadlock detection.
+ *
+ * SIGPIPE: sockets are written with MSG_NOSIGNAL; other descriptors
+ * (pipes) with write(2), so the loop's thread blocks SIGPIPE while the
+ * registry exists and discards a pending one before restoring its mask.
+ */
+#define _GNU_SOURCE
+#include "fd_internal.h"
+
+#include "../alloc.h"
+#include "../backend/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(void *) == 8, "poll data packs a 32-bit generation");
+
+#define IDX_BITS 24
+#define IDX_MASK ((1u << IDX_BITS) - 1)
+
+enum { DIR_READ = 0, DIR_WRITE = 1 };
+
+static void reg_close(weft__loop *L, weft__service *sv);
+
+static const weft__service_ops reg_ops = {.close = reg_close};
+
+/* ---- the table ---- */
+
+static void tagged_ready(weft__loop *L, uintptr_t data, unsigned events);
+
+static weft__fdreg *reg_get(weft__loop *L)
+{
+    weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
+    if (reg)
+        return reg;
+    if (!(reg = weft__calloc(1, sizeof *reg)))
+        return NULL;
+    reg->svc.ops = &reg_ops;
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &reg->old_mask);
+    L->tagged_ready = tagged_ready;
+    weft__service_add(L, &reg->svc);
+    return reg;
+}
+
+static int reg_grow(weft__fdreg *reg)
+{
+    uint32_t cap = reg->cap ? reg->cap * 2 : 64;
+    if (cap > IDX_MASK)
+        return -ENOMEM;
+    weft__fdent *t = weft__malloc(cap * sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    if (reg->cap)
+        memcpy(t, reg->ents, reg->cap * sizeof *t);
+    weft__free(reg->ents);
+    reg->ents = t;
+    reg->cap = cap;
+    return 0;
+}
+
+static uint32_t ent_alloc(weft__fdreg *reg)
+{
+    if (reg->free_head) {
+        uint32_t idx = reg->free_head;
+        reg->free_head = reg->ents[idx].next_free;
+        return idx;
+    }
+    if (reg->top == 0)
+        reg->top = 1; /* index 0 is never used */
+    if (reg->top >= reg->cap && reg_grow(reg))
+        return 0;
+    uint32_t idx = reg->top++;
+    reg->ents[idx] = (weft__fdent){.fd = -1, .gen = 1};
+    return idx;
+}
+
+static void ent_free(weft__fdreg *reg, uint32_t idx)
+{
+    weft__fdent *e = &reg->ents[idx];
+    e->fd = -1;
+    e->gen = e->gen + 1 ? e->gen + 1 : 1;
+    e->next_free = reg->free_head;
+    reg->free_head = idx;
+}
+
+static uintptr_t poll_data(uint32_t idx, uint32_t gen)
+{
+    return (uintptr_t)gen << 32 | (uintptr_t)idx << 1 | 1;
+}
+
+weft_fd *weft__fd_encode(weft__loop *L, uint32_t idx, uint32_t gen)
+{
+    return (weft_fd *)(uintptr_t)((uint64_t)gen << 32 |
+                                  (uint64_t)L->tag << IDX_BITS | idx);
+}
+
+int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
+                    uint32_t *idxp)
+{
+    if (!h)
+        return -EINVAL;
+    weft__loop *L = weft__tls_loop;
+    if (!L)
+        return -EPERM;
+    uint64_t v = (uint64_t)(uintptr_t)h;
+    if (((v >> IDX_BITS) & 0xff) != L->tag)
+        return -EPERM;
+    weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
+    uint32_t idx = (uint32_t)v & IDX_MASK;
+    if (!reg || idx == 0 || idx >= reg->top)
+        return -EINVAL;
+    weft__fdent *e = &reg->ents[idx];
+    if (e->fd < 0 || e->gen != (uint32_t)(v >> 32))
+        return -EINVAL;
+    *Lp = L;
+    *regp = reg;
+    *idxp = idx;
+    return 0;
+}
+
+/* ---- readiness and waiting ---- */
+
+static void wake_dir(weft__loop *L, weft__fdent *e, int dir, int rc)
+{
+    weft__record *r = e->waiter[dir];
+    if (!r)
+        return;
+    e->waiter[dir] = NULL;
+    L->n_io--;
+    weft__ready(L, r, rc);
+}
+
+static void tagged_ready(weft__loop *L, uintptr_t data, unsigned events)
+{
+    weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
+    uint32_t idx = (uint32_t)(data >> 1) & 0x7fffffffu;
+    if (!reg || idx == 0 || idx >= reg->top)
+        return;
+    weft__fdent *e = &reg->ents[idx];
+    if (e->fd < 0 || e->gen != (uint32_t)(data >> 32))
+        return; /* closed, maybe reused, since the poller saw it */
+    if (events & WEFT__POLL_HUP)
+        e->flags |= WEFT__FD_HUP;
+    e->ready |= (uint8_t)(events & (WEFT_READABLE | WEFT_WRITABLE));
+    if (events & WEFT_READABLE)
+        wake_dir(L, e, DIR_READ, 0);
+    if (events & WEFT_WRITABLE)
+        wake_dir(L, e, DIR_WRITE, 0);
+}
+
+/* The wait's state is in the record: io_fd holds the entry's index,
+ * io_ready the direction. */
+static void fd_leave(weft__loop *L, weft__record *r)
+{
+    weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
+    weft__fdent *e = &reg->ents[r->io_fd];
+    if (e->waiter[r->io_ready] == r) {
+        e->waiter[r->io_ready] = NULL;
+        L->n_io--;
+    }
+}
+
+static void fd_describe(weft__loop *L, weft__record *r, char *buf,
+                        size_t len)
+{
+    weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
+    snprintf(buf, len, "waiting to %s fd %d",
+             r->io_ready == DIR_READ ? "read" : "write",
+             reg->ents[r->io_fd].fd);
+}
+
+static const weft__wait_kind fd_wait_kind = {
+    .leave = fd_leave,
+    .describe = fd_describe,
+};
+
+int weft__fd_wait(weft__loop *L, weft__fdreg *reg, uint32_t idx, int dir)
+{
+    weft__fdent *e = &reg->ents[idx];
+    weft__record *r = L->cur;
+    if (e->waiter[dir])
+        return -EBUSY;
+    e->waiter[dir] = r;
+    L->n_io++;
+    r->io_fd = (int)idx;
+    r->io_ready = (unsigned)dir;
+    return weft__block(L, r, &fd_wait_kind, WEFT__NO_DEADLINE);
+}
+
+/* ---- opening and closing ---- */
+
+int weft__fd_register(weft__loop *L, int fd, unsigned flags, weft_fd **out)
+{
+    weft__fdreg *reg = reg_get(L);
+    if (!reg)
+        return -ENOMEM;
+    uint32_t idx = ent_alloc(reg);
+    if (!idx)
+        return -ENOMEM;
+    weft__fdent *e = &reg->ents[idx];
+    e->fd = fd;
+    e->flags = (uint8_t)flags;
+    e->ready = WEFT_READABLE | WEFT_WRITABLE; /* try first */
+    e->waiter[0] = e->waiter[1] = NULL;
+    int rc = weft__backend_watch(L->backend, fd,
+                                 (void *)poll_data(idx, e->gen));
+    if (rc) {
+        ent_free(reg, idx);
+        return rc == -EPERM ? -ENOTSUP : rc;
+    }
+    *out = weft__fd_encode(L, idx, e->gen);
+    return 0;
+}
+
+/* What kind of descriptor: a socket (stream or not), a pipe. */
+unsigned weft__fd_kind(int fd)
+{
+    int type;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+        return WEFT__FD_SOCKET |
+               (type == SOCK_STREAM ? WEFT__FD_STREAM : 0u);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+        return WEFT__FD_STREAM;
+    return 0;
+}
+
+static int set_flags(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK)))
+        return -errno;
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl < 0 ||
+        (!(fdfl & FD_CLOEXEC) && fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC)))
+        return -errno;
+    return 0;
+}
+
+int weft_fd_open(int fd, weft_fd **fdh)
+{
+    if (fd < 0 || !fdh)
+        return -EINVAL;
+    weft__loop *L = weft__tls_loop;
+    if (!L || !L->cur)
+        return -EPERM;
+    int rc = set_flags(fd);
+    if (rc)
+        return rc;
+    return weft__fd_register(L, fd, weft__fd_kind(fd), fdh);
+}
+
+/* Releases entry idx: waiters woken with -EBADF, the poller told, the
+ * descriptor closed.  Returns close(2)'s error. */
+static int ent_close(weft__loop *L, weft__fdreg *reg, uint32_t idx)
+{
+    weft__fdent *e = &reg->ents[idx];
+    wake_dir(L, e, DIR_READ, -EBADF);
+    wake_dir(L, e, DIR_WRITE, -EBADF);
+    weft__backend_unwatch(L->backend, e->fd);
+    int rc = close(e->fd) ? -errno : 0;
+    ent_free(reg, idx);
+    return rc == -EINTR ? 0 : rc; /* Linux: closed all the same */
+}
+
+int weft_fd_close(weft_fd *fdh)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = weft__fd_decode(fdh, &L, &reg, &idx);
+    if (rc)
+        return rc;
+    return ent_close(L, reg, idx);
+}
+
+int weft_fd_fileno(weft_fd *fdh)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = weft__fd_decode(fdh, &L, &reg, &idx);
+    return rc ? rc : reg->ents[idx].fd;
+}
+
+/* The loop closes: descriptors left open are closed (no task is left to
+ * wait on them), SIGPIPE's mask restored once any SIGPIPE our writes left
+ * pending is discarded. */
+static void reg_close(weft__loop *L, weft__service *sv)
+{
+    weft__fdreg *reg = (weft__fdreg *)sv;
+    for (uint32_t i = 1; i < reg->top; i++)
+        if (reg->ents[i].fd >= 0)
+            ent_close(L, reg, i);
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE) {
+    }
+    pthread_sigmask(SIG_SETMASK, &reg->old_mask, NULL);
+    L->tagged_ready = NULL;
+    weft__free(reg->ents);
+    weft__free(reg);
+}
+
+/* ---- the calls ---- */
+
+/* Decodes a handle for a suspending call from a task. */
+static int enter(weft_fd *fdh, weft__loop **Lp, weft__fdreg **regp,
+                 uint32_t *idxp)
+{
+    int rc = weft__fd_decode(fdh, Lp, regp, idxp);
+    if (rc)
+        return rc;
+    if (!(*Lp)->cur)
+        return -EPERM;
+    return weft__check(*Lp, (*Lp)->cur);
+}
+
+static ssize_t do_read(weft_fd *fdh, void *buf, size_t n, int flags,
+                       bool recv_call)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = enter(fdh, &L, &reg, &idx);
+    if (rc)
+        return rc;
+    if (!buf && n)
+        return -EINVAL;
+    if (n == 0)
+        return 0;
+    for (;;) {
+        weft__fdent *e = &reg->ents[idx];
+        if (e->ready & WEFT_READABLE) {
+            ssize_t k = recv_call ? recv(e->fd, buf, n, flags)
+                                  : read(e->fd, buf, n);
+            if (k >= 0) {
+                if (k > 0 && (size_t)k < n &&
+                    (e->flags & (WEFT__FD_STREAM | WEFT__FD_HUP)) ==
+                        WEFT__FD_STREAM)
+                    e->ready &= (uint8_t)~WEFT_READABLE;
+                return k;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -errno;
+            e->ready &= (uint8_t)~WEFT_READABLE;
+        }
+        if ((rc = weft__fd_wait(L, reg, idx, DIR_READ)))
+            return rc;
+    }
+}
+
+ssize_t weft_fd_read(weft_fd *fdh, void *buf, size_t n)
+{
+    return do_read(fdh, buf, n, 0, false);
+}
+
+ssize_t weft_fd_recv(weft_fd *fdh, void *buf, size_t n, int flags)
+{
+    return do_read(fdh, buf, n, flags, true);
+}
+
+static ssize_t write_once(weft__fdent *e, const void *buf, size_t n,
+                          int flags)
+{
+    if (e->flags & WEFT__FD_SOCKET)
+        return send(e->fd, buf, n, flags | MSG_NOSIGNAL);
+    return write(e->fd, buf, n);
+}
+
+static int do_write(weft_fd *fdh, const void *buf, size_t n, int flags,
+                    size_t *written)
+{
+    size_t done = 0;
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = enter(fdh, &L, &reg, &idx);
+    if (rc == 0 && !buf && n)
+        rc = -EINVAL;
+    while (rc == 0 && done < n) {
+        weft__fdent *e = &reg->ents[idx];
+        if (e->ready & WEFT_WRITABLE) {
+            ssize_t k = write_once(e, (const char *)buf + done, n - done,
+                                   flags);
+            if (k >= 0) {
+                done += (size_t)k;
+                if (done < n && (e->flags & (WEFT__FD_STREAM |
+                                             WEFT__FD_HUP)) ==
+                                    WEFT__FD_STREAM)
+                    e->ready &= (uint8_t)~WEFT_WRITABLE;
+                continue;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                rc = -errno;
+                break;
+            }
+            e->ready &= (uint8_t)~WEFT_WRITABLE;
+        }
+        rc = weft__fd_wait(L, reg, idx, DIR_WRITE);
+    }
+    if (written)
+        *written = done;
+    return rc;
+}
+
+int weft_fd_write(weft_fd *fdh, const void *buf, size_t n, size_t *written)
+{
+    return do_write(fdh, buf, n, 0, written);
+}
+
+int weft_fd_send(weft_fd *fdh, const void *buf, size_t n, int flags,
+                 size_t *written)
+{
+    return do_write(fdh, buf, n, flags, written);
+}
+
+int weft_fd_accept(weft_fd *listener, weft_fd **conn, struct sockaddr *addr,
+                   socklen_t *addrlen)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = enter(listener, &L, &reg, &idx);
+    if (rc)
+        return rc;
+    if (!conn || (addr && !addrlen))
+        return -EINVAL;
+    for (;;) {
+        weft__fdent *e = &reg->ents[idx];
+        if (e->ready & WEFT_READABLE) {
+            int fd = accept4(e->fd, addr, addrlen,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd >= 0) {
+                unsigned kind = WEFT__FD_SOCKET | WEFT__FD_STREAM;
+                if (e->flags & WEFT__FD_TCP) {
+                    int one = 1;
+                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+                               sizeof one);
+                    kind |= WEFT__FD_TCP;
+                }
+                if ((rc = weft__fd_register(L, fd, kind, conn)))
+                    close(fd);
+                return rc;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -errno; /* EMFILE: the caller backs off */
+            e->ready &= (uint8_t)~WEFT_READABLE;
+        }
+        if ((rc = weft__fd_wait(L, reg, idx, DIR_READ)))
+            return rc;
+    }
+}
+
+int weft_fd_connect(weft_fd *fdh, const struct sockaddr *addr,
+                    socklen_t addrlen)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = enter(fdh, &L, &reg, &idx);
+    if (rc)
+        return rc;
+    if (!addr)
+        return -EINVAL;
+    weft__fdent *e = &reg->ents[idx];
+    if (connect(e->fd, addr, addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR)
+        return -errno;
+    /* Whatever the poller said before (an unconnected socket reports
+     * itself writable and hung up) says nothing about this connection:
+     * wait, then ask the socket whether it is connected. */
+    for (;;) {
+        e = &reg->ents[idx];
+        e->ready &= (uint8_t)~WEFT_WRITABLE;
+        if ((rc = weft__fd_wait(L, reg, idx, DIR_WRITE)))
+            return rc;
+        e = &reg->ents[idx];
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+            return -errno;
+        if (err)
+            return -err;
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        if (getpeername(e->fd, (struct sockaddr *)&peer, &plen) == 0)
+            return 0;
+        if (errno != ENOTCONN)
+            return -errno;
+    }
+}
+
+int weft_fd_shutdown(weft_fd *fdh, int how)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = weft__fd_decode(fdh, &L, &reg, &idx);
+    if (rc)
+        return rc;
+    if (shutdown(reg->ents[idx].fd, how))
+        return -errno;
+    return 0;
+}

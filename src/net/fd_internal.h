@@ -1,0 +1,52 @@
+/*
+ * fd_internal.h - the fd registry (fd.c), shared with the socket helpers
+ * (sock.c).
+ */
+#ifndef WEFT_FD_INTERNAL_H
+#define WEFT_FD_INTERNAL_H
+
+#include "../core.h"
+
+#include <signal.h>
+
+/* weft__fdent.flags */
+enum {
+    WEFT__FD_SOCKET = 1 << 0, /* send(MSG_NOSIGNAL), recv */
+    WEFT__FD_STREAM = 1 << 1, /* a short read or write means drained/full */
+    WEFT__FD_TCP = 1 << 2,    /* accepted sockets get TCP_NODELAY */
+    /* The peer hung up (or an error is pending): no edge will come again,
+     * so a short read or write no longer forgets readiness - only EAGAIN
+     * does (end of file stays readable). */
+    WEFT__FD_HUP = 1 << 3,
+};
+
+typedef struct weft__fdent {
+    int fd;           /* -1 when free */
+    uint32_t gen;     /* bumped when freed; never 0 */
+    uint8_t ready;    /* WEFT_READABLE | WEFT_WRITABLE, as last known */
+    uint8_t flags;    /* WEFT__FD_* */
+    weft__record *waiter[2]; /* the reader and the writer, or NULL */
+    uint32_t next_free;
+} weft__fdent;
+
+typedef struct weft__fdreg {
+    weft__service svc; /* first: the loop's service list points at it */
+    weft__fdent *ents; /* [1, top) handed out; cap entries */
+    uint32_t top, cap, free_head;
+    sigset_t old_mask; /* the loop thread's, before SIGPIPE was blocked */
+} weft__fdreg;
+
+/* Registers fd (non-blocking, close-on-exec already) with `flags`; on
+ * success weft owns it.  0, -ENOMEM, -ENOTSUP, -EEXIST, -EBADF. */
+int weft__fd_register(weft__loop *L, int fd, unsigned flags, weft_fd **out);
+/* The WEFT__FD_* kind of fd (a syscall or two). */
+unsigned weft__fd_kind(int fd);
+int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
+                    uint32_t *idxp);
+weft_fd *weft__fd_encode(weft__loop *L, uint32_t idx, uint32_t gen);
+/* Blocks the running task until the entry's direction (0 read, 1 write)
+ * is reported ready: 0, -EBADF (closed meanwhile), -EBUSY (a task waits
+ * already), -ECANCELED, -ETIMEDOUT. */
+int weft__fd_wait(weft__loop *L, weft__fdreg *reg, uint32_t idx, int dir);
+
+#endif

@@ -1,0 +1,417 @@
+/*
+ * test_fd.c - the fd registry and the socket calls (weft/fd.h, weft/net.h)
+ * against real sockets and pipes on 127.0.0.1.
+ *
+ * Proves: an echo over TCP and over a Unix socket moves every byte; a
+ * reader and a writer wait on one socket at once, a second reader is
+ * -EBUSY; closing through weft wakes a waiter with -EBADF; a closed handle
+ * is -EINVAL even once its number is reused, and the new handle works; a
+ * raw close(2) leaves a waiter asleep until its scope's deadline; a reset
+ * peer is -ECONNRESET on read and -EPIPE/-ECONNRESET on write, and a pipe
+ * without reader is -EPIPE - never a SIGPIPE, whose mask and pending state
+ * are as before once the loop has closed; connect refused; a lookup of
+ * "localhost" through the pool; bad names, ports, paths and handles;
+ * cancellation at entry; descriptors left open are closed with the loop
+ * (the leak check counts fds).
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ECHO_BYTES (1 << 20)
+
+/* ---- an echo server task ---- */
+
+static void *echo_conn(void *arg)
+{
+    weft_fd *c = arg;
+    char buf[8192];
+    ssize_t n;
+    while ((n = weft_fd_read(c, buf, sizeof buf)) > 0)
+        if (weft_fd_write(c, buf, (size_t)n, NULL))
+            break;
+    weft_fd_close(c);
+    return NULL;
+}
+
+static void *echo_server(void *arg)
+{
+    weft_fd *srv = arg;
+    weft_fd *c;
+    if (weft_fd_accept(srv, &c, NULL, NULL) == 0)
+        echo_conn(c);
+    return NULL;
+}
+
+/* Writes ECHO_BYTES through c (in a task of its own) while reading them
+ * back here; checks every byte. */
+static void *writer_task(void *arg)
+{
+    weft_fd *c = arg;
+    char *buf = malloc(ECHO_BYTES);
+    REQUIRE(buf);
+    for (int i = 0; i < ECHO_BYTES; i++)
+        buf[i] = (char)(i * 7);
+    size_t w = 0;
+    CHECK_EQ(weft_fd_write(c, buf, ECHO_BYTES, &w), 0);
+    CHECK_EQ(w, ECHO_BYTES);
+    CHECK_EQ(weft_fd_shutdown(c, SHUT_WR), 0);
+    free(buf);
+    return NULL;
+}
+
+static void echo_through(weft_fd *c)
+{
+    weft_task *wt;
+    REQUIRE(weft_spawn(writer_task, c, &wt) == 0);
+    char buf[10000];
+    long got = 0;
+    bool ok = true;
+    ssize_t n;
+    while ((n = weft_fd_read(c, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            ok &= buf[i] == (char)((got + i) * 7);
+        got += n;
+    }
+    CHECK_EQ(n, 0);
+    CHECK_EQ(got, ECHO_BYTES);
+    CHECK(ok);
+    CHECK_EQ(weft_await(wt, NULL), 0);
+}
+
+static void *tcp_echo(void *arg)
+{
+    (void)arg;
+    weft_fd *srv, *c;
+    REQUIRE(weft_tcp_listen("127.0.0.1", 0, 0, &srv) == 0);
+    int port = weft_sock_port(srv);
+    CHECK(port > 0);
+    weft_task *st;
+    REQUIRE(weft_spawn(echo_server, srv, &st) == 0);
+    REQUIRE(weft_tcp_connect("127.0.0.1", port, &c) == 0);
+    echo_through(c);
+    CHECK_EQ(weft_await(st, NULL), 0);
+    CHECK_EQ(weft_fd_close(c), 0);
+    CHECK_EQ(weft_fd_close(srv), 0);
+    return NULL;
+}
+
+static void *unix_echo(void *arg)
+{
+    (void)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/weft-test-%d.sock", (int)getpid());
+    unlink(path);
+    weft_fd *srv, *c;
+    REQUIRE(weft_unix_listen(path, 0, &srv) == 0);
+    CHECK_EQ(weft_unix_listen(path, 0, &c), -EADDRINUSE);
+    weft_task *st;
+    REQUIRE(weft_spawn(echo_server, srv, &st) == 0);
+    REQUIRE(weft_unix_connect(path, &c) == 0);
+    echo_through(c);
+    CHECK_EQ(weft_await(st, NULL), 0);
+    weft_fd_close(c);
+    weft_fd_close(srv);
+    unlink(path);
+    CHECK_EQ(weft_unix_connect(path, &c), -ENOENT);
+    char longp[200];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = 0;
+    CHECK_EQ(weft_unix_listen(longp, 0, &c), -ENAMETOOLONG);
+    return NULL;
+}
+
+/* ---- a connected pair of registered sockets ---- */
+
+static void pair(weft_fd **a, weft_fd **b)
+{
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    REQUIRE(weft_fd_open(sv[0], a) == 0);
+    REQUIRE(weft_fd_open(sv[1], b) == 0);
+}
+
+static void *read_one(void *arg)
+{
+    char c;
+    ssize_t n = weft_fd_read(arg, &c, 1);
+    return I2P(n == 1 ? c : n);
+}
+
+static void *full_duplex(void *arg)
+{
+    (void)arg;
+    weft_fd *a, *b;
+    pair(&a, &b);
+    weft_task *r1, *r2;
+    REQUIRE(weft_spawn(read_one, a, &r1) == 0);
+    weft_yield(); /* r1 waits to read a */
+    REQUIRE(weft_spawn(read_one, a, &r2) == 0);
+    void *res;
+    CHECK_EQ(weft_await(r2, &res), 0);
+    CHECK_EQ(P2I(res), -EBUSY); /* a second reader */
+    /* A writer on a while r1 waits to read it: fill b's receive buffer
+     * until a's writes block, then drain from b. */
+    static char big[1 << 20];
+    weft_task *w;
+    REQUIRE(weft_spawn(writer_task, a, &w) == 0);
+    char buf[65536];
+    long got = 0;
+    ssize_t n;
+    while ((n = weft_fd_read(b, buf, sizeof buf)) > 0)
+        got += n;
+    CHECK_EQ(got, ECHO_BYTES);
+    CHECK_EQ(weft_await(w, NULL), 0);
+    CHECK_EQ(weft_fd_write(b, "x", 1, NULL), 0);
+    CHECK_EQ(weft_await(r1, &res), 0);
+    CHECK_EQ(P2I(res), 'x');
+    (void)big;
+    weft_fd_close(a);
+    weft_fd_close(b);
+    return NULL;
+}
+
+static void *close_wakes(void *arg)
+{
+    (void)arg;
+    weft_fd *a, *b;
+    pair(&a, &b);
+    weft_task *r;
+    REQUIRE(weft_spawn(read_one, a, &r) == 0);
+    weft_yield();
+    CHECK_EQ(weft_fd_close(a), 0);
+    void *res;
+    CHECK_EQ(weft_await(r, &res), 0);
+    CHECK_EQ(P2I(res), -EBADF);
+    /* The handle is dead; its number may be reused, never by it. */
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    weft_fd *c, *d;
+    REQUIRE(weft_fd_open(sv[0], &c) == 0);
+    REQUIRE(weft_fd_open(sv[1], &d) == 0);
+    CHECK_EQ(weft_fd_read(a, res, 1), -EINVAL);
+    CHECK_EQ(weft_fd_close(a), -EINVAL);
+    CHECK_EQ(weft_fd_write(c, "y", 1, NULL), 0);
+    char ch = 0;
+    CHECK_EQ(weft_fd_read(d, &ch, 1), 1);
+    CHECK_EQ(ch, 'y');
+    CHECK_EQ(weft_fd_open(sv[0], &a), -EEXIST);
+    weft_fd_close(b);
+    weft_fd_close(c);
+    weft_fd_close(d);
+    return NULL;
+}
+
+/* A raw close(2) of a registered descriptor: the poller drops it
+ * silently; a waiter sleeps until its scope's deadline. */
+static void *raw_close(void *arg)
+{
+    (void)arg;
+    weft_fd *a, *b;
+    pair(&a, &b);
+    int fd = weft_fd_fileno(a);
+    weft_task *r;
+    REQUIRE(weft_spawn(read_one, a, &r) == 0);
+    weft_yield();
+    close(fd);
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(0.05, &sc) == 0);
+    void *res;
+    CHECK_EQ(weft_await(r, &res), -ETIMEDOUT);
+    CHECK_EQ(P2I(res), -ECANCELED);
+    weft_scope_close(sc);
+    CHECK_EQ(weft_fd_close(a), -EBADF); /* already closed: released anyway */
+    CHECK_EQ(weft_fd_close(a), -EINVAL);
+    weft_fd_close(b);
+    return NULL;
+}
+
+static void *peer_reset(void *arg)
+{
+    (void)arg;
+    weft_fd *srv, *c, *s;
+    REQUIRE(weft_tcp_listen("127.0.0.1", 0, 0, &srv) == 0);
+    REQUIRE(weft_tcp_connect("127.0.0.1", weft_sock_port(srv), &c) == 0);
+    REQUIRE(weft_fd_accept(srv, &s, NULL, NULL) == 0);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(weft_fd_fileno(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    weft_fd_close(s); /* RST */
+    char buf[16];
+    CHECK_EQ(weft_fd_read(c, buf, sizeof buf), -ECONNRESET);
+    static char big[1 << 20];
+    size_t w = 12345;
+    int rc = weft_fd_write(c, big, sizeof big, &w);
+    CHECK(rc == -EPIPE || rc == -ECONNRESET);
+    CHECK(w < sizeof big);
+    weft_fd_close(c);
+    weft_fd_close(srv);
+    return NULL;
+}
+
+static void *broken_pipe(void *arg)
+{
+    (void)arg;
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    close(p[0]);
+    weft_fd *w;
+    REQUIRE(weft_fd_open(p[1], &w) == 0);
+    size_t n = 99;
+    CHECK_EQ(weft_fd_write(w, "abc", 3, &n), -EPIPE); /* and still alive */
+    CHECK_EQ(n, 0);
+    weft_fd_close(w);
+    return NULL;
+}
+
+static void case_sigpipe_state(void)
+{
+    check_case_name = "sigpipe_mask_restored";
+    alarm(CHECK_CASE_ALARM);
+    sigset_t before, after, pend;
+    pthread_sigmask(SIG_SETMASK, NULL, &before);
+    CHECK_EQ(weft_run(broken_pipe, NULL, NULL), 0);
+    pthread_sigmask(SIG_SETMASK, NULL, &after);
+    CHECK_EQ(sigismember(&before, SIGPIPE), sigismember(&after, SIGPIPE));
+    sigpending(&pend);
+    CHECK(!sigismember(&pend, SIGPIPE));
+    printf("ok   sigpipe_mask_restored\n");
+}
+
+static void *connect_errors(void *arg)
+{
+    (void)arg;
+    weft_fd *srv, *c = NULL;
+    /* A port nobody listens on: take one, then close it. */
+    REQUIRE(weft_tcp_listen("127.0.0.1", 0, 0, &srv) == 0);
+    int port = weft_sock_port(srv);
+    weft_fd_close(srv);
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", port, &c), -ECONNREFUSED);
+    CHECK(c == NULL);
+    CHECK_EQ(weft_tcp_connect(NULL, port, &c), -EINVAL);
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", 0, &c), -EINVAL);
+    CHECK_EQ(weft_tcp_connect("127.0.0.1", 70000, &c), -EINVAL);
+    CHECK_EQ(weft_tcp_listen("127.0.0.1", -1, 0, &c), -EINVAL);
+    char name[300];
+    memset(name, 'a', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    CHECK_EQ(weft_tcp_connect(name, 80, &c), -EINVAL);
+    memset(name, 'b', 64);
+    strcpy(name + 64, ".example");
+    CHECK_EQ(weft_tcp_connect(name, 80, &c), -EINVAL); /* a 64-byte label */
+    return NULL;
+}
+
+static void *localhost_lookup(void *arg)
+{
+    (void)arg;
+    weft_fd *srv, *c, *s;
+    REQUIRE(weft_tcp_listen(NULL, 0, 0, &srv) == 0); /* dual-stack */
+    int port = weft_sock_port(srv);
+    int rc = weft_tcp_connect("localhost", port, &c); /* through the pool */
+    CHECK_EQ(rc, 0);
+    if (rc == 0) {
+        REQUIRE(weft_fd_accept(srv, &s, NULL, NULL) == 0);
+        CHECK_EQ(weft_fd_write(c, "hi", 2, NULL), 0);
+        char buf[2];
+        CHECK_EQ(weft_fd_read(s, buf, 2), 2);
+        weft_fd_close(s);
+        weft_fd_close(c);
+    }
+    /* IPv4 into the dual-stack listener. */
+    REQUIRE(weft_tcp_connect("127.0.0.1", port, &c) == 0);
+    REQUIRE(weft_fd_accept(srv, &s, NULL, NULL) == 0);
+    weft_fd_close(s);
+    weft_fd_close(c);
+    weft_fd_close(srv);
+    return NULL;
+}
+
+static int regular_fd = -1;
+
+static void *misuse(void *arg)
+{
+    (void)arg;
+    weft_fd *h;
+    CHECK_EQ(weft_fd_open(-1, &h), -EINVAL);
+    CHECK_EQ(weft_fd_open(0, NULL), -EINVAL);
+    CHECK_EQ(weft_fd_open(regular_fd, &h), -ENOTSUP);
+    CHECK_EQ(weft_fd_open(1000000, &h), -EBADF);
+    CHECK_EQ(weft_fd_read(NULL, NULL, 0), -EINVAL);
+    int bad = weft_fd_close((weft_fd *)(uintptr_t)12345);
+    CHECK(bad == -EINVAL || bad == -EPERM); /* never a crash */
+    weft_fd *a, *b;
+    pair(&a, &b);
+    CHECK_EQ(weft_fd_read(a, NULL, 1), -EINVAL);
+    CHECK_EQ(weft_fd_read(a, NULL, 0), 0);
+    /* Cancelled: refused at entry, whether or not it would block. */
+    weft_task_cancel(weft_current());
+    char c;
+    CHECK_EQ(weft_fd_read(a, &c, 1), -ECANCELED);
+    CHECK_EQ(weft_fd_write(a, "z", 1, NULL), -ECANCELED);
+    /* Left open: the loop closes them (the leak check counts fds). */
+    return NULL;
+}
+
+static weft_fd *old_handle;
+
+static void *keep_handle(void *arg)
+{
+    (void)arg;
+    weft_fd *b;
+    pair(&old_handle, &b);
+    return NULL;
+}
+
+static void *use_old_handle(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(weft_fd_close(old_handle), -EPERM); /* another loop's */
+    return NULL;
+}
+
+static void case_outside(void)
+{
+    check_case_name = "outside_a_task";
+    weft_fd *h;
+    CHECK_EQ(weft_fd_open(0, &h), -EPERM);
+    CHECK_EQ(weft_tcp_listen(NULL, 0, 0, &h), -EPERM);
+    CHECK_EQ(weft_fd_close((weft_fd *)(uintptr_t)1), -EPERM);
+    printf("ok   outside_a_task\n");
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/weft-fd-XXXXXX";
+    regular_fd = mkstemp(tmpl);
+    REQUIRE(regular_fd >= 0);
+    unlink(tmpl);
+    check_begin();
+    check_allow_maps(16);
+    check_case_alarm_install();
+    check_case("tcp_echo_1mib", tcp_echo, NULL, 0);
+    check_case("unix_echo_1mib", unix_echo, NULL, 0);
+    check_case("reader_and_writer_at_once", full_duplex, NULL, 0);
+    check_case("close_wakes_waiter_and_kills_handle", close_wakes, NULL, 0);
+    check_case("raw_close_leaves_waiter_asleep", raw_close, NULL, 0);
+    check_case("peer_reset", peer_reset, NULL, 0);
+    case_sigpipe_state();
+    check_case("connect_errors_and_bad_names", connect_errors, NULL, 0);
+    check_case("localhost_through_the_pool", localhost_lookup, NULL, 0);
+    check_case("misuse", misuse, NULL, -ECANCELED);
+    check_case("handle_of_a_closed_loop_a", keep_handle, NULL, 0);
+    check_case("handle_of_a_closed_loop_b", use_old_handle, NULL, 0);
+    case_outside();
+    int rc = check_end();
+    close(regular_fd);
+    return rc;
+}
