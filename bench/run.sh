@@ -56,7 +56,7 @@ for b in "${benches[@]}"; do
     name=$(basename "$b")
     start=$SECONDS
     case $name in
-    bench_thread | bench_outside) "$b" </dev/null ;;
+    bench_thread | bench_outside | bench_echo) "$b" </dev/null ;;
     *) "${pin[@]}" "$b" </dev/null ;;
     esac
     rc=$?
