@@ -53,5 +53,6 @@
 #include "weft/signal.h"
 #include "weft/fd.h"
 #include "weft/net.h"
+#include "weft/stream.h"
 
 #endif /* WEFT_H */

@@ -29,7 +29,10 @@
     X(ENOTSUP, "this kind of file cannot be waited for (always ready)")       \
     X(EBADF, "not an open file descriptor (or a signal watcher closed "       \
              "while waited on)")                                              \
-    X(EINTR, "interrupted by SIGINT (Ctrl-C)")
+    X(EINTR, "interrupted by SIGINT (Ctrl-C)")                                \
+    X(ENODATA, "the stream ended first (the partial data was handed back)")   \
+    X(EMSGSIZE, "no separator within the stream's limit (the data stays "    \
+                "buffered)")
 
 const char *weft_strerror(int err)
 {

@@ -70,7 +70,8 @@ static void check_strerror(void)
     static const int codes[] = {ECANCELED, ETIMEDOUT, EINVAL,    EPERM,
                                 EDEADLK,   EBUSY,     ENOMEM,    EAGAIN,
                                 EOVERFLOW, ESHUTDOWN, EPIPE,     ERANGE,
-                                ENOTSUP,   EBADF,     EINTR};
+                                ENOTSUP,   EBADF,     EINTR,     ENODATA,
+                                EMSGSIZE};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         const char *own = weft_strerror(-codes[i]);
         REQUIRE(own != NULL);

@@ -109,6 +109,12 @@ static uint32_t ent_alloc(weft__fdreg *reg)
 static void ent_free(weft__fdreg *reg, uint32_t idx)
 {
     weft__fdent *e = &reg->ents[idx];
+    if (e->ext) {
+        void *ext = e->ext;
+        e->ext = NULL;
+        e->ext_free(ext);
+        e = &reg->ents[idx];
+    }
     e->fd = -1;
     e->gen = e->gen + 1 ? e->gen + 1 : 1;
     e->next_free = reg->free_head;
@@ -148,6 +154,16 @@ int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
     *regp = reg;
     *idxp = idx;
     return 0;
+}
+
+weft__fdent *weft__fd_entry(weft_fd *h, int *rc)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    if ((*rc = weft__fd_decode(h, &L, &reg, &idx)))
+        return NULL;
+    return &reg->ents[idx];
 }
 
 /* ---- readiness and waiting ---- */
@@ -234,6 +250,7 @@ int weft__fd_register(weft__loop *L, int fd, unsigned flags, weft_fd **out)
     e->flags = (uint8_t)flags;
     e->ready = WEFT_READABLE | WEFT_WRITABLE; /* try first */
     e->waiter[0] = e->waiter[1] = NULL;
+    e->ext = NULL;
     int rc = weft__backend_watch(L->backend, fd,
                                  (void *)poll_data(idx, e->gen));
     if (rc) {

@@ -27,6 +27,9 @@ typedef struct weft__fdent {
     uint8_t flags;    /* WEFT__FD_* */
     weft__record *waiter[2]; /* the reader and the writer, or NULL */
     uint32_t next_free;
+    /* A layer over the descriptor (a stream), freed with the entry. */
+    void *ext;
+    void (*ext_free)(void *ext);
 } weft__fdent;
 
 typedef struct weft__fdreg {
@@ -48,5 +51,8 @@ weft_fd *weft__fd_encode(weft__loop *L, uint32_t idx, uint32_t gen);
  * is reported ready: 0, -EBADF (closed meanwhile), -EBUSY (a task waits
  * already), -ECANCELED, -ETIMEDOUT. */
 int weft__fd_wait(weft__loop *L, weft__fdreg *reg, uint32_t idx, int dir);
+/* The entry of a handle of the calling thread's loop (NULL and *rc set if
+ * bad); not stable across suspensions (the table may grow). */
+weft__fdent *weft__fd_entry(weft_fd *h, int *rc);
 
 #endif

@@ -1,0 +1,125 @@
+/*
+ * weft/stream.h - buffered streams over a connection (asyncio's
+ * StreamReader and StreamWriter, Go's bufio).  Included by weft.h.
+ *
+ *     weft_stream *s;
+ *     weft_open_connection("127.0.0.1", 6379, &s);
+ *     weft_stream_write(s, "PING\r\n", 6, NULL);
+ *     const char *line;
+ *     size_t len;
+ *     if (weft_stream_readline(s, &line, &len) == 0)   // "+PONG\r\n"
+ *         ...
+ *     weft_stream_close(s);
+ *
+ * Reading.  A stream keeps what it read ahead in a buffer of its own,
+ * allocated once (it grows only as far as a line or separator needs,
+ * bounded by the limit).  readline and readuntil hand back a pointer into
+ * that buffer - no copy, no allocation - valid until the next call on the
+ * stream.  The limit (default 64 KiB, asyncio's) bounds how far a
+ * separator is looked for: beyond it the call fails with -EMSGSIZE and
+ * leaves the data in the buffer, to be read with weft_stream_read.  At end
+ * of stream before a separator, or before readexactly's count, the partial
+ * data is handed back with -ENODATA: never lost.
+ *
+ * Writing.  weft_stream_write returns when every byte is in the kernel's
+ * buffer (there is no drain() to forget).  Concurrent writers are served
+ * in FIFO order and each write stays contiguous.  A write that fails or is
+ * cancelled part-way reports how many bytes went out and marks the stream
+ * broken: the peer has a cut message, so later writes fail with -EPIPE.
+ *
+ * A stream is a weft_fd with a buffer: its handle is checked as weft_fd
+ * handles are (a closed stream is -EINVAL).  Use only the stream's calls to
+ * read and write it once it is open.  Calls that may suspend are made from
+ * a task and obey cancellation and cancel scopes (-ECANCELED/-ETIMEDOUT).
+ */
+#ifndef WEFT_STREAM_H
+#define WEFT_STREAM_H
+
+#include "base.h"
+#include "fd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct weft_stream weft_stream;
+
+/* Options of weft_stream_open; zero-initialise. */
+typedef struct weft_stream_opts {
+    /* How far readline/readuntil look for a separator, in bytes; 0 for
+     * 64 KiB.  At most 1 GiB. */
+    size_t limit;
+} weft_stream_opts;
+
+/*
+ * Makes a stream of a connected descriptor; the stream owns fd from now on
+ * (weft_stream_close closes it).  opts may be NULL.
+ * Errors: -EINVAL (bad handle, s NULL, limit over 1 GiB, fd already a
+ * stream), -EPERM, -ENOMEM (fd is then still the caller's).
+ */
+int weft_stream_open(weft_fd *fd, const weft_stream_opts *opts,
+                     weft_stream **s);
+
+/* asyncio.open_connection(host, port): weft_tcp_connect + a stream.
+ * Errors as weft_tcp_connect and weft_stream_open. */
+int weft_open_connection(const char *host, int port, weft_stream **s);
+
+/*
+ * Up to n bytes: what is buffered, else what one read brings.  Returns the
+ * count, 0 at end of stream, or -ECONNRESET, -ECANCELED, -ETIMEDOUT,
+ * -EBUSY (another task reads), -EINVAL, -EPERM, a read error.
+ */
+ssize_t weft_stream_read(weft_stream *s, void *buf, size_t n);
+
+/*
+ * Exactly n bytes into buf.  Returns 0; -ENODATA if the stream ended first
+ * (the bytes that came are in buf, *got says how many); other errors as
+ * weft_stream_read (*got bytes were taken from the stream and are in buf).
+ * got may be NULL.
+ */
+int weft_stream_readexactly(weft_stream *s, void *buf, size_t n,
+                            size_t *got);
+
+/*
+ * Reads up to and including the first occurrence of sep (seplen >= 1
+ * bytes).  *data receives a pointer into the stream's buffer, valid until
+ * the next call on s, and *len the length (separator included).
+ * Returns 0; or:
+ *   -ENODATA   end of stream first: *data and *len hold the rest (taken from
+ *              the stream; *len may be 0);
+ *   -EMSGSIZE  no separator within the limit: nothing is taken; *data and *len
+ *              show what is buffered (at least the limit) - read it with
+ *              weft_stream_read, or close;
+ *   -EINVAL (sep NULL or empty, data or len NULL), and the errors of
+ *   weft_stream_read.
+ */
+int weft_stream_readuntil(weft_stream *s, const void *sep, size_t seplen,
+                          const char **data, size_t *len);
+
+/* A line: weft_stream_readuntil with "\n", except that at end of stream
+ * the last, unterminated line is returned with 0 (and *len 0 once the
+ * stream is exhausted), as asyncio's readline does. */
+int weft_stream_readline(weft_stream *s, const char **line, size_t *len);
+
+/*
+ * Writes all n bytes (see "Writing" above).  written: if not NULL, the
+ * bytes that went out.  Returns 0, or -EPIPE (broken earlier, or the peer
+ * went away), -ECONNRESET, -ECANCELED, -ETIMEDOUT, -EINVAL, -EPERM.
+ */
+int weft_stream_write(weft_stream *s, const void *buf, size_t n,
+                      size_t *written);
+
+/* Half-close: the peer reads end of stream; reading stays possible.
+ * Errors: -EINVAL, -EPERM, -ENOTCONN. */
+int weft_stream_shutdown_write(weft_stream *s);
+
+/* Closes the stream and its descriptor (always released).  A task blocked
+ * in a read or write of it is woken with -EBADF.  Errors: -EINVAL, -EPERM,
+ * or close(2)'s error. */
+int weft_stream_close(weft_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_STREAM_H */
