@@ -336,6 +336,144 @@ static void *localhost_lookup(void *arg)
     return NULL;
 }
 
+static void *vectored(void *arg)
+{
+    (void)arg;
+    weft_fd *a, *b;
+    pair(&a, &b);
+    char p1[] = "hello, ", p2[] = "vectored ", p3[] = "world";
+    struct iovec out[3] = {{p1, 7}, {p2, 9}, {p3, 5}};
+    size_t w = 0;
+    CHECK_EQ(weft_fd_writev(a, out, 3, &w), 0);
+    CHECK_EQ(w, 21);
+    char x[10], y[11];
+    struct iovec in[2] = {{x, sizeof x}, {y, sizeof y}};
+    CHECK_EQ(weft_fd_readv(b, in, 2), 21);
+    CHECK(memcmp(x, "hello, vec", 10) == 0 && memcmp(y, "tored world", 11) == 0);
+    CHECK_EQ(weft_fd_readv(b, NULL, 1), -EINVAL);
+    CHECK_EQ(weft_fd_writev(a, out, -1, &w), -EINVAL);
+    weft_fd_close(a);
+    weft_fd_close(b);
+    return NULL;
+}
+
+static void *drain_all(void *arg)
+{
+    char buf[65536];
+    long got = 0;
+    ssize_t n;
+    while ((n = weft_fd_read(arg, buf, sizeof buf)) > 0)
+        got += n;
+    return I2P(got);
+}
+
+static void *vectored_big(void *arg)
+{
+    (void)arg;
+    weft_fd *a, *b;
+    pair(&a, &b);
+    static char big[200][5243];
+    struct iovec v[200];
+    for (int i = 0; i < 200; i++) {
+        v[i].iov_base = big[i];
+        v[i].iov_len = sizeof big[i];
+    }
+    weft_task *t;
+    REQUIRE(weft_spawn(drain_all, b, &t) == 0);
+    size_t w = 0;
+    CHECK_EQ(weft_fd_writev(a, v, 200, &w), 0);
+    CHECK_EQ(w, sizeof big);
+    weft_fd_shutdown(a, SHUT_WR);
+    void *got;
+    CHECK_EQ(weft_await(t, &got), 0);
+    CHECK_EQ(P2I(got), (long)sizeof big);
+    weft_fd_close(a);
+    weft_fd_close(b);
+    return NULL;
+}
+
+static void *udp(void *arg)
+{
+    (void)arg;
+    weft_fd *u1, *u2;
+    REQUIRE(weft_udp_open(NULL, 0, &u1) == 0);
+    REQUIRE(weft_udp_open("127.0.0.1", 0, &u2) == 0);
+    struct sockaddr_in to = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)weft_sock_port(u2)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_EQ(weft_fd_sendto(u1, "ping", 4, 0, (struct sockaddr *)&to,
+                            sizeof to), 4);
+    char buf[16];
+    struct sockaddr_storage from;
+    socklen_t flen = sizeof from;
+    CHECK_EQ(weft_fd_recvfrom(u2, buf, sizeof buf, 0,
+                              (struct sockaddr *)&from, &flen), 4);
+    CHECK(memcmp(buf, "ping", 4) == 0);
+    CHECK_EQ(weft_fd_sendto(u2, "pong", 4, 0, (struct sockaddr *)&from,
+                            flen), 4);
+    CHECK_EQ(weft_fd_recvfrom(u1, buf, sizeof buf, 0, NULL, NULL), 4);
+    CHECK(memcmp(buf, "pong", 4) == 0);
+    /* A receiver with nothing to receive waits, and a deadline ends it. */
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(0.02, &sc) == 0);
+    CHECK_EQ(weft_fd_recvfrom(u1, buf, sizeof buf, 0, NULL, NULL),
+             -ETIMEDOUT);
+    weft_scope_close(sc);
+    weft_fd_close(u1);
+    weft_fd_close(u2);
+    return NULL;
+}
+
+static void *pass_fd(void *arg)
+{
+    (void)arg;
+    weft_fd *a, *b;
+    pair(&a, &b);
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    char one = '!';
+    struct iovec io = {&one, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1,
+                       .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &p[1], sizeof(int));
+    CHECK_EQ(weft_fd_sendmsg(a, &m, 0), 1);
+    close(p[1]);
+    char got = 0;
+    struct iovec io2 = {&got, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm2;
+    struct msghdr m2 = {.msg_iov = &io2, .msg_iovlen = 1,
+                        .msg_control = cm2.buf,
+                        .msg_controllen = sizeof cm2.buf};
+    CHECK_EQ(weft_fd_recvmsg(b, &m2, 0), 1);
+    CHECK_EQ(got, '!');
+    struct cmsghdr *c2 = CMSG_FIRSTHDR(&m2);
+    REQUIRE(c2 && c2->cmsg_type == SCM_RIGHTS);
+    int fd;
+    memcpy(&fd, CMSG_DATA(c2), sizeof fd);
+    CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC); /* close-on-exec */
+    CHECK_EQ(write(fd, "z", 1), 1);         /* the pipe's write end */
+    char r;
+    CHECK_EQ(read(p[0], &r, 1), 1);
+    CHECK_EQ(r, 'z');
+    close(fd);
+    close(p[0]);
+    weft_fd_close(a);
+    weft_fd_close(b);
+    return NULL;
+}
+
 static int regular_fd = -1;
 
 static void *misuse(void *arg)
@@ -407,6 +545,10 @@ int main(void)
     case_sigpipe_state();
     check_case("connect_errors_and_bad_names", connect_errors, NULL, 0);
     check_case("localhost_through_the_pool", localhost_lookup, NULL, 0);
+    check_case("readv_writev", vectored, NULL, 0);
+    check_case("writev_1mib_200_pieces", vectored_big, NULL, 0);
+    check_case("udp_sendto_recvfrom", udp, NULL, 0);
+    check_case("fd_passing_sendmsg_recvmsg", pass_fd, NULL, 0);
     check_case("misuse", misuse, NULL, -ECANCELED);
     check_case("handle_of_a_closed_loop_a", keep_handle, NULL, 0);
     check_case("handle_of_a_closed_loop_b", use_old_handle, NULL, 0);

@@ -51,6 +51,7 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -109,6 +110,33 @@ ssize_t weft_fd_recv(weft_fd *fdh, void *buf, size_t n, int flags);
 int weft_fd_write(weft_fd *fdh, const void *buf, size_t n, size_t *written);
 int weft_fd_send(weft_fd *fdh, const void *buf, size_t n, int flags,
                  size_t *written);
+
+/*
+ * Vectored I/O (readv(2), writev(2)).  weft_fd_readv reads what one call
+ * brings, up to the vector's total (0 at end of file); weft_fd_writev
+ * writes all of it, as weft_fd_write (written: how many bytes went out).
+ * iovcnt: 0..IOV_MAX.  Errors as weft_fd_read / weft_fd_write, and -EINVAL
+ * for a bad vector.
+ */
+ssize_t weft_fd_readv(weft_fd *fdh, const struct iovec *iov, int iovcnt);
+int weft_fd_writev(weft_fd *fdh, const struct iovec *iov, int iovcnt,
+                   size_t *written);
+
+/*
+ * Datagrams and messages: one recvfrom/sendto/recvmsg/sendmsg each (a
+ * datagram is sent whole or not at all; a stream socket may take part of a
+ * sendmsg: the count says).  Sending adds MSG_NOSIGNAL; recvmsg adds
+ * MSG_CMSG_CLOEXEC, so descriptors received over a Unix socket
+ * (SCM_RIGHTS) are close-on-exec.  from/fromlen, to: as the system calls.
+ * Returns the bytes received or sent, or an error as weft_fd_read /
+ * weft_fd_write (-EMSGSIZE: a datagram too large to send).
+ */
+ssize_t weft_fd_recvfrom(weft_fd *fdh, void *buf, size_t n, int flags,
+                         struct sockaddr *from, socklen_t *fromlen);
+ssize_t weft_fd_sendto(weft_fd *fdh, const void *buf, size_t n, int flags,
+                       const struct sockaddr *to, socklen_t tolen);
+ssize_t weft_fd_recvmsg(weft_fd *fdh, struct msghdr *msg, int flags);
+ssize_t weft_fd_sendmsg(weft_fd *fdh, const struct msghdr *msg, int flags);
 
 /*
  * Accepts a connection on a listening socket (accept4(2)); the new socket

@@ -64,8 +64,16 @@ int weft_tcp_connect(const char *host, int port, weft_fd **conn);
 int weft_unix_listen(const char *path, int backlog, weft_fd **listener);
 int weft_unix_connect(const char *path, weft_fd **conn);
 
-/* The local port of a TCP socket (a listener on port 0 included).
- * Errors: -EINVAL (not a TCP socket, bad handle), -EPERM. */
+/*
+ * A UDP socket bound to host:port (host NULL: every address, IPv4 and IPv6;
+ * port 0: a free port, see weft_sock_port).  Send with weft_fd_sendto and
+ * receive with weft_fd_recvfrom.
+ * Errors as weft_tcp_listen.
+ */
+int weft_udp_open(const char *host, int port, weft_fd **sock);
+
+/* The local port of a TCP or UDP socket (bound to port 0 included).
+ * Errors: -EINVAL (not an IP socket, bad handle), -EPERM. */
 int weft_sock_port(weft_fd *fdh);
 
 #ifdef __cplusplus

@@ -368,6 +368,38 @@ static int enter(weft_fd *fdh, weft__loop **Lp, weft__fdreg **regp,
     return weft__check(*Lp, (*Lp)->cur);
 }
 
+ssize_t weft__fd_io(weft_fd *h, int dir, weft__fd_op op, void *ctx,
+                    bool (*full)(ssize_t r, void *ctx))
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = enter(h, &L, &reg, &idx);
+    if (rc)
+        return rc;
+    uint8_t bit = dir == DIR_READ ? WEFT_READABLE : WEFT_WRITABLE;
+    for (;;) {
+        weft__fdent *e = &reg->ents[idx];
+        if (e->ready & bit) {
+            ssize_t k = op(e, ctx);
+            if (k >= 0) {
+                if (full && !full(k, ctx) &&
+                    (e->flags & (WEFT__FD_STREAM | WEFT__FD_HUP)) ==
+                        WEFT__FD_STREAM)
+                    e->ready &= (uint8_t)~bit;
+                return k;
+            }
+            if (k == -EINTR)
+                continue;
+            if (k != -EAGAIN && k != -EWOULDBLOCK)
+                return k;
+            e->ready &= (uint8_t)~bit;
+        }
+        if ((rc = weft__fd_wait(L, reg, idx, dir)))
+            return rc;
+    }
+}
+
 static ssize_t do_read(weft_fd *fdh, void *buf, size_t n, int flags,
                        bool recv_call)
 {

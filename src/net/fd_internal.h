@@ -55,4 +55,15 @@ int weft__fd_wait(weft__loop *L, weft__fdreg *reg, uint32_t idx, int dir);
  * bad); not stable across suspensions (the table may grow). */
 weft__fdent *weft__fd_entry(weft_fd *h, int *rc);
 
+/* One system call on an entry's descriptor, retried as the readiness rule
+ * says: called when `dir` is marked ready; returns what the call returned
+ * (>= 0) or -errno.  `full` (may be NULL) says whether a result moved all
+ * that was asked (a shorter one forgets readiness on a stream). */
+typedef ssize_t (*weft__fd_op)(weft__fdent *e, void *ctx);
+/* Decodes h for a suspending call from a task, then runs op until it does
+ * not return -EAGAIN, waiting for `dir` (0 read, 1 write) between tries.
+ * Returns op's result or an error (-EBADF if closed while waiting). */
+ssize_t weft__fd_io(weft_fd *h, int dir, weft__fd_op op, void *ctx,
+                    bool (*full)(ssize_t r, void *ctx));
+
 #endif

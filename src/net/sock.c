@@ -144,7 +144,11 @@ static int resolve(const char *host, int port, int ai_flags, lookup **out)
 static int new_socket(weft__loop *L, int family, unsigned kind, int *fdp,
                       weft_fd **out)
 {
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int type = (kind & WEFT__FD_STREAM) || (kind & WEFT__FD_TCP) ||
+                       family == AF_UNIX
+                   ? SOCK_STREAM
+                   : SOCK_DGRAM;
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     if (kind & WEFT__FD_TCP) {
@@ -175,6 +179,26 @@ static int listen_on(weft__loop *L, const struct sockaddr *sa,
     if (dual)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     if (bind(fd, sa, len) || listen(fd, backlog > 0 ? backlog : SOMAXCONN)) {
+        rc = -errno;
+        weft_fd_close(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}
+
+static int bind_dgram(weft__loop *L, const struct sockaddr *sa,
+                      socklen_t len, bool dual, weft_fd **out)
+{
+    int fd;
+    weft_fd *h;
+    int rc = new_socket(L, sa->sa_family, WEFT__FD_SOCKET, &fd, &h);
+    if (rc)
+        return rc;
+    int zero = 0;
+    if (dual)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (bind(fd, sa, len)) {
         rc = -errno;
         weft_fd_close(h);
         return rc;
@@ -243,6 +267,36 @@ static int connect_to(weft__loop *L, const struct sockaddr *sa,
     }
     *out = h;
     return 0;
+}
+
+int weft_udp_open(const char *host, int port, weft_fd **sock)
+{
+    if (!sock || port < 0 || port > 65535)
+        return -EINVAL;
+    weft__loop *L;
+    int rc = task_loop(&L);
+    if (rc)
+        return rc;
+    if (!host || !*host || strcmp(host, "::") == 0) {
+        struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+                                  .sin6_port = htons((uint16_t)port),
+                                  .sin6_addr = IN6ADDR_ANY_INIT};
+        rc = bind_dgram(L, (struct sockaddr *)&a6, sizeof a6, true, sock);
+        if (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL)
+            return rc;
+        struct sockaddr_in a4 = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_ANY)};
+        return bind_dgram(L, (struct sockaddr *)&a4, sizeof a4, false, sock);
+    }
+    lookup *lk;
+    if ((rc = resolve(host, port, AI_PASSIVE, &lk)))
+        return rc;
+    rc = -EADDRNOTAVAIL;
+    for (struct addrinfo *ai = lk->res; ai && rc; ai = ai->ai_next)
+        rc = bind_dgram(L, ai->ai_addr, ai->ai_addrlen, false, sock);
+    lookup_free(lk);
+    return rc;
 }
 
 int weft_tcp_connect(const char *host, int port, weft_fd **conn)
