@@ -99,7 +99,7 @@ static void floor_server(int lfd)
 
 /* ---- weft ---- */
 
-static void *weft_serve(void *arg)
+static void *weft_echo_conn(void *arg)
 {
     weft_fd *c = arg;
     char buf[16384];
@@ -118,7 +118,7 @@ static void *weft_main(void *arg)
         return NULL;
     while (weft_fd_accept(srv, &c, NULL, NULL) == 0) {
         weft_task *t;
-        if (weft_spawn(weft_serve, c, &t) == 0)
+        if (weft_spawn(weft_echo_conn, c, &t) == 0)
             weft_task_detach(t);
     }
     return NULL;

@@ -72,6 +72,35 @@ int weft_unix_connect(const char *path, weft_fd **conn);
  */
 int weft_udp_open(const char *host, int port, weft_fd **sock);
 
+/*
+ * A server's accept loop (asyncio.start_server + serve_forever): accepts
+ * connections on `listener` and runs handler(conn, ctx) as a task for
+ * each, conn a stream over the connection, closed when the handler
+ * returns.  A handler's failure (weft_fail) ends its connection only and is
+ * reported on stderr.  Runs until the calling task is cancelled or a cancel
+ * scope around the call ends (that is the shutdown) or the listener fails;
+ * then stops accepting, gives the handlers opts->grace seconds to finish,
+ * cancels those still running, waits for all of them, and returns: the
+ * listener is still the caller's to close.  Out of descriptors (EMFILE,
+ * ENFILE) or memory, it waits and retries, 10 ms doubling up to 1 s - never
+ * a busy loop.
+ * Returns the reason it stopped: -ECANCELED, a scope's -ETIMEDOUT, or the
+ * listener's accept error.
+ * Errors: -EINVAL (handler NULL, a bad listener, grace negative or NaN),
+ * -EPERM (not in a task).
+ */
+typedef struct weft_stream weft_stream;
+typedef void (*weft_conn_fn)(weft_stream *conn, void *ctx);
+
+typedef struct weft_serve_opts {
+    size_t max_connections; /* live at once; 0: no limit */
+    double grace;           /* seconds, at shutdown; 0: cancel at once */
+    size_t stream_limit;    /* each stream's limit; 0: the default */
+} weft_serve_opts;
+
+int weft_serve(weft_fd *listener, weft_conn_fn handler, void *ctx,
+               const weft_serve_opts *opts);
+
 /* The local port of a TCP or UDP socket (bound to port 0 included).
  * Errors: -EINVAL (not an IP socket, bad handle), -EPERM. */
 int weft_sock_port(weft_fd *fdh);
