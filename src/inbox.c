@@ -272,12 +272,18 @@ static void inbox_after_sleep(weft__loop *L, weft__service *sv)
     inbox_turn(L, sv);
 }
 
-/* Users hold the handle: they may still submit (not once it shuts down). */
+/* Users hold the handle: they may still submit (not once it shuts down).
+ * Or messages came after this turn's look at the inbox: a poster that
+ * pushed and then released its reference between the two must not make
+ * the loop report a deadlock (the release is ordered after the push, so
+ * seeing no users means seeing the message). */
 static bool inbox_may_wake(weft__loop *L, weft__service *sv)
 {
     weft_loop *h = ((inbox *)sv)->h;
-    return !L->closing &&
-           atomic_load_explicit(&h->users, memory_order_acquire) > 0;
+    if (!L->closing &&
+        atomic_load_explicit(&h->users, memory_order_acquire) > 0)
+        return true;
+    return atomic_load_explicit(&h->head, memory_order_acquire) != NULL;
 }
 
 /* No more work from now on; what is queued starts as tasks born cancelled

@@ -106,11 +106,12 @@ static void *fail_io(void *arg)
     return weft_fail(-EIO, "disk %d on fire", 3);
 }
 
-static atomic_int sleeper_finished;
+static atomic_int sleeper_finished, sleeper_started;
 
 static void *sleep_forever(void *arg)
 {
     (void)arg;
+    atomic_store(&sleeper_started, 1);
     int rc = weft_sleep(INFINITY);
     atomic_store(&sleeper_finished, 1);
     return I2P(rc);
@@ -413,7 +414,12 @@ static void *future_thread(void *arg)
         break;
     case 2: /* a timed wait expires: cancel, then join */
         atomic_store(&sleeper_finished, 0);
+        atomic_store(&sleeper_started, 0);
         REQUIRE(weft_submit(fc->h, sleep_forever, NULL, &f) == 0);
+        /* Running first (an emulator may take a while to start it): the
+         * cancellation below must reach a running task. */
+        for (int i = 0; i < 5000 && !atomic_load(&sleeper_started); i++)
+            usleep(1000);
         ok &= weft_future_wait(f, 0.05) == -ETIMEDOUT;
         ok &= weft_future_wait(f, 0) == -ETIMEDOUT;
         ok &= weft_future_done(f) == 0;

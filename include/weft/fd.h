@@ -35,10 +35,10 @@
  * or a scope's deadline), and the handle would use whatever file next gets
  * that number.  (tests/test_fd.c shows both.)
  *
- * No call here raises SIGPIPE: sockets are written with MSG_NOSIGNAL, and
- * while a loop has descriptors open its thread blocks SIGPIPE (a pending
- * one caused by a pipe write is discarded); a peer that went away is
- * -EPIPE or -ECONNRESET.
+ * No call here raises SIGPIPE: sockets are written with MSG_NOSIGNAL,
+ * other descriptors (pipes) with SIGPIPE blocked around the write (a
+ * SIGPIPE the write raised is taken back); a peer that went away is -EPIPE
+ * or -ECONNRESET.
  *
  * Every call that may suspend obeys cancellation and cancel scopes
  * (weft/cancel.h): -ECANCELED / -ETIMEDOUT, also at entry.  They may be

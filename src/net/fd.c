@@ -22,8 +22,10 @@
  * one writer) and counts as an fd wait for deadlock detection.
  *
  * SIGPIPE: sockets are written with MSG_NOSIGNAL; other descriptors
- * (pipes) with write(2), so the loop's thread blocks SIGPIPE while the
- * registry exists and discards a pending one before restoring its mask.
+ * (pipes) with SIGPIPE blocked around the write, and a SIGPIPE the write
+ * raised taken back before the mask is restored.  (Not one thread-wide
+ * block while descriptors are open: the ucontext switch restores each
+ * task's own signal mask on every switch.)
  */
 #define _GNU_SOURCE
 #include "fd_internal.h"
@@ -39,6 +41,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,10 +68,6 @@ static weft__fdreg *reg_get(weft__loop *L)
     if (!(reg = weft__calloc(1, sizeof *reg)))
         return NULL;
     reg->svc.ops = &reg_ops;
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &reg->old_mask);
     L->tagged_ready = tagged_ready;
     weft__service_add(L, &reg->svc);
     return reg;
@@ -342,13 +341,6 @@ static void reg_close(weft__loop *L, weft__service *sv)
     for (uint32_t i = 1; i < reg->top; i++)
         if (reg->ents[i].fd >= 0)
             ent_close(L, reg, i);
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE) {
-    }
-    pthread_sigmask(SIG_SETMASK, &reg->old_mask, NULL);
     L->tagged_ready = NULL;
     weft__free(reg->ents);
     weft__free(reg);
@@ -446,12 +438,31 @@ ssize_t weft_fd_recv(weft_fd *fdh, void *buf, size_t n, int flags)
     return do_read(fdh, buf, n, flags, true);
 }
 
+ssize_t weft__nopipe_write(int fd, const struct iovec *iov, int cnt)
+{
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t k = writev(fd, iov, cnt);
+    int err = errno;
+    if (k < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
+        /* The SIGPIPE this write raised is pending: take it back. */
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return k;
+}
+
 static ssize_t write_once(weft__fdent *e, const void *buf, size_t n,
                           int flags)
 {
     if (e->flags & WEFT__FD_SOCKET)
         return send(e->fd, buf, n, flags | MSG_NOSIGNAL);
-    return write(e->fd, buf, n);
+    struct iovec v = {(void *)buf, n};
+    return weft__nopipe_write(e->fd, &v, 1);
 }
 
 static int do_write(weft_fd *fdh, const void *buf, size_t n, int flags,

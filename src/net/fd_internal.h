@@ -7,7 +7,7 @@
 
 #include "../core.h"
 
-#include <signal.h>
+#include <sys/uio.h>
 
 /* weft__fdent.flags */
 enum {
@@ -36,12 +36,14 @@ typedef struct weft__fdreg {
     weft__service svc; /* first: the loop's service list points at it */
     weft__fdent *ents; /* [1, top) handed out; cap entries */
     uint32_t top, cap, free_head;
-    sigset_t old_mask; /* the loop thread's, before SIGPIPE was blocked */
 } weft__fdreg;
 
 /* Registers fd (non-blocking, close-on-exec already) with `flags`; on
  * success weft owns it.  0, -ENOMEM, -ENOTSUP, -EEXIST, -EBADF. */
 int weft__fd_register(weft__loop *L, int fd, unsigned flags, weft_fd **out);
+/* writev(2) with SIGPIPE blocked around it (and one it raised taken
+ * back): for descriptors that are not sockets. */
+ssize_t weft__nopipe_write(int fd, const struct iovec *iov, int cnt);
 /* The WEFT__FD_* kind of fd (a syscall or two). */
 unsigned weft__fd_kind(int fd);
 int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,

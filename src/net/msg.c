@@ -71,7 +71,7 @@ static ssize_t writev_op(weft__fdent *e, void *ctx)
                            .msg_iovlen = (size_t)c->cnt};
         return ret(sendmsg(e->fd, &m, MSG_NOSIGNAL));
     }
-    return ret(writev(e->fd, c->iov, c->cnt));
+    return ret(weft__nopipe_write(e->fd, c->iov, c->cnt));
 }
 
 int weft_fd_writev(weft_fd *fdh, const struct iovec *iov, int iovcnt,
