@@ -130,6 +130,10 @@ static void draw(weft_bar *b, uint64_t now)
 
 /* ---- loop-driven redraws: the bars' loop service ---- */
 
+/* The longest wait between two looks at a log-mode bar whose count stands
+ * still (counts from other threads are seen at most this late). */
+#define LOOK_GAP_MAX_NS 1000000000ull
+
 typedef struct bar_service {
     weft__service svc; /* first */
     _Atomic int n_bars; /* open bars of this loop (closed from any thread) */
@@ -144,10 +148,23 @@ static void bars_tick(struct weft__loop *L, weft__service *sv, uint64_t now)
     for (weft_bar *b = weft__bars; b; b = b->next) {
         if (b->loop != L)
             continue;
-        if (due(b, now))
+        if (due(b, now)) {
             draw(b, now);
-        else if (b->mode == WEFT__BAR_LOG)
-            b->look_ns = now; /* see bars_next */
+            b->look_gap_ns = 0;
+        } else if (b->mode == WEFT__BAR_LOG) {
+            /* See bars_next.  Nothing counted since the last look: look
+             * half as often, down to once a second - an idle loop with
+             * such a bar must cost next to nothing. */
+            unsigned long long n = weft_bar_count(b);
+            if (n == b->look_n && b->look_gap_ns)
+                b->look_gap_ns = b->look_gap_ns * 2 < LOOK_GAP_MAX_NS
+                                     ? b->look_gap_ns * 2
+                                     : LOOK_GAP_MAX_NS;
+            else
+                b->look_gap_ns = b->mininterval_ns;
+            b->look_n = n;
+            b->look_ns = now;
+        }
     }
     pthread_mutex_unlock(&weft__bars_mu);
 }
@@ -167,8 +184,11 @@ static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
          * threads while the loop sleeps), not after the last line, which
          * would be in the past until the next tenth - a busy loop. */
         uint64_t last = b->draw_ns > b->look_ns ? b->draw_ns : b->look_ns;
+        uint64_t gap = b->look_gap_ns > b->mininterval_ns
+                           ? b->look_gap_ns
+                           : b->mininterval_ns;
         uint64_t t = b->mode == WEFT__BAR_LOG
-                         ? (b->total > 0 ? last + b->mininterval_ns
+                         ? (b->total > 0 ? last + gap
                                          : b->draw_ns + LOG_IDLE_NS)
                          : b->draw_ns + (weft_bar_count(b) != b->draw_n
                                              ? b->mininterval_ns

@@ -49,6 +49,8 @@ struct weft_bar {
     unsigned calls, miniters;  /* outside a loop: updates between checks */
     uint64_t check_ns;
     uint64_t look_ns;          /* log mode in a loop: last due() check */
+    uint64_t look_gap_ns;      /* and the wait until the next (0: none yet) */
+    unsigned long long look_n; /* the count that check saw */
     unsigned long long check_n;
 };
 
