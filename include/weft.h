@@ -54,5 +54,6 @@
 #include "weft/fd.h"
 #include "weft/net.h"
 #include "weft/stream.h"
+#include "weft/file.h"
 
 #endif /* WEFT_H */

@@ -1,0 +1,304 @@
+/*
+ * file.c - files through the loop's thread pool (weft/file.h).  A leaf on
+ * the public API: each call describes its system call in a struct on the
+ * caller's stack and runs it with weft_to_thread, which withdraws a queued
+ * job when the caller is cancelled and waits out a running one - so the
+ * job may use the caller's buffers and paths.
+ */
+#define _GNU_SOURCE
+#include "weft.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_ALL_MAX ((size_t)1 << 30)
+
+typedef struct op {
+    int kind;
+    int fd;
+    const char *path, *path2;
+    int flags;
+    mode_t mode;
+    void *buf;
+    const void *cbuf;
+    size_t n;
+    off_t off;
+    struct stat *st;
+    ssize_t result;  /* >= 0, or -errno */
+    size_t done;     /* bytes written so far */
+    char *data;      /* read_all: malloc'd here, handed to the caller */
+} op;
+
+enum { OPEN, CLOSE, READ, PREAD, WRITE, PWRITE, FSYNC, STAT, UNLINK,
+       RENAME, READ_ALL, WRITE_ALL };
+
+static ssize_t neg(ssize_t k)
+{
+    return k < 0 ? -errno : k;
+}
+
+static ssize_t write_all_fd(op *o, int fd, const char *p, size_t n,
+                            bool positioned)
+{
+    while (o->done < n) {
+        ssize_t k = positioned
+                        ? pwrite(fd, p + o->done, n - o->done,
+                                 o->off + (off_t)o->done)
+                        : write(fd, p + o->done, n - o->done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        o->done += (size_t)k;
+    }
+    return 0;
+}
+
+static ssize_t read_all(op *o)
+{
+    int fd = open(o->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    size_t cap = 4096, len = 0;
+    if (fstat(fd, &st) == 0 && st.st_size > 0)
+        cap = (size_t)st.st_size + 1;
+    if (cap > o->n + 1)
+        cap = o->n + 1;
+    char *buf = malloc(cap + 1);
+    ssize_t rc = buf ? 0 : -ENOMEM;
+    while (rc == 0) {
+        if (len == cap) {
+            if (cap > o->n) {
+                rc = -EFBIG;
+                break;
+            }
+            size_t ncap = cap * 2 > o->n + 1 ? o->n + 1 : cap * 2;
+            char *nb = realloc(buf, ncap + 1);
+            if (!nb) {
+                rc = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t k = read(fd, buf + len, cap - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            rc = -errno;
+        else if (k == 0)
+            break;
+        else
+            len += (size_t)k;
+    }
+    close(fd);
+    if (rc == 0 && len > o->n)
+        rc = -EFBIG;
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[len] = '\0';
+    o->data = buf;
+    return (ssize_t)len;
+}
+
+static ssize_t write_all_file(op *o)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", o->path) >=
+        (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t rc = fchmod(fd, o->mode) ? -errno : 0;
+    if (rc == 0)
+        rc = write_all_fd(o, fd, o->cbuf, o->n, false);
+    if (rc == 0 && fsync(fd))
+        rc = -errno;
+    if (close(fd) && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, o->path))
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+static void *run(void *arg)
+{
+    op *o = arg;
+    switch (o->kind) {
+    case OPEN:
+        o->result = neg(open(o->path, o->flags | O_CLOEXEC, o->mode));
+        break;
+    case CLOSE:
+        o->result = close(o->fd) && errno != EINTR ? -errno : 0;
+        break;
+    case READ:
+        do
+            o->result = neg(read(o->fd, o->buf, o->n));
+        while (o->result == -EINTR);
+        break;
+    case PREAD:
+        do
+            o->result = neg(pread(o->fd, o->buf, o->n, o->off));
+        while (o->result == -EINTR);
+        break;
+    case WRITE:
+    case PWRITE:
+        o->result = write_all_fd(o, o->fd, o->cbuf, o->n, o->kind == PWRITE);
+        break;
+    case FSYNC:
+        o->result = neg(fsync(o->fd));
+        break;
+    case STAT:
+        o->result = neg(stat(o->path, o->st));
+        break;
+    case UNLINK:
+        o->result = neg(unlink(o->path));
+        break;
+    case RENAME:
+        o->result = neg(rename(o->path, o->path2));
+        break;
+    case READ_ALL:
+        o->result = read_all(o);
+        break;
+    default:
+        o->result = write_all_file(o);
+        break;
+    }
+    return NULL;
+}
+
+/* Runs o on the pool: the pool's error (cancelled before it ran, no
+ * thread) or the system call's result. */
+static ssize_t go(op *o)
+{
+    int rc = weft_to_thread(run, o, NULL);
+    if (rc) {
+        /* Cancelled, but the job may have run to its end meanwhile. */
+        free(o->data);
+        o->data = NULL;
+        return rc;
+    }
+    return o->result;
+}
+
+int weft_file_open(const char *path, int flags, mode_t mode, int *fd)
+{
+    if (!path || !fd)
+        return -EINVAL;
+    op o = {.kind = OPEN, .path = path, .flags = flags, .mode = mode};
+    ssize_t rc = go(&o);
+    if (rc < 0)
+        return (int)rc;
+    *fd = (int)rc;
+    return 0;
+}
+
+int weft_file_close(int fd)
+{
+    op o = {.kind = CLOSE, .fd = fd};
+    return (int)go(&o);
+}
+
+ssize_t weft_file_read(int fd, void *buf, size_t n)
+{
+    if (!buf && n)
+        return -EINVAL;
+    op o = {.kind = READ, .fd = fd, .buf = buf, .n = n};
+    return go(&o);
+}
+
+ssize_t weft_file_pread(int fd, void *buf, size_t n, off_t offset)
+{
+    if (!buf && n)
+        return -EINVAL;
+    op o = {.kind = PREAD, .fd = fd, .buf = buf, .n = n, .off = offset};
+    return go(&o);
+}
+
+static int write_common(op *o, size_t *written)
+{
+    ssize_t rc = (!o->cbuf && o->n) ? -EINVAL : go(o);
+    if (written)
+        *written = o->done;
+    return (int)rc;
+}
+
+int weft_file_write(int fd, const void *buf, size_t n, size_t *written)
+{
+    op o = {.kind = WRITE, .fd = fd, .cbuf = buf, .n = n};
+    return write_common(&o, written);
+}
+
+int weft_file_pwrite(int fd, const void *buf, size_t n, off_t offset,
+                     size_t *written)
+{
+    op o = {.kind = PWRITE, .fd = fd, .cbuf = buf, .n = n, .off = offset};
+    return write_common(&o, written);
+}
+
+int weft_file_fsync(int fd)
+{
+    op o = {.kind = FSYNC, .fd = fd};
+    return (int)go(&o);
+}
+
+int weft_file_stat(const char *path, struct stat *st)
+{
+    if (!path || !st)
+        return -EINVAL;
+    op o = {.kind = STAT, .path = path, .st = st};
+    return (int)go(&o);
+}
+
+int weft_file_unlink(const char *path)
+{
+    if (!path)
+        return -EINVAL;
+    op o = {.kind = UNLINK, .path = path};
+    return (int)go(&o);
+}
+
+int weft_file_rename(const char *from, const char *to)
+{
+    if (!from || !to)
+        return -EINVAL;
+    op o = {.kind = RENAME, .path = from, .path2 = to};
+    return (int)go(&o);
+}
+
+int weft_file_read_all(const char *path, size_t max_len, char **data,
+                       size_t *len)
+{
+    if (!path || !data || !len || max_len > READ_ALL_MAX)
+        return -EINVAL;
+    op o = {.kind = READ_ALL, .path = path,
+            .n = max_len ? max_len : READ_ALL_MAX};
+    ssize_t rc = go(&o);
+    if (rc < 0)
+        return (int)rc;
+    *data = o.data;
+    *len = (size_t)rc;
+    return 0;
+}
+
+int weft_file_write_all(const char *path, const void *data, size_t len,
+                        mode_t mode)
+{
+    if (!path || (!data && len))
+        return -EINVAL;
+    op o = {.kind = WRITE_ALL, .path = path, .cbuf = data, .n = len,
+            .mode = mode};
+    return (int)go(&o);
+}
