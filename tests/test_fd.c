@@ -474,6 +474,62 @@ static void *pass_fd(void *arg)
     return NULL;
 }
 
+static void *sendfile_case(void *arg)
+{
+    (void)arg;
+    char tmpl[] = "/tmp/weft-sendfile-XXXXXX";
+    int f = mkstemp(tmpl);
+    REQUIRE(f >= 0);
+    unlink(tmpl);
+    enum { SIZE = 3 << 20 };
+    char *data = malloc(SIZE);
+    REQUIRE(data);
+    for (int i = 0; i < SIZE; i++)
+        data[i] = (char)(i * 31);
+    REQUIRE(write(f, data, SIZE) == SIZE);
+    weft_fd *a, *b;
+    pair(&a, &b);
+    weft_task *t;
+    REQUIRE(weft_spawn(drain_all, b, &t) == 0);
+    size_t sent = 0;
+    /* From offset 100 to past the end: stops at the end. */
+    CHECK_EQ(weft_fd_sendfile(a, f, 100, SIZE, &sent), 0);
+    CHECK_EQ(sent, SIZE - 100);
+    weft_fd_shutdown(a, SHUT_WR);
+    void *got;
+    CHECK_EQ(weft_await(t, &got), 0);
+    CHECK_EQ(P2I(got), SIZE - 100);
+    CHECK_EQ(lseek(f, 0, SEEK_CUR), SIZE); /* its offset did not move */
+    CHECK_EQ(weft_fd_sendfile(a, -1, 0, 1, &sent), -EINVAL);
+    free(data);
+    close(f);
+    weft_fd_close(a);
+    weft_fd_close(b);
+    return NULL;
+}
+
+/* An address of TEST-NET-1, which nobody should answer (some sandboxes
+ * answer everything, or have no route): the connect ends with the scope's
+ * deadline or the kernel's verdict - bounded, never a hang. */
+static void *connect_nowhere(void *arg)
+{
+    (void)arg;
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(0.2, &sc) == 0);
+    double t0 = weft_now();
+    weft_fd *c = NULL;
+    int rc = weft_tcp_connect("192.0.2.77", 9, &c);
+    double took = weft_now() - t0;
+    weft_scope_close(sc);
+    CHECK(rc == 0 || rc == -ETIMEDOUT || rc == -ENETUNREACH ||
+          rc == -EHOSTUNREACH || rc == -ECONNREFUSED);
+    CHECK(took < 5.0);
+    CHECK((rc == 0) == (c != NULL));
+    if (rc == 0)
+        weft_fd_close(c);
+    return NULL;
+}
+
 static int regular_fd = -1;
 
 static void *misuse(void *arg)
@@ -549,6 +605,8 @@ int main(void)
     check_case("writev_1mib_200_pieces", vectored_big, NULL, 0);
     check_case("udp_sendto_recvfrom", udp, NULL, 0);
     check_case("fd_passing_sendmsg_recvmsg", pass_fd, NULL, 0);
+    check_case("sendfile_to_the_end", sendfile_case, NULL, 0);
+    check_case("connect_nowhere_bounded", connect_nowhere, NULL, 0);
     check_case("misuse", misuse, NULL, -ECANCELED);
     check_case("handle_of_a_closed_loop_a", keep_handle, NULL, 0);
     check_case("handle_of_a_closed_loop_b", use_old_handle, NULL, 0);

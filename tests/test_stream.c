@@ -18,6 +18,7 @@
 #include "check.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -375,6 +376,102 @@ static void *connection(void *arg)
     return NULL;
 }
 
+/* 10,000 tasks write a record each to one stream at once: every record
+ * arrives exactly once, whole.  (1,000 under sanitizers and emulators,
+ * where each task switch costs a thousand times more.) */
+#define MANY 10000
+static weft_stream *many_s;
+static int many_n;
+
+static void *one_record(void *arg)
+{
+    char rec[32];
+    int n = snprintf(rec, sizeof rec, "record %05d\n", (int)P2I(arg));
+    return I2P(weft_stream_write(many_s, rec, (size_t)n, NULL));
+}
+
+static void *many_writes(void *arg)
+{
+    (void)arg;
+    weft_stream *a, *b;
+    stream_pair(&a, &b, NULL);
+    many_s = a;
+    static weft_task *t[MANY];
+    static unsigned char seen[MANY];
+    memset(seen, 0, sizeof seen);
+    many_n = check_slow_env() ? MANY / 10 : MANY;
+    for (int i = 0; i < many_n; i++)
+        REQUIRE(weft_spawn(one_record, I2P(i), &t[i]) == 0);
+    for (int i = 0; i < many_n; i++) {
+        const char *p;
+        size_t n;
+        REQUIRE(weft_stream_readline(b, &p, &n) == 0);
+        int id;
+        REQUIRE(n == 13 && sscanf(p, "record %d", &id) == 1);
+        REQUIRE(id >= 0 && id < many_n);
+        seen[id]++;
+    }
+    for (int i = 0; i < many_n; i++) {
+        void *r;
+        CHECK_EQ(weft_await(t[i], &r), 0);
+        CHECK_EQ(P2I(r), 0);
+        CHECK_EQ(seen[i], 1);
+    }
+    weft_stream_close(a);
+    weft_stream_close(b);
+    return NULL;
+}
+
+/* 64 MiB in one write through a reader that takes its time: all of it
+ * arrives, and the writer's memory is the caller's buffer only.  (8 MiB
+ * under sanitizers and emulators.) */
+static long big_n;
+static void *slow_reader(void *arg)
+{
+    static char buf[1 << 16];
+    long got = 0;
+    ssize_t n;
+    unsigned long sum = 0;
+    int i = 0;
+    while ((n = weft_stream_read(arg, buf, sizeof buf)) > 0) {
+        for (ssize_t k = 0; k < n; k++)
+            sum += (unsigned char)buf[k];
+        got += n;
+        if (++i % 64 == 0)
+            weft_sleep(0.001);
+    }
+    return I2P(got == big_n ? (long)(sum & 0x7fffffff) : -1);
+}
+
+static void *big_write(void *arg)
+{
+    (void)arg;
+    weft_stream *a, *b;
+    stream_pair(&a, &b, NULL);
+    big_n = check_slow_env() ? 8L << 20 : 64L << 20;
+    size_t n = (size_t)big_n;
+    char *data = malloc(n);
+    REQUIRE(data);
+    unsigned long sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        data[i] = (char)(i * 7 + (i >> 20));
+        sum += (unsigned char)data[i];
+    }
+    weft_task *r;
+    REQUIRE(weft_spawn(slow_reader, b, &r) == 0);
+    size_t w = 0;
+    CHECK_EQ(weft_stream_write(a, data, n, &w), 0);
+    CHECK_EQ(w, n);
+    weft_stream_shutdown_write(a);
+    void *res;
+    CHECK_EQ(weft_await(r, &res), 0);
+    CHECK_EQ(P2I(res), (long)(sum & 0x7fffffff));
+    free(data);
+    weft_stream_close(a);
+    weft_stream_close(b);
+    return NULL;
+}
+
 static void *misuse(void *arg)
 {
     (void)arg;
@@ -416,6 +513,8 @@ int main(void)
     check_case("a_cut_write_breaks_the_stream", cut_write, NULL, 0);
     check_case("close_wakes_writers_and_reader", close_wakes, NULL, 0);
     check_case("open_connection", connection, NULL, 0);
+    check_case("ten_thousand_writes_each_once", many_writes, NULL, 0);
+    check_case("64mib_one_write_slow_reader", big_write, NULL, 0);
     check_case("misuse", misuse, NULL, 0);
     return check_end();
 }

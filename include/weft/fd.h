@@ -139,6 +139,16 @@ ssize_t weft_fd_recvmsg(weft_fd *fdh, struct msghdr *msg, int flags);
 ssize_t weft_fd_sendmsg(weft_fd *fdh, const struct msghdr *msg, int flags);
 
 /*
+ * sendfile(2): sends count bytes of the file in_fd, from offset (in_fd's own
+ * file offset does not move), to out, suspending while out is full.  Stops
+ * early at the file's end.  sent: if not NULL, the bytes that went out.
+ * Returns 0, or an error as weft_fd_write (-EINVAL: in_fd or offset
+ * negative, or in_fd is not a file sendfile can read).
+ */
+int weft_fd_sendfile(weft_fd *out, int in_fd, off_t offset, size_t count,
+                     size_t *sent);
+
+/*
  * Accepts a connection on a listening socket (accept4(2)); the new socket
  * is non-blocking, close-on-exec, registered, and - for TCP - has
  * TCP_NODELAY set (as Go and Tokio do).

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 
 static ssize_t ret(ssize_t k)
@@ -193,4 +194,45 @@ ssize_t weft_fd_sendmsg(weft_fd *fdh, const struct msghdr *msg, int flags)
         return -EINVAL;
     dgram_ctx c = {.msg = (struct msghdr *)msg, .flags = flags};
     return weft__fd_io(fdh, 1, sendmsg_op, &c, NULL);
+}
+
+/* ---- sendfile ---- */
+
+typedef struct sf_ctx {
+    int in_fd;
+    off_t off;
+    size_t n;
+} sf_ctx;
+
+static ssize_t sendfile_op(weft__fdent *e, void *ctx)
+{
+    sf_ctx *c = ctx;
+    return ret(sendfile(e->fd, c->in_fd, &c->off, c->n));
+}
+
+int weft_fd_sendfile(weft_fd *out, int in_fd, off_t offset, size_t count,
+                     size_t *sent)
+{
+    if (sent)
+        *sent = 0;
+    if (in_fd < 0 || offset < 0)
+        return -EINVAL;
+    size_t done = 0;
+    int rc = 0;
+    do {
+        sf_ctx c = {in_fd, offset + (off_t)done, count - done};
+        /* A short count may mean the file ended, not that the socket is
+         * full: only EAGAIN forgets writability here. */
+        ssize_t k = weft__fd_io(out, 1, sendfile_op, &c, NULL);
+        if (k < 0) {
+            rc = (int)k;
+            break;
+        }
+        if (k == 0)
+            break; /* end of the file */
+        done += (size_t)k;
+    } while (done < count);
+    if (sent)
+        *sent = done;
+    return rc;
 }
