@@ -530,6 +530,23 @@ static void *connect_nowhere(void *arg)
     return NULL;
 }
 
+static void *reuse_port(void *arg)
+{
+    (void)arg;
+    weft_listen_opts o = {.flags = WEFT_LISTEN_REUSEPORT};
+    weft_fd *l1, *l2, *l3;
+    REQUIRE(weft_tcp_listen_ex("127.0.0.1", 0, &o, &l1) == 0);
+    int port = weft_sock_port(l1);
+    /* A second listener on the same port: with the option, yes. */
+    CHECK_EQ(weft_tcp_listen_ex("127.0.0.1", port, &o, &l2), 0);
+    CHECK_EQ(weft_tcp_listen("127.0.0.1", port, 0, &l3), -EADDRINUSE);
+    weft_listen_opts bad = {.flags = 1u << 7};
+    CHECK_EQ(weft_tcp_listen_ex(NULL, 0, &bad, &l3), -EINVAL);
+    weft_fd_close(l1);
+    weft_fd_close(l2);
+    return NULL;
+}
+
 static int regular_fd = -1;
 
 static void *misuse(void *arg)
@@ -606,6 +623,7 @@ int main(void)
     check_case("udp_sendto_recvfrom", udp, NULL, 0);
     check_case("fd_passing_sendmsg_recvmsg", pass_fd, NULL, 0);
     check_case("sendfile_to_the_end", sendfile_case, NULL, 0);
+    check_case("listen_reuseport", reuse_port, NULL, 0);
     check_case("connect_nowhere_bounded", connect_nowhere, NULL, 0);
     check_case("misuse", misuse, NULL, -ECANCELED);
     check_case("handle_of_a_closed_loop_a", keep_handle, NULL, 0);

@@ -45,6 +45,23 @@ extern "C" {
 int weft_tcp_listen(const char *host, int port, int backlog,
                     weft_fd **listener);
 
+/* Options of weft_tcp_listen_ex; zero-initialise. */
+typedef struct weft_listen_opts {
+    int backlog;    /* <= 0: the system's maximum */
+    unsigned flags; /* WEFT_LISTEN_* */
+} weft_listen_opts;
+
+/* SO_REUSEPORT: several sockets - one per loop, say - may listen on the
+ * same port; the kernel spreads new connections over them. */
+#define WEFT_LISTEN_REUSEPORT 1u
+/* With host NULL: IPv6 only, no dual-stack socket. */
+#define WEFT_LISTEN_V6ONLY 2u
+
+/* weft_tcp_listen with options (opts may be NULL).  Errors as
+ * weft_tcp_listen, and -EINVAL for an unknown flag. */
+int weft_tcp_listen_ex(const char *host, int port,
+                       const weft_listen_opts *opts, weft_fd **listener);
+
 /*
  * Connects to host:port over TCP, trying each address the name resolves to
  * in turn until one accepts.  conn: receives the socket's handle.

@@ -164,9 +164,20 @@ static int new_socket(weft__loop *L, int family, unsigned kind, int *fdp,
     return 0;
 }
 
+static int listen_flags(weft__loop *L, const struct sockaddr *sa,
+                        socklen_t len, int backlog, unsigned kind, bool dual,
+                        unsigned lflags, weft_fd **out);
+
 static int listen_on(weft__loop *L, const struct sockaddr *sa,
                      socklen_t len, int backlog, unsigned kind, bool dual,
                      weft_fd **out)
+{
+    return listen_flags(L, sa, len, backlog, kind, dual, 0, out);
+}
+
+static int listen_flags(weft__loop *L, const struct sockaddr *sa,
+                        socklen_t len, int backlog, unsigned kind, bool dual,
+                        unsigned lflags, weft_fd **out)
 {
     int fd;
     weft_fd *h;
@@ -176,6 +187,12 @@ static int listen_on(weft__loop *L, const struct sockaddr *sa,
     int one = 1, zero = 0;
     if (kind & WEFT__FD_TCP)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if ((lflags & WEFT_LISTEN_REUSEPORT) &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) {
+        rc = -errno;
+        weft_fd_close(h);
+        return rc;
+    }
     if (dual)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     if (bind(fd, sa, len) || listen(fd, backlog > 0 ? backlog : SOMAXCONN)) {
@@ -216,41 +233,55 @@ static int task_loop(weft__loop **Lp)
     return weft__check(L, L->cur);
 }
 
-int weft_tcp_listen(const char *host, int port, int backlog,
-                    weft_fd **listener)
+int weft_tcp_listen_ex(const char *host, int port,
+                       const weft_listen_opts *opts, weft_fd **listener)
 {
-    if (!listener || port < 0 || port > 65535)
+    int backlog = opts ? opts->backlog : 0;
+    unsigned lflags = opts ? opts->flags : 0;
+    if (!listener || port < 0 || port > 65535 ||
+        (lflags & ~(WEFT_LISTEN_REUSEPORT | WEFT_LISTEN_V6ONLY)))
         return -EINVAL;
     weft__loop *L;
     int rc = task_loop(&L);
     if (rc)
         return rc;
+    unsigned kind = WEFT__FD_SOCKET | WEFT__FD_TCP;
     if (!host || !*host || strcmp(host, "::") == 0) {
         struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
                                   .sin6_port = htons((uint16_t)port),
                                   .sin6_addr = IN6ADDR_ANY_INIT};
-        rc = listen_on(L, (struct sockaddr *)&a6, sizeof a6, backlog,
-                       WEFT__FD_SOCKET | WEFT__FD_TCP, true, listener);
+        bool dual = !(lflags & WEFT_LISTEN_V6ONLY);
+        rc = listen_flags(L, (struct sockaddr *)&a6, sizeof a6, backlog, kind,
+                          dual, lflags, listener);
         if (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL)
+            return rc;
+        if (!dual)
             return rc;
         struct sockaddr_in a4 = {.sin_family = AF_INET,
                                  .sin_port = htons((uint16_t)port),
                                  .sin_addr.s_addr = htonl(INADDR_ANY)};
-        return listen_on(L, (struct sockaddr *)&a4, sizeof a4, backlog,
-                         WEFT__FD_SOCKET | WEFT__FD_TCP, false, listener);
+        return listen_flags(L, (struct sockaddr *)&a4, sizeof a4, backlog,
+                            kind, false, lflags, listener);
     }
     lookup *lk;
     if ((rc = resolve(host, port, AI_PASSIVE, &lk)))
         return rc;
     rc = -EADDRNOTAVAIL;
     for (struct addrinfo *ai = lk->res; ai; ai = ai->ai_next) {
-        rc = listen_on(L, ai->ai_addr, ai->ai_addrlen, backlog,
-                       WEFT__FD_SOCKET | WEFT__FD_TCP, false, listener);
+        rc = listen_flags(L, ai->ai_addr, ai->ai_addrlen, backlog, kind,
+                          false, lflags, listener);
         if (rc == 0)
             break;
     }
     lookup_free(lk);
     return rc;
+}
+
+int weft_tcp_listen(const char *host, int port, int backlog,
+                    weft_fd **listener)
+{
+    weft_listen_opts o = {.backlog = backlog};
+    return weft_tcp_listen_ex(host, port, &o, listener);
 }
 
 static int connect_to(weft__loop *L, const struct sockaddr *sa,
