@@ -392,40 +392,41 @@ ssize_t weft__fd_io(weft_fd *h, int dir, weft__fd_op op, void *ctx,
     }
 }
 
+typedef struct read_ctx {
+    void *buf;
+    size_t n;
+    int flags;
+    bool recv_call;
+} read_ctx;
+
+static ssize_t read_op(weft__fdent *e, void *ctx)
+{
+    read_ctx *c = ctx;
+    ssize_t k = c->recv_call ? recv(e->fd, c->buf, c->n, c->flags)
+                             : read(e->fd, c->buf, c->n);
+    return k < 0 ? -errno : k;
+}
+
+/* A short read (not end of file) empties a stream's buffer. */
+static bool read_full(ssize_t r, void *ctx)
+{
+    return r == 0 || (size_t)r == ((read_ctx *)ctx)->n;
+}
+
 static ssize_t do_read(weft_fd *fdh, void *buf, size_t n, int flags,
                        bool recv_call)
 {
-    weft__loop *L;
-    weft__fdreg *reg;
-    uint32_t idx;
-    int rc = enter(fdh, &L, &reg, &idx);
-    if (rc)
-        return rc;
     if (!buf && n)
         return -EINVAL;
-    if (n == 0)
-        return 0;
-    for (;;) {
-        weft__fdent *e = &reg->ents[idx];
-        if (e->ready & WEFT_READABLE) {
-            ssize_t k = recv_call ? recv(e->fd, buf, n, flags)
-                                  : read(e->fd, buf, n);
-            if (k >= 0) {
-                if (k > 0 && (size_t)k < n &&
-                    (e->flags & (WEFT__FD_STREAM | WEFT__FD_HUP)) ==
-                        WEFT__FD_STREAM)
-                    e->ready &= (uint8_t)~WEFT_READABLE;
-                return k;
-            }
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return -errno;
-            e->ready &= (uint8_t)~WEFT_READABLE;
-        }
-        if ((rc = weft__fd_wait(L, reg, idx, DIR_READ)))
-            return rc;
+    read_ctx c = {buf, n, flags, recv_call};
+    if (n == 0) {
+        /* Nothing to read: still a checked, cancellable call. */
+        weft__loop *L;
+        weft__fdreg *reg;
+        uint32_t idx;
+        return enter(fdh, &L, &reg, &idx);
     }
+    return weft__fd_io(fdh, DIR_READ, read_op, &c, read_full);
 }
 
 ssize_t weft_fd_read(weft_fd *fdh, void *buf, size_t n)
@@ -514,43 +515,39 @@ int weft_fd_send(weft_fd *fdh, const void *buf, size_t n, int flags,
     return do_write(fdh, buf, n, flags, written);
 }
 
+typedef struct accept_ctx {
+    struct sockaddr *addr;
+    socklen_t *addrlen;
+    unsigned kind; /* set from the listener's entry */
+} accept_ctx;
+
+static ssize_t accept_op(weft__fdent *e, void *ctx)
+{
+    accept_ctx *c = ctx;
+    int fd = accept4(e->fd, c->addr, c->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return -errno; /* EMFILE: the caller backs off */
+    c->kind = WEFT__FD_SOCKET | WEFT__FD_STREAM | (e->flags & WEFT__FD_TCP);
+    return fd;
+}
+
 int weft_fd_accept(weft_fd *listener, weft_fd **conn, struct sockaddr *addr,
                    socklen_t *addrlen)
 {
-    weft__loop *L;
-    weft__fdreg *reg;
-    uint32_t idx;
-    int rc = enter(listener, &L, &reg, &idx);
-    if (rc)
-        return rc;
     if (!conn || (addr && !addrlen))
         return -EINVAL;
-    for (;;) {
-        weft__fdent *e = &reg->ents[idx];
-        if (e->ready & WEFT_READABLE) {
-            int fd = accept4(e->fd, addr, addrlen,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd >= 0) {
-                unsigned kind = WEFT__FD_SOCKET | WEFT__FD_STREAM;
-                if (e->flags & WEFT__FD_TCP) {
-                    int one = 1;
-                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-                               sizeof one);
-                    kind |= WEFT__FD_TCP;
-                }
-                if ((rc = weft__fd_register(L, fd, kind, conn)))
-                    close(fd);
-                return rc;
-            }
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return -errno; /* EMFILE: the caller backs off */
-            e->ready &= (uint8_t)~WEFT_READABLE;
-        }
-        if ((rc = weft__fd_wait(L, reg, idx, DIR_READ)))
-            return rc;
+    accept_ctx c = {addr, addrlen, 0};
+    ssize_t fd = weft__fd_io(listener, DIR_READ, accept_op, &c, NULL);
+    if (fd < 0)
+        return (int)fd;
+    if (c.kind & WEFT__FD_TCP) {
+        int one = 1;
+        setsockopt((int)fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    int rc = weft__fd_register(weft__tls_loop, (int)fd, c.kind, conn);
+    if (rc)
+        close((int)fd);
+    return rc;
 }
 
 int weft_fd_connect(weft_fd *fdh, const struct sockaddr *addr,
