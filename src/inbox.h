@@ -91,8 +91,9 @@ static inline bool weft__loop_is_here(weft_loop *h)
 }
 
 /* ---- call.c: what the inbox hands to calls ---- */
-/* Start a weft__call (its msg) on loop L; false if it could not (then it
- * has been completed with the error). */
+/* The message handlers of call.c, on the receiving loop's thread: start a
+ * weft__call's task (if it cannot start, the call is completed with the
+ * error), cancel it, or finish the caller's stand-in. */
 void weft__call_start(weft__loop *L, weft__msg *m);
 void weft__call_cancel(weft__loop *L, weft__msg *m);
 void weft__call_done(weft__loop *L, weft__msg *m);

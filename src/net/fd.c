@@ -333,8 +333,7 @@ int weft_fd_fileno(weft_fd *fdh)
 }
 
 /* The loop closes: descriptors left open are closed (no task is left to
- * wait on them), SIGPIPE's mask restored once any SIGPIPE our writes left
- * pending is discarded. */
+ * wait on them). */
 static void reg_close(weft__loop *L, weft__service *sv)
 {
     weft__fdreg *reg = (weft__fdreg *)sv;
@@ -358,6 +357,14 @@ static int enter(weft_fd *fdh, weft__loop **Lp, weft__fdreg **regp,
     if (!(*Lp)->cur)
         return -EPERM;
     return weft__check(*Lp, (*Lp)->cur);
+}
+
+int weft__fd_enter(weft_fd *h)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    return enter(h, &L, &reg, &idx);
 }
 
 ssize_t weft__fd_io(weft_fd *h, int dir, weft__fd_op op, void *ctx,
@@ -419,13 +426,8 @@ static ssize_t do_read(weft_fd *fdh, void *buf, size_t n, int flags,
     if (!buf && n)
         return -EINVAL;
     read_ctx c = {buf, n, flags, recv_call};
-    if (n == 0) {
-        /* Nothing to read: still a checked, cancellable call. */
-        weft__loop *L;
-        weft__fdreg *reg;
-        uint32_t idx;
-        return enter(fdh, &L, &reg, &idx);
-    }
+    if (n == 0)
+        return weft__fd_enter(fdh); /* still checked and cancellable */
     return weft__fd_io(fdh, DIR_READ, read_op, &c, read_full);
 }
 
@@ -439,80 +441,21 @@ ssize_t weft_fd_recv(weft_fd *fdh, void *buf, size_t n, int flags)
     return do_read(fdh, buf, n, flags, true);
 }
 
-ssize_t weft__nopipe_write(int fd, const struct iovec *iov, int cnt)
-{
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t k = writev(fd, iov, cnt);
-    int err = errno;
-    if (k < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
-        /* The SIGPIPE this write raised is pending: take it back. */
-        struct timespec zero = {0, 0};
-        sigtimedwait(&pipe_set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = err;
-    return k;
-}
-
-static ssize_t write_once(weft__fdent *e, const void *buf, size_t n,
-                          int flags)
-{
-    if (e->flags & WEFT__FD_SOCKET)
-        return send(e->fd, buf, n, flags | MSG_NOSIGNAL);
-    struct iovec v = {(void *)buf, n};
-    return weft__nopipe_write(e->fd, &v, 1);
-}
-
-static int do_write(weft_fd *fdh, const void *buf, size_t n, int flags,
-                    size_t *written)
-{
-    size_t done = 0;
-    weft__loop *L;
-    weft__fdreg *reg;
-    uint32_t idx;
-    int rc = enter(fdh, &L, &reg, &idx);
-    if (rc == 0 && !buf && n)
-        rc = -EINVAL;
-    while (rc == 0 && done < n) {
-        weft__fdent *e = &reg->ents[idx];
-        if (e->ready & WEFT_WRITABLE) {
-            ssize_t k = write_once(e, (const char *)buf + done, n - done,
-                                   flags);
-            if (k >= 0) {
-                done += (size_t)k;
-                if (done < n && (e->flags & (WEFT__FD_STREAM |
-                                             WEFT__FD_HUP)) ==
-                                    WEFT__FD_STREAM)
-                    e->ready &= (uint8_t)~WEFT_WRITABLE;
-                continue;
-            }
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                rc = -errno;
-                break;
-            }
-            e->ready &= (uint8_t)~WEFT_WRITABLE;
-        }
-        rc = weft__fd_wait(L, reg, idx, DIR_WRITE);
-    }
-    if (written)
-        *written = done;
-    return rc;
-}
-
 int weft_fd_write(weft_fd *fdh, const void *buf, size_t n, size_t *written)
 {
-    return do_write(fdh, buf, n, 0, written);
+    return weft_fd_send(fdh, buf, n, 0, written);
 }
 
+/* Write-all is one loop (msg.c's, over a vector of one). */
 int weft_fd_send(weft_fd *fdh, const void *buf, size_t n, int flags,
                  size_t *written)
 {
-    return do_write(fdh, buf, n, flags, written);
+    if (written)
+        *written = 0;
+    if (!buf && n)
+        return -EINVAL;
+    struct iovec v = {(void *)buf, n};
+    return weft__fd_write_all(fdh, &v, 1, n, flags, written);
 }
 
 typedef struct accept_ctx {

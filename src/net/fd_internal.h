@@ -41,9 +41,6 @@ typedef struct weft__fdreg {
 /* Registers fd (non-blocking, close-on-exec already) with `flags`; on
  * success weft owns it.  0, -ENOMEM, -ENOTSUP, -EEXIST, -EBADF. */
 int weft__fd_register(weft__loop *L, int fd, unsigned flags, weft_fd **out);
-/* writev(2) with SIGPIPE blocked around it (and one it raised taken
- * back): for descriptors that are not sockets. */
-ssize_t weft__nopipe_write(int fd, const struct iovec *iov, int cnt);
 /* The WEFT__FD_* kind of fd (a syscall or two). */
 unsigned weft__fd_kind(int fd);
 int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
@@ -67,5 +64,14 @@ typedef ssize_t (*weft__fd_op)(weft__fdent *e, void *ctx);
  * Returns op's result or an error (-EBADF if closed while waiting). */
 ssize_t weft__fd_io(weft_fd *h, int dir, weft__fd_op op, void *ctx,
                     bool (*full)(ssize_t r, void *ctx));
+/* What weft__fd_io checks first (handle, task, cancellation): 0 or the
+ * error, for a call with nothing to move. */
+int weft__fd_enter(weft_fd *h);
+/* Writes all `total` bytes of the vector v[0..cnt) (which it advances as
+ * bytes go out), with send flags on sockets (MSG_NOSIGNAL added) and
+ * SIGPIPE held back on other descriptors.  *written (if not NULL): the
+ * bytes that went out.  msg.c. */
+int weft__fd_write_all(weft_fd *h, struct iovec *v, int cnt, size_t total,
+                       int flags, size_t *written);
 
 #endif

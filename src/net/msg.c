@@ -1,8 +1,9 @@
 /*
  * msg.c - the vectored and datagram calls on registered descriptors:
- * readv/writev, recvfrom/sendto, recvmsg/sendmsg.  Each is one system call
- * wrapped in the registry's retry (weft__fd_io), except writev, which
- * writes everything as weft_fd_write does.
+ * readv/writev, recvfrom/sendto, recvmsg/sendmsg, sendfile.  Each is one
+ * system call wrapped in the registry's retry (weft__fd_io), except the
+ * write-all loop, which weft_fd_writev, weft_fd_write and weft_fd_send
+ * share.
  */
 #define _GNU_SOURCE
 #include "fd_internal.h"
@@ -11,9 +12,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
+#include <time.h>
 
 static ssize_t ret(ssize_t k)
 {
@@ -62,17 +66,77 @@ ssize_t weft_fd_readv(weft_fd *fdh, const struct iovec *iov, int iovcnt)
     return weft__fd_io(fdh, 0, readv_op, &c, iov_full);
 }
 
-/* ---- writev: all of it ---- */
+/* ---- writing all of it ---- */
 
-static ssize_t writev_op(weft__fdent *e, void *ctx)
+/* writev(2) with SIGPIPE blocked around it, and a SIGPIPE it raised taken
+ * back: for descriptors that are not sockets.  (Not one thread-wide block
+ * while descriptors are open: the ucontext switch restores each task's own
+ * signal mask on every switch.) */
+static ssize_t nopipe_writev(int fd, const struct iovec *iov, int cnt)
 {
-    iov_ctx *c = ctx;
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t k = writev(fd, iov, cnt);
+    int err = errno;
+    if (k < 0 && err == EPIPE && !sigismember(&old, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return k;
+}
+
+typedef struct wr_ctx {
+    const struct iovec *iov;
+    int cnt;
+    size_t total;
+    int flags;
+} wr_ctx;
+
+static ssize_t write_op(weft__fdent *e, void *ctx)
+{
+    wr_ctx *c = ctx;
     if (e->flags & WEFT__FD_SOCKET) {
         struct msghdr m = {.msg_iov = (struct iovec *)c->iov,
                            .msg_iovlen = (size_t)c->cnt};
-        return ret(sendmsg(e->fd, &m, MSG_NOSIGNAL));
+        return ret(sendmsg(e->fd, &m, c->flags | MSG_NOSIGNAL));
     }
-    return ret(weft__nopipe_write(e->fd, c->iov, c->cnt));
+    return ret(nopipe_writev(e->fd, c->iov, c->cnt));
+}
+
+static bool write_full(ssize_t r, void *ctx)
+{
+    return (size_t)r == ((wr_ctx *)ctx)->total;
+}
+
+int weft__fd_write_all(weft_fd *h, struct iovec *v, int cnt, size_t total,
+                       int flags, size_t *written)
+{
+    size_t done = 0;
+    int first = 0;
+    ssize_t rc = total ? 0 : weft__fd_enter(h);
+    while (rc == 0 && done < total) {
+        wr_ctx c = {v + first, cnt - first, total - done, flags};
+        ssize_t k = weft__fd_io(h, 1, write_op, &c, write_full);
+        if (k < 0) {
+            rc = k;
+            break;
+        }
+        done += (size_t)k;
+        size_t left = (size_t)k;
+        while (first < cnt && left >= v[first].iov_len)
+            left -= v[first++].iov_len;
+        if (first < cnt) {
+            v[first].iov_base = (char *)v[first].iov_base + left;
+            v[first].iov_len -= left;
+        }
+    }
+    if (written)
+        *written = done;
+    return (int)rc;
 }
 
 int weft_fd_writev(weft_fd *fdh, const struct iovec *iov, int iovcnt,
@@ -86,39 +150,16 @@ int weft_fd_writev(weft_fd *fdh, const struct iovec *iov, int iovcnt,
     size_t total = iovcnt ? iov_total(iov, iovcnt, &ok) : 0;
     if (!ok)
         return -EINVAL;
-    if (total == 0) {
-        int bad;
-        return weft__fd_entry(fdh, &bad) ? 0 : bad;
-    }
     /* A private copy of the vector, advanced as bytes go out. */
     struct iovec local[64], *v = local;
     if (iovcnt > 64 && !(v = weft__malloc((size_t)iovcnt * sizeof *v)))
         return -ENOMEM;
     if (iovcnt)
         memcpy(v, iov, (size_t)iovcnt * sizeof *v);
-    size_t done = 0;
-    int first = 0;
-    ssize_t rc = 0;
-    while (done < total) {
-        iov_ctx c = {v + first, iovcnt - first, total - done};
-        rc = weft__fd_io(fdh, 1, writev_op, &c, iov_full);
-        if (rc < 0)
-            break;
-        done += (size_t)rc;
-        size_t k = (size_t)rc;
-        while (first < iovcnt && k >= v[first].iov_len)
-            k -= v[first++].iov_len;
-        if (first < iovcnt) {
-            v[first].iov_base = (char *)v[first].iov_base + k;
-            v[first].iov_len -= k;
-        }
-        rc = 0;
-    }
+    int rc = weft__fd_write_all(fdh, v, iovcnt, total, 0, written);
     if (v != local)
         weft__free(v);
-    if (written)
-        *written = done;
-    return (int)rc;
+    return rc;
 }
 
 /* ---- datagrams and messages ---- */

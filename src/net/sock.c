@@ -164,38 +164,32 @@ static int new_socket(weft__loop *L, int family, unsigned kind, int *fdp,
     return 0;
 }
 
-static int listen_flags(weft__loop *L, const struct sockaddr *sa,
-                        socklen_t len, int backlog, unsigned kind, bool dual,
-                        unsigned lflags, weft_fd **out);
+/* A bound socket to make: a listener, or a datagram socket. */
+typedef struct bind_spec {
+    unsigned kind;   /* WEFT__FD_* */
+    bool listen;
+    int backlog;     /* <= 0: the system's maximum */
+    unsigned lflags; /* WEFT_LISTEN_* */
+} bind_spec;
 
-static int listen_on(weft__loop *L, const struct sockaddr *sa,
-                     socklen_t len, int backlog, unsigned kind, bool dual,
-                     weft_fd **out)
-{
-    return listen_flags(L, sa, len, backlog, kind, dual, 0, out);
-}
-
-static int listen_flags(weft__loop *L, const struct sockaddr *sa,
-                        socklen_t len, int backlog, unsigned kind, bool dual,
-                        unsigned lflags, weft_fd **out)
+/* One socket bound to sa (dual: an IPv6 socket that takes IPv4 too). */
+static int bind_one(weft__loop *L, const struct sockaddr *sa, socklen_t len,
+                    bool dual, const bind_spec *b, weft_fd **out)
 {
     int fd;
     weft_fd *h;
-    int rc = new_socket(L, sa->sa_family, kind, &fd, &h);
+    int rc = new_socket(L, sa->sa_family, b->kind, &fd, &h);
     if (rc)
         return rc;
     int one = 1, zero = 0;
-    if (kind & WEFT__FD_TCP)
+    if (b->kind & WEFT__FD_TCP)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if ((lflags & WEFT_LISTEN_REUSEPORT) &&
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) {
-        rc = -errno;
-        weft_fd_close(h);
-        return rc;
-    }
     if (dual)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-    if (bind(fd, sa, len) || listen(fd, backlog > 0 ? backlog : SOMAXCONN)) {
+    if (((b->lflags & WEFT_LISTEN_REUSEPORT) &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one)) ||
+        bind(fd, sa, len) ||
+        (b->listen && listen(fd, b->backlog > 0 ? b->backlog : SOMAXCONN))) {
         rc = -errno;
         weft_fd_close(h);
         return rc;
@@ -204,24 +198,34 @@ static int listen_flags(weft__loop *L, const struct sockaddr *sa,
     return 0;
 }
 
-static int bind_dgram(weft__loop *L, const struct sockaddr *sa,
-                      socklen_t len, bool dual, weft_fd **out)
+/* host:port for a bound socket.  host NULL, "" or "::": every address,
+ * dual-stack where the system has IPv6 (unless WEFT_LISTEN_V6ONLY), else
+ * every IPv4 address; a name: the first of its addresses that works. */
+static int bind_host(weft__loop *L, const char *host, int port,
+                     const bind_spec *b, weft_fd **out)
 {
-    int fd;
-    weft_fd *h;
-    int rc = new_socket(L, sa->sa_family, WEFT__FD_SOCKET, &fd, &h);
-    if (rc)
-        return rc;
-    int zero = 0;
-    if (dual)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-    if (bind(fd, sa, len)) {
-        rc = -errno;
-        weft_fd_close(h);
-        return rc;
+    int rc;
+    if (!host || !*host || strcmp(host, "::") == 0) {
+        struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+                                  .sin6_port = htons((uint16_t)port),
+                                  .sin6_addr = IN6ADDR_ANY_INIT};
+        bool dual = !(b->lflags & WEFT_LISTEN_V6ONLY);
+        rc = bind_one(L, (struct sockaddr *)&a6, sizeof a6, dual, b, out);
+        if (!dual || (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL))
+            return rc;
+        struct sockaddr_in a4 = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_ANY)};
+        return bind_one(L, (struct sockaddr *)&a4, sizeof a4, false, b, out);
     }
-    *out = h;
-    return 0;
+    lookup *lk;
+    if ((rc = resolve(host, port, AI_PASSIVE, &lk)))
+        return rc;
+    rc = -EADDRNOTAVAIL;
+    for (struct addrinfo *ai = lk->res; ai && rc; ai = ai->ai_next)
+        rc = bind_one(L, ai->ai_addr, ai->ai_addrlen, false, b, out);
+    lookup_free(lk);
+    return rc;
 }
 
 static int task_loop(weft__loop **Lp)
@@ -236,45 +240,18 @@ static int task_loop(weft__loop **Lp)
 int weft_tcp_listen_ex(const char *host, int port,
                        const weft_listen_opts *opts, weft_fd **listener)
 {
-    int backlog = opts ? opts->backlog : 0;
-    unsigned lflags = opts ? opts->flags : 0;
+    bind_spec b = {.kind = WEFT__FD_SOCKET | WEFT__FD_TCP,
+                   .listen = true,
+                   .backlog = opts ? opts->backlog : 0,
+                   .lflags = opts ? opts->flags : 0};
     if (!listener || port < 0 || port > 65535 ||
-        (lflags & ~(WEFT_LISTEN_REUSEPORT | WEFT_LISTEN_V6ONLY)))
+        (b.lflags & ~(WEFT_LISTEN_REUSEPORT | WEFT_LISTEN_V6ONLY)))
         return -EINVAL;
     weft__loop *L;
     int rc = task_loop(&L);
     if (rc)
         return rc;
-    unsigned kind = WEFT__FD_SOCKET | WEFT__FD_TCP;
-    if (!host || !*host || strcmp(host, "::") == 0) {
-        struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
-                                  .sin6_port = htons((uint16_t)port),
-                                  .sin6_addr = IN6ADDR_ANY_INIT};
-        bool dual = !(lflags & WEFT_LISTEN_V6ONLY);
-        rc = listen_flags(L, (struct sockaddr *)&a6, sizeof a6, backlog, kind,
-                          dual, lflags, listener);
-        if (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL)
-            return rc;
-        if (!dual)
-            return rc;
-        struct sockaddr_in a4 = {.sin_family = AF_INET,
-                                 .sin_port = htons((uint16_t)port),
-                                 .sin_addr.s_addr = htonl(INADDR_ANY)};
-        return listen_flags(L, (struct sockaddr *)&a4, sizeof a4, backlog,
-                            kind, false, lflags, listener);
-    }
-    lookup *lk;
-    if ((rc = resolve(host, port, AI_PASSIVE, &lk)))
-        return rc;
-    rc = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = lk->res; ai; ai = ai->ai_next) {
-        rc = listen_flags(L, ai->ai_addr, ai->ai_addrlen, backlog, kind,
-                          false, lflags, listener);
-        if (rc == 0)
-            break;
-    }
-    lookup_free(lk);
-    return rc;
+    return bind_host(L, host, port, &b, listener);
 }
 
 int weft_tcp_listen(const char *host, int port, int backlog,
@@ -308,26 +285,8 @@ int weft_udp_open(const char *host, int port, weft_fd **sock)
     int rc = task_loop(&L);
     if (rc)
         return rc;
-    if (!host || !*host || strcmp(host, "::") == 0) {
-        struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
-                                  .sin6_port = htons((uint16_t)port),
-                                  .sin6_addr = IN6ADDR_ANY_INIT};
-        rc = bind_dgram(L, (struct sockaddr *)&a6, sizeof a6, true, sock);
-        if (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL)
-            return rc;
-        struct sockaddr_in a4 = {.sin_family = AF_INET,
-                                 .sin_port = htons((uint16_t)port),
-                                 .sin_addr.s_addr = htonl(INADDR_ANY)};
-        return bind_dgram(L, (struct sockaddr *)&a4, sizeof a4, false, sock);
-    }
-    lookup *lk;
-    if ((rc = resolve(host, port, AI_PASSIVE, &lk)))
-        return rc;
-    rc = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = lk->res; ai && rc; ai = ai->ai_next)
-        rc = bind_dgram(L, ai->ai_addr, ai->ai_addrlen, false, sock);
-    lookup_free(lk);
-    return rc;
+    bind_spec b = {.kind = WEFT__FD_SOCKET};
+    return bind_host(L, host, port, &b, sock);
 }
 
 int weft_tcp_connect(const char *host, int port, weft_fd **conn)
@@ -380,8 +339,9 @@ int weft_unix_listen(const char *path, int backlog, weft_fd **listener)
     weft__loop *L;
     if (rc || (rc = task_loop(&L)))
         return rc;
-    return listen_on(L, (struct sockaddr *)&sun, len, backlog,
-                     WEFT__FD_SOCKET, false, listener);
+    bind_spec spec = {.kind = WEFT__FD_SOCKET, .listen = true,
+                      .backlog = backlog};
+    return bind_one(L, (struct sockaddr *)&sun, len, false, &spec, listener);
 }
 
 int weft_unix_connect(const char *path, weft_fd **conn)
