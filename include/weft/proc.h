@@ -95,7 +95,9 @@ typedef struct weft_proc_opts {
  * Errors: -EINVAL (argv, argv[0] or p NULL, an unknown mode, a bad fd for
  * WEFT_STDIO_FD, WEFT_STDIO_STDOUT on stdin or stdout), -EPERM (not in a
  * task), -ENOENT / -EACCES / -ENOEXEC / ... (the program could not be
- * executed: exec's error; no child is left), -EBADF (a WEFT_STDIO_FD
+ * executed: exec's error; no child is left - except under an emulator
+ * such as qemu-user, which runs glibc's vfork as a fork: there the child
+ * exits 127 instead), -EBADF (a WEFT_STDIO_FD
  * descriptor is not open), -EMFILE, -EAGAIN (process limit), -ENOMEM.
  */
 int weft_proc_spawn(const char *const argv[], const weft_proc_opts *opts,
