@@ -27,6 +27,16 @@
  * cancelled part-way reports how many bytes went out and marks the stream
  * broken: the peer has a cut message, so later writes fail with -EPIPE.
  *
+ * Buffered writing (opts.write_buffer, off by default, Go's bufio.Writer):
+ * a write that fits in the buffer is copied there and returns at once; one
+ * that does not goes out in one system call together with what was
+ * buffered.  weft_stream_flush sends what is buffered - call it before
+ * waiting for an answer, or the peer never sees the request.  Closing
+ * flushes (within a grace period, also from a cancelled task: see
+ * weft_stream_close); weft_stream_shutdown_write flushes first.  A send
+ * that fails before any of the new bytes went out keeps the rest of the
+ * buffer (the stream stays whole); one that fails later marks it broken.
+ *
  * A stream is a weft_fd with a buffer: its handle is checked as weft_fd
  * handles are (a closed stream is -EINVAL).  Use only the stream's calls to
  * read and write it once it is open.  Calls that may suspend are made from
@@ -49,13 +59,20 @@ typedef struct weft_stream_opts {
     /* How far readline/readuntil look for a separator, in bytes; 0 for
      * 64 KiB.  At most 1 GiB. */
     size_t limit;
+    /* Bytes of write buffer (see "Buffered writing"); 0 for none: every
+     * write goes to the kernel before it returns.  At most 1 GiB. */
+    size_t write_buffer;
+    /* How long weft_stream_close may spend flushing the write buffer, in
+     * seconds; 0 for 5 s; negative: drop what is buffered. */
+    double close_grace;
 } weft_stream_opts;
 
 /*
  * Makes a stream of a connected descriptor; the stream owns fd from now on
  * (weft_stream_close closes it).  opts may be NULL.
- * Errors: -EINVAL (bad handle, s NULL, limit over 1 GiB, fd already a
- * stream), -EPERM, -ENOMEM (fd is then still the caller's).
+ * Errors: -EINVAL (bad handle, s NULL, limit or write_buffer over 1 GiB,
+ * close_grace NaN, fd already a stream), -EPERM, -ENOMEM (fd is then
+ * still the caller's).
  */
 int weft_stream_open(weft_fd *fd, const weft_stream_opts *opts,
                      weft_stream **s);
@@ -102,20 +119,34 @@ int weft_stream_readuntil(weft_stream *s, const void *sep, size_t seplen,
 int weft_stream_readline(weft_stream *s, const char **line, size_t *len);
 
 /*
- * Writes all n bytes (see "Writing" above).  written: if not NULL, the
- * bytes that went out.  Returns 0, or -EPIPE (broken earlier, or the peer
- * went away), -ECONNRESET, -ECANCELED, -ETIMEDOUT, -EINVAL, -EPERM.
+ * Writes all n bytes (see "Writing" above; with a write buffer, a write
+ * that fits is buffered).  written: if not NULL, the bytes of this call
+ * that went out (or into the buffer).  Returns 0, or -EPIPE (broken
+ * earlier, or the peer went away), -ECONNRESET, -ECANCELED, -ETIMEDOUT,
+ * -EBADF (closed meanwhile by another task), -EINVAL, -EPERM.
  */
 int weft_stream_write(weft_stream *s, const void *buf, size_t n,
                       size_t *written);
 
-/* Half-close: the peer reads end of stream; reading stays possible.
- * Errors: -EINVAL, -EPERM, -ENOTCONN. */
+/* Sends what the write buffer holds (nothing to do without one), in turn
+ * with the writers.  Errors as weft_stream_write. */
+int weft_stream_flush(weft_stream *s);
+
+/* Half-close: flushes the write buffer, then the peer reads end of
+ * stream; reading stays possible.
+ * Errors: -EINVAL, -EPERM, -ENOTCONN, the errors of weft_stream_flush. */
 int weft_stream_shutdown_write(weft_stream *s);
 
-/* Closes the stream and its descriptor (always released).  A task blocked
- * in a read or write of it is woken with -EBADF.  Errors: -EINVAL, -EPERM,
- * or close(2)'s error. */
+/*
+ * Closes the stream and its descriptor (always released).  Bytes in the
+ * write buffer are flushed first, from a task, under a shield (so that a
+ * cancelled task still flushes) and within opts.close_grace; what cannot
+ * be sent in that time is dropped and the error returned.  (Bytes still
+ * buffered when the loop itself closes are dropped.)  A task blocked in a
+ * read or write of the stream is woken with -EBADF.
+ * Errors: -EINVAL, -EPERM, the flush's error (-ETIMEDOUT: the grace
+ * period ran out; -EPIPE, -ECONNRESET), or close(2)'s error.
+ */
 int weft_stream_close(weft_stream *s);
 
 #ifdef __cplusplus

@@ -10,13 +10,19 @@
  *   line arriving in small pieces is scanned once;
  * - writers: one writes at a time, the others wait in a FIFO queue (their
  *   records, no allocation) and are handed the turn in order, so each
- *   write stays contiguous.
+ *   write stays contiguous;
+ * - optionally a write buffer, allocated once: a write that fits is
+ *   copied in; one that does not goes out together with what is buffered
+ *   (one writev).  A send that fails before any byte of the new data went
+ *   out keeps the unsent rest of the buffer, so the stream is still whole.
+ * Bytes move through a transport (transport.h): the descriptor's own
+ * calls today, TLS tomorrow.
  * When the stream closes, queued writers are woken with -EBADF, and a task
  * blocked in the descriptor's read or write gets -EBADF from the registry:
  * none of them touches the stream's memory after that.
  */
 #define _GNU_SOURCE
-#include "fd_internal.h"
+#include "transport.h"
 
 #include "../alloc.h"
 
@@ -26,9 +32,11 @@
 #define DEFAULT_LIMIT (64 * 1024)
 #define MAX_LIMIT ((size_t)1 << 30)
 #define FIRST_CAP 16384
+#define DEFAULT_GRACE 5.0
 
 typedef struct stream {
-    weft_fd *fd;
+    const weft__transport_ops *tp;
+    void *tp_ctx;
     char *buf;
     size_t cap, start, end;
     size_t scanned; /* readuntil: bytes after start searched already */
@@ -37,6 +45,9 @@ typedef struct stream {
     bool broken;  /* a write failed part-way: the peer has a cut message */
     bool writing; /* a writer has the turn */
     weft__waitq writers;
+    char *wbuf; /* the write buffer: wlen of wcap bytes pending */
+    size_t wcap, wlen;
+    double close_grace;
 } stream;
 
 static const weft__wait_kind write_turn = {
@@ -53,6 +64,7 @@ static void stream_free(void *ext)
     while ((f = weft__waitq_pop(&st->writers)))
         weft__ready(L, f, -EBADF);
     weft__free(st->buf);
+    weft__free(st->wbuf);
     weft__free(st);
 }
 
@@ -93,18 +105,29 @@ int weft_stream_open(weft_fd *fd, const weft_stream_opts *opts,
     weft__fdent *e = weft__fd_entry(fd, &rc);
     if (!e)
         return rc;
-    size_t limit = opts && opts->limit ? opts->limit : DEFAULT_LIMIT;
-    if (!s || e->ext || limit > MAX_LIMIT)
+    static const weft_stream_opts defaults;
+    if (!opts)
+        opts = &defaults;
+    size_t limit = opts->limit ? opts->limit : DEFAULT_LIMIT;
+    if (!s || e->ext || limit > MAX_LIMIT || opts->write_buffer > MAX_LIMIT ||
+        opts->close_grace != opts->close_grace)
         return -EINVAL;
     stream *st = weft__calloc(1, sizeof *st);
     size_t cap = limit + 1 < FIRST_CAP ? limit + 1 : FIRST_CAP;
-    if (!st || !(st->buf = weft__malloc(cap))) {
+    if (!st || !(st->buf = weft__malloc(cap)) ||
+        (opts->write_buffer &&
+         !(st->wbuf = weft__malloc(opts->write_buffer)))) {
+        if (st)
+            weft__free(st->buf);
         weft__free(st);
         return -ENOMEM;
     }
-    st->fd = fd;
+    st->tp = &weft__fd_transport;
+    st->tp_ctx = fd;
     st->cap = cap;
     st->limit = limit;
+    st->wcap = opts->write_buffer;
+    st->close_grace = opts->close_grace ? opts->close_grace : DEFAULT_GRACE;
     e->ext = st;
     e->ext_free = stream_free;
     *s = (weft_stream *)(void *)fd;
@@ -124,20 +147,53 @@ int weft_open_connection(const char *host, int port, weft_stream **s)
     return rc;
 }
 
+/* Close's flush: shielded, so that a cancelled task still flushes, and
+ * bounded by the stream's grace period. */
+static int flush_for_close(weft_stream *s, double grace)
+{
+    if (grace < 0)
+        return 0; /* the owner asked to drop what is buffered */
+    int shielded = weft_shield_begin() == 0;
+    weft_scope *sc = NULL;
+    int rc = weft_scope_open(grace, &sc);
+    if (rc == 0)
+        rc = weft_stream_flush(s);
+    if (sc)
+        weft_scope_close(sc);
+    if (shielded)
+        weft_shield_end();
+    return rc;
+}
+
 int weft_stream_close(weft_stream *s)
 {
     int rc;
-    if (!get(s, &rc))
+    stream *st = get(s, &rc);
+    if (!st)
         return rc;
-    return weft_fd_close((weft_fd *)(void *)s);
+    int frc = 0;
+    if (st->wlen && !st->broken && weft__tls_loop->cur) {
+        frc = flush_for_close(s, st->close_grace);
+        if (!(st = get(s, &rc)))
+            return frc ? frc : rc; /* another task closed it meanwhile */
+    }
+    rc = st->tp->close(st->tp_ctx);
+    return frc ? frc : rc;
 }
 
 int weft_stream_shutdown_write(weft_stream *s)
 {
     int rc;
-    if (!get(s, &rc))
+    stream *st = get(s, &rc);
+    if (!st)
         return rc;
-    return weft_fd_shutdown((weft_fd *)(void *)s, SHUT_WR);
+    if (st->wlen) {
+        if ((rc = weft_stream_flush(s)))
+            return rc;
+        if (!(st = get(s, &rc)))
+            return rc;
+    }
+    return st->tp->shutdown_write(st->tp_ctx);
 }
 
 /* ---- reading ---- */
@@ -175,7 +231,7 @@ static ssize_t fill(weft_stream *s, stream *st)
 {
     if (!make_room(st))
         return -ENOMEM;
-    ssize_t k = weft_fd_read(st->fd, st->buf + st->end, st->cap - st->end);
+    ssize_t k = st->tp->read(st->tp_ctx, st->buf + st->end, st->cap - st->end);
     if (k > 0)
         st->end += (size_t)k;
     else if (k == 0)
@@ -198,7 +254,7 @@ ssize_t weft_stream_read(weft_stream *s, void *buf, size_t n)
         if (st->eof)
             return 0;
         if (n >= st->cap) /* large: straight into the caller's buffer */
-            return weft_fd_read(st->fd, buf, n);
+            return st->tp->read(st->tp_ctx, buf, n);
         st->start = st->end = st->scanned = 0;
         ssize_t k = fill(s, st);
         if (k <= 0)
@@ -233,7 +289,7 @@ int weft_stream_readexactly(weft_stream *s, void *buf, size_t n,
                 rc = -ENODATA;
                 break;
             }
-            ssize_t k = weft_fd_read(st->fd, (char *)buf + have, n - have);
+            ssize_t k = st->tp->read(st->tp_ctx, (char *)buf + have, n - have);
             if (k < 0)
                 rc = (int)k;
             else if (k == 0)
@@ -308,6 +364,52 @@ int weft_stream_readline(weft_stream *s, const char **line, size_t *len)
 
 /* ---- writing ---- */
 
+/* Takes the writers' turn, in FIFO order.  0, or an error (woken with
+ * -EBADF: the stream is gone). */
+static int take_turn(weft__loop *L, stream *st)
+{
+    if (!st->writing) {
+        st->writing = true;
+        return 0;
+    }
+    return weft__waitq_wait(L, &st->writers, &write_turn, WEFT__NO_DEADLINE);
+}
+
+static void pass_turn(weft__loop *L, stream *st)
+{
+    if (!weft__waitq_wake_one(L, &st->writers, NULL))
+        st->writing = false;
+}
+
+/* Sends what is buffered, then buf[0..n), in one go.  *sent: how many of
+ * buf's bytes went out.  On failure, if none of buf's did, the unsent rest
+ * of the buffer stays buffered (the stream is whole: a later write or
+ * flush sends it); otherwise the stream is cut (broken).  -EBADF: closed
+ * meanwhile, st is gone. */
+static int send_out(stream *st, const void *buf, size_t n, size_t *sent)
+{
+    struct iovec v[2];
+    int cnt = 0;
+    size_t pending = st->wlen, out = 0;
+    if (pending)
+        v[cnt++] = (struct iovec){st->wbuf, pending};
+    if (n)
+        v[cnt++] = (struct iovec){(void *)buf, n};
+    int rc = cnt ? st->tp->writev(st->tp_ctx, v, cnt, pending + n, &out) : 0;
+    *sent = out > pending ? out - pending : 0;
+    if (rc == -EBADF)
+        return rc;
+    if (rc == 0) {
+        st->wlen = 0;
+    } else if (out > pending || rc == -EPIPE || rc == -ECONNRESET) {
+        st->broken = true;
+    } else {
+        memmove(st->wbuf, st->wbuf + out, pending - out);
+        st->wlen = pending - out;
+    }
+    return rc;
+}
+
 int weft_stream_write(weft_stream *s, const void *buf, size_t n,
                       size_t *written)
 {
@@ -320,29 +422,44 @@ int weft_stream_write(weft_stream *s, const void *buf, size_t n,
     if (!buf && n)
         return -EINVAL;
     weft__loop *L = weft__tls_loop;
-    if (st->writing) {
-        /* Our turn comes in order; woken with -EBADF if the stream
-         * closes meanwhile (its memory is gone then). */
-        if ((rc = weft__waitq_wait(L, &st->writers, &write_turn,
-                                   WEFT__NO_DEADLINE)))
-            return rc;
-        if (!(st = get(s, &rc)))
-            return rc;
-    } else {
-        st->writing = true;
-    }
+    if ((rc = take_turn(L, st)))
+        return rc;
+    if (!(st = get(s, &rc)))
+        return rc;
     size_t w = 0;
-    if (st->broken)
+    if (st->broken) {
         rc = -EPIPE;
-    else
-        rc = weft_fd_write(st->fd, buf, n, &w);
+    } else if (n <= st->wcap - st->wlen) {
+        if (n) /* buffered: no system call */
+            memcpy(st->wbuf + st->wlen, buf, n);
+        st->wlen += n;
+        w = n;
+    } else {
+        rc = send_out(st, buf, n, &w);
+    }
     if (written)
         *written = w;
     if (rc == -EBADF)
         return rc; /* closed while we wrote: st is gone */
-    if (rc && (w > 0 || rc == -EPIPE || rc == -ECONNRESET))
-        st->broken = true;
-    if (!weft__waitq_wake_one(L, &st->writers, NULL))
-        st->writing = false;
+    pass_turn(L, st);
+    return rc;
+}
+
+int weft_stream_flush(weft_stream *s)
+{
+    int rc;
+    stream *st = enter(s, &rc);
+    if (!st)
+        return rc;
+    weft__loop *L = weft__tls_loop;
+    if ((rc = take_turn(L, st)))
+        return rc;
+    if (!(st = get(s, &rc)))
+        return rc;
+    size_t unused;
+    rc = st->broken ? -EPIPE : send_out(st, NULL, 0, &unused);
+    if (rc == -EBADF)
+        return rc;
+    pass_turn(L, st);
     return rc;
 }
