@@ -81,6 +81,25 @@ int weft_fd_open(int fd, weft_fd **fdh);
  */
 int weft_fd_close(weft_fd *fdh);
 
+/*
+ * Borrows the descriptor number for use outside the loop's tasks - a
+ * thread-pool job (weft_to_thread) making a blocking call on it, say.
+ * While it is held, weft_fd_close still wakes the waiters and makes the
+ * handle stale at once, but the close(2) waits for the last
+ * weft_fd_release, so the number cannot be reused by another file under
+ * the borrower.  Holds nest.  Returns the descriptor number.  Call both
+ * from a task or the loop's thread (not from the pool job).  When the loop
+ * closes, held descriptors are closed all the same.
+ * Errors: -EINVAL (closed or unknown handle), -EPERM, -EOVERFLOW (65535
+ * holds).
+ */
+int weft_fd_hold(weft_fd *fdh);
+
+/* Ends one weft_fd_hold; also with the handle closed meanwhile - then the
+ * last release closes the descriptor and returns close(2)'s error.
+ * Errors: -EINVAL (not held, or an unknown handle), -EPERM. */
+int weft_fd_release(weft_fd *fdh);
+
 /* The descriptor number (for setsockopt, getsockname, ...: do not close
  * it, and do not read or write it while a task of the loop may).
  * Errors: -EINVAL, -EPERM. */

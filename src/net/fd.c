@@ -105,16 +105,24 @@ static uint32_t ent_alloc(weft__fdreg *reg)
     return idx;
 }
 
-static void ent_free(weft__fdreg *reg, uint32_t idx)
+/* Frees the layer over the entry (a stream, a process), if any. */
+static void ent_drop_ext(weft__fdreg *reg, uint32_t idx)
 {
     weft__fdent *e = &reg->ents[idx];
     if (e->ext) {
         void *ext = e->ext;
         e->ext = NULL;
         e->ext_free(ext);
-        e = &reg->ents[idx];
     }
+}
+
+static void ent_free(weft__fdreg *reg, uint32_t idx)
+{
+    ent_drop_ext(reg, idx);
+    weft__fdent *e = &reg->ents[idx];
     e->fd = -1;
+    e->holds = 0;
+    e->closing = false;
     e->gen = e->gen + 1 ? e->gen + 1 : 1;
     e->next_free = reg->free_head;
     reg->free_head = idx;
@@ -250,6 +258,8 @@ int weft__fd_register(weft__loop *L, int fd, unsigned flags, weft_fd **out)
     e->ready = WEFT_READABLE | WEFT_WRITABLE; /* try first */
     e->waiter[0] = e->waiter[1] = NULL;
     e->ext = NULL;
+    e->holds = 0;
+    e->closing = false;
     int rc = weft__backend_watch(L->backend, fd,
                                  (void *)poll_data(idx, e->gen));
     if (rc) {
@@ -299,17 +309,32 @@ int weft_fd_open(int fd, weft_fd **fdh)
     return weft__fd_register(L, fd, weft__fd_kind(fd), fdh);
 }
 
+static int close_number(int fd)
+{
+    int rc = close(fd) ? -errno : 0;
+    return rc == -EINTR ? 0 : rc; /* Linux: closed all the same */
+}
+
 /* Releases entry idx: waiters woken with -EBADF, the poller told, the
- * descriptor closed.  Returns close(2)'s error. */
+ * descriptor closed - or, while it is held, the handle made stale and the
+ * close left to the last weft_fd_release.  Returns close(2)'s error. */
 static int ent_close(weft__loop *L, weft__fdreg *reg, uint32_t idx)
 {
     weft__fdent *e = &reg->ents[idx];
     wake_dir(L, e, DIR_READ, -EBADF);
     wake_dir(L, e, DIR_WRITE, -EBADF);
     weft__backend_unwatch(L->backend, e->fd);
-    int rc = close(e->fd) ? -errno : 0;
+    if (e->holds) {
+        ent_drop_ext(reg, idx);
+        e = &reg->ents[idx];
+        e->closed_gen = e->gen;
+        e->gen = e->gen + 1 ? e->gen + 1 : 1;
+        e->closing = true;
+        return 0;
+    }
+    int fd = e->fd;
     ent_free(reg, idx);
-    return rc == -EINTR ? 0 : rc; /* Linux: closed all the same */
+    return close_number(fd);
 }
 
 int weft_fd_close(weft_fd *fdh)
@@ -321,6 +346,45 @@ int weft_fd_close(weft_fd *fdh)
     if (rc)
         return rc;
     return ent_close(L, reg, idx);
+}
+
+int weft_fd_hold(weft_fd *fdh)
+{
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx;
+    int rc = weft__fd_decode(fdh, &L, &reg, &idx);
+    if (rc)
+        return rc;
+    weft__fdent *e = &reg->ents[idx];
+    if (e->holds == UINT16_MAX)
+        return -EOVERFLOW;
+    e->holds++;
+    return e->fd;
+}
+
+int weft_fd_release(weft_fd *fdh)
+{
+    /* As weft__fd_decode, but a handle closed while held still counts. */
+    weft__loop *L = weft__tls_loop;
+    uint64_t v = (uint64_t)(uintptr_t)fdh;
+    if (!fdh)
+        return -EINVAL;
+    if (!L || ((v >> IDX_BITS) & 0xff) != L->tag)
+        return -EPERM;
+    weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
+    uint32_t idx = (uint32_t)v & IDX_MASK, gen = (uint32_t)(v >> 32);
+    if (!reg || idx == 0 || idx >= reg->top)
+        return -EINVAL;
+    weft__fdent *e = &reg->ents[idx];
+    bool live = !e->closing && e->gen == gen;
+    if (e->fd < 0 || !e->holds || !(live || e->closed_gen == gen))
+        return -EINVAL;
+    if (--e->holds || live)
+        return 0;
+    int fd = e->fd;
+    ent_free(reg, idx); /* the delayed close */
+    return close_number(fd);
 }
 
 int weft_fd_fileno(weft_fd *fdh)
@@ -337,9 +401,14 @@ int weft_fd_fileno(weft_fd *fdh)
 static void reg_close(weft__loop *L, weft__service *sv)
 {
     weft__fdreg *reg = (weft__fdreg *)sv;
-    for (uint32_t i = 1; i < reg->top; i++)
-        if (reg->ents[i].fd >= 0)
+    for (uint32_t i = 1; i < reg->top; i++) {
+        weft__fdent *e = &reg->ents[i];
+        e->holds = 0; /* no task is left to release them */
+        if (e->fd >= 0 && e->closing)
+            close_number(e->fd); /* held past its close: still released */
+        else if (e->fd >= 0)
             ent_close(L, reg, i);
+    }
     L->tagged_ready = NULL;
     weft__free(reg->ents);
     weft__free(reg);

@@ -27,6 +27,13 @@ typedef struct weft__fdent {
     uint8_t flags;    /* WEFT__FD_* */
     weft__record *waiter[2]; /* the reader and the writer, or NULL */
     uint32_t next_free;
+    /* weft_fd_hold: borrowers of the number outside the loop.  Closed
+     * while held, the entry is `closing`: the handle is stale (its gen was
+     * bumped; closed_gen is the old one, for weft_fd_release), the poller
+     * has forgotten it, and close(2) waits for the last release. */
+    uint16_t holds;
+    bool closing;
+    uint32_t closed_gen;
     /* A layer over the descriptor (a stream), freed with the entry. */
     void *ext;
     void (*ext_free)(void *ext);
