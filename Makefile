@@ -6,16 +6,22 @@
 #   make asan | tsan          sanitizer builds (build-asan/, build-tsan/)
 #   make ucontext             ucontext context switch (build-ucontext/)
 #   make aarch64              cross build, tests under qemu (build-aarch64/)
+#   make fuzz [FUZZ_SECONDS=60]  libFuzzer targets (clang; build-fuzz/),
+#                             each run that long from fuzz/corpus/<name>/
 #   make bench | demo | install [PREFIX=...] | format | clean
 #
 # Variables: CC, WERROR=1 (warnings are errors), JOBS (default 2), PREFIX,
 # DESTDIR, CMAKE; the tests read WEFT_TEST_SCALE and WEFT_TEST_TIMEOUT from
-# the environment (or the make command line).
+# the environment (or the make command line).  make fuzz: FUZZ_SECONDS,
+# FUZZ_MAX_LEN (largest input tried), FUZZ_CC (default clang).
 
 CMAKE ?= cmake
 JOBS ?= 2
 PREFIX ?= /usr/local
 WERROR ?=
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 16384
+FUZZ_CC ?= clang
 
 # Build directory: build/ for the default compiler, build-<name> otherwise.
 CC_NAME := $(notdir $(firstword $(CC)))
@@ -48,7 +54,7 @@ AARCH64_SYSROOT := /usr/aarch64-linux-gnu
 configure = $(CMAKE) -S . -B $(1) $(2)
 build = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(CMAKE) --build $(1) --parallel $(JOBS)
 
-.PHONY: all build test demo asan tsan ucontext aarch64 bench install format clean
+.PHONY: all build test demo asan tsan fuzz ucontext aarch64 bench install format clean
 
 all: build
 
@@ -71,6 +77,21 @@ tsan:
 	$(call configure,build-tsan$(BUILD_SUFFIX),$(CONFIGURE_FLAGS) -DWEFT_SANITIZE=thread)
 	$(call build,build-tsan$(BUILD_SUFFIX))
 	$(TSAN_ENV) bash tests/run.sh build-tsan$(BUILD_SUFFIX)
+
+# New inputs go to build-fuzz/corpus/<name>/ (the first directory given);
+# the committed seeds in fuzz/corpus/<name>/ are only read.  A crash leaves
+# its input in build-fuzz/ (crash-*).
+FUZZ_TARGETS := stream
+fuzz:
+	$(call configure,build-fuzz,-DCMAKE_C_COMPILER=$(FUZZ_CC) $(WERROR_FLAG) -DWEFT_FUZZ=ON \
+	  -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_BENCH=OFF -DWEFT_BUILD_EXAMPLES=OFF)
+	$(call build,build-fuzz)
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  $(ASAN_ENV) build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=$(FUZZ_MAX_LEN) -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus/$$t fuzz/corpus/$$t; \
+	done
 
 ucontext:
 	$(call configure,build-ucontext$(BUILD_SUFFIX),$(CONFIGURE_FLAGS) -DWEFT_CONTEXT=ucontext)

@@ -13,12 +13,22 @@
  * 4 KiB.  Requests per second are limited by the client on this machine:
  * reported in the note, not targeted.
  *
+ * When libuv was found at build time, a third server takes its turn in
+ * the same runs: bench/peer_uv_echo.c, libuv's idiomatic echo server (a
+ * separate program, exec'd in the child with the listening socket).  Its
+ * row has no target: it places weft among the event loops C programs use.
+ *
  * Target: weft at most 1.10x the floor.  Usage: bench_echo [scale]
+ *
+ *     bench_echo --serve floor|weft|uv PORT    one server alone, on
+ *         127.0.0.1:PORT (to count its system calls with strace -c -f)
+ *     bench_echo --client PORT N SIZE          the load generator alone
  */
 #define _GNU_SOURCE
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -48,12 +58,23 @@ static void pin(int cpu)
     sched_setaffinity(0, sizeof set, &set);
 }
 
+enum { FLOOR, WEFT, UV, KINDS };
+static const char *const kind_name[KINDS] = {"floor", "weft", "uv"};
+
+#ifdef WEFT_PEER_UV_ECHO
+#define HAVE_UV 1
+#else
+#define HAVE_UV 0
+#define WEFT_PEER_UV_ECHO ""
+#endif
+
 static int listen_any(int *port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)*port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
     if (bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 1024) ||
@@ -128,6 +149,28 @@ static void weft_server(int lfd)
 {
     weft_run_opts o = {.flags = WEFT_RUN_NO_SIGINT};
     weft_run_ex(weft_main, (void *)(intptr_t)lfd, &o, NULL);
+}
+
+/* ---- libuv (another program) ---- */
+
+/* Runs peer_uv_echo on lfd in this (child) process. */
+static void uv_server(int lfd)
+{
+    char arg[16];
+    snprintf(arg, sizeof arg, "%d", lfd);
+    fcntl(lfd, F_SETFD, 0); /* the listening socket crosses the exec */
+    execl(WEFT_PEER_UV_ECHO, "peer_uv_echo", arg, (char *)NULL);
+    perror("bench_echo: exec " WEFT_PEER_UV_ECHO);
+}
+
+static void serve(int kind, int lfd)
+{
+    if (kind == WEFT)
+        weft_server(lfd);
+    else if (kind == UV)
+        uv_server(lfd);
+    else
+        floor_server(lfd);
 }
 
 /* ---- the load generator ---- */
@@ -206,24 +249,21 @@ static double load(int port, size_t size, long n)
 }
 
 typedef struct which {
-    int weft; /* 0 floor, 1 weft */
+    int kind; /* FLOOR, WEFT, UV */
     size_t size;
 } which;
 
 static int run_one(void *arg, double *out)
 {
     which *w = arg;
-    int port;
+    int port = 0;
     int lfd = listen_any(&port);
     if (lfd < 0)
         return bench_fail("listen: %s", strerror(errno));
     pid_t pid = fork();
     if (pid == 0) {
         pin(0);
-        if (w->weft)
-            weft_server(lfd);
-        else
-            floor_server(lfd);
+        serve(w->kind, lfd);
         _exit(0);
     }
     close(lfd);
@@ -246,9 +286,17 @@ int main(int argc, char **argv)
 {
     /* bench_echo --client PORT N SIZE: the load generator alone, against
      * a server started by hand (strace -c -f it to count system calls). */
+    if (argc == 4 && strcmp(argv[1], "--serve") == 0) {
+        int port = atoi(argv[3]), lfd = listen_any(&port);
+        for (int k = 0; k < KINDS; k++)
+            if (lfd >= 0 && strcmp(argv[2], kind_name[k]) == 0 &&
+                (k != UV || HAVE_UV))
+                serve(k, lfd);
+        fprintf(stderr, "bench_echo --serve floor|weft|uv PORT\n");
+        return 2;
+    }
     if (argc == 5 && strcmp(argv[1], "--client") == 0) {
-        double secs = load(atoi(argv[2]), (size_t)atol(argv[4]),
-                           atol(argv[3]));
+        double secs = load(atoi(argv[2]), (size_t)atol(argv[4]), atol(argv[3]));
         printf("%s: %.3f s\n", secs < 0 ? "FAILED" : "ok", secs);
         return secs < 0;
     }
@@ -257,21 +305,22 @@ int main(int argc, char **argv)
     bench_header();
     size_t sizes[] = {64, 4096};
     for (int s = 0; s < 2; s++) {
-        /* Interleaved: floor, weft, floor, weft, ... */
-        double fl[REPS], wf[REPS], fl_rps[REPS], wf_rps[REPS];
+        /* Interleaved: floor, weft, libuv, floor, weft, libuv, ... */
+        double cpu[KINDS][REPS], rps[KINDS][REPS];
+        int kinds = HAVE_UV ? 3 : 2;
         for (int r = 0; r < REPS; r++) {
-            bench_stat st[2];
-            which f = {0, sizes[s]}, w = {1, sizes[s]};
-            if (bench_runs(1, 2, run_one, &f, st))
-                return 1;
-            fl[r] = st[0].med;
-            fl_rps[r] = st[1].med;
-            if (bench_runs(1, 2, run_one, &w, st))
-                return 1;
-            wf[r] = st[0].med;
-            wf_rps[r] = st[1].med;
+            for (int k = 0; k < kinds; k++) {
+                bench_stat st[2];
+                which w = {k, sizes[s]};
+                if (bench_runs(1, 2, run_one, &w, st))
+                    return 1;
+                cpu[k][r] = st[0].med;
+                rps[k][r] = st[1].med;
+            }
         }
-        double f = bench_median(fl, REPS), w = bench_median(wf, REPS);
+        double f = bench_median(cpu[FLOOR], REPS);
+        double w = bench_median(cpu[WEFT], REPS);
+        double(*fl_rps) = rps[FLOOR], (*wf_rps) = rps[WEFT];
         char name[64];
         snprintf(name, sizeof name, "echo %zu B: server CPU per request",
                  sizes[s]);
@@ -282,6 +331,16 @@ int main(int argc, char **argv)
                   "100 connections; req/s weft %.0f, floor %.0f (client-bound)",
                   w / f, f, n_requests, bench_median(wf_rps, REPS),
                   bench_median(fl_rps, REPS));
+        if (HAVE_UV) {
+            double u = bench_median(cpu[UV], REPS);
+            snprintf(name, sizeof name,
+                     "echo %zu B: libuv server CPU per request", sizes[s]);
+            bench_row(name, u, 2, "us", "-", -1,
+                      "%.2fx the floor, weft %.2fx libuv; "
+                      "bench/peer_uv_echo.c (uv_read_start, a uv_write per "
+                      "read); req/s %.0f",
+                      u / f, w / u, bench_median(rps[UV], REPS));
+        }
     }
     return 0;
 }
