@@ -30,13 +30,8 @@
  *      read, readexactly, readuntil, readline) and 2 bytes n
  *   the rest: the data, at most 64 KiB.
  *
- * Known bug, stepped around unless WEFT_FUZZ_STRICT=1: after readuntil
- * returns -EMSGSIZE, the stream remembers how far it searched (`scanned`
- * in src/net/stream.c) whatever the separator, so a readuntil or readline
- * with another separator skips those bytes and misses a separator in them
- * (-EMSGSIZE, or a later separator).  Until that is fixed the script skips
- * a search with another separator while bytes shown by an -EMSGSIZE are
- * still unread; fuzz/corpus/known-bugs/ holds the reproducer.
+ * fuzz/corpus/stream/regression-* are inputs that once found a bug (a
+ * search with another separator after -EMSGSIZE skipped bytes).
  *
  * Built with libFuzzer (make fuzz), and replayed over fuzz/corpus/ by
  * tests/test_fuzz_corpus.c in every ordinary build.
@@ -83,11 +78,6 @@ static const script *sc;
 static size_t pos;
 static uint8_t buf[MAX_DATA + 1];
 
-/* The known bug above: the separator of the last -EMSGSIZE, and where the
- * bytes it showed end. */
-static int strict = -1;
-static const uint8_t *overrun_sep;
-static size_t overrun_seplen, overrun_end;
 
 _Noreturn static void fail(const char *what)
 {
@@ -213,9 +203,6 @@ static void check_until(weft_stream *s, const uint8_t *sep, size_t seplen,
         if (len < limit)
             fail("readuntil: -EMSGSIZE showing less than the limit");
         expect(d, len, false); /* nothing taken: the drain reads it */
-        overrun_sep = sep;
-        overrun_seplen = seplen;
-        overrun_end = pos + len;
     } else if (rc == -ENODATA) {
         if (want != NONE)
             fail("readuntil: -ENODATA with a separator left");
@@ -251,22 +238,10 @@ static void *writer(void *arg)
     return NULL;
 }
 
-/* Would this search meet the known bug?  (Never in strict mode.) */
-static bool known_bug(const uint8_t *sep, size_t seplen)
-{
-    if (strict || !overrun_sep || pos >= overrun_end)
-        return false;
-    return seplen != overrun_seplen || memcmp(sep, overrun_sep, seplen);
-}
-
 static void run_ops(weft_stream *s)
 {
-    overrun_sep = NULL;
     for (size_t i = 0; i < sc->nops; i++) {
         size_t n = sc->op_n[i];
-        if ((sc->op[i] == OP_READUNTIL && known_bug(sc->sep, sc->seplen)) ||
-            (sc->op[i] == OP_READLINE && known_bug((const uint8_t *)"\n", 1)))
-            continue;
         switch (sc->op[i]) {
         case OP_READ:
             check_read(s, n);
@@ -325,10 +300,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n);
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
 {
-    if (strict < 0) {
-        const char *e = getenv("WEFT_FUZZ_STRICT");
-        strict = e && *e == '1';
-    }
     script s;
     parse(in, n, &s);
     sc = &s;

@@ -4,8 +4,7 @@
  * through fuzz/fuzz_stream.c's entry point, then scripts from a fixed
  * pseudo-random sequence.  The target abort()s on any violation of its
  * oracle; here each input is a named case under the harness's alarm, and
- * check_end checks for leaks over all of them.  WEFT_FUZZ_STRICT=1 also
- * replays fuzz/corpus/known-bugs/ (reproducers of open bugs: they abort).
+ * check_end checks for leaks over all of them.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -123,10 +122,6 @@ int main(void)
     check_case_alarm_install();
     int files = replay_dir(WEFT_FUZZ_CORPUS "/stream");
     CHECK(files > 0);
-    /* Reproducers of known library bugs abort; run them on demand. */
-    const char *strict = getenv("WEFT_FUZZ_STRICT");
-    if (strict && *strict == '1')
-        replay_dir(WEFT_FUZZ_CORPUS "/known-bugs");
     for (int i = 0; i < RANDOM_SCRIPTS; i++) {
         char name[32];
         snprintf(name, sizeof name, "random/%d", i);

@@ -472,6 +472,40 @@ static void *big_write(void *arg)
     return NULL;
 }
 
+/* A search that stopped without its separator (over the limit, or cut by
+ * a deadline) must not make a search for another separator skip the bytes
+ * it looked at. */
+static void *other_separator(void *arg)
+{
+    (void)arg;
+    weft_stream *a, *b;
+    weft_stream_opts small = {.limit = 16};
+    stream_pair(&a, &b, &small);
+    CHECK_EQ(weft_stream_write(a, "abc\n0123456789abcdefghij", 24, NULL), 0);
+    const char *p;
+    size_t n;
+    CHECK_EQ(weft_stream_readuntil(b, "::", 2, &p, &n), -EMSGSIZE);
+    CHECK_EQ(weft_stream_readline(b, &p, &n), 0);
+    CHECK(is(p, n, "abc\n"));
+    weft_stream_close(a);
+    weft_stream_close(b);
+
+    stream_pair(&a, &b, NULL);
+    CHECK_EQ(weft_stream_write(a, "abc\ndef", 7, NULL), 0);
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(0.02, &sc) == 0);
+    CHECK_EQ(weft_stream_readuntil(b, "::", 2, &p, &n), -ETIMEDOUT);
+    weft_scope_close(sc);
+    CHECK_EQ(weft_stream_shutdown_write(a), 0);
+    CHECK_EQ(weft_stream_readline(b, &p, &n), 0);
+    CHECK(is(p, n, "abc\n"));
+    CHECK_EQ(weft_stream_readline(b, &p, &n), 0);
+    CHECK(is(p, n, "def"));
+    weft_stream_close(a);
+    weft_stream_close(b);
+    return NULL;
+}
+
 static void *misuse(void *arg)
 {
     (void)arg;
@@ -515,6 +549,8 @@ int main(void)
     check_case("open_connection", connection, NULL, 0);
     check_case("ten_thousand_writes_each_once", many_writes, NULL, 0);
     check_case("64mib_one_write_slow_reader", big_write, NULL, 0);
+    check_case("another_separator_after_a_stopped_search", other_separator,
+               NULL, 0);
     check_case("misuse", misuse, NULL, 0);
     return check_end();
 }

@@ -40,6 +40,10 @@ typedef struct stream {
     char *buf;
     size_t cap, start, end;
     size_t scanned; /* readuntil: bytes after start searched already */
+    /* ...for this separator (a search for another starts over; one longer
+     * than scan_sep is not kept: scan_seplen 0). */
+    char scan_sep[8];
+    uint8_t scan_seplen;
     size_t limit;
     bool eof;
     bool broken;  /* a write failed part-way: the peer has a cut message */
@@ -322,6 +326,9 @@ int weft_stream_readuntil(weft_stream *s, const void *sep, size_t seplen,
         return rc;
     if (!sep || !seplen || !data || !len)
         return -EINVAL;
+    if (st->scanned && (seplen != st->scan_seplen ||
+                        memcmp(sep, st->scan_sep, seplen) != 0))
+        st->scanned = 0; /* searched for another separator */
     for (;;) {
         size_t avail = st->end - st->start;
         size_t from = st->scanned >= seplen ? st->scanned - (seplen - 1) : 0;
@@ -340,6 +347,9 @@ int weft_stream_readuntil(weft_stream *s, const void *sep, size_t seplen,
             return 0;
         }
         st->scanned = avail;
+        st->scan_seplen = seplen <= sizeof st->scan_sep ? (uint8_t)seplen : 0;
+        if (st->scan_seplen)
+            memcpy(st->scan_sep, sep, seplen);
         *len = avail;
         if (avail > st->limit)
             return -EMSGSIZE; /* nothing taken */
