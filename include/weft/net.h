@@ -130,10 +130,10 @@ int weft_unix_connect(const char *path, weft_fd **conn);
 
 /*
  * A Unix datagram socket, bound to path, or unbound with path NULL (it can
- * send; its peers cannot answer it: recvfrom gives them an address of
- * length sizeof(sa_family_t), no name).  Send with weft_fd_sendto to an
- * address from weft_unix_addr, receive with weft_fd_recvfrom; datagrams
- * keep their boundaries and are never reordered.  A bound filesystem path
+ * send; its peers cannot answer it: their recvfrom gives an address length
+ * of 0).  Send with weft_fd_sendto to an address from weft_unix_addr,
+ * receive with weft_fd_recvfrom; datagrams keep their boundaries and are
+ * never reordered.  A bound filesystem path
  * stays until unlinked (-EADDRINUSE meanwhile).
  * sock: receives the handle.
  * Errors: -EINVAL (sock NULL, path ""), -ENAMETOOLONG, -EADDRINUSE,
