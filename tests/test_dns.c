@@ -58,6 +58,12 @@ static void hook_release(int n)
  * and exit - the accounting a caller that left early sees. */
 static void hook_disarm_and_settle(long alloc0, int threads0)
 {
+    /* Every hook has read its byte (and the pipe may be closed). */
+    for (int i = 0; i < 3000; i++) {
+        if (__atomic_load_n(&released, __ATOMIC_SEQ_CST) == hook_entered())
+            break;
+        usleep(1000);
+    }
     for (int i = 0; i < 3000; i++) {
         if (__atomic_load_n(&weft__alloc_live, __ATOMIC_SEQ_CST) == alloc0 &&
             (!check_threads_reliable() || check_count_threads() <= threads0))
