@@ -1,16 +1,14 @@
 /*
- * sock.c - TCP and Unix stream sockets over the fd registry: listen,
- * connect, and name resolution on the thread pool.
+ * sock.c - sockets over the fd registry: TCP listeners, UDP, Unix stream
+ * and datagram sockets, and socket options.  Connecting is connect.c's,
+ * name resolution dns.c's.
  *
- * A lookup is a job of the loop's pool (getaddrinfo blocks).  It owns its
- * copy of the name and its result: if the asking task is cancelled while
- * the lookup runs, the task leaves at once (weft_to_thread_detachable) and
- * the job's drop callback frees everything when getaddrinfo returns; if the
- * job was still queued it is withdrawn and the task frees it.  Numeric
- * addresses skip the pool.
+ * Every socket is made non-blocking and close-on-exec in socket(2) itself
+ * (no window where an exec could inherit it), registered at once, and
+ * closed through the registry on every failure path after that.
  */
 #define _GNU_SOURCE
-#include "fd_internal.h"
+#include "sock_internal.h"
 
 #include "../alloc.h"
 
@@ -24,130 +22,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define NAME_MAX_LEN 253
-#define LABEL_MAX_LEN 63
-
-typedef struct lookup {
-    char name[NAME_MAX_LEN + 1];
-    char port[8];
-    int flags; /* AI_* */
-    struct addrinfo *res;
-    int gai_err;
-    int sys_err;
-} lookup;
-
-static bool name_ok(const char *name)
-{
-    size_t len = strlen(name), label = 0;
-    if (len == 0 || len > NAME_MAX_LEN)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (name[i] == '.')
-            label = 0;
-        else if (++label > LABEL_MAX_LEN)
-            return false;
-    }
-    return true;
-}
-
-static void *lookup_job(void *arg)
-{
-    lookup *lk = arg;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = lk->flags | AI_ADDRCONFIG};
-    lk->gai_err = getaddrinfo(lk->name, lk->port, &hints, &lk->res);
-    lk->sys_err = lk->gai_err == EAI_SYSTEM ? errno : 0;
-    return lk;
-}
-
-static void lookup_free(lookup *lk)
-{
-    if (lk->res)
-        freeaddrinfo(lk->res);
-    weft__free(lk);
-}
-
-static void lookup_drop(void *result)
-{
-    lookup_free(result);
-}
-
-static int gai_to_errno(int gai, int sys)
-{
-    switch (gai) {
-    case EAI_NONAME:
-#ifdef EAI_NODATA
-    case EAI_NODATA:
-#endif
-#ifdef EAI_ADDRFAMILY
-    case EAI_ADDRFAMILY:
-#endif
-        return -ENOENT;
-    case EAI_AGAIN:
-        return -EAGAIN;
-    case EAI_MEMORY:
-        return -ENOMEM;
-    case EAI_SYSTEM:
-        return sys ? -sys : -EIO;
-    default:
-        return -EINVAL;
-    }
-}
-
-/* Resolves host:port (a numeric host without the pool).  On success *out
- * owns the result (lookup_free). */
-static int resolve(const char *host, int port, int ai_flags, lookup **out)
-{
-    if (!name_ok(host))
-        return -EINVAL;
-    lookup *lk = weft__calloc(1, sizeof *lk);
-    if (!lk)
-        return -ENOMEM;
-    memcpy(lk->name, host, strlen(host) + 1);
-    snprintf(lk->port, sizeof lk->port, "%d", port);
-    lk->flags = ai_flags | AI_NUMERICSERV;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = lk->flags | AI_NUMERICHOST};
-    int gai = getaddrinfo(lk->name, lk->port, &hints, &lk->res);
-    if (gai == EAI_NONAME) {
-        /* Not numeric: ask the resolver, on the pool.  Who frees lk: the
-         * job's drop if the job was left running (the call then leaves
-         * `res` untouched), else this task - the job finished, was
-         * withdrawn (res NULL), or never started (refused at entry: the
-         * same check as the call's own, with no suspension between). */
-        weft__loop *L = weft__tls_loop;
-        int rc = weft__check(L, L->cur);
-        if (rc) {
-            lookup_free(lk);
-            return rc;
-        }
-        void *res = lk;
-        rc = weft_to_thread_detachable(lookup_job, lk, lookup_drop, &res);
-        if (rc) {
-            if (res != lk || rc == -ENOMEM || rc == -EAGAIN)
-                lookup_free(lk);
-            return rc;
-        }
-        gai = lk->gai_err;
-    }
-    if (gai) {
-        int rc = gai_to_errno(gai, lk->sys_err);
-        lookup_free(lk);
-        return rc;
-    }
-    *out = lk;
-    return 0;
-}
-
 /* ---- sockets ---- */
 
-static int new_socket(weft__loop *L, int family, unsigned kind, int *fdp,
-                      weft_fd **out)
+int weft__sock_new(weft__loop *L, int family, int type, unsigned kind,
+                   int *fdp, weft_fd **out)
 {
-    int type = (kind & WEFT__FD_STREAM) || (kind & WEFT__FD_TCP) ||
-                       family == AF_UNIX
-                   ? SOCK_STREAM
-                   : SOCK_DGRAM;
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
@@ -167,6 +46,7 @@ static int new_socket(weft__loop *L, int family, unsigned kind, int *fdp,
 /* A bound socket to make: a listener, or a datagram socket. */
 typedef struct bind_spec {
     unsigned kind;   /* WEFT__FD_* */
+    int type;        /* SOCK_STREAM, SOCK_DGRAM */
     bool listen;
     int backlog;     /* <= 0: the system's maximum */
     unsigned lflags; /* WEFT_LISTEN_* */
@@ -178,7 +58,7 @@ static int bind_one(weft__loop *L, const struct sockaddr *sa, socklen_t len,
 {
     int fd;
     weft_fd *h;
-    int rc = new_socket(L, sa->sa_family, b->kind, &fd, &h);
+    int rc = weft__sock_new(L, sa->sa_family, b->type, b->kind, &fd, &h);
     if (rc)
         return rc;
     int one = 1, zero = 0;
@@ -218,17 +98,17 @@ static int bind_host(weft__loop *L, const char *host, int port,
                                  .sin_addr.s_addr = htonl(INADDR_ANY)};
         return bind_one(L, (struct sockaddr *)&a4, sizeof a4, false, b, out);
     }
-    lookup *lk;
-    if ((rc = resolve(host, port, AI_PASSIVE, &lk)))
+    struct addrinfo *res;
+    if ((rc = weft__sock_resolve(host, port, AI_PASSIVE, &res)))
         return rc;
     rc = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = lk->res; ai && rc; ai = ai->ai_next)
+    for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next)
         rc = bind_one(L, ai->ai_addr, ai->ai_addrlen, false, b, out);
-    lookup_free(lk);
+    weft_freeaddrinfo(res);
     return rc;
 }
 
-static int task_loop(weft__loop **Lp)
+int weft__sock_task_loop(weft__loop **Lp)
 {
     weft__loop *L = weft__tls_loop;
     if (!L || !L->cur)
@@ -241,6 +121,7 @@ int weft_tcp_listen_ex(const char *host, int port,
                        const weft_listen_opts *opts, weft_fd **listener)
 {
     bind_spec b = {.kind = WEFT__FD_SOCKET | WEFT__FD_TCP,
+                   .type = SOCK_STREAM,
                    .listen = true,
                    .backlog = opts ? opts->backlog : 0,
                    .lflags = opts ? opts->flags : 0};
@@ -248,7 +129,7 @@ int weft_tcp_listen_ex(const char *host, int port,
         (b.lflags & ~(WEFT_LISTEN_REUSEPORT | WEFT_LISTEN_V6ONLY)))
         return -EINVAL;
     weft__loop *L;
-    int rc = task_loop(&L);
+    int rc = weft__sock_task_loop(&L);
     if (rc)
         return rc;
     return bind_host(L, host, port, &b, listener);
@@ -261,71 +142,36 @@ int weft_tcp_listen(const char *host, int port, int backlog,
     return weft_tcp_listen_ex(host, port, &o, listener);
 }
 
-static int connect_to(weft__loop *L, const struct sockaddr *sa,
-                      socklen_t len, unsigned kind, weft_fd **out)
-{
-    int fd;
-    weft_fd *h;
-    int rc = new_socket(L, sa->sa_family, kind, &fd, &h);
-    if (rc)
-        return rc;
-    if ((rc = weft_fd_connect(h, sa, len))) {
-        weft_fd_close(h);
-        return rc;
-    }
-    *out = h;
-    return 0;
-}
-
 int weft_udp_open(const char *host, int port, weft_fd **sock)
 {
     if (!sock || port < 0 || port > 65535)
         return -EINVAL;
     weft__loop *L;
-    int rc = task_loop(&L);
+    int rc = weft__sock_task_loop(&L);
     if (rc)
         return rc;
-    bind_spec b = {.kind = WEFT__FD_SOCKET};
+    bind_spec b = {.kind = WEFT__FD_SOCKET, .type = SOCK_DGRAM};
     return bind_host(L, host, port, &b, sock);
 }
 
-int weft_tcp_connect(const char *host, int port, weft_fd **conn)
+int weft_unix_addr(const char *path, struct sockaddr_un *addr,
+                   socklen_t *addrlen)
 {
-    if (!host || !conn || port < 1 || port > 65535)
-        return -EINVAL;
-    weft__loop *L;
-    int rc = task_loop(&L);
-    if (rc)
-        return rc;
-    lookup *lk;
-    if ((rc = resolve(host, port, 0, &lk)))
-        return rc;
-    rc = -EHOSTUNREACH;
-    for (struct addrinfo *ai = lk->res; ai; ai = ai->ai_next) {
-        rc = connect_to(L, ai->ai_addr, ai->ai_addrlen,
-                        WEFT__FD_SOCKET | WEFT__FD_STREAM | WEFT__FD_TCP,
-                        conn);
-        /* The next address only for reasons of this one. */
-        if (rc == 0 || rc == -ECANCELED || rc == -ETIMEDOUT ||
-            rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE)
-            break;
-    }
-    lookup_free(lk);
-    return rc;
-}
-
-static int unix_addr(const char *path, struct sockaddr_un *sun,
-                     socklen_t *len)
-{
-    if (!path || !*path)
+    if (!path || !*path || !addr || !addrlen)
         return -EINVAL;
     size_t n = strlen(path);
-    if (n >= sizeof sun->sun_path)
+    bool abstract = path[0] == '@';
+    /* A path needs its NUL inside sun_path; an abstract name does not
+     * (its length is in addrlen), and its '@' becomes the leading NUL. */
+    if (n > sizeof addr->sun_path - !abstract)
         return -ENAMETOOLONG;
-    memset(sun, 0, sizeof *sun);
-    sun->sun_family = AF_UNIX;
-    memcpy(sun->sun_path, path, n + 1);
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    memcpy(addr->sun_path, path, n);
+    if (abstract)
+        addr->sun_path[0] = '\0';
+    *addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+                           !abstract);
     return 0;
 }
 
@@ -335,12 +181,12 @@ int weft_unix_listen(const char *path, int backlog, weft_fd **listener)
         return -EINVAL;
     struct sockaddr_un sun;
     socklen_t len;
-    int rc = unix_addr(path, &sun, &len);
+    int rc = weft_unix_addr(path, &sun, &len);
     weft__loop *L;
-    if (rc || (rc = task_loop(&L)))
+    if (rc || (rc = weft__sock_task_loop(&L)))
         return rc;
-    bind_spec spec = {.kind = WEFT__FD_SOCKET, .listen = true,
-                      .backlog = backlog};
+    bind_spec spec = {.kind = WEFT__FD_SOCKET, .type = SOCK_STREAM,
+                      .listen = true, .backlog = backlog};
     return bind_one(L, (struct sockaddr *)&sun, len, false, &spec, listener);
 }
 
@@ -350,12 +196,85 @@ int weft_unix_connect(const char *path, weft_fd **conn)
         return -EINVAL;
     struct sockaddr_un sun;
     socklen_t len;
-    int rc = unix_addr(path, &sun, &len);
+    int rc = weft_unix_addr(path, &sun, &len);
     weft__loop *L;
-    if (rc || (rc = task_loop(&L)))
+    if (rc || (rc = weft__sock_task_loop(&L)))
         return rc;
-    return connect_to(L, (struct sockaddr *)&sun, len,
-                      WEFT__FD_SOCKET | WEFT__FD_STREAM, conn);
+    return weft__sock_connect_to(L, (struct sockaddr *)&sun, len,
+                                 WEFT__FD_SOCKET | WEFT__FD_STREAM, conn);
+}
+
+int weft_unix_dgram_open(const char *path, weft_fd **sock)
+{
+    if (!sock)
+        return -EINVAL;
+    struct sockaddr_un sun;
+    socklen_t len;
+    int rc = path ? weft_unix_addr(path, &sun, &len) : 0;
+    weft__loop *L;
+    if (rc || (rc = weft__sock_task_loop(&L)))
+        return rc;
+    bind_spec spec = {.kind = WEFT__FD_SOCKET, .type = SOCK_DGRAM};
+    if (path)
+        return bind_one(L, (struct sockaddr *)&sun, len, false, &spec, sock);
+    int fd;
+    return weft__sock_new(L, AF_UNIX, SOCK_DGRAM, spec.kind, &fd, sock);
+}
+
+/* ---- options ---- */
+
+/* The descriptor of a socket handle, from the loop's thread. */
+static int sock_fd(weft_fd *fdh)
+{
+    return weft_fd_fileno(fdh);
+}
+
+static int setopt(int fd, int level, int name, int value)
+{
+    return setsockopt(fd, level, name, &value, sizeof value) ? -errno : 0;
+}
+
+int weft_sock_nodelay(weft_fd *fdh, int on)
+{
+    int fd = sock_fd(fdh);
+    if (fd < 0)
+        return fd;
+    return setopt(fd, IPPROTO_TCP, TCP_NODELAY, on != 0);
+}
+
+int weft_sock_keepalive(weft_fd *fdh, int on, int idle, int interval,
+                        int count)
+{
+    int fd = sock_fd(fdh);
+    if (fd < 0)
+        return fd;
+    if (idle < 0 || interval < 0 || count < 0 || idle > 32767 ||
+        interval > 32767 || count > 127)
+        return -EINVAL;
+    int rc = setopt(fd, SOL_SOCKET, SO_KEEPALIVE, on != 0);
+    if (rc || !on)
+        return rc;
+    /* The TCP knobs; 0 keeps the system's value.  Set after SO_KEEPALIVE
+     * so that a socket that is not TCP fails before any change but that
+     * one (which it accepts and ignores). */
+    if (idle && (rc = setopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle)))
+        return rc;
+    if (interval && (rc = setopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, interval)))
+        return rc;
+    if (count && (rc = setopt(fd, IPPROTO_TCP, TCP_KEEPCNT, count)))
+        return rc;
+    return 0;
+}
+
+int weft_sock_linger(weft_fd *fdh, int on, int seconds)
+{
+    int fd = sock_fd(fdh);
+    if (fd < 0)
+        return fd;
+    if (seconds < 0 || seconds > 3600)
+        return -EINVAL;
+    struct linger l = {.l_onoff = on != 0, .l_linger = on ? seconds : 0};
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) ? -errno : 0;
 }
 
 int weft_sock_port(weft_fd *fdh)
