@@ -56,5 +56,6 @@
 #include "weft/stream.h"
 #include "weft/file.h"
 #include "weft/proc.h"
+#include "weft/debug.h"
 
 #endif /* WEFT_H */

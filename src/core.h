@@ -129,6 +129,9 @@ typedef struct weft__wait_kind {
      * it arms and removes its own timer, so scope.c may re-arm only a
      * timer it finds armed. */
     bool self_timed;
+    /* The wait does not note when it began (record.since): the hand-offs
+     * of generators skip that store, which is most of their cost. */
+    bool no_since;
 } weft__wait_kind;
 
 /* A FIFO of waiting task records, linked through the records (their
@@ -159,6 +162,8 @@ struct weft__record {
     uint32_t heap_pos; /* 1 + position in the timer heap, 0 if not in it */
     uint64_t deadline; /* armed timer (ns), WEFT__NO_DEADLINE if none */
     uint64_t wait_deadline; /* what the blocked call itself asked for */
+    uint64_t since;    /* when it last blocked (weft__block), on the loop's
+                        * clock */
     uint64_t timer_seq; /* orders equal deadlines by arming order */
     /* wait, started, shield, alerts, nopen and ident are contiguous: a
      * reused record resets them together. */
@@ -328,6 +333,15 @@ struct weft__loop {
 
     weft__report *reports; /* failures to print when the loop closes */
     weft__report **reports_tail;
+
+    /* Counters read by weft_loop_metrics (debug/metrics.c), kept where
+     * they cost least: per task created, per turn, per poll - never per
+     * switch (task runs are the budget spent in each turn). */
+    uint64_t m_created;   /* slots handed out: tasks of every kind */
+    uint64_t m_runs;      /* switches into tasks */
+    uint64_t m_polls;     /* poller calls */
+    uint64_t m_slept_ns;  /* time in poller calls that could block */
+    uint32_t m_ready_peak; /* longest ready queue at the start of a turn */
 };
 
 /* The loop running on this thread, or NULL.  initial-exec: read on every
@@ -392,6 +406,8 @@ void weft__wake(weft__loop *L, weft__record *r, int rc);
 int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
                 uint64_t deadline);
 
+/* Switches into tasks so far (m_runs and the running batch's). */
+uint64_t weft__task_runs(const weft__loop *L);
 /* Runs ready tasks from the host context until the budget is spent or none
  * is ready. */
 void weft__run_ready(weft__loop *L);

@@ -84,6 +84,7 @@ static const weft__wait_kind gen_wait = {
     .task_done = gen_task_done,
     .describe = gen_describe,
     .self_timed = true,
+    .no_since = true,
 };
 
 static void *gen_body(void *arg)

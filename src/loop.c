@@ -241,8 +241,12 @@ static void sleep_in_poller(weft__loop *L, int64_t timeout_ns)
     for (sv = L->services; sv && !skip; sv = sv->next)
         if (sv->ops->before_sleep && sv->ops->before_sleep(L, sv, timeout_ns))
             skip = true;
-    if (!skip)
+    if (!skip) {
+        uint64_t t0 = weft__clock_ns();
         weft__backend_poll(L->backend, timeout_ns, on_ready, L);
+        L->m_slept_ns += weft__clock_ns() - t0;
+        L->m_polls++;
+    }
     for (weft__service *s2 = L->services; s2 != sv; s2 = s2->next)
         if (s2->ops->after_sleep)
             s2->ops->after_sleep(L, s2);
@@ -286,13 +290,16 @@ static void host_loop(weft__loop *L)
                 uint64_t now = weft__clock_ns();
                 timeout = next > now ? (int64_t)(next - now) : 0;
             }
-            if (timeout != 0)
+            if (timeout != 0) {
                 sleep_in_poller(L, timeout);
-            else
+            } else {
                 weft__backend_poll(L->backend, 0, on_ready, L);
+                L->m_polls++;
+            }
         } else if (L->n_io) {
             /* Something outside the ready tasks may have happened. */
             weft__backend_poll(L->backend, 0, on_ready, L);
+            L->m_polls++;
         }
 
         /* 3. timers */
@@ -308,6 +315,9 @@ static void host_loop(weft__loop *L)
         }
 
         /* 4. run */
+        uint32_t queued = L->ring_tail - L->ring_head;
+        if (queued > L->m_ready_peak)
+            L->m_ready_peak = queued;
         weft__run_ready(L);
         weft__stack_reap(L->stacks, &L->dead_stack);
     }

@@ -32,6 +32,7 @@
 
 #include "alloc.h"
 #include "backend/backend.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -547,4 +548,17 @@ int weft_pool_limit(unsigned max_threads)
     p->max = max_threads; /* extra threads finish and idle; none is added */
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+void weft__pool_stats_get(weft__loop *L, weft__pool_stats *out)
+{
+    *out = (weft__pool_stats){0};
+    weft__pool *p = (weft__pool *)weft__service_find(L, &pool_service_ops);
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    out->threads = p->nthreads;
+    out->busy = p->nbusy;
+    out->queued = atomic_load_explicit(&p->queued, memory_order_relaxed);
+    pthread_mutex_unlock(&p->mu);
 }

@@ -218,6 +218,7 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
 {
     r->wait = WEFT__WAIT_BLOCKED;
     r->kind = kind;
+    r->since = L->now;
     r->wake_rc = 0;
     r->wait_deadline = deadline;
     if (__builtin_expect(r->scope_alert, 0)) {
@@ -293,6 +294,13 @@ int weft__handoff(weft__loop *L, weft__record *to)
     return weft__handoff_inline(L, L->cur, to);
 }
 
+uint64_t weft__task_runs(const weft__loop *L)
+{
+    /* Inside a batch (called from a task), its switches so far count. */
+    return L->m_runs +
+           (L->cur ? (uint64_t)(BUDGET - (L->budget > 0 ? L->budget : 0)) : 0);
+}
+
 void weft__run_ready(weft__loop *L)
 {
     L->budget = BUDGET;
@@ -301,4 +309,7 @@ void weft__run_ready(weft__loop *L)
         return;
     L->cur = next;
     weft__switch(&L->host, &next->exec, false);
+    /* The budget counts the batch's switches (but for the main task's
+     * last batch, which ends it early). */
+    L->m_runs += (uint64_t)(BUDGET - (L->budget > 0 ? L->budget : 0));
 }

@@ -78,6 +78,7 @@ uint32_t weft__slot_alloc(weft__loop *L)
     uint32_t idx = L->slot_free;
     if (idx) {
         L->slot_free = L->slots[idx].a.next_free;
+        L->m_created++;
         return idx;
     }
     if (L->slot_top > IDX_MASK ||
@@ -86,6 +87,7 @@ uint32_t weft__slot_alloc(weft__loop *L)
         return 0;
     idx = L->slot_top++;
     L->slots[idx].gen = 1;
+    L->m_created++;
     return idx;
 }
 

@@ -36,6 +36,15 @@ void weft__ctx_make(weft__ctx *c, void *lo, size_t size,
  * something switches back to `from`. */
 void weft__ctx_switch(weft__ctx *from, weft__ctx *to);
 
+#ifndef WEFT_CTX_UCONTEXT
+/* Saves the current context in `back` and enters fn(arg) on the stack at
+ * sp with the frame pointer fp (and, on AArch64, the link register lr), by
+ * a jump: to an unwinder, fn looks called from the suspended code (see the
+ * .S files).  fn must not return; it switches back to `back`. */
+void weft__ctx_run_on(weft__ctx *back, void *sp, void *fp,
+                      void (*fn)(void *), void *arg, void *lr);
+#endif
+
 /* "x86_64", "aarch64" or "ucontext". */
 const char *weft__ctx_name(void);
 

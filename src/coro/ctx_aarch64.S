@@ -102,4 +102,42 @@ weft__ctx_trampoline:
     .cfi_endproc
     .size   weft__ctx_trampoline, .-weft__ctx_trampoline
 
+/* void weft__ctx_run_on(weft__ctx *back, void *sp, void *fp,
+ *                       void (*fn)(void *), void *arg, void *lr)
+ *      x0 = back, x1 = sp, x2 = fp, x3 = fn, x4 = arg, x5 = lr
+ * Saves the current context in back, as weft__ctx_switch does, then enters
+ * fn(arg) by a branch with sp, x29 = fp and x30 = lr: to an unwinder fn
+ * looks called from lr.  (weft_dump_tasks passes the state in which a
+ * suspended task entered weft__ctx_switch, and unwinds its stack from fn.)
+ * fn must not return: it ends with weft__ctx_switch(scratch, back), which
+ * resumes here and returns to our caller. */
+    .globl  weft__ctx_run_on
+    .hidden weft__ctx_run_on
+    .type   weft__ctx_run_on, %function
+    .p2align 4
+weft__ctx_run_on:
+    .cfi_startproc
+    sub     sp, sp, #176
+    stp     x19, x20, [sp, #0]
+    stp     x21, x22, [sp, #16]
+    stp     x23, x24, [sp, #32]
+    stp     x25, x26, [sp, #48]
+    stp     x27, x28, [sp, #64]
+    stp     x29, x30, [sp, #80]
+    stp     d8, d9, [sp, #96]
+    stp     d10, d11, [sp, #112]
+    stp     d12, d13, [sp, #128]
+    stp     d14, d15, [sp, #144]
+    mrs     x9, fpcr
+    str     x9, [sp, #160]
+    mov     x9, sp
+    str     x9, [x0]                /* back->sp, resumed by weft__ctx_switch */
+    mov     sp, x1
+    mov     x29, x2
+    mov     x30, x5
+    mov     x0, x4
+    br      x3
+    .cfi_endproc
+    .size   weft__ctx_run_on, .-weft__ctx_run_on
+
     .section .note.GNU-stack,"",%progbits

@@ -94,4 +94,37 @@ weft__ctx_trampoline:
     .cfi_endproc
     .size   weft__ctx_trampoline, .-weft__ctx_trampoline
 
+/* void weft__ctx_run_on(weft__ctx *back, void *sp, void *fp,
+ *                       void (*fn)(void *), void *arg)
+ *      rdi = back, rsi = sp, rdx = fp, rcx = fn, r8 = arg
+ * Saves the current context in back, as weft__ctx_switch does, then enters
+ * fn(arg) by a jump with the stack pointer at sp and rbp = fp: the word at
+ * sp is fn's return address, so to an unwinder fn looks called from the
+ * code that owns that word.  (weft_dump_tasks sets sp to where a suspended
+ * task entered weft__ctx_switch, and unwinds the task's stack from fn.)
+ * fn must not return: it ends with weft__ctx_switch(scratch, back), which
+ * resumes here and returns to our caller. */
+    .globl  weft__ctx_run_on
+    .hidden weft__ctx_run_on
+    .type   weft__ctx_run_on, @function
+    .p2align 4
+weft__ctx_run_on:
+    .cfi_startproc
+    pushq   %rbp
+    pushq   %rbx
+    pushq   %r12
+    pushq   %r13
+    pushq   %r14
+    pushq   %r15
+    subq    $16, %rsp
+    stmxcsr (%rsp)
+    fnstcw  4(%rsp)
+    movq    %rsp, (%rdi)        /* back->sp, resumed by weft__ctx_switch */
+    movq    %rsi, %rsp
+    movq    %rdx, %rbp
+    movq    %r8, %rdi
+    jmp     *%rcx
+    .cfi_endproc
+    .size   weft__ctx_run_on, .-weft__ctx_run_on
+
     .section .note.GNU-stack,"",@progbits

@@ -32,6 +32,7 @@
 
 #include "../alloc.h"
 #include "../backend/backend.h"
+#include "../stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -613,4 +614,13 @@ int weft_fd_shutdown(weft_fd *fdh, int how)
     if (shutdown(reg->ents[idx].fd, how))
         return -errno;
     return 0;
+}
+
+unsigned weft__fds_open(weft__loop *L)
+{
+    weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
+    unsigned n = 0;
+    for (uint32_t i = 1; reg && i < reg->top; i++)
+        n += reg->ents[i].fd >= 0;
+    return n;
 }

@@ -1,0 +1,265 @@
+/*
+ * test_debug.c - what a running program says about itself (weft/debug.h):
+ * loop metrics that add up after a known workload, and a task dump naming
+ * each state - not started, ready, running, sleeping, awaiting a task,
+ * waiting on a lock, on a descriptor, finished and not awaited, a pool
+ * job - with the time spent waiting and the backtrace of a task suspended
+ * three calls deep (this program is built with frame pointers and
+ * -rdynamic, as docs/debugging.md recommends).
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Not static: -rdynamic gives it a name in the dump. */
+void *weft_test_nap(void *arg);
+void *weft_test_nap(void *arg)
+{
+    weft_sleep(*(double *)arg);
+    return NULL;
+}
+
+/* Sleeps until the absolute time *arg: tasks given one deadline wake in
+ * one turn, whatever the machine's speed. */
+static void *sleep_to(void *arg)
+{
+    weft_scope *sc;
+    if (weft_scope_open_at(*(double *)arg, &sc) == 0) {
+        weft_sleep(10);
+        weft_scope_close(sc);
+    }
+    return NULL;
+}
+
+static void *metrics(void *arg)
+{
+    (void)arg;
+    weft_loop_metrics a, b;
+    CHECK_EQ(weft_loop_metrics_read(NULL), -EINVAL);
+    CHECK_EQ(weft_loop_metrics_read(&a), 0);
+    CHECK_EQ(a.tasks_live, 1); /* this one */
+    CHECK_EQ(a.tasks_spawned, a.tasks_finished + a.tasks_live);
+
+    double d = 0.01, until = weft_now() + 0.02;
+    weft_task *t[10];
+    for (int i = 0; i < 10; i++)
+        REQUIRE(weft_spawn(sleep_to, &until, &t[i]) == 0);
+    weft_yield(); /* they all start and sleep */
+    CHECK_EQ(weft_loop_metrics_read(&b), 0);
+    CHECK_EQ(b.tasks_live, 11);
+    CHECK(b.timers >= 10);
+    CHECK_EQ(weft_gather(t, 10, NULL, NULL, 0), 0);
+    CHECK_EQ(weft_loop_metrics_read(&b), 0);
+    CHECK_EQ(b.tasks_spawned - a.tasks_spawned, 10);
+    CHECK_EQ(b.tasks_finished - a.tasks_finished, 10);
+    CHECK_EQ(b.tasks_live, 1);
+    CHECK_EQ(b.tasks_spawned, b.tasks_finished + b.tasks_live);
+    CHECK(b.task_runs - a.task_runs >= 20); /* each ran, then woke */
+    CHECK(b.polls > a.polls);
+    CHECK(b.sleep_seconds - a.sleep_seconds >= 0.01);
+    CHECK_EQ(b.timers, 0);
+    CHECK(b.ready_peak >= 10); /* woken together by their timers */
+
+    /* Leaves: descriptors, a bar, the pool. */
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    weft_fd *fa, *fb;
+    REQUIRE(weft_fd_open(sv[0], &fa) == 0 && weft_fd_open(sv[1], &fb) == 0);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    weft_bar_opts bo = {.total = 10, .fd = null};
+    weft_bar *bar;
+    REQUIRE(weft_bar_new(&bo, &bar) == 0);
+    CHECK_EQ(weft_loop_metrics_read(&b), 0);
+    CHECK_EQ(b.fds_open, a.fds_open + 2);
+    CHECK_EQ(b.bars_open, a.bars_open + 1);
+    weft_bar_close(bar);
+    close(null);
+    weft_fd_close(fa);
+    weft_fd_close(fb);
+    CHECK_EQ(weft_to_thread(weft_test_nap, &d, NULL), 0);
+    CHECK_EQ(weft_loop_metrics_read(&b), 0);
+    CHECK(b.pool_threads >= 1);
+    CHECK_EQ(b.pool_busy, 0);
+    CHECK_EQ(b.pool_queued, 0);
+    CHECK_EQ(b.fds_open, a.fds_open);
+    CHECK_EQ(b.bars_open, a.bars_open);
+    return NULL;
+}
+
+/* ---- the dump ---- */
+
+static weft_lock lock;
+static int pipe_r = -1;
+
+static void *take_lock(void *arg)
+{
+    (void)arg;
+    if (weft_lock_acquire(&lock) == 0)
+        weft_lock_release(&lock);
+    return NULL;
+}
+
+static void *read_fd(void *arg)
+{
+    char c;
+    weft_fd_read(arg, &c, 1);
+    return NULL;
+}
+
+static void *await_it(void *arg)
+{
+    weft_await(arg, NULL);
+    return NULL;
+}
+
+static void *block_in_pool(void *arg)
+{
+    (void)arg;
+    char c;
+    return I2P(read(pipe_r, &c, 1)); /* until the test writes */
+}
+
+static void *quick(void *arg)
+{
+    return arg;
+}
+
+/* Three calls deep, each kept as a frame of its own. */
+__attribute__((noinline)) void weft_test_level3(void);
+__attribute__((noinline)) void weft_test_level2(void);
+__attribute__((noinline)) void weft_test_level1(void);
+
+__attribute__((noinline)) void weft_test_level3(void)
+{
+    weft_sleep(30);
+    __asm__ volatile("" ::: "memory"); /* not a tail call */
+}
+
+__attribute__((noinline)) void weft_test_level2(void)
+{
+    weft_test_level3();
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void weft_test_level1(void)
+{
+    weft_test_level2();
+    __asm__ volatile("" ::: "memory");
+}
+
+static void *deep(void *arg)
+{
+    (void)arg;
+    weft_test_level1();
+    return NULL;
+}
+
+static char *dump_to_string(int *n)
+{
+    char path[] = "/tmp/weft-dump-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    unlink(path);
+    *n = weft_dump_tasks(fd);
+    off_t len = lseek(fd, 0, SEEK_END);
+    char *s = malloc((size_t)len + 1);
+    REQUIRE(s);
+    REQUIRE(pread(fd, s, (size_t)len, 0) == len);
+    s[len] = '\0';
+    close(fd);
+    return s;
+}
+
+static void *dump(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(weft_dump_tasks(-1), -EINVAL);
+    int pp[2], sv[2];
+    REQUIRE(pipe2(pp, O_CLOEXEC) == 0);
+    pipe_r = pp[0];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    weft_fd *fd;
+    REQUIRE(weft_fd_open(sv[0], &fd) == 0);
+    REQUIRE(weft_lock_acquire(&lock) == 0);
+
+    weft_spawn_opts named = {.name = "sleeper"};
+    weft_task *sleeper, *awaiter, *locker, *reader, *job, *done, *later,
+        *deep_t;
+    double d = 30;
+    REQUIRE(weft_spawn_ex(weft_test_nap, &d, &named, &sleeper) == 0);
+    REQUIRE(weft_spawn(await_it, sleeper, &awaiter) == 0);
+    REQUIRE(weft_spawn(take_lock, NULL, &locker) == 0);
+    REQUIRE(weft_spawn(read_fd, fd, &reader) == 0);
+    REQUIRE(weft_spawn(deep, NULL, &deep_t) == 0);
+    REQUIRE(weft_spawn_blocking(block_in_pool, NULL, &job) == 0);
+    REQUIRE(weft_spawn(quick, NULL, &done) == 0);
+    weft_sleep(0.05); /* all of them settle; 50 ms of waiting */
+    REQUIRE(weft_spawn(quick, NULL, &later) == 0); /* not started */
+
+    int n = 0;
+    char *s = dump_to_string(&n);
+    CHECK_EQ(n, 9);
+    CHECK(strstr(s, "weft: 9 tasks on loop"));
+    CHECK(strstr(s, "'main' (#"));
+    CHECK(strstr(s, "running (it asked for this dump)"));
+    CHECK(strstr(s, "'sleeper' (#"));
+    CHECK(strstr(s, " weft_test_nap (test_debug+0x")); /* its function */
+    CHECK(strstr(s, ": sleeping, for 0.0") && strstr(s, "(deadline in 29."));
+    CHECK(strstr(s, "awaiting task 'sleeper'"));
+    CHECK(strstr(s, "a lock"));
+    CHECK(strstr(s, "waiting to read fd "));
+    CHECK(strstr(s, "a job elsewhere"));
+    CHECK(strstr(s, "finished (ok), not yet awaited"));
+    CHECK(strstr(s, ": not started"));
+    /* The deep task's backtrace names the three levels, innermost first
+     * (but for builds with the ucontext switch, which have none). */
+#ifdef WEFT_CTX_UCONTEXT
+    CHECK(strstr(s, "(no backtrace with this build's context switch)"));
+#else
+    const char *l3 = strstr(s, "weft_test_level3+");
+    const char *l2 = strstr(s, "weft_test_level2+");
+    const char *l1 = strstr(s, "weft_test_level1+");
+    CHECK(l3 && l2 && l1 && l3 < l2 && l2 < l1);
+    if (!(l3 && l2 && l1) || getenv("WEFT_TEST_SHOW"))
+        fprintf(stderr, "%s", s);
+#endif
+    free(s);
+
+    /* Undo it all. */
+    weft_lock_release(&lock);
+    CHECK_EQ(write(pp[1], "x", 1), 1);
+    CHECK_EQ(weft_await(job, NULL), 0);
+    weft_task_cancel(sleeper);
+    weft_task_cancel(deep_t);
+    CHECK_EQ(weft_await(awaiter, NULL), 0);
+    CHECK_EQ(weft_await(locker, NULL), 0);
+    /* (the sleeper's handle was the awaiter's to consume) */
+    CHECK_EQ(weft_await(deep_t, NULL), -ECANCELED);
+    weft_fd_close(fd); /* wakes the reader */
+    CHECK_EQ(weft_await(reader, NULL), 0);
+    CHECK_EQ(weft_await(done, NULL), 0);
+    CHECK_EQ(weft_await(later, NULL), 0);
+    close(sv[1]);
+    close(pp[0]);
+    close(pp[1]);
+    return NULL;
+}
+
+int main(void)
+{
+    check_begin();
+    check_allow_maps(8);
+    check_case_alarm_install();
+    weft_loop_metrics m;
+    CHECK_EQ(weft_loop_metrics_read(&m), -EPERM); /* no loop */
+    CHECK_EQ(weft_dump_tasks(2), -EPERM);
+    check_case("metrics_add_up", metrics, NULL, 0);
+    check_case("dump_names_each_state_and_a_deep_backtrace", dump, NULL, 0);
+    return check_end();
+}
