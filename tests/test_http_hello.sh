@@ -9,10 +9,10 @@
 # HEAD, two URLs over one kept-alive connection; raw requests: four
 # pipelined on one connection answered in order, HTTP/1.0 with and without
 # keep-alive, a request arriving a byte at a time, 405 with and without a
-# body (closed, kept alive), a malformed request
-# (400, closed), an oversized header block (431 or closed); then 2 s of wrk
-# with 50 connections (no socket errors, no non-2xx answers), and SIGINT must
-# stop the server (death by SIGINT, status 130) with nothing on stderr.
+# body (kept alive, closed), malformed requests (400, closed), oversized
+# header blocks (431 or closed); then 2 s of wrk with 50 connections (no
+# socket errors, no non-2xx answers), and SIGINT must stop the server
+# (death by SIGINT, status 130) with nothing on stderr.
 # `--help` must describe the options.  Bounded: 60 s in all.
 #
 # Exit status: 0 pass, 1 fail, 77 skipped (curl or python3 missing, example
