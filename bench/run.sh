@@ -67,6 +67,67 @@ for b in "${benches[@]}"; do
     fi
 done
 
+# The network examples under real clients: reported, not judged (no
+# target).  The server runs on CPU 0 and the client on the last CPU, as
+# bench_echo does, so that neither steals the other's time.
+net_rows() {
+    local hello=$build_dir/examples/http_hello fetch=$build_dir/examples/fetch
+    if [[ ! -x $hello || ! -x $fetch ]]; then
+        echo "== network examples not built: skipped" >&2
+        return 0
+    fi
+    local srv_pin=() cli_pin=()
+    if [[ ${#pin[@]} -gt 0 && $last_cpu -ge 1 ]]; then
+        srv_pin=(taskset -c 0)
+        cli_pin=(taskset -c "$last_cpu")
+    fi
+    local tmp port spid line
+    tmp=$(mktemp -d) || return 0
+    # A background job starts with SIGINT ignored: give the server the
+    # default back, so that SIGINT stops it cleanly.
+    env --default-signal=INT "${srv_pin[@]}" "$hello" --port 0 \
+        --host 127.0.0.1 >"$tmp/out" 2>/dev/null </dev/null &
+    spid=$!
+    for _ in $(seq 50); do
+        [[ -s $tmp/out ]] && break
+        sleep 0.1
+    done
+    line=$(head -n 1 "$tmp/out")
+    port=${line##* }
+    if [[ $line != *"listening on port "* ]]; then
+        echo "== http_hello did not start" >&2
+    else
+        if command -v wrk >/dev/null 2>&1; then
+            "${cli_pin[@]}" timeout 30 wrk -t 1 -c 50 -d 2s --latency \
+                "http://127.0.0.1:$port/" >"$tmp/wrk" 2>&1
+            local rps p50 p99 errs
+            rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk")
+            p50=$(awk '$1 == "50%" { print $2 }' "$tmp/wrk")
+            p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk")
+            errs=$(grep -E 'Socket errors|Non-2xx' "$tmp/wrk" | tr -s ' ' | tr '\n' ' ')
+            echo "| examples/http_hello under wrk, 50 connections, 2 s | ${rps:-?} | requests/s | - | wrk -t 1 -c 50 --latency; server CPU 0, wrk CPU $last_cpu${errs:+; $errs} |"
+            echo "| the same, latency p50 | ${p50:-?} | (wrk's unit) | - | |"
+            echo "| the same, latency p99 | ${p99:-?} | (wrk's unit) | - | |"
+        else
+            echo "== wrk not installed: http_hello row skipped" >&2
+        fi
+        local n summary
+        n=$(awk -v s="${WEFT_BENCH_SCALE:-1}" 'BEGIN { n = int(10000 * s); print n < 100 ? 100 : n }')
+        summary=$("${cli_pin[@]}" timeout 60 "$fetch" --host 127.0.0.1 \
+            --port "$port" --url-count "$n" --concurrency 50 2>/dev/null | head -n 1)
+        # "N requests: N ok, 0 errors, B bytes in T s"
+        echo "$summary" | awk -v cpu="$last_cpu" '
+            { printf "| examples/fetch: %d GETs of 14 B from http_hello, 50 at once | %.1f | us/request | - | %s; fetch CPU %s, server CPU 0 |\n",
+                     $1, $(NF - 1) * 1e6 / $1, $0, cpu }'
+    fi
+    kill -INT "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    rm -rf "$tmp"
+}
+start=$SECONDS
+net_rows
+echo "== network examples: $((SECONDS - start)) s" >&2
+
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "failed benchmarks: ${failed[*]}" >&2
     exit 1
