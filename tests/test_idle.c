@@ -2,8 +2,10 @@
  * test_idle.c - an idle loop costs no CPU, whatever is open.
  *
  * Proves that while the main task sleeps, the process (every thread:
- * getrusage RUSAGE_SELF, user + system) uses at most 10 ms of CPU per
- * second of sleep, with each kind of object open and waiting:
+ * getrusage RUSAGE_SELF, user + system) uses at most 20 ms of CPU - 10 ms
+ * per second of sleep, and never less than 20 ms, which a machine under
+ * load reaches with no fault of ours in a short case - with each kind of
+ * object open and waiting:
  * - progress bars in each output mode: log mode (a pipe) with and without
  *   a total - with a total it once kept the loop polling with a zero
  *   timeout, 1.9 s of CPU in 2 s - and terminal mode (a pseudo-terminal)
@@ -38,6 +40,7 @@
 #define ALL_S 2.0
 #define EACH_S 0.5
 #define BUDGET_PER_S 0.010 /* seconds of CPU per second idle */
+#define BUDGET_MIN_S 0.020 /* a polling loop burns 20 times that in 0.5 s */
 #define SLOW_BUDGET_PER_S 0.25
 
 enum {
@@ -318,6 +321,8 @@ static void *idle_main(void *arg)
     double used = cpu_now() - c0, took = weft_now() - t0;
     double budget = (check_slow_env() ? SLOW_BUDGET_PER_S : BUDGET_PER_S) *
                     took;
+    if (budget < BUDGET_MIN_S)
+        budget = BUDGET_MIN_S;
     if (used > budget)
         fprintf(stderr, "%.1f ms of CPU in %.2f s idle (budget %.1f ms)\n",
                 used * 1e3, took, budget * 1e3);
