@@ -189,9 +189,9 @@ struct weft__record {
         };
         uint16_t nopen;
     };
-    /* The task's identity for ownership (a lock's holder): slot, loop tag
-     * and generation; 0 until first asked (weft__identity), reset with the
-     * fields above. */
+    /* The task's identity for ownership within its loop (a lock's holder,
+     * with the loop's serial beside it): slot, loop tag and generation; 0
+     * until first asked (weft__identity), reset with the fields above. */
     uint64_t ident;
     uint8_t canary;    /* the stack has no guard page: check the canary */
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
@@ -323,6 +323,9 @@ struct weft__loop {
     bool closing;      /* main finished: everything left is being cancelled */
     bool deadlocked;
     uint8_t tag;       /* distinguishes loops in handles */
+    /* Tells loops apart exactly, for the whole process's life (tag is its
+     * low 8 bits): a lock's holder is a task of this loop. */
+    uint64_t serial;
     void *main_result;
     int main_err;
     char *main_msg;

@@ -50,7 +50,7 @@ void weft__report_unretrieved(weft__loop *L);
 #define MAX_LIVE ((size_t)1 << 24)
 #define MAX_STARTED ((size_t)1 << 22)
 
-static atomic_uint loop_tags;
+static atomic_ullong loop_serials;
 static __thread char run_msg[RUN_MSG_MAX];
 static __thread bool run_msg_set;
 
@@ -62,7 +62,8 @@ static int loop_new(weft__loop **out)
     if (!L)
         return -ENOMEM;
     L->reports_tail = &L->reports;
-    L->tag = (uint8_t)atomic_fetch_add(&loop_tags, 1);
+    L->serial = atomic_fetch_add(&loop_serials, 1) + 1;
+    L->tag = (uint8_t)L->serial;
     int rc;
     if ((rc = weft__arena_init(&L->slot_arena, MAX_LIVE * sizeof(weft__slot))) ||
         (rc = weft__arena_init(&L->ring_arena, MAX_LIVE * sizeof(uint32_t))) ||

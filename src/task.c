@@ -376,10 +376,15 @@ void weft__await_done(weft__loop *L, weft__record *r, uint32_t idx)
 
 static long page_size(void)
 {
-    static long pg;
-    if (!pg)
-        pg = sysconf(_SC_PAGESIZE);
-    return pg;
+    /* Every loop's thread may ask first: relaxed atomics (they all write
+     * the same answer). */
+    static _Atomic long pg;
+    long got = atomic_load_explicit(&pg, memory_order_relaxed);
+    if (!got) {
+        got = sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&pg, got, memory_order_relaxed);
+    }
+    return got;
 }
 
 int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 static weft_lock lock = WEFT_LOCK_INIT;
 static weft_lock cond_lock = WEFT_LOCK_INIT;
@@ -159,9 +160,32 @@ static void *thread_a(void *arg)
     return NULL;
 }
 
+/* One short loop on B's thread: A's main task holds `lock`. */
+static void *foreign_loop(void *arg)
+{
+    int *refused = arg;
+    int rel = weft_lock_release(&lock), acq = weft_lock_acquire(&lock),
+        try = weft_lock_try(&lock);
+    CHECK_EQ(rel, -EPERM);
+    CHECK_EQ(acq, -EPERM);
+    CHECK_EQ(try, -EPERM);
+    CHECK_EQ(weft_lock_locked(&lock), 1);
+    *refused += rel == -EPERM && acq == -EPERM && try == -EPERM;
+    return NULL;
+}
+
 static void *thread_b(void *arg)
 {
     (void)arg;
+    for (int i = 0; !atomic_load(&a_ready); i++) {
+        REQUIRE(i < 10000); /* 10 s */
+        usleep(1000);
+    }
+    /* More loops than there are task-handle tags: one of them has A's. */
+    int refused = 0;
+    for (int i = 0; i < 300; i++)
+        CHECK_EQ(weft_run(foreign_loop, &refused, NULL), 0);
+    CHECK_EQ(refused, 300);
     CHECK_EQ(weft_run(loop_b, NULL, NULL), 0);
     return NULL;
 }

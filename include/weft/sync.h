@@ -18,8 +18,12 @@
  * -EPERM then, so a lock held on one loop cannot be released, taken or
  * waited for from another.  Free and unwaited, it belongs to no loop:
  * successive loops (one weft_run after another, or loops on two threads
- * taking turns) may reuse the same static object.  Calls must come from a
- * task (-EPERM otherwise).  What is not detected: two loops on two threads
+ * taking turns) may reuse the same static object.  Loops are told apart
+ * exactly (a lock records its holder's loop beside the task), however many
+ * loops the process runs; a lock still held when its holder's loop closes
+ * stays held, and every later loop's call on it is -EPERM.  Calls must come
+ * from a task (-EPERM otherwise).  What is not detected: two loops on two
+ * threads
  * calling at the same moment on an object neither holds nor waits on (a
  * data race - keep one object to one loop at a time), moving or reusing
  * the storage while a task waits on it, and a pointer to anything else.
@@ -45,11 +49,12 @@ typedef struct weft_waiters {
 /* ---- Lock (asyncio.Lock) ---- */
 
 typedef struct weft_lock {
-    uint64_t owner_; /* the holder's identity, 0 when free */
+    uint64_t owner_; /* the holder's identity in its loop, 0 when free */
+    uint64_t loop_;  /* the holder's loop (never reused), while held */
     weft_waiters waiters_;
 } weft_lock;
 
-#define WEFT_LOCK_INIT {0, {0, 0}}
+#define WEFT_LOCK_INIT {0, 0, {0, 0}}
 
 /* Acquires the lock, suspending while another task holds it.  A free lock
  * is taken without suspending.  Not re-entrant.

@@ -18,7 +18,7 @@ int weft_cond_wait(weft_cond *c)
     weft__record *f = weft__sync_self(&L);
     if (!c || !c->lock_)
         return -EINVAL;
-    if (!f || c->lock_->owner_ != weft__identity(L, f) ||
+    if (!f || !weft__lock_held(c->lock_, L, f) ||
         weft__waitq_foreign(L, weft__wq(&c->waiters_)))
         return -EPERM;
     int rc = weft__check(L, f);
@@ -42,7 +42,7 @@ int weft_cond_notify(weft_cond *c, int n)
     if (!c || !c->lock_ || n < 0)
         return -EINVAL;
     /* As weft_cond_wait (and asyncio): only the lock's holder notifies. */
-    if (!f || c->lock_->owner_ != weft__identity(L, f) ||
+    if (!f || !weft__lock_held(c->lock_, L, f) ||
         weft__waitq_foreign(L, weft__wq(&c->waiters_)))
         return -EPERM;
     int woken = 0;

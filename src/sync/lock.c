@@ -3,8 +3,13 @@
  *
  * The holder is recorded by identity (slot and generation), not by record
  * pointer, so a task that ends while holding the lock can never be
- * mistaken for a later task reusing its record.  Release hands the lock to
- * the first waiter directly (FIFO fairness; see weft/sync.h).
+ * mistaken for a later task reusing its record; and by its loop's serial
+ * beside it, because identities repeat across loops (their 8-bit tag does:
+ * the main tasks of two loops often share slot and generation).  While
+ * held, the lock is its holder's loop's: other loops' calls are -EPERM.
+ * Release hands the lock to the first waiter directly (FIFO fairness; see
+ * weft/sync.h); a lock with waiters is never free, so a free lock belongs
+ * to no loop.
  */
 #define _GNU_SOURCE
 #include "sync.h"
@@ -22,14 +27,15 @@ int weft_lock_acquire(weft_lock *l)
         return rc;
     WEFT__RETURN_IF_CANCELLED(L, f);
     uint64_t me = weft__identity(L, f);
-    if (l->owner_ == me)
-        return -EDEADLK;
-    if (l->owner_ && weft__identity_loop(l->owner_) != L->tag)
-        return -EPERM; /* held by another loop's task */
     if (!l->owner_) {
         l->owner_ = me; /* free: no suspension */
+        l->loop_ = L->serial;
         return 0;
     }
+    if (l->loop_ != L->serial)
+        return -EPERM; /* held by another loop's task */
+    if (l->owner_ == me)
+        return -EDEADLK;
     /* On 0 the releaser made us the owner before waking us. */
     return weft__waitq_wait(L, weft__wq(&l->waiters_), &lock_wait,
                             WEFT__NO_DEADLINE);
@@ -43,8 +49,9 @@ int weft_lock_try(weft_lock *l)
     if (rc)
         return rc;
     if (l->owner_)
-        return weft__identity_loop(l->owner_) != L->tag ? -EPERM : -EBUSY;
+        return l->loop_ != L->serial ? -EPERM : -EBUSY;
     l->owner_ = weft__identity(L, f);
+    l->loop_ = L->serial;
     return 0;
 }
 
@@ -54,14 +61,14 @@ int weft_lock_release(weft_lock *l)
     weft__record *f = weft__sync_self(&L);
     if (!l)
         return -EINVAL;
-    if (!f || l->owner_ != weft__identity(L, f))
+    if (!f || !weft__lock_held(l, L, f))
         return -EPERM;
     weft__record *next = weft__waitq_pop(weft__wq(&l->waiters_));
     if (!next) {
-        l->owner_ = 0;
+        l->owner_ = 0; /* loop_ means nothing while owner_ is 0 */
         return 0;
     }
-    l->owner_ = weft__identity(L, next);
+    l->owner_ = weft__identity(L, next); /* same loop: loop_ stays */
     weft__ready(L, next, 0);
     return 0;
 }

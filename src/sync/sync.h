@@ -39,8 +39,10 @@ static inline int weft__sync_enter(const void *obj, weft__loop **Lp,
     return 0;
 }
 
-/* A task's identity for ownership: its slot, its loop's tag and its
- * generation (weft__record.ident), never 0. */
+/* A task's identity for ownership within its loop: its slot, its loop's
+ * tag and its generation (weft__record.ident), never 0.  Another loop may
+ * have a task with the same identity (the tag has 8 bits): whoever keeps
+ * it keeps the loop's serial too. */
 static inline uint64_t weft__identity(weft__loop *L, weft__record *f)
 {
     if (__builtin_expect(!f->ident, 0))
@@ -49,10 +51,12 @@ static inline uint64_t weft__identity(weft__loop *L, weft__record *f)
     return f->ident;
 }
 
-/* The loop tag inside an identity. */
-static inline unsigned weft__identity_loop(uint64_t ident)
+/* Does task f of loop L hold lock l? */
+static inline bool weft__lock_held(const weft_lock *l, weft__loop *L,
+                                   weft__record *f)
 {
-    return (unsigned)(ident >> 24) & 0xff;
+    /* One branch: both differ from f's only on misuse. */
+    return ((l->owner_ ^ weft__identity(L, f)) | (l->loop_ ^ L->serial)) == 0;
 }
 
 /* Is q waited on by tasks of another loop?  A primitive in the caller's
