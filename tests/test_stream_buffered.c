@@ -5,7 +5,8 @@
  * flushes, also from a cancelled task, and gives up after its grace
  * period with the descriptor released; a negative grace drops the buffer;
  * shutdown_write flushes first; a send cut before any new byte went out
- * keeps the buffer whole; concurrent writers stay contiguous; bad options.
+ * keeps the buffer whole; concurrent writers stay contiguous; what a reader
+ * has read ahead (weft_stream_buffered); bad options.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -295,6 +296,25 @@ static void *writers_contiguous(void *arg)
     return NULL;
 }
 
+static void *read_ahead(void *arg)
+{
+    (void)arg;
+    int peer;
+    weft_stream *s = buffered_pair(NULL, &peer);
+    CHECK_EQ(weft_stream_buffered(s), 0);
+    CHECK_EQ(write(peer, "GET a\nGET b\n", 12), 12);
+    const char *line;
+    size_t len;
+    CHECK_EQ(weft_stream_readline(s, &line, &len), 0);
+    CHECK_EQ(weft_stream_buffered(s), 6); /* the pipelined second request */
+    CHECK_EQ(weft_stream_readline(s, &line, &len), 0);
+    CHECK_EQ(weft_stream_buffered(s), 0);
+    CHECK_EQ(weft_stream_close(s), 0);
+    CHECK_EQ(weft_stream_buffered(s), -EINVAL);
+    close(peer);
+    return NULL;
+}
+
 static void *bad_options(void *arg)
 {
     (void)arg;
@@ -329,6 +349,7 @@ int main(void)
     check_case("a_cut_send_keeps_the_buffer_whole", kept_whole, NULL, 0);
     check_case("concurrent_writers_stay_contiguous", writers_contiguous, NULL,
                0);
+    check_case("buffered_shows_what_was_read_ahead", read_ahead, NULL, 0);
     check_case("bad_options_and_closed_streams", bad_options, NULL, 0);
     return check_end();
 }

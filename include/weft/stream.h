@@ -118,6 +118,13 @@ int weft_stream_readuntil(weft_stream *s, const void *sep, size_t seplen,
  * stream is exhausted), as asyncio's readline does. */
 int weft_stream_readline(weft_stream *s, const char **line, size_t *len);
 
+/* How many bytes the stream has read ahead: what the next read or
+ * readuntil can take without a system call (Go's Reader.Buffered).  A
+ * server answering pipelined requests can gather its replies while this
+ * is above zero and flush before it waits.  Does not suspend.
+ * Errors: -EINVAL, -EPERM. */
+ssize_t weft_stream_buffered(weft_stream *s);
+
 /*
  * Writes all n bytes (see "Writing" above; with a write buffer, a write
  * that fits is buffered).  written: if not NULL, the bytes of this call

@@ -372,6 +372,13 @@ int weft_stream_readline(weft_stream *s, const char **line, size_t *len)
     return rc == -ENODATA ? 0 : rc;
 }
 
+ssize_t weft_stream_buffered(weft_stream *s)
+{
+    int rc;
+    stream *st = get(s, &rc);
+    return st ? (ssize_t)(st->end - st->start) : rc;
+}
+
 /* ---- writing ---- */
 
 /* Takes the writers' turn, in FIFO order.  0, or an error (woken with
