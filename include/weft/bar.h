@@ -74,6 +74,12 @@ unsigned long long weft_bar_count(const weft_bar *bar);
 int weft_bar_set_desc(weft_bar *bar, const char *desc);
 int weft_bar_set_postfix(weft_bar *bar, const char *postfix);
 
+/* Changes the total (tqdm's `bar.total = n`), for work whose size becomes
+ * known as it goes - bytes of downloads whose lengths arrive one by one;
+ * <= 0: unknown.  Shown at the next redraw.  Errors: -EINVAL (NULL bar,
+ * NaN). */
+int weft_bar_set_total(weft_bar *bar, double total);
+
 /* Redraws now.  Errors: -EINVAL. */
 int weft_bar_refresh(weft_bar *bar);
 

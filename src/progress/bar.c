@@ -357,6 +357,19 @@ int weft_bar_set_postfix(weft_bar *b, const char *postfix)
     return rc;
 }
 
+int weft_bar_set_total(weft_bar *b, double total)
+{
+    if (!b || isnan(total))
+        return -EINVAL;
+    pthread_mutex_lock(&weft__bars_mu);
+    b->total = total > 0 && isfinite(total) ? total : 0;
+    if (b->total > 0) /* log mode: the tenths already passed are not due */
+        b->log_step = weft_bar_count(b) * 10 /
+                      (unsigned long long)ceil(b->total);
+    pthread_mutex_unlock(&weft__bars_mu);
+    return 0;
+}
+
 int weft_bar_refresh(weft_bar *b)
 {
     if (!b)
