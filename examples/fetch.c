@@ -22,10 +22,12 @@ static struct {
     weft_stream **idle; /* connections free for the next request */
     size_t nidle;       /* at most limit: no more are ever open */
     weft_bar *bytes;
-} app = {"127.0.0.1", "/", 8080, 100, 10, NULL, 0, NULL};
+    double expected;    /* bytes announced so far: the bar's total */
+} app = {"127.0.0.1", "/", 8080, 100, 10, NULL, 0, NULL, 0};
 
 /* Reads a response: its status line and headers, then the body, counting
- * the body's bytes on the bar.  *keep: the connection can be reused. */
+ * the body's bytes on the bar, whose total grows by each Content-Length.
+ * *keep: the connection can be reused. */
 static int read_response(weft_stream *s, int *status, bool *keep)
 {
     const char *l;
@@ -44,6 +46,7 @@ static int read_response(weft_stream *s, int *status, bool *keep)
     }
     if (rc || len == 0 || length < 0)
         return rc ? rc : -EPROTO; /* cut short, or no length given */
+    weft_bar_set_total(app.bytes, app.expected += (double)length);
     char buf[16384];
     for (ssize_t k; length > 0; length -= k) {
         k = weft_stream_read(

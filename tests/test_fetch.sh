@@ -81,7 +81,7 @@ summary=$(head -n 1 "$tmp/ok.out")
 if [[ $rc -ne 0 || $summary != "200 requests: 200 ok, 0 errors, 2800 bytes in "* ]]; then
     fail "200 requests: exit $rc, '$summary' $(cat "$tmp/ok.err")"
 elif ! grep -q '^requests: 100%.* 200/200 ' "$tmp/ok.err" ||
-    ! grep -q '^received: 2.73kB ' "$tmp/ok.err"; then
+    ! grep -q '^received: 100%.* 2.73k/2.73k ' "$tmp/ok.err"; then
     fail "200 requests: the bars did not finish: $(cat "$tmp/ok.err")"
 else
     echo "ok   $summary"

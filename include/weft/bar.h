@@ -76,8 +76,9 @@ int weft_bar_set_postfix(weft_bar *bar, const char *postfix);
 
 /* Changes the total (tqdm's `bar.total = n`), for work whose size becomes
  * known as it goes - bytes of downloads whose lengths arrive one by one;
- * <= 0: unknown.  Shown at the next redraw.  Errors: -EINVAL (NULL bar,
- * NaN). */
+ * <= 0: unknown.  Shown at the next redraw.  Not on a terminal (a line per
+ * tenth), a tenth already printed is not printed again as the total grows.
+ * Errors: -EINVAL (NULL bar, NaN). */
 int weft_bar_set_total(weft_bar *bar, double total);
 
 /* Redraws now.  Errors: -EINVAL. */

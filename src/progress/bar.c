@@ -363,9 +363,15 @@ int weft_bar_set_total(weft_bar *b, double total)
         return -EINVAL;
     pthread_mutex_lock(&weft__bars_mu);
     b->total = total > 0 && isfinite(total) ? total : 0;
-    if (b->total > 0) /* log mode: the tenths already passed are not due */
-        b->log_step = weft_bar_count(b) * 10 /
-                      (unsigned long long)ceil(b->total);
+    if (b->total > 0) {
+        /* Log mode: the tenths already passed are not due, and a tenth
+         * once printed is not printed again as the total grows (a total
+         * that grows with the count would print 100% each time). */
+        unsigned long long step =
+            weft_bar_count(b) * 10 / (unsigned long long)ceil(b->total);
+        if (step > b->log_step)
+            b->log_step = step;
+    }
     pthread_mutex_unlock(&weft__bars_mu);
     return 0;
 }
