@@ -13,6 +13,9 @@
  * 4 KiB.  Requests per second are limited by the client on this machine:
  * reported in the note, not targeted.
  *
+ * A third weft server is the README's: weft_serve and weft_stream_read /
+ * weft_stream_write, as a user would write it (row "streams").
+ *
  * When libuv was found at build time, a third server takes its turn in
  * the same runs: bench/peer_uv_echo.c, libuv's idiomatic echo server (a
  * separate program, exec'd in the child with the listening socket).  Its
@@ -20,7 +23,7 @@
  *
  * Target: weft at most 1.10x the floor.  Usage: bench_echo [scale]
  *
- *     bench_echo --serve floor|weft|uv PORT    one server alone, on
+ *     bench_echo --serve floor|weft|stream|uv PORT   one server alone, on
  *         127.0.0.1:PORT (to count its system calls with strace -c -f)
  *     bench_echo --client PORT N SIZE          the load generator alone
  */
@@ -58,8 +61,8 @@ static void pin(int cpu)
     sched_setaffinity(0, sizeof set, &set);
 }
 
-enum { FLOOR, WEFT, UV, KINDS };
-static const char *const kind_name[KINDS] = {"floor", "weft", "uv"};
+enum { FLOOR, WEFT, STREAM, UV, KINDS };
+static const char *const kind_name[KINDS] = {"floor", "weft", "stream", "uv"};
 
 #ifdef WEFT_PEER_UV_ECHO
 #define HAVE_UV 1
@@ -151,6 +154,32 @@ static void weft_server(int lfd)
     weft_run_ex(weft_main, (void *)(intptr_t)lfd, &o, NULL);
 }
 
+/* ---- weft, as README's echo server: weft_serve and streams ---- */
+
+static void stream_echo_conn(weft_stream *s, void *ctx)
+{
+    (void)ctx;
+    char buf[16384];
+    ssize_t n;
+    while ((n = weft_stream_read(s, buf, sizeof buf)) > 0)
+        if (weft_stream_write(s, buf, (size_t)n, NULL))
+            break;
+}
+
+static void *stream_main(void *arg)
+{
+    weft_fd *srv;
+    if (weft_fd_open((int)(intptr_t)arg, &srv) == 0)
+        weft_serve(srv, stream_echo_conn, NULL, NULL);
+    return NULL;
+}
+
+static void stream_server(int lfd)
+{
+    weft_run_opts o = {.flags = WEFT_RUN_NO_SIGINT};
+    weft_run_ex(stream_main, (void *)(intptr_t)lfd, &o, NULL);
+}
+
 /* ---- libuv (another program) ---- */
 
 /* Runs peer_uv_echo on lfd in this (child) process. */
@@ -167,6 +196,8 @@ static void serve(int kind, int lfd)
 {
     if (kind == WEFT)
         weft_server(lfd);
+    else if (kind == STREAM)
+        stream_server(lfd);
     else if (kind == UV)
         uv_server(lfd);
     else
@@ -292,7 +323,7 @@ int main(int argc, char **argv)
             if (lfd >= 0 && strcmp(argv[2], kind_name[k]) == 0 &&
                 (k != UV || HAVE_UV))
                 serve(k, lfd);
-        fprintf(stderr, "bench_echo --serve floor|weft|uv PORT\n");
+        fprintf(stderr, "bench_echo --serve floor|weft|stream|uv PORT\n");
         return 2;
     }
     if (argc == 5 && strcmp(argv[1], "--client") == 0) {
@@ -305,9 +336,9 @@ int main(int argc, char **argv)
     bench_header();
     size_t sizes[] = {64, 4096};
     for (int s = 0; s < 2; s++) {
-        /* Interleaved: floor, weft, libuv, floor, weft, libuv, ... */
+        /* Interleaved: floor, weft, streams, libuv, floor, ... */
         double cpu[KINDS][REPS], rps[KINDS][REPS];
-        int kinds = HAVE_UV ? 3 : 2;
+        int kinds = HAVE_UV ? 4 : 3;
         for (int r = 0; r < REPS; r++) {
             for (int k = 0; k < kinds; k++) {
                 bench_stat st[2];
@@ -331,6 +362,15 @@ int main(int argc, char **argv)
                   "100 connections; req/s weft %.0f, floor %.0f (client-bound)",
                   w / f, f, n_requests, bench_median(wf_rps, REPS),
                   bench_median(fl_rps, REPS));
+        double sw = bench_median(cpu[STREAM], REPS);
+        snprintf(name, sizeof name,
+                 "echo %zu B: weft_serve + streams, CPU per request",
+                 sizes[s]);
+        bench_row(name, sw, 2, "us", "<= 1.10x floor",
+                  judge ? sw <= 1.10 * f : -1,
+                  "%.2fx the floor; README's echo server (weft_serve, "
+                  "weft_stream_read/write); req/s %.0f",
+                  sw / f, bench_median(rps[STREAM], REPS));
         if (HAVE_UV) {
             double u = bench_median(cpu[UV], REPS);
             snprintf(name, sizeof name,
