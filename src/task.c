@@ -154,12 +154,28 @@ static bool failed(const weft__slot *s)
     return weft__slot_err(s) != 0 && weft__slot_err(s) != -ECANCELED;
 }
 
+/* At loop close: tasks whose handle was never consumed (awaited, gathered,
+ * detached) and whose outcome would otherwise pass unseen, as asyncio's
+ * "Task exception was never retrieved" and "Task was destroyed but it is
+ * pending".  A task that succeeded with NULL says nothing worth keeping. */
 void weft__report_unretrieved(weft__loop *L)
 {
     for (uint32_t i = 1; i < L->slot_top; i++) {
         weft__slot *s = &L->slots[i];
-        if (s->state == WEFT__SLOT_DONE && (s->flags & WEFT__SF_OWNED) && failed(s))
+        if (s->state != WEFT__SLOT_DONE || !(s->flags & WEFT__SF_OWNED))
+            continue;
+        if (failed(s))
             report_failure(L, i, "failed and was never awaited");
+        else if (weft__slot_err(s) == -ECANCELED)
+            weft__report_add(L,
+                             "weft: task #%u was cancelled and never awaited "
+                             "(still running when its loop shut down?)",
+                             i);
+        else if (s->a.result)
+            weft__report_add(L,
+                             "weft: task #%u finished with a result (%p) "
+                             "that was never awaited",
+                             i, s->a.result);
     }
 }
 

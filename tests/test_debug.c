@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Not static: -rdynamic gives it a name in the dump. */
@@ -89,8 +90,9 @@ static void *metrics(void *arg)
     CHECK_EQ(weft_to_thread(weft_test_nap, &d, NULL), 0);
     CHECK_EQ(weft_loop_metrics_read(&b), 0);
     CHECK(b.pool_threads >= 1);
-    CHECK_EQ(b.pool_busy, 0);
     CHECK_EQ(b.pool_queued, 0);
+    /* The worker counts itself idle just after it handed the result. */
+    CHECK_SLEEP_UNTIL(weft_loop_metrics_read(&b) == 0 && b.pool_busy == 0);
     CHECK_EQ(b.fds_open, a.fds_open);
     CHECK_EQ(b.bars_open, a.bars_open);
     return NULL;
@@ -255,6 +257,54 @@ static void *dump(void *arg)
     return NULL;
 }
 
+/* ---- never awaited, never finished ---- */
+
+static void *forever(void *arg)
+{
+    (void)arg;
+    weft_sleep(3600);
+    return NULL;
+}
+
+static void *leaves_tasks(void *arg)
+{
+    (void)arg;
+    weft_task *result, *pending, *detached, *nothing;
+    weft_spawn(quick, (void *)42, &result);  /* a result nobody takes */
+    weft_spawn(forever, NULL, &pending);     /* cancelled at shutdown */
+    weft_spawn(forever, NULL, &detached);    /* the loop's: exempt */
+    weft_task_detach(detached);
+    weft_spawn(quick, NULL, &nothing);       /* NULL: nothing to say */
+    weft_sleep(0.01);
+    return NULL;
+}
+
+static void unawaited_child(void *arg)
+{
+    (void)arg;
+    _exit(weft_run(leaves_tasks, NULL, NULL) == 0 ? 0 : 1);
+}
+
+/* Run from main, outside any loop (the child runs its own). */
+static void unawaited(void)
+{
+    check_case_name = "loop_close_lists_what_nobody_awaited";
+    char *err = NULL;
+    int st = check_fork(unawaited_child, NULL, &err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(err && strstr(err, "finished with a result (0x2a) that was never "
+                             "awaited"));
+    CHECK(err && strstr(err, "was cancelled and never awaited"));
+    int lines = 0;
+    for (const char *p = err; p && (p = strstr(p, "weft: task #")); p++)
+        lines++;
+    CHECK_EQ(lines, 2);
+    if (lines != 2)
+        fprintf(stderr, "%s", err ? err : "");
+    free(err);
+    printf("ok   %s\n", check_case_name);
+}
+
 int main(void)
 {
     check_begin();
@@ -265,5 +315,6 @@ int main(void)
     CHECK_EQ(weft_dump_tasks(2), -EPERM);
     check_case("metrics_add_up", metrics, NULL, 0);
     check_case("dump_names_each_state_and_a_deep_backtrace", dump, NULL, 0);
+    unawaited();
     return check_end();
 }

@@ -40,6 +40,18 @@ static int hook_entered(void)
     return __atomic_load_n(&entered, __ATOMIC_SEQ_CST);
 }
 
+/* Resolver threads of earlier cases finish on their own after their
+ * callers left (they free their lookup then): wait for that before a
+ * case counts allocations and threads, or it counts theirs. */
+static void settle_earlier_lookups(void)
+{
+    for (int i = 0; i < 3000; i++) {
+        if (__atomic_load_n(&weft__alloc_live, __ATOMIC_SEQ_CST) == 0)
+            break;
+        usleep(1000);
+    }
+}
+
 static void hook_arm(void)
 {
     REQUIRE(pipe(gate_pipe) == 0);
@@ -304,6 +316,7 @@ static void case_stuck_at_exit(const char *name, weft_fn fn, int want)
 {
     check_case_name = name;
     int before = check_failures;
+    settle_earlier_lookups();
     long alloc0 = __atomic_load_n(&weft__alloc_live, __ATOMIC_SEQ_CST);
     int threads0 = check_count_threads();
     hook_arm();
@@ -334,6 +347,7 @@ static void case_stuck_at_exit(const char *name, weft_fn fn, int want)
 
 static void case_gate(void)
 {
+    settle_earlier_lookups();
     long alloc0 = __atomic_load_n(&weft__alloc_live, __ATOMIC_SEQ_CST);
     int threads0 = check_count_threads();
     hook_arm();
@@ -343,6 +357,7 @@ static void case_gate(void)
 
 static void case_cancel(void)
 {
+    settle_earlier_lookups();
     long alloc0 = __atomic_load_n(&weft__alloc_live, __ATOMIC_SEQ_CST);
     int threads0 = check_count_threads();
     hook_arm();

@@ -389,7 +389,17 @@ typedef struct fut_case {
     weft_loop *h;
     int which;
     int ok;
+    int bad_line; /* the first check that failed */
 } fut_case;
+
+/* In the submitting thread: note the first failed check's line. */
+#define FUT_OK(cond)                                                          \
+    do {                                                                      \
+        if (!(cond) && ok) {                                                  \
+            ok = 0;                                                           \
+            fc->bad_line = __LINE__;                                          \
+        }                                                                     \
+    } while (0)
 
 static void *future_thread(void *arg)
 {
@@ -400,17 +410,17 @@ static void *future_thread(void *arg)
     switch (fc->which) {
     case 0: /* a result */
         REQUIRE(weft_submit(fc->h, add_one, I2P(41), &f) == 0);
-        ok &= weft_future_wait(f, 5.0) == 0;
-        ok &= weft_future_done(f) == 1;
-        ok &= weft_future_message(f) == NULL;
-        ok &= weft_future_join(f, &res) == 0 && P2I(res) == 42;
+        FUT_OK(weft_future_wait(f, 5.0) == 0);
+        FUT_OK(weft_future_done(f) == 1);
+        FUT_OK(weft_future_message(f) == NULL);
+        FUT_OK(weft_future_join(f, &res) == 0 && P2I(res) == 42);
         break;
     case 1: /* an error with its message */
         REQUIRE(weft_submit(fc->h, fail_io, NULL, &f) == 0);
-        ok &= weft_future_wait_at(f, weft_now() + 5.0) == 0;
-        ok &= check_streq(weft_future_message(f), "disk 3 on fire");
-        ok &= weft_future_cancel(f) == 1; /* finished: nothing to do */
-        ok &= weft_future_join(f, NULL) == -EIO;
+        FUT_OK(weft_future_wait_at(f, weft_now() + 5.0) == 0);
+        FUT_OK(check_streq(weft_future_message(f), "disk 3 on fire"));
+        FUT_OK(weft_future_cancel(f) == 1); /* finished: nothing to do */
+        FUT_OK(weft_future_join(f, NULL) == -EIO);
         break;
     case 2: /* a timed wait expires: cancel, then join */
         atomic_store(&sleeper_finished, 0);
@@ -420,25 +430,25 @@ static void *future_thread(void *arg)
          * cancellation below must reach a running task. */
         for (int i = 0; i < 5000 && !atomic_load(&sleeper_started); i++)
             usleep(1000);
-        ok &= weft_future_wait(f, 0.05) == -ETIMEDOUT;
-        ok &= weft_future_wait(f, 0) == -ETIMEDOUT;
-        ok &= weft_future_done(f) == 0;
-        ok &= weft_future_cancel(f) == 0;
-        ok &= weft_future_cancel(f) == 0; /* again: still requested */
-        ok &= weft_future_join(f, &res) == -ECANCELED;
-        ok &= atomic_load(&sleeper_finished) == 1; /* it ended first */
-        ok &= P2I(res) == -ECANCELED;              /* its own return */
+        FUT_OK(weft_future_wait(f, 0.05) == -ETIMEDOUT);
+        FUT_OK(weft_future_wait(f, 0) == -ETIMEDOUT);
+        FUT_OK(weft_future_done(f) == 0);
+        FUT_OK(weft_future_cancel(f) == 0);
+        FUT_OK(weft_future_cancel(f) == 0); /* again: still requested */
+        FUT_OK(weft_future_join(f, &res) == -ECANCELED);
+        FUT_OK(atomic_load(&sleeper_finished) == 1); /* it ended first */
+        FUT_OK(P2I(res) == -ECANCELED);              /* its own return */
         break;
     default: /* bad input */
-        ok &= weft_submit(fc->h, NULL, NULL, &f) == -EINVAL;
-        ok &= weft_submit(fc->h, add_one, NULL, NULL) == -EINVAL;
-        ok &= weft_future_wait(NULL, 1) == -EINVAL;
-        ok &= weft_future_join(NULL, NULL) == -EINVAL;
+        FUT_OK(weft_submit(fc->h, NULL, NULL, &f) == -EINVAL);
+        FUT_OK(weft_submit(fc->h, add_one, NULL, NULL) == -EINVAL);
+        FUT_OK(weft_future_wait(NULL, 1) == -EINVAL);
+        FUT_OK(weft_future_join(NULL, NULL) == -EINVAL);
         int junk[64] = {0};
-        ok &= weft_future_join((weft_future *)(void *)junk, NULL) == -EINVAL;
+        FUT_OK(weft_future_join((weft_future *)(void *)junk, NULL) == -EINVAL);
         REQUIRE(weft_submit(fc->h, add_one, NULL, &f) == 0);
-        ok &= weft_future_wait(f, NAN) == -EINVAL;
-        ok &= weft_future_join(f, NULL) == 0;
+        FUT_OK(weft_future_wait(f, NAN) == -EINVAL);
+        FUT_OK(weft_future_join(f, NULL) == 0);
         break;
     }
     fc->ok = ok;
@@ -467,6 +477,8 @@ static void *futures_main(void *arg)
     }
     weft_loop_release(h);
     CHECK(fc.ok);
+    if (!fc.ok)
+        fprintf(stderr, "  (the check at line %d)\n", fc.bad_line);
     return NULL;
 }
 

@@ -373,6 +373,22 @@ static void *connection(void *arg)
     CHECK_EQ(weft_await(t, NULL), 0);
     weft_stream_close(s);
     weft_fd_close(srv);
+
+    /* The same over a Unix socket (the abstract namespace: no file). */
+    char path[64];
+    snprintf(path, sizeof path, "@weft-test-stream-%d", (int)getpid());
+    REQUIRE(weft_unix_listen(path, 0, &srv) == 0);
+    REQUIRE(weft_spawn(serve_hello, srv, &t) == 0);
+    REQUIRE(weft_open_unix_connection(path, &s) == 0);
+    CHECK_EQ(weft_stream_write(s, "hello\n", 6, NULL), 0);
+    CHECK_EQ(weft_stream_readline(s, &p, &n), 0);
+    CHECK(is(p, n, "hello\n"));
+    CHECK_EQ(weft_await(t, NULL), 0);
+    weft_stream_close(s);
+    weft_fd_close(srv);
+    CHECK_EQ(weft_open_unix_connection("@weft-nobody-listens", &s),
+             -ECONNREFUSED);
+    CHECK_EQ(weft_open_unix_connection(path, NULL), -EINVAL);
     return NULL;
 }
 

@@ -33,8 +33,11 @@ expect "$out" "task 'fetch' (#2) fetch_config (stuck+0x" "named task"
 expect "$out" "sleeping, for 0.1" "sleep state"
 expect "$out" "awaiting task 'fetch' (#2)" "await state"
 expect "$out" "update_cache (stuck+0x.*waiting on a lock" "lock state"
-expect "$out" "#[0-9] *fetch_config+0x" "backtrace into the program"
-expect "$out" "#[0-9] *wait_for_config+0x" "backtrace into the program"
+# (Builds with the ucontext switch say they have no backtraces.)
+if ! grep -q "no backtrace with this build's context switch" <<<"$out"; then
+    expect "$out" "#[0-9] *fetch_config+0x" "backtrace into the program"
+    expect "$out" "#[0-9] *wait_for_config+0x" "backtrace into the program"
+fi
 
 # SIGQUIT while it runs: a dump, and it keeps running; SIGINT stops it.
 log=$(mktemp)

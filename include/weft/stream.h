@@ -81,6 +81,10 @@ int weft_stream_open(weft_fd *fd, const weft_stream_opts *opts,
  * Errors as weft_tcp_connect and weft_stream_open. */
 int weft_open_connection(const char *host, int port, weft_stream **s);
 
+/* asyncio.open_unix_connection(path): weft_unix_connect + a stream.
+ * Errors as weft_unix_connect and weft_stream_open. */
+int weft_open_unix_connection(const char *path, weft_stream **s);
+
 /*
  * Up to n bytes: what is buffered, else what one read brings.  Returns the
  * count, 0 at end of stream, or -ECONNRESET, -ECANCELED, -ETIMEDOUT,

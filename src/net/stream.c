@@ -169,6 +169,19 @@ static int flush_for_close(weft_stream *s, double grace)
     return rc;
 }
 
+int weft_open_unix_connection(const char *path, weft_stream **s)
+{
+    if (!s)
+        return -EINVAL;
+    weft_fd *fd;
+    int rc = weft_unix_connect(path, &fd);
+    if (rc)
+        return rc;
+    if ((rc = weft_stream_open(fd, NULL, s)))
+        weft_fd_close(fd);
+    return rc;
+}
+
 int weft_stream_close(weft_stream *s)
 {
     int rc;
