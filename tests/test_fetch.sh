@@ -22,49 +22,12 @@ fi
 if [[ -z ${WEFT_TEST_BOUNDED:-} ]]; then
     WEFT_TEST_BOUNDED=1 exec timeout -k 5 60 bash "$0" "$@"
 fi
+source "$(dirname "$0")/example_server.bash"
 fetch=$1/examples/fetch
 server=$1/examples/http_hello
-for exe in "$fetch" "$server"; do
-    if [[ ! -x $exe ]]; then
-        echo "skipped: $exe not built"
-        exit 77
-    fi
-done
-
-help=$("$fetch" --help) || { echo "FAIL: --help exited $?"; exit 1; }
-for opt in --host --port --path --url-count --concurrency; do
-    [[ $help == *$opt* ]] || { echo "FAIL: --help does not mention $opt"; exit 1; }
-done
-
-tmp=$(mktemp -d) || exit 1
-pid=
-cleanup() {
-    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
-
-# SIGINT stops it below: a background job starts with SIGINT ignored, and
-# the server would keep it ignored.
-env --default-signal=INT "$server" --port 0 --host 127.0.0.1 \
-    >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-for _ in $(seq 50); do
-    [[ -s $tmp/out ]] && break
-    sleep 0.1
-done
-line=$(head -n 1 "$tmp/out")
-if [[ $line != *"listening on port "* ]]; then
-    echo "FAIL: server's first line: '$line'"
-    exit 1
-fi
-port=${line##* }
-failed=0
-fail() {
-    echo "FAIL: $*"
-    failed=1
-}
+require_built "$fetch" "$server"
+require_help "$fetch" --host --port --path --url-count --concurrency
+start_server "$server"
 
 # run NAME ARGS...: fetch, bounded, its output in $tmp/NAME.{out,err}, its
 # exit status in $rc.

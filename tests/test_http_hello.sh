@@ -27,52 +27,14 @@ fi
 if [[ -z ${WEFT_TEST_BOUNDED:-} ]]; then
     WEFT_TEST_BOUNDED=1 exec timeout -k 5 60 bash "$0" "$@"
 fi
+
+source "$(dirname "$0")/example_server.bash"
 exe=$1/examples/http_hello
-for tool in curl python3; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        echo "skipped: $tool is needed"
-        exit 77
-    fi
-done
-if [[ ! -x $exe ]]; then
-    echo "skipped: $exe not built"
-    exit 77
-fi
-
-help=$("$exe" --help) || { echo "FAIL: --help exited $?"; exit 1; }
-[[ $help == *--port* && $help == *--host* ]] ||
-    { echo "FAIL: --help does not describe --port and --host"; exit 1; }
-
-tmp=$(mktemp -d) || exit 1
-pid=
-cleanup() {
-    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' TERM INT
-
-# A background job of a script starts with SIGINT ignored, and a program
-# keeps an ignored SIGINT ignored (as Python does): give it the default back.
-env --default-signal=INT "$exe" --port 0 --host 127.0.0.1 \
-    >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-for _ in $(seq 50); do
-    [[ -s $tmp/out ]] && break
-    sleep 0.1
-done
-line=$(head -n 1 "$tmp/out")
-if [[ $line != *"listening on port "* ]]; then
-    echo "FAIL: first line: '$line'"
-    exit 1
-fi
-port=${line##* }
+require_tools curl python3
+require_built "$exe"
+require_help "$exe" --port --host
+start_server "$exe"
 url=http://127.0.0.1:$port
-failed=0
-fail() {
-    echo "FAIL: $*"
-    failed=1
-}
 
 # ---- curl
 got=$(curl -s --max-time 5 -D "$tmp/headers" "$url/")
