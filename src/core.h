@@ -345,7 +345,45 @@ struct weft__loop {
     uint64_t m_polls;     /* poller calls */
     uint64_t m_slept_ns;  /* time in poller calls that could block */
     uint32_t m_ready_peak; /* longest ready queue at the start of a turn */
+
+    /* Turns of the host loop, read by the blocked-loop watchdog
+     * (debug/watchdog.c) from its own thread, with `budget` and `cur`. */
+    uint32_t wd_turns;
 };
+
+/* The watchdog's view of the loop's progress: stores the loop thread makes
+ * with no more cost than plain ones (a release store is a plain store on
+ * x86-64) and that another thread may read. */
+static inline void weft__budget_set(weft__loop *L, int v)
+{
+    __atomic_store_n(&L->budget, v, __ATOMIC_RELAXED);
+}
+/* One switch spent: a plain decrement (one instruction; an aligned int is
+ * never torn on the targets weft supports, so the watchdog's relaxed load
+ * sees the old value or the new), but an atomic store where
+ * ThreadSanitizer checks that every cross-thread access is atomic (and
+ * where `cur` is published with release order for the same reason). */
+static inline void weft__budget_spend(weft__loop *L)
+{
+#if WEFT_TSAN
+    __atomic_store_n(&L->budget, L->budget - 1, __ATOMIC_RELAXED);
+#else
+    L->budget--;
+#endif
+}
+static inline void weft__running_set(weft__loop *L, weft__record *next)
+{
+#if WEFT_TSAN
+    __atomic_store_n(&L->cur, next, __ATOMIC_RELEASE);
+#else
+    /* A plain store: even a relaxed atomic one cost two instructions a
+     * switch (the compiler keeps other accesses from moving across it).
+     * An aligned pointer is never torn on the targets weft supports, and
+     * the watchdog reads a record only once it has run for the whole
+     * threshold, long after the loop wrote it. */
+    L->cur = next;
+#endif
+}
 
 /* The loop running on this thread, or NULL.  initial-exec: read on every
  * call, so it must be one instruction even in the shared library (which

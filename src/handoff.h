@@ -17,7 +17,7 @@ static inline void weft__leave(weft__loop *L, weft__record *self,
 {
     if (self->canary && !weft__canary_ok(self->stack.lo))
         weft__overflow_report(L, self, "its stack canary was overwritten");
-    L->cur = next;
+    weft__running_set(L, next);
     weft__switch(&self->exec, next ? &next->exec : &L->host, false);
 }
 
@@ -34,7 +34,7 @@ static inline int weft__handoff_inline(weft__loop *L, weft__record *self,
         weft__ring_push(L, to->idx);
         return weft__suspend(L);
     }
-    L->budget--;
+    weft__budget_spend(L);
     to->wait = WEFT__WAIT_NONE;
     int saved = *L->errno_ptr;
     weft__leave(L, self, to);

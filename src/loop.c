@@ -316,6 +316,7 @@ static void host_loop(weft__loop *L)
         }
 
         /* 4. run */
+        __atomic_store_n(&L->wd_turns, L->wd_turns + 1, __ATOMIC_RELAXED);
         uint32_t queued = L->ring_tail - L->ring_head;
         if (queued > L->m_ready_peak)
             L->m_ready_peak = queued;

@@ -14,6 +14,7 @@
 #include "core.h"
 
 #include "run.h"
+#include "debug/watchdog.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +38,7 @@ static bool on_main_thread(void)
 static int started(weft__loop *L, void *ctx)
 {
     run_ctx *c = ctx;
+    weft__watchdog_watch(L);
     if ((c->flags & WEFT_RUN_NO_SIGINT) || !on_main_thread())
         return 0;
     return weft__sigint_begin(L, &c->si);

@@ -166,7 +166,7 @@ static weft__record *pick_next_slow(weft__loop *L, uint32_t idx)
             return f;
         if (L->budget <= 0 || !(idx = weft__ring_pop(L)))
             return NULL;
-        L->budget--;
+        weft__budget_spend(L);
         weft__slot *s = &L->slots[idx];
         if (s->state == WEFT__SLOT_RUNNING) {
             f = s->a.rec;
@@ -182,7 +182,7 @@ static inline weft__record *pick_next(weft__loop *L)
     uint32_t idx;
     if (L->budget <= 0 || !(idx = weft__ring_pop(L)))
         return NULL;
-    L->budget--;
+    weft__budget_spend(L);
     weft__slot *s = &L->slots[idx];
     if (__builtin_expect(s->state == WEFT__SLOT_RUNNING, 1)) {
         weft__record *f = s->a.rec;
@@ -264,7 +264,7 @@ static void rec_entry(void *arg)
     weft__record *next = pick_next(L);
     weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
     weft__record_release(L, f);
-    L->cur = next;
+    weft__running_set(L, next);
     weft__switch(&f->exec, next ? &next->exec : &L->host, true);
     __builtin_unreachable();
 }
@@ -303,11 +303,11 @@ uint64_t weft__task_runs(const weft__loop *L)
 
 void weft__run_ready(weft__loop *L)
 {
-    L->budget = BUDGET;
+    weft__budget_set(L, BUDGET);
     weft__record *next = pick_next(L);
     if (!next)
         return;
-    L->cur = next;
+    weft__running_set(L, next);
     weft__switch(&L->host, &next->exec, false);
     /* The budget counts the batch's switches (but for the main task's
      * last batch, which ends it early). */

@@ -232,7 +232,7 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__record *f,
         notify_waiter(L, idx);
     if (idx == L->main_idx) {
         L->main_done = true;
-        L->budget = 0; /* back to the host, which shuts the loop down */
+        weft__budget_set(L, 0); /* back to the host, which shuts it down */
         L->main_result = result;
         L->main_err = err;
         L->main_msg = weft__msg_take(L, idx);

@@ -305,6 +305,77 @@ static void unawaited(void)
     printf("ok   %s\n", check_case_name);
 }
 
+/* ---- the blocked-loop warning ---- */
+
+/* Not static: the warning names it (with -rdynamic). */
+void *weft_test_hog(void *arg);
+void *weft_test_hog(void *arg)
+{
+    (void)arg;
+    usleep(150000); /* a blocking call, straight on the loop */
+    return NULL;
+}
+
+static void *hog_then_yields(void *arg)
+{
+    (void)arg;
+    weft_spawn_opts o = {.name = "hog"};
+    weft_task *t;
+    if (weft_spawn_ex(weft_test_hog, NULL, &o, &t) == 0)
+        weft_await(t, NULL);
+    /* A million quick switches hold nothing. */
+    long n = check_slow_env() ? 100000 : 1000000;
+    for (long i = 0; i < n; i++)
+        weft_yield();
+    return NULL;
+}
+
+static void watchdog_child(void *arg)
+{
+    (void)arg;
+    _exit(weft_run(hog_then_yields, NULL, NULL) == 0 ? 0 : 1);
+}
+
+/* The watchdog is on only with WEFT_BLOCKED_WARN, read at a process's
+ * first loop: the children are forked before this process runs one. */
+
+static void watchdog(void)
+{
+    check_case_name = "blocked_loop_warning_names_the_task_once";
+    setenv("WEFT_BLOCKED_WARN", "0.1", 1);
+    char *err = NULL;
+    int st = check_fork(watchdog_child, NULL, &err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    const char *w = err ? strstr(err, "weft: task #2 (weft_test_hog) has "
+                                      "held its loop for 0.") : NULL;
+    CHECK(w != NULL);
+    CHECK(w && strstr(w, "without suspending"));
+    int lines = 0;
+    for (const char *p = err; p && (p = strstr(p, "has held its loop")); p++)
+        lines++;
+    CHECK_EQ(lines, 1); /* once, and never for the yields */
+    if (lines != 1)
+        fprintf(stderr, "%s", err ? err : "");
+    free(err);
+    unsetenv("WEFT_BLOCKED_WARN");
+    printf("ok   %s\n", check_case_name);
+}
+
+/* WEFT_BLOCKED_WARN=off: no warning.  Run before any loop of this process:
+ * the variable is read once, at the first loop. */
+static void watchdog_off(void)
+{
+    check_case_name = "blocked_loop_warning_off";
+    setenv("WEFT_BLOCKED_WARN", "off", 1);
+    char *err = NULL;
+    int st = check_fork(watchdog_child, NULL, &err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(err && !strstr(err, "has held its loop"));
+    free(err);
+    unsetenv("WEFT_BLOCKED_WARN");
+    printf("ok   %s\n", check_case_name);
+}
+
 int main(void)
 {
     check_begin();
@@ -313,6 +384,8 @@ int main(void)
     weft_loop_metrics m;
     CHECK_EQ(weft_loop_metrics_read(&m), -EPERM); /* no loop */
     CHECK_EQ(weft_dump_tasks(2), -EPERM);
+    watchdog_off();
+    watchdog();
     check_case("metrics_add_up", metrics, NULL, 0);
     check_case("dump_names_each_state_and_a_deep_backtrace", dump, NULL, 0);
     unawaited();
