@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -121,9 +122,82 @@ static void *nesting_and_misuse(void *arg)
     CHECK(is_open(n)); /* one hold left */
     CHECK_EQ(weft_fd_release(h), 0);
     CHECK(!is_open(n));
+    /* Its slot reused by a held descriptor: the old handle releases
+     * nothing of the new one's. */
+    int peer2;
+    weft_fd *h2 = pair(&peer2);
+    int n2 = weft_fd_hold(h2);
+    CHECK(n2 >= 0);
+    CHECK_EQ(weft_fd_release(h), -EINVAL);
+    CHECK(is_open(n2));
+    CHECK_EQ(weft_fd_close(h2), 0);
+    CHECK(is_open(n2)); /* still held */
+    CHECK_EQ(weft_fd_release(h), -EINVAL);
+    CHECK(is_open(n2));
+    CHECK_EQ(weft_fd_release(h2), 0);
+    CHECK(!is_open(n2));
+    close(peer2);
     CHECK_EQ(weft_fd_hold(NULL), -EINVAL);
     CHECK_EQ(weft_fd_release(NULL), -EINVAL);
     close(peer);
+    return NULL;
+}
+
+/* ---- woken by the poller, closed before it ran ---- */
+
+typedef struct big_write {
+    weft_fd *h;
+    char *buf;
+    size_t n, written;
+} big_write;
+
+static void *writer(void *arg)
+{
+    big_write *w = arg;
+    return I2P(weft_fd_write(w->h, w->buf, w->n, &w->written));
+}
+
+static void *reader_closes(void *arg)
+{
+    weft_fd *h = arg;
+    char c;
+    weft_fd_read(h, &c, 1); /* woken first: the poller reports reads first */
+    weft_fd_close(h);       /* the writer is woken already: no -EBADF sent */
+    return NULL;
+}
+
+static void *closed_after_wakeup(void *arg)
+{
+    (void)arg;
+    int peer;
+    weft_fd *h = pair(&peer);
+    int n = weft_fd_hold(h); /* the number stays open after the close */
+    REQUIRE(n >= 0);
+    big_write w = {h, malloc(8 << 20), 8 << 20, 0};
+    REQUIRE(w.buf);
+    memset(w.buf, 'w', w.n);
+    weft_task *tw, *tr;
+    REQUIRE(weft_spawn(writer, &w, &tw) == 0);
+    REQUIRE(weft_spawn(reader_closes, h, &tr) == 0);
+    weft_sleep(0.01); /* the writer fills the buffer and waits */
+    /* One event for both directions: readable (a byte) and writable (the
+     * peer drains). */
+    CHECK_EQ(write(peer, "x", 1), 1);
+    char sink[65536];
+    size_t drained = 0;
+    for (ssize_t k; (k = recv(peer, sink, sizeof sink, MSG_DONTWAIT)) > 0;)
+        drained += (size_t)k;
+    CHECK(drained > 0);
+    void *r;
+    CHECK_EQ(weft_await(tr, NULL), 0);
+    CHECK_EQ(weft_await(tw, &r), 0);
+    CHECK_EQ(P2I(r), -EBADF); /* not a write on a closed handle */
+    CHECK_EQ(w.written, drained); /* what went out before the close */
+    /* Nothing more was sent after the close. */
+    CHECK_EQ(recv(peer, sink, sizeof sink, MSG_DONTWAIT), -1);
+    CHECK_EQ(weft_fd_release(h), 0);
+    close(peer);
+    free(w.buf);
     return NULL;
 }
 
@@ -152,6 +226,8 @@ int main(void)
     check_case("a_pool_job_keeps_its_descriptor", pool_job, NULL, 0);
     check_case("holds_nest_and_bad_releases_fail", nesting_and_misuse, NULL,
                0);
+    check_case("a_writer_woken_then_closed_gets_ebadf", closed_after_wakeup,
+               NULL, 0);
     check_case("held_descriptors_released_at_loop_close", held_at_loop_close,
                NULL, 0);
     close(peers[0]);

@@ -152,11 +152,14 @@ int weft_stream_shutdown_write(weft_stream *s);
  * Closes the stream and its descriptor (always released).  Bytes in the
  * write buffer are flushed first, from a task, under a shield (so that a
  * cancelled task still flushes) and within opts.close_grace; what cannot
- * be sent in that time is dropped and the error returned.  (Bytes still
- * buffered when the loop itself closes are dropped.)  A task blocked in a
+ * be sent in that time is dropped and the error returned.  Buffered bytes
+ * that cannot be sent at all - the stream is broken, or close is called
+ * outside a task - are dropped with -EPIPE (and silently with a negative
+ * close_grace, or when the loop itself closes).  A task blocked in a
  * read or write of the stream is woken with -EBADF.
  * Errors: -EINVAL, -EPERM, the flush's error (-ETIMEDOUT: the grace
- * period ran out; -EPIPE, -ECONNRESET), or close(2)'s error.
+ * period ran out; -EPIPE, -ECONNRESET), -EPIPE (buffered bytes dropped,
+ * above), or close(2)'s error.
  */
 int weft_stream_close(weft_stream *s);
 

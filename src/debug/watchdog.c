@@ -87,7 +87,7 @@ static void read_env(void)
         char *end;
         double v = strtod(e, &end);
         if (end != e && !*end && v > 0 && v < 3600)
-            t = v;
+            t = v < 0.004 ? 0.004 : v; /* sampled each quarter: >= 1 ms */
     }
     threshold_ns = (uint64_t)(t * 1e9);
     if (threshold_ns)
@@ -182,14 +182,18 @@ static void *watch(void *arg)
         while (pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT) {
         }
         uint64_t now = mono_ns();
-        for (watched *w = loops; w; w = w->next) {
-            char line[320];
-            if (sample(w, now, line, sizeof line)) {
-                /* Printed with mu held: a loop closing waits for it, so
-                 * its records stay valid while they are named. */
-                weft_bar_printf("%s", line);
-            }
-        }
+        /* Named with mu held (a closing loop waits, so its records stay
+         * valid), printed without: a write to a full stderr pipe must not
+         * hold up loops starting, closing or forking. */
+        enum { MAX_LINES = 8 };
+        char lines[MAX_LINES][320];
+        int n = 0;
+        for (watched *w = loops; w && n < MAX_LINES; w = w->next)
+            n += sample(w, now, lines[n], sizeof lines[n]);
+        pthread_mutex_unlock(&mu);
+        for (int i = 0; i < n; i++)
+            weft_bar_printf("%s", lines[i]);
+        pthread_mutex_lock(&mu);
     }
     return NULL; /* not reached: the thread lives as long as the process */
 }

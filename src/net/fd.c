@@ -236,11 +236,19 @@ int weft__fd_wait(weft__loop *L, weft__fdreg *reg, uint32_t idx, int dir)
     weft__record *r = L->cur;
     if (e->waiter[dir])
         return -EBUSY;
+    uint32_t gen = e->gen;
     e->waiter[dir] = r;
     L->n_io++;
     r->io_fd = (int)idx;
     r->io_ready = (unsigned)dir;
-    return weft__block(L, r, &fd_wait_kind, WEFT__NO_DEADLINE);
+    int rc = weft__block(L, r, &fd_wait_kind, WEFT__NO_DEADLINE);
+    /* Woken by the poller, then - before we ran - closed by another task
+     * of the same turn (which found no waiter left to tell), maybe reused
+     * since: the entry is no longer ours. */
+    e = &reg->ents[idx];
+    if (rc == 0 && (e->fd < 0 || e->closing || e->gen != gen))
+        return -EBADF;
+    return rc;
 }
 
 /* ---- opening and closing ---- */
@@ -379,7 +387,8 @@ int weft_fd_release(weft_fd *fdh)
         return -EINVAL;
     weft__fdent *e = &reg->ents[idx];
     bool live = !e->closing && e->gen == gen;
-    if (e->fd < 0 || !e->holds || !(live || e->closed_gen == gen))
+    bool closed = e->closing && e->closed_gen == gen;
+    if (e->fd < 0 || !e->holds || !(live || closed))
         return -EINVAL;
     if (--e->holds || live)
         return 0;
@@ -621,6 +630,6 @@ unsigned weft__fds_open(weft__loop *L)
     weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
     unsigned n = 0;
     for (uint32_t i = 1; reg && i < reg->top; i++)
-        n += reg->ents[i].fd >= 0;
+        n += reg->ents[i].fd >= 0 && !reg->ents[i].closing;
     return n;
 }

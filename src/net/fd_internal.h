@@ -54,8 +54,9 @@ int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
                     uint32_t *idxp);
 weft_fd *weft__fd_encode(weft__loop *L, uint32_t idx, uint32_t gen);
 /* Blocks the running task until the entry's direction (0 read, 1 write)
- * is reported ready: 0, -EBADF (closed meanwhile), -EBUSY (a task waits
- * already), -ECANCELED, -ETIMEDOUT. */
+ * is reported ready: 0, -EBADF (closed meanwhile - also after the poller
+ * woke us: 0 means the entry is still the one we waited on), -EBUSY (a
+ * task waits already), -ECANCELED, -ETIMEDOUT. */
 int weft__fd_wait(weft__loop *L, weft__fdreg *reg, uint32_t idx, int dir);
 /* The entry of a handle of the calling thread's loop (NULL and *rc set if
  * bad); not stable across suspensions (the table may grow). */

@@ -193,6 +193,8 @@ int weft_stream_close(weft_stream *s)
         frc = flush_for_close(s, st->close_grace);
         if (!(st = get(s, &rc)))
             return frc ? frc : rc; /* another task closed it meanwhile */
+    } else if (st->wlen && st->close_grace >= 0) {
+        frc = -EPIPE; /* buffered bytes that cannot be sent: dropped */
     }
     rc = st->tp->close(st->tp_ctx);
     return frc ? frc : rc;
