@@ -17,10 +17,14 @@
  * line per task per second, through the bar writer (weft_bar_printf), so
  * it never breaks a progress bar.
  *
- * WEFT_BLOCKED_WARN: the threshold in seconds (0.1 is asyncio's); unset,
- * 0 or "off": no watchdog.  Read once per process, at its first loop.
- * (Off by default for now: sampling every 25 ms costs an idle program
- * about 10 ms of CPU a second.)
+ * WEFT_BLOCKED_WARN: the threshold in seconds (default 0.1, asyncio's), or
+ * 0 / "off" for no watchdog.  Read once per process, at its first loop.
+ *
+ * Idle costs nothing measurable: while no loop runs a task at a sample,
+ * the interval doubles up to a second (a task that starts holding its loop
+ * is then seen up to a second late, and named a threshold after).  The
+ * thread is named "weft-watchdog" and runs on a stack of its own in .bss,
+ * so it adds no mapping.
  *
  * A fork while the thread samples leaves the child with no watchdog
  * thread (the next watched loop starts one) and a usable lock.
@@ -60,6 +64,8 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static watched *loops; /* under mu */
 static bool running;
+#define IDLE_STEP_MAX 1000000000ull
+static _Alignas(64) char thread_stack[64 * 1024];
 
 static void before_fork(void)
 {
@@ -81,12 +87,14 @@ static void after_fork_child(void)
 
 static void read_env(void)
 {
-    double t = 0;
+    double t = 0.1;
     const char *e = getenv("WEFT_BLOCKED_WARN");
-    if (e && *e && strcmp(e, "off") != 0) {
+    if (e && *e) {
         char *end;
         double v = strtod(e, &end);
-        if (end != e && !*end && v > 0 && v < 3600)
+        if (strcmp(e, "off") == 0 || (end != e && !*end && v <= 0))
+            t = 0;
+        else if (end != e && !*end && v < 3600)
             t = v < 0.004 ? 0.004 : v; /* sampled each quarter: >= 1 ms */
     }
     threshold_ns = (uint64_t)(t * 1e9);
@@ -163,17 +171,19 @@ static void start_thread(void)
     pthread_attr_t a;
     pthread_t t;
     pthread_attr_init(&a);
-    pthread_attr_setstacksize(&a, 64 * 1024);
+    pthread_attr_setstack(&a, thread_stack, sizeof thread_stack);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     running = pthread_create(&t, &a, watch, NULL) == 0;
     pthread_attr_destroy(&a);
+    if (running)
+        pthread_setname_np(t, "weft-watchdog");
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void *watch(void *arg)
 {
     (void)arg;
-    uint64_t step = threshold_ns / 4;
+    uint64_t busy_step = threshold_ns / 4, step = busy_step;
     pthread_mutex_lock(&mu);
     for (;;) {
         uint64_t wake = mono_ns() + step;
@@ -188,8 +198,13 @@ static void *watch(void *arg)
         enum { MAX_LINES = 8 };
         char lines[MAX_LINES][320];
         int n = 0;
-        for (watched *w = loops; w && n < MAX_LINES; w = w->next)
+        bool busy = false;
+        for (watched *w = loops; w && n < MAX_LINES; w = w->next) {
             n += sample(w, now, lines[n], sizeof lines[n]);
+            busy |= w->task != NULL;
+        }
+        step = busy ? busy_step
+                    : (step * 2 < IDLE_STEP_MAX ? step * 2 : IDLE_STEP_MAX);
         pthread_mutex_unlock(&mu);
         for (int i = 0; i < n; i++)
             weft_bar_printf("%s", lines[i]);
