@@ -71,7 +71,7 @@ static int watchdog_threads(void)
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        char path[64], comm[32] = "";
+        char path[300], comm[32] = "";
         if (de->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
