@@ -17,8 +17,10 @@
  * line per task per second, through the bar writer (weft_bar_printf), so
  * it never breaks a progress bar.
  *
- * WEFT_BLOCKED_WARN: the threshold in seconds (default 0.1, asyncio's), or
- * 0 / "off" for no watchdog.  Read once per process, at its first loop.
+ * WEFT_BLOCKED_WARN: the threshold in seconds (0.1 is asyncio's); unset, 0
+ * or "off": no watchdog.  Read once per process, at its first loop.  Off
+ * by default for now: its thread outlives the loops, and a process with a
+ * thread cannot fork a child that starts threads under ThreadSanitizer.
  *
  * Idle costs nothing measurable: while no loop runs a task at a sample,
  * the interval doubles up to a second (a task that starts holding its loop
@@ -65,7 +67,13 @@ static pthread_cond_t cv;
 static watched *loops; /* under mu */
 static bool running;
 #define IDLE_STEP_MAX 1000000000ull
-static _Alignas(64) char thread_stack[64 * 1024];
+/* ThreadSanitizer wants most of a megabyte of a thread's own stack. */
+#if WEFT_TSAN
+#define THREAD_STACK (1024 * 1024)
+#else
+#define THREAD_STACK (64 * 1024)
+#endif
+static _Alignas(64) char thread_stack[THREAD_STACK];
 
 static void before_fork(void)
 {
@@ -77,24 +85,27 @@ static void after_fork_parent(void)
     pthread_mutex_unlock(&mu);
 }
 
-/* The child has no watchdog thread: nothing is watched there. */
+/* The child has no watchdog thread: nothing is watched there until its
+ * next loop starts one - except under ThreadSanitizer, which forbids a
+ * child of a multi-threaded process to start threads: none there. */
 static void after_fork_child(void)
 {
     loops = NULL;
     running = false;
+#if WEFT_TSAN
+    threshold_ns = 0;
+#endif
     pthread_mutex_unlock(&mu);
 }
 
 static void read_env(void)
 {
-    double t = 0.1;
+    double t = 0;
     const char *e = getenv("WEFT_BLOCKED_WARN");
-    if (e && *e) {
+    if (e && *e && strcmp(e, "off") != 0) {
         char *end;
         double v = strtod(e, &end);
-        if (strcmp(e, "off") == 0 || (end != e && !*end && v <= 0))
-            t = 0;
-        else if (end != e && !*end && v < 3600)
+        if (end != e && !*end && v > 0 && v < 3600)
             t = v < 0.004 ? 0.004 : v; /* sampled each quarter: >= 1 ms */
     }
     threshold_ns = (uint64_t)(t * 1e9);
