@@ -140,8 +140,11 @@ weft_fd *weft__fd_encode(weft__loop *L, uint32_t idx, uint32_t gen)
                                   (uint64_t)L->tag << IDX_BITS | idx);
 }
 
-int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
-                    uint32_t *idxp)
+/* A handle's loop, registry and index, checked against this thread's
+ * loop and the table's size; *genp: the generation it carries (not yet
+ * compared with the entry's). */
+static int decode_slot(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
+                       uint32_t *idxp, uint32_t *genp)
 {
     if (!h)
         return -EINVAL;
@@ -155,13 +158,22 @@ int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
     uint32_t idx = (uint32_t)v & IDX_MASK;
     if (!reg || idx == 0 || idx >= reg->top)
         return -EINVAL;
-    weft__fdent *e = &reg->ents[idx];
-    if (e->fd < 0 || e->gen != (uint32_t)(v >> 32))
-        return -EINVAL;
     *Lp = L;
     *regp = reg;
     *idxp = idx;
+    *genp = (uint32_t)(v >> 32);
     return 0;
+}
+
+int weft__fd_decode(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
+                    uint32_t *idxp)
+{
+    uint32_t gen;
+    int rc = decode_slot(h, Lp, regp, idxp, &gen);
+    if (rc)
+        return rc;
+    weft__fdent *e = &(*regp)->ents[*idxp];
+    return e->fd < 0 || e->gen != gen ? -EINVAL : 0;
 }
 
 weft__fdent *weft__fd_entry(weft_fd *h, int *rc)
@@ -375,16 +387,12 @@ int weft_fd_hold(weft_fd *fdh)
 int weft_fd_release(weft_fd *fdh)
 {
     /* As weft__fd_decode, but a handle closed while held still counts. */
-    weft__loop *L = weft__tls_loop;
-    uint64_t v = (uint64_t)(uintptr_t)fdh;
-    if (!fdh)
-        return -EINVAL;
-    if (!L || ((v >> IDX_BITS) & 0xff) != L->tag)
-        return -EPERM;
-    weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
-    uint32_t idx = (uint32_t)v & IDX_MASK, gen = (uint32_t)(v >> 32);
-    if (!reg || idx == 0 || idx >= reg->top)
-        return -EINVAL;
+    weft__loop *L;
+    weft__fdreg *reg;
+    uint32_t idx, gen;
+    int rc = decode_slot(fdh, &L, &reg, &idx, &gen);
+    if (rc)
+        return rc;
     weft__fdent *e = &reg->ents[idx];
     bool live = !e->closing && e->gen == gen;
     bool closed = e->closing && e->closed_gen == gen;
