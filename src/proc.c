@@ -152,16 +152,20 @@ static void proc_free(void *ext)
 
 /* The process of handle p, or NULL with *rc set.  Call again after every
  * suspension: the handle may have been closed meanwhile. */
-static proc *get(weft_proc *p, int *rc)
+static weft__fdent *proc_entry(weft_proc *p, int *rc)
 {
     weft__fdent *e = weft__fd_entry((weft_fd *)(void *)p, rc);
-    if (!e)
-        return NULL;
-    if (e->ext_free != proc_free) {
-        *rc = -EINVAL;
+    if (e && e->ext_free != proc_free) {
+        *rc = -EINVAL; /* a descriptor, or a stream: not a process */
         return NULL;
     }
-    return e->ext;
+    return e;
+}
+
+static proc *get(weft_proc *p, int *rc)
+{
+    weft__fdent *e = proc_entry(p, rc);
+    return e ? e->ext : NULL;
 }
 
 static proc *get_in_task(weft_proc *p, int *rc)
@@ -454,17 +458,13 @@ static int reaped_result(proc *pr, int *returncode)
 int weft_proc_returncode(weft_proc *p, int *returncode)
 {
     int rc;
-    weft__fdent *e = weft__fd_entry((weft_fd *)(void *)p, &rc);
+    weft__fdent *e = proc_entry(p, &rc);
     if (!e)
         return rc;
-    if (e->ext_free != proc_free)
-        return -EINVAL;
     proc *pr = e->ext;
-    if (!pr->reaped && !pr->waiting && reap_op(e, NULL) == -EAGAIN)
-        return -EAGAIN;
-    if (!pr->reaped)
-        return -EAGAIN; /* a waiter will reap it */
-    return reaped_result(pr, returncode);
+    if (!pr->reaped && !pr->waiting) /* else the waiter reaps it */
+        reap_op(e, NULL);
+    return pr->reaped ? reaped_result(pr, returncode) : -EAGAIN;
 }
 
 int weft_proc_signal(weft_proc *p, int sig)

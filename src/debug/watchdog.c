@@ -118,13 +118,6 @@ static void read_env(void)
     pthread_condattr_destroy(&a);
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* "#3 (worker)": what the warning calls the running task r - its id and
  * function, fields of the record set before it ran.  Not its name: that
  * string is freed when the task finishes, which it may do at any moment
@@ -197,12 +190,12 @@ static void *watch(void *arg)
     uint64_t busy_step = threshold_ns / 4, step = busy_step;
     pthread_mutex_lock(&mu);
     for (;;) {
-        uint64_t wake = mono_ns() + step;
+        uint64_t wake = weft__clock_ns() + step;
         struct timespec ts = {(time_t)(wake / 1000000000ull),
                               (long)(wake % 1000000000ull)};
         while (pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT) {
         }
-        uint64_t now = mono_ns();
+        uint64_t now = weft__clock_ns();
         /* Named with mu held (a closing loop waits, so its records stay
          * valid), printed without: a write to a full stderr pipe must not
          * hold up loops starting, closing or forking. */

@@ -138,17 +138,34 @@ int weft_stream_open(weft_fd *fd, const weft_stream_opts *opts,
     return 0;
 }
 
+/* A stream over a connection just made (connected: connect's result);
+ * the connection is closed if the stream cannot be made. */
+static int stream_over(int connected, weft_fd *fd, weft_stream **s)
+{
+    if (connected)
+        return connected;
+    int rc = weft_stream_open(fd, NULL, s);
+    if (rc)
+        weft_fd_close(fd);
+    return rc;
+}
+
 int weft_open_connection(const char *host, int port, weft_stream **s)
 {
     if (!s)
         return -EINVAL;
-    weft_fd *fd;
+    weft_fd *fd = NULL;
     int rc = weft_tcp_connect(host, port, &fd);
-    if (rc)
-        return rc;
-    if ((rc = weft_stream_open(fd, NULL, s)))
-        weft_fd_close(fd);
-    return rc;
+    return stream_over(rc, fd, s);
+}
+
+int weft_open_unix_connection(const char *path, weft_stream **s)
+{
+    if (!s)
+        return -EINVAL;
+    weft_fd *fd = NULL;
+    int rc = weft_unix_connect(path, &fd);
+    return stream_over(rc, fd, s);
 }
 
 /* Close's flush: shielded, so that a cancelled task still flushes, and
@@ -166,19 +183,6 @@ static int flush_for_close(weft_stream *s, double grace)
         weft_scope_close(sc);
     if (shielded)
         weft_shield_end();
-    return rc;
-}
-
-int weft_open_unix_connection(const char *path, weft_stream **s)
-{
-    if (!s)
-        return -EINVAL;
-    weft_fd *fd;
-    int rc = weft_unix_connect(path, &fd);
-    if (rc)
-        return rc;
-    if ((rc = weft_stream_open(fd, NULL, s)))
-        weft_fd_close(fd);
     return rc;
 }
 
