@@ -7,6 +7,8 @@
 #   require_built "$exe" ...            # exit 77 if not built
 #   require_help "$exe" --port --host   # exit 1 unless --help names them
 #   start_server "$exe"                 # sets $pid, $port, $tmp; $tmp/err
+#   stop_server_by_sigint               # fail unless it dies by SIGINT
+#                                       # (status 130) with stderr empty
 #
 # start_server runs the example on 127.0.0.1, port 0, and reads the port
 # from its first line ("listening on port N"); an EXIT trap kills it and
@@ -75,4 +77,27 @@ start_server() {
         exit 1
     fi
     port=${line##* }
+}
+
+stop_server_by_sigint() {
+    kill -INT "$pid"
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        fail "still running 10 s after SIGINT"
+        return
+    fi
+    wait "$pid"
+    local rc=$?
+    pid=
+    if [[ $rc -ne 130 ]]; then
+        fail "exit status $rc after SIGINT, want 130"
+    else
+        echo "ok   SIGINT stops it (status 130)"
+    fi
+    if [[ -s $tmp/err ]]; then
+        fail "stderr: $(cat "$tmp/err")"
+    fi
 }

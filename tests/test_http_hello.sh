@@ -226,25 +226,5 @@ else
     echo "note: wrk not installed, load part skipped"
 fi
 
-# ---- SIGINT
-kill -INT "$pid"
-for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-    fail "still running 10 s after SIGINT"
-else
-    wait "$pid"
-    rc=$?
-    pid=
-    if [[ $rc -ne 130 ]]; then
-        fail "exit status $rc after SIGINT, want 130"
-    else
-        echo "ok   SIGINT stops it (status 130)"
-    fi
-fi
-if [[ -s $tmp/err ]]; then
-    fail "stderr: $(cat "$tmp/err")"
-fi
+stop_server_by_sigint
 exit $failed
