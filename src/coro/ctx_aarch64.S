@@ -12,14 +12,10 @@
  */
     .text
 
-/* void weft__ctx_switch(weft__ctx *from, weft__ctx *to)
- *      x0 = from (its first word receives sp), x1 = to */
-    .globl  weft__ctx_switch
-    .hidden weft__ctx_switch
-    .type   weft__ctx_switch, %function
-    .p2align 4
-weft__ctx_switch:
-    .cfi_startproc
+/* Stores the callee-saved registers and FPCR in the layout above and the
+ * stack pointer in the context x0 points to (x9 is scratch): the save half
+ * of a switch (weft__ctx_switch, weft__ctx_run_on). */
+.macro SAVE_CONTEXT
     sub     sp, sp, #176
     stp     x19, x20, [sp, #0]
     stp     x21, x22, [sp, #16]
@@ -34,7 +30,18 @@ weft__ctx_switch:
     mrs     x9, fpcr
     str     x9, [sp, #160]
     mov     x9, sp
-    str     x9, [x0]                /* from->sp = sp */
+    str     x9, [x0]
+.endm
+
+/* void weft__ctx_switch(weft__ctx *from, weft__ctx *to)
+ *      x0 = from (its first word receives sp), x1 = to */
+    .globl  weft__ctx_switch
+    .hidden weft__ctx_switch
+    .type   weft__ctx_switch, %function
+    .p2align 4
+weft__ctx_switch:
+    .cfi_startproc
+    SAVE_CONTEXT                    /* from->sp = sp */
     ldr     x9, [x1]
     mov     sp, x9                  /* now on the other stack */
     ldp     x19, x20, [sp, #0]
@@ -117,21 +124,7 @@ weft__ctx_trampoline:
     .p2align 4
 weft__ctx_run_on:
     .cfi_startproc
-    sub     sp, sp, #176
-    stp     x19, x20, [sp, #0]
-    stp     x21, x22, [sp, #16]
-    stp     x23, x24, [sp, #32]
-    stp     x25, x26, [sp, #48]
-    stp     x27, x28, [sp, #64]
-    stp     x29, x30, [sp, #80]
-    stp     d8, d9, [sp, #96]
-    stp     d10, d11, [sp, #112]
-    stp     d12, d13, [sp, #128]
-    stp     d14, d15, [sp, #144]
-    mrs     x9, fpcr
-    str     x9, [sp, #160]
-    mov     x9, sp
-    str     x9, [x0]                /* back->sp, resumed by weft__ctx_switch */
+    SAVE_CONTEXT                    /* back->sp, resumed by weft__ctx_switch */
     mov     sp, x1
     mov     x29, x2
     mov     x30, x5

@@ -15,15 +15,11 @@
  */
     .text
 
-/* void weft__ctx_switch(weft__ctx *from, weft__ctx *to)
- *      rdi = from (its first word receives the stack pointer)
- *      rsi = to   (its first word holds the stack pointer to resume) */
-    .globl  weft__ctx_switch
-    .hidden weft__ctx_switch
-    .type   weft__ctx_switch, @function
-    .p2align 4
-weft__ctx_switch:
-    .cfi_startproc
+/* Pushes the callee-saved registers and the floating-point control state
+ * in the layout above and stores the stack pointer in the context rdi
+ * points to: the save half of a switch (weft__ctx_switch,
+ * weft__ctx_run_on). */
+.macro SAVE_CONTEXT
     pushq   %rbp
     pushq   %rbx
     pushq   %r12
@@ -33,7 +29,19 @@ weft__ctx_switch:
     subq    $16, %rsp
     stmxcsr (%rsp)              /* rounding mode, exception masks */
     fnstcw  4(%rsp)             /* x87 precision and rounding control */
-    movq    %rsp, (%rdi)        /* from->sp = rsp */
+    movq    %rsp, (%rdi)
+.endm
+
+/* void weft__ctx_switch(weft__ctx *from, weft__ctx *to)
+ *      rdi = from (its first word receives the stack pointer)
+ *      rsi = to   (its first word holds the stack pointer to resume) */
+    .globl  weft__ctx_switch
+    .hidden weft__ctx_switch
+    .type   weft__ctx_switch, @function
+    .p2align 4
+weft__ctx_switch:
+    .cfi_startproc
+    SAVE_CONTEXT                /* from->sp = rsp */
     movq    (%rsi), %rsp        /* rsp = to->sp: now on the other stack */
     ldmxcsr (%rsp)
     fldcw   4(%rsp)
@@ -110,16 +118,7 @@ weft__ctx_trampoline:
     .p2align 4
 weft__ctx_run_on:
     .cfi_startproc
-    pushq   %rbp
-    pushq   %rbx
-    pushq   %r12
-    pushq   %r13
-    pushq   %r14
-    pushq   %r15
-    subq    $16, %rsp
-    stmxcsr (%rsp)
-    fnstcw  4(%rsp)
-    movq    %rsp, (%rdi)        /* back->sp, resumed by weft__ctx_switch */
+    SAVE_CONTEXT                /* back->sp, resumed by weft__ctx_switch */
     movq    %rsi, %rsp
     movq    %rdx, %rbp
     movq    %r8, %rdi
