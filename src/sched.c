@@ -294,11 +294,17 @@ int weft__handoff(weft__loop *L, weft__record *to)
     return weft__handoff_inline(L, L->cur, to);
 }
 
+/* Switches of the current batch so far: the budget it spent (all of it
+ * for the main task's last batch, which zeroes the budget). */
+static uint64_t batch_runs(const weft__loop *L)
+{
+    return (uint64_t)(BUDGET - (L->budget > 0 ? L->budget : 0));
+}
+
 uint64_t weft__task_runs(const weft__loop *L)
 {
     /* Inside a batch (called from a task), its switches so far count. */
-    return L->m_runs +
-           (L->cur ? (uint64_t)(BUDGET - (L->budget > 0 ? L->budget : 0)) : 0);
+    return L->m_runs + (L->cur ? batch_runs(L) : 0);
 }
 
 void weft__run_ready(weft__loop *L)
@@ -309,7 +315,5 @@ void weft__run_ready(weft__loop *L)
         return;
     weft__running_set(L, next);
     weft__switch(&L->host, &next->exec, false);
-    /* The budget counts the batch's switches (but for the main task's
-     * last batch, which ends it early). */
-    L->m_runs += (uint64_t)(BUDGET - (L->budget > 0 ? L->budget : 0));
+    L->m_runs += batch_runs(L);
 }
