@@ -385,6 +385,23 @@ static inline void weft__running_set(weft__loop *L, weft__record *next)
 #endif
 }
 
+/* Sets the id and function of a record about to run a task: read by the
+ * watchdog from its thread (it names a task that holds its loop), so
+ * atomic where ThreadSanitizer checks - a record is reused by later
+ * tasks while the watchdog may be reading it - and plain stores elsewhere
+ * (the watchdog only keeps what it read if the loop has not moved on). */
+static inline void weft__record_identify(weft__record *f, uint32_t idx,
+                                         weft_fn fn)
+{
+#if WEFT_TSAN
+    __atomic_store_n(&f->idx, idx, __ATOMIC_RELAXED);
+    __atomic_store_n(&f->fn, fn, __ATOMIC_RELAXED);
+#else
+    f->idx = idx;
+    f->fn = fn;
+#endif
+}
+
 /* The loop running on this thread, or NULL.  initial-exec: read on every
  * call, so it must be one instruction even in the shared library (which
  * therefore cannot be loaded with dlopen after start-up on a libc without

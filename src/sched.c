@@ -136,8 +136,7 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
             weft__task_finish(L, idx, NULL, NULL, -ENOMEM, NULL);
             return NULL;
         }
-        f->idx = idx;
-        f->fn = L->fns[s->x];
+        weft__record_identify(f, idx, L->fns[s->x]);
         f->arg = s->a.arg;
         s->a.rec = f;
         s->flags |= WEFT__SF_RECORD;

@@ -446,8 +446,7 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
             weft__slot_release(L, idx);
             return -ENOMEM;
         }
-        f->idx = idx;
-        f->fn = fn;
+        weft__record_identify(f, idx, fn);
         f->arg = arg;
         f->name = name;
         f->stack.size = stack;

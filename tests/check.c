@@ -61,9 +61,7 @@ int check_count_maps(void)
     return count_lines("/proc/self/maps", NULL);
 }
 
-/* weft's blocked-loop watchdog: one thread, started with the first loop
- * and kept for the process's life - not a leak. */
-static int watchdog_threads(void)
+int check_count_threads_named(const char *name)
 {
     DIR *d = opendir("/proc/self/task");
     if (!d)
@@ -78,8 +76,10 @@ static int watchdog_threads(void)
         FILE *f = fopen(path, "re");
         if (!f)
             continue;
-        if (fgets(comm, sizeof comm, f) && strcmp(comm, "weft-watchdog\n") == 0)
-            n++;
+        if (fgets(comm, sizeof comm, f)) {
+            comm[strcspn(comm, "\n")] = '\0';
+            n += strcmp(comm, name) == 0;
+        }
         fclose(f);
     }
     closedir(d);
@@ -88,7 +88,10 @@ static int watchdog_threads(void)
 
 int check_count_threads(void)
 {
-    return count_lines("/proc/self/status", "Threads:") - watchdog_threads();
+    /* weft's blocked-loop watchdog: one thread, started with the first
+     * loop and ended a second after the last loop closed - not a leak. */
+    return count_lines("/proc/self/status", "Threads:") -
+           check_count_threads_named("weft-watchdog");
 }
 
 void check_begin(void)

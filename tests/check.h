@@ -74,6 +74,8 @@ int check_fork(void (*fn)(void *), void *arg, char **out);
 int check_count_fds(void);
 int check_count_maps(void);
 int check_count_threads(void);
+/* Threads of this process whose name (comm) is `name`. */
+int check_count_threads_named(const char *name);
 
 /* Does the thread count mean anything here?  Not under an emulator, which
  * runs threads of its own. */

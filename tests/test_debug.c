@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,13 +337,13 @@ static void watchdog_child(void *arg)
     _exit(weft_run(hog_then_yields, NULL, NULL) == 0 ? 0 : 1);
 }
 
-/* The watchdog is on only with WEFT_BLOCKED_WARN, read at a process's
- * first loop: the children are forked before this process runs one. */
+/* The watchdog is configured at a process's first loop: the children are
+ * forked before this process runs one. */
 
 static void watchdog(void)
 {
     check_case_name = "blocked_loop_warning_names_the_task_once";
-    setenv("WEFT_BLOCKED_WARN", "0.1", 1);
+    unsetenv("WEFT_BLOCKED_WARN"); /* on by default, at 0.1 s */
     char *err = NULL;
     int st = check_fork(watchdog_child, NULL, &err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -357,22 +358,91 @@ static void watchdog(void)
     if (lines != 1)
         fprintf(stderr, "%s", err ? err : "");
     free(err);
+    printf("ok   %s\n", check_case_name);
+}
+
+/* WEFT_BLOCKED_WARN=off (or 0): no warning, and a threshold above the
+ * hog's 0.15 s: none either. */
+static void watchdog_off(void)
+{
+    static const char *const values[] = {"off", "0", "0.5"};
+    check_case_name = "blocked_loop_warning_off_or_retuned";
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        setenv("WEFT_BLOCKED_WARN", values[i], 1);
+        char *err = NULL;
+        int st = check_fork(watchdog_child, NULL, &err);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        CHECK(err && !strstr(err, "has held its loop"));
+        free(err);
+    }
     unsetenv("WEFT_BLOCKED_WARN");
     printf("ok   %s\n", check_case_name);
 }
 
-/* WEFT_BLOCKED_WARN=off: no warning.  Run before any loop of this process:
- * the variable is read once, at the first loop. */
-static void watchdog_off(void)
+static int count_watchdogs(void)
 {
-    check_case_name = "blocked_loop_warning_off";
-    setenv("WEFT_BLOCKED_WARN", "off", 1);
-    char *err = NULL;
-    int st = check_fork(watchdog_child, NULL, &err);
+    return check_count_threads_named("weft-watchdog");
+}
+
+/* A fork while the watchdog runs: it is joined before and runs again
+ * after, in the parent only. */
+static void *fork_while_watched(void *arg)
+{
+    (void)arg;
+    weft_task *t;
+    if (weft_spawn(weft_test_hog, NULL, &t) == 0) /* the watchdog runs */
+        weft_await(t, NULL);
+    CHECK_EQ(count_watchdogs(), 1);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(count_watchdogs() == 0 ? 0 : 1);
+    REQUIRE(pid > 0);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    CHECK(err && !strstr(err, "has held its loop"));
-    free(err);
-    unsetenv("WEFT_BLOCKED_WARN");
+    CHECK_EQ(count_watchdogs(), 1);
+    return NULL;
+}
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+/* Forked just after a loop closed, while the watchdog thread lingers, a
+ * child may start threads: the thread was joined before the fork, so the
+ * process forked with one thread (ThreadSanitizer kills a child of a
+ * multi-threaded process that starts one).  Run from main, outside any
+ * loop: to ThreadSanitizer a live task is a thread too. */
+static void fork_after_a_loop(void)
+{
+    check_case_name = "fork_after_a_loop_is_single_threaded";
+    REQUIRE(weft_run(weft_test_hog, NULL, NULL) == 0);
+    CHECK_EQ(count_watchdogs(), 1); /* it lingers */
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_t th;
+        int ok = pthread_create(&th, NULL, nothing, NULL) == 0 &&
+                 pthread_join(th, NULL) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    REQUIRE(pid > 0);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    printf("ok   %s\n", check_case_name);
+}
+
+/* The thread ends a second after the last loop closed. */
+static void watchdog_ends(void)
+{
+    check_case_name = "watchdog_thread_ends_after_the_last_loop";
+    int n = 0;
+    for (int i = 0; i < 300 && (n = count_watchdogs()) > 0; i++)
+        usleep(10000);
+    CHECK_EQ(n, 0);
     printf("ok   %s\n", check_case_name);
 }
 
@@ -388,6 +458,9 @@ int main(void)
     watchdog();
     check_case("metrics_add_up", metrics, NULL, 0);
     check_case("dump_names_each_state_and_a_deep_backtrace", dump, NULL, 0);
+    check_case("fork_while_the_watchdog_runs", fork_while_watched, NULL, 0);
+    fork_after_a_loop();
+    watchdog_ends();
     unawaited();
     return check_end();
 }

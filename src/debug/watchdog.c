@@ -5,31 +5,35 @@
  * fires - and is named on stderr.
  *
  * One thread per process, started with the first watched loop and kept
- * for the process's life (a thread per weft_run would cost each run a
- * thread's start and join): every quarter of
+ * while loops run (a thread per weft_run would cost each run a thread's
+ * start and join, ~60 us against a run's ~200 us): every quarter of
  * the threshold it samples each loop's progress - the turn count, the
  * switch budget and the running task's record (core.h: stored by the loop
  * with no more cost than plain stores) - and a loop whose sample has not
  * moved while a task runs is held by that task.  The running record is
  * published with release order at each switch, so the task as the loop set
  * it up is visible here with it; the warning reads its id and function
- * (records live in an arena that is never unmapped while the loop runs).  At most one
- * line per task per second, through the bar writer (weft_bar_printf), so
- * it never breaks a progress bar.
+ * (records live in an arena that is never unmapped while the loop runs).
+ * At most one line per task per second, through the bar writer
+ * (weft_bar_printf), so it never breaks a progress bar.
  *
- * WEFT_BLOCKED_WARN: the threshold in seconds (0.1 is asyncio's); unset, 0
- * or "off": no watchdog.  Read once per process, at its first loop.  Off
- * by default for now: its thread outlives the loops, and a process with a
- * thread cannot fork a child that starts threads under ThreadSanitizer.
+ * WEFT_BLOCKED_WARN: the threshold in seconds (default 0.1, asyncio's);
+ * 0 or "off": no watchdog.  Read once per process, at its first loop.
  *
  * Idle costs nothing measurable: while no loop runs a task at a sample,
  * the interval doubles up to a second (a task that starts holding its loop
- * is then seen up to a second late, and named a threshold after).  The
- * thread is named "weft-watchdog" and runs on a stack of its own in .bss,
- * so it adds no mapping.
+ * is then seen up to a second late, and named a threshold after), and a
+ * second after the last loop closed the thread ends (the next loop starts
+ * another).  The thread is named "weft-watchdog" and runs on a stack of
+ * its own in .bss, so it adds no mapping.
  *
- * A fork while the thread samples leaves the child with no watchdog
- * thread (the next watched loop starts one) and a usable lock.
+ * fork: the thread is stopped and joined before the fork (a pthread_atfork
+ * handler) and started again in the parent if loops remain, so a program
+ * whose only other thread is the watchdog forks as a single-threaded
+ * process (ThreadSanitizer forbids a child of a multi-threaded process to
+ * start threads).  The child starts no watchdog of its own until its next
+ * loop - and none at all under ThreadSanitizer, which cannot tell whether
+ * the parent had other threads.
  */
 #define _GNU_SOURCE
 #include "../core.h"
@@ -64,9 +68,15 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static uint64_t threshold_ns; /* 0: off */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
-static watched *loops; /* under mu */
-static bool running;
+/* Under mu. */
+static watched *loops;
+/* ENDED: returned by itself, not joined yet; JOINING: being joined. */
+static enum { NONE, RUNNING, ENDED, JOINING } thread_state;
+static bool stop;         /* asks the thread to end (fork, exit) */
+static bool exiting;      /* the process exits: no thread any more */
+static pthread_t thread;
 #define IDLE_STEP_MAX 1000000000ull
+#define LINGER_NS 1000000000ull /* the thread outlives the last loop by 1 s */
 /* ThreadSanitizer wants most of a megabyte of a thread's own stack. */
 #if WEFT_TSAN
 #define THREAD_STACK (1024 * 1024)
@@ -75,23 +85,60 @@ static bool running;
 #endif
 static _Alignas(64) char thread_stack[THREAD_STACK];
 
+static void start_thread(void);
+
+/* With mu held: returns once no thread is left and its stack is free
+ * again - asking a running thread to end, joining one that ended by
+ * itself, or waiting for another caller's join. */
+static void end_thread(void)
+{
+    if (thread_state == RUNNING) {
+        stop = true;
+        pthread_cond_broadcast(&cv);
+    }
+    if (thread_state == RUNNING || thread_state == ENDED) {
+        thread_state = JOINING;
+        pthread_mutex_unlock(&mu);
+        pthread_join(thread, NULL);
+        pthread_mutex_lock(&mu);
+        thread_state = NONE;
+        stop = false;
+        pthread_cond_broadcast(&cv);
+    }
+    while (thread_state == JOINING)
+        pthread_cond_wait(&cv, &mu);
+}
+
+/* mu stays held across the fork, so the child finds it in a known state
+ * and no sample is half done. */
 static void before_fork(void)
 {
     pthread_mutex_lock(&mu);
+    end_thread();
 }
 
 static void after_fork_parent(void)
 {
+    if (loops && !exiting)
+        start_thread();
     pthread_mutex_unlock(&mu);
 }
 
-/* The child has no watchdog thread: nothing is watched there until its
- * next loop starts one - except under ThreadSanitizer, which forbids a
- * child of a multi-threaded process to start threads: none there. */
+/* At exit the thread is ended and joined: a thread that ended by itself
+ * and was never joined is a leak to ThreadSanitizer. */
+static void at_exit(void)
+{
+    pthread_mutex_lock(&mu);
+    exiting = true;
+    end_thread();
+    pthread_mutex_unlock(&mu);
+}
+
+/* The child inherits no thread and watches none of the parent's loops. */
 static void after_fork_child(void)
 {
     loops = NULL;
-    running = false;
+    thread_state = NONE;
 #if WEFT_TSAN
     threshold_ns = 0;
 #endif
@@ -100,17 +147,22 @@ static void after_fork_child(void)
 
 static void read_env(void)
 {
-    double t = 0;
+    double t = 0.1;
     const char *e = getenv("WEFT_BLOCKED_WARN");
-    if (e && *e && strcmp(e, "off") != 0) {
+    if (e && *e) {
+        /* Anything but a threshold or off keeps the default. */
         char *end;
         double v = strtod(e, &end);
-        if (end != e && !*end && v > 0 && v < 3600)
+        if (strcmp(e, "off") == 0 || (end != e && !*end && v == 0))
+            t = 0;
+        else if (end != e && !*end && v > 0 && v < 3600)
             t = v < 0.004 ? 0.004 : v; /* sampled each quarter: >= 1 ms */
     }
     threshold_ns = (uint64_t)(t * 1e9);
-    if (threshold_ns)
+    if (threshold_ns) {
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+        atexit(at_exit);
+    }
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
@@ -118,43 +170,53 @@ static void read_env(void)
     pthread_condattr_destroy(&a);
 }
 
-/* "#3 (worker)": what the warning calls the running task r - its id and
- * function, fields of the record set before it ran.  Not its name: that
- * string is freed when the task finishes, which it may do at any moment
- * from here. */
-static void describe(weft__record *r, char *buf, size_t len)
+/* "#3 (worker)": what the warning calls a task - its id and function,
+ * fields of its record set before it ran.  Not its name: that string is
+ * freed when the task finishes, which it may do at any moment from here. */
+static void describe(uint32_t idx, weft_fn fn, char *buf, size_t len)
 {
     Dl_info di;
-    weft_fn fn = r->fn;
     if (fn && dladdr((void *)fn, &di) && di.dli_sname)
-        snprintf(buf, len, "#%u (%s)", r->idx, di.dli_sname);
+        snprintf(buf, len, "#%u (%s)", idx, di.dli_sname);
     else
-        snprintf(buf, len, "#%u", r->idx);
+        snprintf(buf, len, "#%u", idx);
 }
 
-/* One loop's sample; returns true (and the line) if a warning is due. */
-static bool sample(watched *w, uint64_t now, char *line, size_t len)
+/* Whether L has moved since w's last sample (the sample is then renewed,
+ * as of now). */
+static bool moved(watched *w, uint64_t now)
 {
     weft__loop *L = w->L;
     uint32_t turns = __atomic_load_n(&L->wd_turns, __ATOMIC_RELAXED);
     weft__record *task = __atomic_load_n(&L->cur, __ATOMIC_ACQUIRE);
     int budget = __atomic_load_n(&L->budget, __ATOMIC_RELAXED);
-    if (!task || turns != w->turns || task != w->task ||
-        budget != w->budget) {
-        w->turns = turns;
-        w->task = task;
-        w->budget = budget;
-        w->since = now;
+    if (task && turns == w->turns && task == w->task && budget == w->budget)
         return false;
-    }
+    w->turns = turns;
+    w->task = task;
+    w->budget = budget;
+    w->since = now;
+    return true;
+}
+
+/* One loop's sample; returns true (and the line) if a warning is due. */
+static bool sample(watched *w, uint64_t now, char *line, size_t len)
+{
+    if (moved(w, now) || now - w->since < threshold_ns)
+        return false;
+    /* The running task's id and function, from a record the loop set up
+     * before running it; kept only if the loop has still not moved after
+     * the reads (else the record may already serve another task). */
+    uint32_t idx = __atomic_load_n(&w->task->idx, __ATOMIC_RELAXED);
+    weft_fn fn = __atomic_load_n(&w->task->fn, __ATOMIC_RELAXED);
     uint64_t held = now - w->since;
-    if (held < threshold_ns ||
-        (w->warned_task == task->idx && now - w->warned_at < REPEAT_NS))
+    if (moved(w, now) ||
+        (w->warned_task == idx && now - w->warned_at < REPEAT_NS))
         return false;
-    w->warned_task = task->idx;
+    w->warned_task = idx;
     w->warned_at = now;
     char who[160];
-    describe(task, who, sizeof who);
+    describe(idx, fn, who, sizeof who);
     snprintf(line, len,
              "weft: task %s has held its loop for %.3f s without "
              "suspending (a blocking call? weft_to_thread runs one on the "
@@ -165,7 +227,7 @@ static bool sample(watched *w, uint64_t now, char *line, size_t len)
 
 static void *watch(void *arg);
 
-/* With mu held. */
+/* With mu held, and no thread. */
 static void start_thread(void)
 {
     /* Signals are for the program's threads, not this one. */
@@ -173,14 +235,13 @@ static void start_thread(void)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_t a;
-    pthread_t t;
     pthread_attr_init(&a);
     pthread_attr_setstack(&a, thread_stack, sizeof thread_stack);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    running = pthread_create(&t, &a, watch, NULL) == 0;
+    if (pthread_create(&thread, &a, watch, NULL) == 0) {
+        thread_state = RUNNING;
+        pthread_setname_np(thread, "weft-watchdog");
+    }
     pthread_attr_destroy(&a);
-    if (running)
-        pthread_setname_np(t, "weft-watchdog");
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -188,14 +249,25 @@ static void *watch(void *arg)
 {
     (void)arg;
     uint64_t busy_step = threshold_ns / 4, step = busy_step;
+    uint64_t alone_since = 0; /* when the list was last seen empty */
     pthread_mutex_lock(&mu);
-    for (;;) {
+    while (!stop) {
         uint64_t wake = weft__clock_ns() + step;
         struct timespec ts = {(time_t)(wake / 1000000000ull),
                               (long)(wake % 1000000000ull)};
-        while (pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT) {
+        while (!stop && pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT) {
         }
+        if (stop)
+            break;
         uint64_t now = weft__clock_ns();
+        if (!loops) {
+            if (!alone_since)
+                alone_since = now;
+            else if (now - alone_since >= LINGER_NS)
+                break; /* joined by whoever starts the next */
+        } else {
+            alone_since = 0;
+        }
         /* Named with mu held (a closing loop waits, so its records stay
          * valid), printed without: a write to a full stderr pipe must not
          * hold up loops starting, closing or forking. */
@@ -209,12 +281,17 @@ static void *watch(void *arg)
         }
         step = busy ? busy_step
                     : (step * 2 < IDLE_STEP_MAX ? step * 2 : IDLE_STEP_MAX);
+        if (!n)
+            continue;
         pthread_mutex_unlock(&mu);
         for (int i = 0; i < n; i++)
             weft_bar_printf("%s", lines[i]);
         pthread_mutex_lock(&mu);
     }
-    return NULL; /* not reached: the thread lives as long as the process */
+    if (thread_state == RUNNING)
+        thread_state = ENDED;
+    pthread_mutex_unlock(&mu);
+    return NULL;
 }
 
 /* The loop closes: it leaves the list (waiting for a sample in progress,
@@ -245,7 +322,9 @@ void weft__watchdog_watch(weft__loop *L)
         return; /* out of memory: this loop goes unwatched */
     w->L = L;
     pthread_mutex_lock(&mu);
-    if (!running)
+    if (thread_state != RUNNING)
+        end_thread(); /* one that ended by itself: its stack is free */
+    if (thread_state == NONE && !exiting)
         start_thread();
     w->next = loops;
     loops = w;
