@@ -14,6 +14,7 @@
 #include "core.h"
 
 #include "run.h"
+#include "debug/dumpsig.h"
 #include "debug/watchdog.h"
 
 #include <errno.h>
@@ -39,6 +40,7 @@ static int started(weft__loop *L, void *ctx)
 {
     run_ctx *c = ctx;
     weft__watchdog_watch(L);
+    weft__dumpsig_watch(L);
     if ((c->flags & WEFT_RUN_NO_SIGINT) || !on_main_thread())
         return 0;
     return weft__sigint_begin(L, &c->si);

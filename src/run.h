@@ -36,4 +36,19 @@ typedef struct weft__sigint {
  * is not SIG_DFL or the handler cannot be installed.  0 or -ENOMEM. */
 int weft__sigint_begin(weft__loop *L, weft__sigint *si);
 
+/* signal.c: the signal a name ("SIGQUIT", "QUIT") or number in text
+ * means, if a loop may react to it (not SIGINT, which weft_run's
+ * interrupt uses, nor one weft_signal_watch refuses); -EINVAL otherwise. */
+int weft__signal_parse(const char *text);
+
+/* signal.c: from now until L closes, each delivery of signo to the
+ * process makes L call fn(L) on its thread between tasks (deliveries
+ * that come while one is pending coalesce).  This is not a wake source:
+ * a loop whose tasks are all stuck is still reported as deadlocked.
+ * Installs weft's handler for signo if its disposition is SIG_DFL (or
+ * weft's already); -EBUSY if the program has a handler or ignores it, or
+ * L has a hook already; -EAGAIN (too many loops use signals), -ENOMEM.
+ * On L's thread, before its main task starts. */
+int weft__signal_hook(weft__loop *L, int signo, void (*fn)(weft__loop *L));
+
 #endif

@@ -43,6 +43,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_LOOPS 128
@@ -82,6 +83,11 @@ struct sigloop {
     uint16_t nsig[NSIG];      /* its open watchers per signal */
     weft__list watchers;      /* its open watchers (l_link) */
     weft__sigint *si;         /* weft_run's interrupt state, or NULL */
+    /* A function the loop calls between tasks after each new delivery of
+     * hook_signo (weft__signal_hook), or NULL. */
+    void (*hook)(weft__loop *L);
+    int hook_signo;
+    uint64_t hook_seen;       /* deliveries[hook_signo] as of the last call */
 };
 
 #define WATCH_MAGIC 0x57534947u /* "WSIG" */
@@ -248,6 +254,14 @@ static void sig_turn(weft__loop *L, weft__service *sv)
         return;
     /* Acquire: the handler counted before it set the flag. */
     atomic_exchange_explicit(&sl->signalled, 0, memory_order_acquire);
+    if (sl->hook) {
+        uint64_t c = atomic_load_explicit(&deliveries[sl->hook_signo],
+                                          memory_order_relaxed);
+        if (c != sl->hook_seen) {
+            sl->hook_seen = c;
+            sl->hook(L);
+        }
+    }
     if (atomic_exchange(&sl->interrupt, 0) && sl->si &&
         !sl->si->interrupted) {
         /* asyncio.run's KeyboardInterrupt: the main task is cancelled,
@@ -287,6 +301,15 @@ static void sig_close(weft__loop *L, weft__service *sv)
         loop_unuse(sl);
         pthread_mutex_unlock(&mu);
     }
+    if (sl->hook) {
+        pthread_mutex_lock(&mu);
+        int s = sl->hook_signo;
+        if (--sl->nsig[s] == 0)
+            atomic_fetch_and(&sl->mask, ~SIG_BIT(s));
+        sig_release(s);
+        loop_unuse(sl);
+        pthread_mutex_unlock(&mu);
+    }
     weft__free(sl);
 }
 
@@ -313,24 +336,25 @@ static void sig_leave(weft__loop *L, weft__record *r)
     unblock(L, r->wait_obj);
 }
 
+static const char *const sig_names[32] = {
+    [SIGHUP] = "SIGHUP",       [SIGINT] = "SIGINT",
+    [SIGQUIT] = "SIGQUIT",     [SIGTRAP] = "SIGTRAP",
+    [SIGABRT] = "SIGABRT",     [SIGUSR1] = "SIGUSR1",
+    [SIGUSR2] = "SIGUSR2",     [SIGPIPE] = "SIGPIPE",
+    [SIGALRM] = "SIGALRM",     [SIGTERM] = "SIGTERM",
+    [SIGCHLD] = "SIGCHLD",     [SIGCONT] = "SIGCONT",
+    [SIGTSTP] = "SIGTSTP",     [SIGTTIN] = "SIGTTIN",
+    [SIGTTOU] = "SIGTTOU",     [SIGURG] = "SIGURG",
+    [SIGXCPU] = "SIGXCPU",     [SIGXFSZ] = "SIGXFSZ",
+    [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF",
+    [SIGWINCH] = "SIGWINCH",   [SIGIO] = "SIGIO",
+    [SIGPWR] = "SIGPWR",       [SIGSYS] = "SIGSYS",
+};
+
 static const char *sig_name(int s, char *buf, size_t len)
 {
-    static const char *const names[32] = {
-        [SIGHUP] = "SIGHUP",       [SIGINT] = "SIGINT",
-        [SIGQUIT] = "SIGQUIT",     [SIGTRAP] = "SIGTRAP",
-        [SIGABRT] = "SIGABRT",     [SIGUSR1] = "SIGUSR1",
-        [SIGUSR2] = "SIGUSR2",     [SIGPIPE] = "SIGPIPE",
-        [SIGALRM] = "SIGALRM",     [SIGTERM] = "SIGTERM",
-        [SIGCHLD] = "SIGCHLD",     [SIGCONT] = "SIGCONT",
-        [SIGTSTP] = "SIGTSTP",     [SIGTTIN] = "SIGTTIN",
-        [SIGTTOU] = "SIGTTOU",     [SIGURG] = "SIGURG",
-        [SIGXCPU] = "SIGXCPU",     [SIGXFSZ] = "SIGXFSZ",
-        [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF",
-        [SIGWINCH] = "SIGWINCH",   [SIGIO] = "SIGIO",
-        [SIGPWR] = "SIGPWR",       [SIGSYS] = "SIGSYS",
-    };
-    if (s < 32 && names[s])
-        return names[s];
+    if (s < 32 && sig_names[s])
+        return sig_names[s];
     if (s >= SIGRTMIN)
         snprintf(buf, len, "SIGRTMIN+%d", s - SIGRTMIN);
     else
@@ -553,4 +577,56 @@ int weft__sigint_begin(weft__loop *L, weft__sigint *si)
     }
     pthread_mutex_unlock(&mu);
     return 0;
+}
+
+/* ---- a loop's own reaction to a signal ---- */
+
+int weft__signal_parse(const char *text)
+{
+    if (!text || !*text)
+        return -EINVAL;
+    char *end;
+    long n = strtol(text, &end, 10);
+    int s = -1;
+    if (end != text && !*end) {
+        s = n > 0 && n < NSIG ? (int)n : -1;
+    } else {
+        const char *bare = strncmp(text, "SIG", 3) == 0 ? text + 3 : text;
+        for (int i = 1; i < 32 && s < 0; i++)
+            if (sig_names[i] && strcmp(sig_names[i] + 3, bare) == 0)
+                s = i;
+    }
+    return s > 0 && s != SIGINT && watchable(s) ? s : -EINVAL;
+}
+
+int weft__signal_hook(weft__loop *L, int signo, void (*fn)(weft__loop *L))
+{
+    sigloop *sl = sigloop_get(L);
+    if (!sl)
+        return -ENOMEM;
+    if (sl->hook)
+        return -EBUSY;
+    pthread_mutex_lock(&mu);
+    /* Over SIG_DFL only (or a disposition weft installed): a handler of
+     * the program's, or SIG_IGN, is left alone. */
+    struct sigaction cur;
+    int rc = -EBUSY;
+    if ((users[signo] > 0 ||
+         (sigaction(signo, NULL, &cur) == 0 &&
+          !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL)) &&
+        (rc = loop_use(sl)) == 0) {
+        if (sl->nsig[signo]++ == 0)
+            atomic_fetch_or(&sl->mask, SIG_BIT(signo));
+        if ((rc = sig_acquire(signo)) == 0) {
+            sl->hook = fn;
+            sl->hook_signo = signo;
+            sl->hook_seen = atomic_load(&deliveries[signo]);
+        } else {
+            if (--sl->nsig[signo] == 0)
+                atomic_fetch_and(&sl->mask, ~SIG_BIT(signo));
+            loop_unuse(sl);
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
 }

@@ -700,6 +700,62 @@ static void test_no_leave(void)
     free(r.out);
 }
 
+/* ---- a task dump while two bars are drawn ---- */
+
+static void *t_dump(void *arg)
+{
+    (void)arg;
+    weft_bar_opts oa = {.total = 10, .desc = "A"}, ob = {.total = 10,
+                                                          .desc = "B"};
+    weft_bar *a, *b;
+    REQUIRE(weft_bar_new(&oa, &a) == 0);
+    REQUIRE(weft_bar_new(&ob, &b) == 0);
+    weft_bar_update(a, 3);
+    weft_bar_update(b, 5);
+    weft_bar_refresh(a);
+    weft_bar_refresh(b);
+    CHECK_EQ(weft_dump_tasks(2), 1);
+    CHECK_EQ(weft_bar_close(a), 0);
+    CHECK_EQ(weft_bar_close(b), 0);
+    return NULL;
+}
+
+static void c_dump(void *arg)
+{
+    CHECK_EQ(weft_run(t_dump, arg, NULL), 0);
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* The dump is written where the bars were, whole lines with nothing of
+ * the bars left in them, and the bars carry on below it. */
+static void test_dump_above_bars(void)
+{
+    run r;
+    pty_run(c_dump, NULL, COLS, NULL, &r);
+    if (screen_of("dump_above_bars", &r, COLS, NULL, NULL)) {
+        char line[VT_LINE_MAX];
+        row_text(0, line);
+        CHECK(!strncmp(line, "weft: 1 task on loop ", 21) &&
+              ends_with(line, "):"));
+        row_text(1, line);
+        CHECK(!strncmp(line, "task 'main' (#1) ", 17) &&
+              ends_with(line, ": running (it asked for this dump)"));
+        row_text(2, line);
+        CHECK(!strncmp(line, "A: 100%", 7) || !strncmp(line, "A:  30%", 7));
+        row_text(3, line);
+        CHECK(!strncmp(line, "B:  50%", 7));
+        expect_rows_then_cursor((const char *const[]){NULL, NULL, NULL,
+                                                      NULL},
+                                4);
+    }
+    free(r.out);
+}
+
 #define AVG_FAST 9
 
 static void *t_average(void *arg)
@@ -1429,6 +1485,7 @@ int main(void)
     test_cjk();
     test_two_bars();
     test_no_leave();
+    test_dump_above_bars();
     test_average_rate();
     test_resize();
     test_ascii("opts.ascii", "yes", NULL);

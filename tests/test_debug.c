@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -446,6 +448,91 @@ static void watchdog_ends(void)
     printf("ok   %s\n", check_case_name);
 }
 
+/* ---- the dump on a signal (WEFT_DUMP_SIGNAL) ---- */
+
+typedef struct spinner {
+    long yields;     /* done so far */
+    long want;
+} spinner;
+
+/* A task that keeps running across the dump: its yields all complete. */
+static void *spin(void *arg)
+{
+    spinner *sp = arg;
+    while (sp->yields < sp->want && weft_yield() == 0)
+        sp->yields++;
+    return NULL;
+}
+
+static void *loop_with_tasks(void *arg)
+{
+    atomic_int *dumped = arg;
+    double d = 30;
+    weft_spawn_opts named = {.name = "napper"};
+    weft_task *nap, *sp;
+    spinner s = {0, 20000};
+    REQUIRE(weft_spawn_ex(weft_test_nap, &d, &named, &nap) == 0);
+    REQUIRE(weft_spawn(spin, &s, &sp) == 0);
+    weft_sleep(0.01);
+    if (atomic_fetch_add(dumped, 1) == 1) /* both loops are ready */
+        kill(getpid(), SIGQUIT);
+    weft_sleep(0.2); /* the dump happens meanwhile */
+    CHECK_EQ(weft_await(sp, NULL), 0);
+    CHECK_EQ(s.yields, s.want); /* not disturbed */
+    weft_task_cancel(nap);
+    weft_await(nap, NULL);
+    return NULL;
+}
+
+static void *second_loop(void *arg)
+{
+    return (void *)(intptr_t)weft_run(loop_with_tasks, arg, NULL);
+}
+
+static void dumpsig_child(void *arg)
+{
+    (void)arg;
+    static atomic_int ready;
+    pthread_t th;
+    if (pthread_create(&th, NULL, second_loop, &ready) != 0)
+        _exit(2);
+    int rc = weft_run(loop_with_tasks, &ready, NULL);
+    void *rc2;
+    pthread_join(th, &rc2);
+    _exit(rc == 0 && rc2 == NULL && check_failures == 0 ? 0 : 1);
+}
+
+/* Every loop of the process dumps on the signal, between its tasks, and
+ * goes on. */
+static void dumpsig(void)
+{
+    check_case_name = "dump_signal_dumps_every_loop_and_goes_on";
+    setenv("WEFT_DUMP_SIGNAL", "SIGQUIT", 1);
+    setenv("WEFT_BLOCKED_WARN", "off", 1);
+    char *err = NULL;
+    int st = check_fork(dumpsig_child, NULL, &err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    int dumps = 0;
+    for (const char *p = err; p && (p = strstr(p, "weft: SIGQUIT: ")); p++)
+        dumps++;
+    CHECK_EQ(dumps, 2);
+    CHECK(err && strstr(err, "task 'napper' (#2) weft_test_nap"));
+    CHECK(err && strstr(err, ": sleeping, for 0."));
+    if (dumps != 2 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr, "status %#x:\n%s", st, err ? err : "");
+    free(err);
+    /* Not a signal one may dump on: said once, ignored. */
+    setenv("WEFT_DUMP_SIGNAL", "SIGKILL", 1);
+    err = NULL;
+    st = check_fork(watchdog_child, NULL, &err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(err && strstr(err, "WEFT_DUMP_SIGNAL=SIGKILL is not a signal"));
+    free(err);
+    unsetenv("WEFT_DUMP_SIGNAL");
+    unsetenv("WEFT_BLOCKED_WARN");
+    printf("ok   %s\n", check_case_name);
+}
+
 int main(void)
 {
     check_begin();
@@ -456,6 +543,7 @@ int main(void)
     CHECK_EQ(weft_dump_tasks(2), -EPERM);
     watchdog_off();
     watchdog();
+    dumpsig();
     check_case("metrics_add_up", metrics, NULL, 0);
     check_case("dump_names_each_state_and_a_deep_backtrace", dump, NULL, 0);
     check_case("fork_while_the_watchdog_runs", fork_while_watched, NULL, 0);

@@ -10,7 +10,8 @@
  *   processing is off - or to column 0 too with onlcr set, as a terminal
  *   with ONLCR shows it; at the bottom the screen scrolls and the top row
  *   goes to the history);
- * - ESC [ K and ESC [ 0 K (erase to the end of the row) and ESC [ n A
+ * - ESC [ K and ESC [ 0 K (erase to the end of the row), ESC [ J (erase
+ *   from the cursor to the end of the screen) and ESC [ n A
  *   (n rows up, n >= 1, default 1).
  * Anything else is an error, and so is writing past the right margin (the
  * line would wrap, and the block of bars would drift) or moving above the
@@ -233,6 +234,16 @@ static inline void vt_csi(vt *t, unsigned char final)
         }
         for (int c = t->col; c < t->cols; c++)
             vt_clear_cell(t, t->row, c);
+    } else if (final == 'J') {
+        if (n > 0) {
+            vt_fail(t, "unexpected ESC [ n J (only erase below)", final);
+            return;
+        }
+        for (int c = t->col; c < t->cols; c++)
+            vt_clear_cell(t, t->row, c);
+        for (int r = t->row + 1; r < t->rows; r++)
+            for (int c = 0; c < t->cols; c++)
+                vt_clear_cell(t, r, c);
     } else if (final == 'A') {
         if (n == 0) {
             vt_fail(t, "ESC [ 0 A", final);

@@ -11,6 +11,15 @@
  * `addr2line -f -e PROGRAM OFFSET` turns into a function and a line when
  * the program has debug information (-g).  Builds with the ucontext
  * switch print no backtraces.
+ *
+ * Environment, read at the process's first loop:
+ *   WEFT_DUMP_SIGNAL=SIGQUIT (a signal's name or number; unset by
+ *     default): each delivery makes every loop write its dump to stderr,
+ *     between tasks, and go on - Go's SIGQUIT dump.  SIGINT cannot be
+ *     used; a signal the program handles or ignores is left alone.
+ *   WEFT_BLOCKED_WARN=seconds (default 0.1; "off" or 0 to disable): a
+ *     watchdog thread names, on stderr, a task that runs that long
+ *     without suspending - asyncio debug mode's slow-callback warning.
  */
 #ifndef WEFT_DEBUG_H
 #define WEFT_DEBUG_H
@@ -29,7 +38,8 @@ extern "C" {
  * has left) and for how long (as of the loop's clock, which advances once
  * per turn) - then a backtrace of its suspended stack.  Tasks of the
  * thread pool are listed as jobs.  Output is plain text, written with
- * write(2) (no stdio buffer); fd stays the caller's.
+ * write(2) (no stdio buffer); fd stays the caller's.  Progress bars drawn
+ * on fd are erased meanwhile and drawn again below the dump.
  * Returns the number of tasks listed.
  * Errors: -EPERM (no loop runs on this thread), -EINVAL (fd negative), or
  * write(2)'s error.  Callable from any task or code on the loop's thread.

@@ -16,10 +16,15 @@
  * every frame also shows module + offset, for addr2line.
  *
  * Output goes through a fixed buffer and write(2): no allocation, no
- * stdio, so a dump works with memory exhausted or stdio locked.
+ * stdio, so a dump works with memory exhausted or stdio locked.  Progress
+ * bars drawn on the same descriptor are erased for the dump and drawn
+ * again below it.
  */
 #define _GNU_SOURCE
 #include "../core.h"
+
+#include "../progress/above.h"
+#include "dump.h"
 
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -275,6 +280,24 @@ static void one_task(out *o, weft__loop *L, uint32_t idx)
     backtrace_of(o, r);
 }
 
+int weft__dump_loop(weft__loop *L, int fd, const char *why)
+{
+    out o = {.fd = fd};
+    uint32_t n = 0;
+    for (uint32_t i = 1; i < L->slot_top; i++)
+        n += L->slots[i].state != WEFT__SLOT_FREE;
+    /* Bars drawn on fd step aside for the whole dump. */
+    weft__bars_pause(fd);
+    put(&o, "weft: %s%u task%s on loop %u (thread %ld):\n", why ? why : "",
+        n, n == 1 ? "" : "s", (unsigned)L->tag, (long)gettid());
+    for (uint32_t i = 1; i < L->slot_top && !o.err; i++)
+        if (L->slots[i].state != WEFT__SLOT_FREE)
+            one_task(&o, L, i);
+    flush(&o);
+    weft__bars_resume(fd);
+    return o.err ? o.err : (int)n;
+}
+
 int weft_dump_tasks(int fd)
 {
     weft__loop *L = weft__tls_loop;
@@ -282,15 +305,5 @@ int weft_dump_tasks(int fd)
         return -EPERM;
     if (fd < 0)
         return -EINVAL;
-    out o = {.fd = fd};
-    uint32_t n = 0;
-    for (uint32_t i = 1; i < L->slot_top; i++)
-        n += L->slots[i].state != WEFT__SLOT_FREE;
-    put(&o, "weft: %u task%s on loop %u:\n", n, n == 1 ? "" : "s",
-        (unsigned)L->tag);
-    for (uint32_t i = 1; i < L->slot_top && !o.err; i++)
-        if (L->slots[i].state != WEFT__SLOT_FREE)
-            one_task(&o, L, i);
-    flush(&o);
-    return o.err ? o.err : (int)n;
+    return weft__dump_loop(L, fd, NULL);
 }

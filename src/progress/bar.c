@@ -405,6 +405,18 @@ int weft_bar_close(weft_bar *b)
     return 0;
 }
 
+void weft__bars_pause(int fd)
+{
+    pthread_mutex_lock(&weft__bars_mu);
+    weft__term_clear(fd);
+}
+
+void weft__bars_resume(int fd)
+{
+    weft__term_redraw(fd);
+    pthread_mutex_unlock(&weft__bars_mu);
+}
+
 int weft_bar_write(const char *line)
 {
     if (!line)

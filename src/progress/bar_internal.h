@@ -81,5 +81,9 @@ void weft__term_draw(weft_bar *b, uint64_t now);
 /* Removes b, leaving its final line (b->leave) or erasing it. */
 void weft__term_detach(weft_bar *b, uint64_t now);
 int weft__term_write_above(int fd, const char *text);
+/* Erases fd's block of bars (the cursor stays where its first line was),
+ * and draws it again below what was written meanwhile. */
+void weft__term_clear(int fd);
+void weft__term_redraw(int fd);
 
 #endif

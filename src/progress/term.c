@@ -300,3 +300,23 @@ int weft__term_write_above(int fd, const char *text)
     }
     return flush(fd);
 }
+
+void weft__term_clear(int fd)
+{
+    screen *s = screen_for(fd, false);
+    if (s && s->drawn) {
+        puts_("\r\x1b[J"); /* the block and anything below it */
+        flush(fd);
+    }
+}
+
+void weft__term_redraw(int fd)
+{
+    screen *s = screen_for(fd, false);
+    if (s) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        render(s, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+        flush(fd);
+    }
+}
