@@ -17,6 +17,7 @@
 # `weft bt` says so.
 
 import re
+import struct
 
 import gdb
 import gdb.unwinder
@@ -30,12 +31,60 @@ def _loop():
     try:
         loop = gdb.parse_and_eval("weft__tls_loop")
     except gdb.error as e:
-        raise gdb.GdbError("weft: no weft__tls_loop (%s): is weft built "
-                           "with debug information?" % e)
+        loop = _tls_fallback(e)
     if int(loop) == 0:
         raise gdb.GdbError("weft: no loop runs on this thread (try "
                            "`thread N` for the thread that runs weft_run)")
     return loop
+
+
+def _tls_fallback(err):
+    """weft__tls_loop found without gdb's help.  gdb reads thread-local
+    variables through glibc's libthread_db, which a core read on another
+    machine (or with a mismatched libc) may lack.  The program's own TLS
+    block sits at a fixed distance from the thread pointer, as the static
+    linker laid it out, so weft linked into the program is still found;
+    in a shared libweft only the dynamic linker knew the offset."""
+    sym = gdb.lookup_global_symbol("weft__tls_loop")
+    if sym is None:
+        raise gdb.GdbError("weft: no weft__tls_loop (%s): is weft built "
+                           "with debug information?" % err)
+    path = sym.symtab.objfile.filename
+    if path != gdb.current_progspace().filename:
+        raise gdb.GdbError("weft: cannot read weft__tls_loop in %s (%s): "
+                           "gdb needs libthread_db for a shared library's "
+                           "thread-local variables" % (path, err))
+    where = gdb.execute("info address weft__tls_loop", to_string=True)
+    m = re.search(r"thread-local variable at offset (0x[0-9a-f]+)", where)
+    frame = gdb.newest_frame()
+    arch = frame.architecture().name()
+    if not m or not ("x86-64" in arch or "aarch64" in arch):
+        raise gdb.GdbError("weft: cannot read weft__tls_loop (%s)" % err)
+    off = int(m.group(1), 16)
+    memsz, align = _tls_segment(path)
+    if "x86-64" in arch:  # the block ends at the thread pointer
+        addr = int(frame.read_register("fs_base")) - _up(memsz, align) + off
+    else:  # aarch64: it follows the 16-byte thread control block
+        addr = int(frame.read_register("tpidr")) + _up(16, align) + off
+    return gdb.Value(addr).cast(sym.type.pointer()).dereference()
+
+
+def _up(n, align):
+    return (n + align - 1) // align * align
+
+
+def _tls_segment(path):
+    """(memsz, align) of the PT_TLS program header of ELF64 file path."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        phoff, = struct.unpack_from("<Q", head, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    for at in range(0, phentsize * phnum, phentsize):
+        if struct.unpack_from("<I", table, at)[0] == 7:  # PT_TLS
+            return struct.unpack_from("<QQ", table, at + 40)
+    raise gdb.GdbError("weft: %s has no thread-local storage" % path)
 
 
 def _enum(name):
