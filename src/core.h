@@ -292,6 +292,15 @@ struct weft__loop {
      * room, and most slots never need it. */
     weft__arena waiter_arena;
     uint32_t *waiter_of;
+    /* Who spawned each slot's task, for the task dump and the reports at
+     * close: the spawning task's slot in the low 24 bits (slots are fewer
+     * than 2^24), the low 8 bits of that slot's generation above - freed
+     * slots are reused first, so without it a finished parent's slot
+     * would name the next task spawned - or 0 if spawned outside a task.
+     * Reserved for every slot and committed on first touch, as
+     * waiter_of. */
+    weft__arena parent_arena;
+    uint32_t *parent_of;
 
     /* Timer min-heap by (deadline, timer_seq).  Capacity >= records. */
     weft__arena heap_arena;
@@ -563,6 +572,11 @@ int weft__cancel(weft__loop *L, uint32_t idx);
 int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
                     const weft_spawn_opts *opts, uint32_t *out);
 /* Name for reports: the task's name or "#<idx>". */
+/* ", child of #3" naming the task that spawned slot idx's (with
+ * " (finished)" if that task is gone), or "" if it was spawned outside a
+ * task.  Returns buf. */
+const char *weft__task_parent(weft__loop *L, uint32_t idx, char *buf,
+                              size_t len);
 const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
                              size_t len);
 void weft__report_add(weft__loop *L, const char *fmt, ...)

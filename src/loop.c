@@ -73,6 +73,8 @@ static int loop_new(weft__loop **out)
                                MAX_STARTED * sizeof(weft__timer_ent))) ||
         (rc = weft__arena_init(&L->waiter_arena,
                                MAX_LIVE * sizeof(uint32_t))) ||
+        (rc = weft__arena_init(&L->parent_arena,
+                               MAX_LIVE * sizeof(uint32_t))) ||
         (rc = weft__slotdata_init(L)) ||
         (rc = weft__stacks_new(&L->stacks)) ||
         (rc = weft__backend_open(&L->backend))) {
@@ -84,6 +86,7 @@ static int loop_new(weft__loop **out)
     L->recs = (weft__record *)L->rec_arena.base;
     L->heap = (weft__timer_ent *)L->heap_arena.base;
     L->waiter_of = (uint32_t *)L->waiter_arena.base;
+    L->parent_of = (uint32_t *)L->parent_arena.base;
     L->slot_top = 1; /* slot 0 means "none" */
     L->errno_ptr = &errno;
 #if WEFT_ASAN
@@ -116,6 +119,7 @@ static void loop_free(weft__loop *L)
         weft__stack_reap(L->stacks, &L->dead_stack);
     weft__backend_close(L->backend);
     weft__stacks_free(L->stacks);
+    weft__arena_destroy(&L->parent_arena);
     weft__arena_destroy(&L->waiter_arena);
     weft__arena_destroy(&L->heap_arena);
     weft__arena_destroy(&L->rec_arena);

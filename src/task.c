@@ -73,12 +73,20 @@ int weft__decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip)
 
 /* ---- slots ---- */
 
+/* The running task (if any) spawned slot idx's: noted for the dump. */
+static inline void note_parent(weft__loop *L, uint32_t idx)
+{
+    weft__record *p = L->cur;
+    L->parent_of[idx] = p ? p->idx | L->slots[p->idx].gen << 24 : 0;
+}
+
 uint32_t weft__slot_alloc(weft__loop *L)
 {
     uint32_t idx = L->slot_free;
     if (idx) {
         L->slot_free = L->slots[idx].a.next_free;
         L->m_created++;
+        note_parent(L, idx);
         return idx;
     }
     if (L->slot_top > IDX_MASK ||
@@ -88,6 +96,7 @@ uint32_t weft__slot_alloc(weft__loop *L)
     idx = L->slot_top++;
     L->slots[idx].gen = 1;
     L->m_created++;
+    note_parent(L, idx);
     return idx;
 }
 
@@ -140,11 +149,29 @@ const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
     return buf;
 }
 
+const char *weft__task_parent(weft__loop *L, uint32_t idx, char *buf,
+                              size_t len)
+{
+    uint32_t p = L->parent_of[idx], pidx = p & IDX_MASK;
+    buf[0] = '\0';
+    if (!pidx || pidx >= L->slot_top)
+        return buf;
+    /* Generations compared in 8 bits: 1 in 256 reuses passes for it. */
+    const weft__slot *ps = &L->slots[pidx];
+    bool same = ps->state != WEFT__SLOT_FREE &&
+                (uint8_t)ps->gen == (uint8_t)(p >> 24);
+    snprintf(buf, len, ", child of #%u%s", pidx, same ? "" : " (finished)");
+    return buf;
+}
+
 static void report_failure(weft__loop *L, uint32_t idx, const char *what)
 {
     weft__slot *s = &L->slots[idx];
     const char *msg = weft__msg_peek(L, idx);
-    weft__report_add(L, "weft: task #%u %s: %s%s%s", idx, what,
+    char parent[48];
+    weft__task_parent(L, idx, parent, sizeof parent);
+    weft__report_add(L, "weft: task #%u%s%s %s: %s%s%s", idx, parent,
+                     parent[0] ? "," : "", what,
                      weft_strerror(weft__slot_err(s)), msg ? ": " : "",
                      msg ? msg : "");
 }
@@ -164,18 +191,21 @@ void weft__report_unretrieved(weft__loop *L)
         weft__slot *s = &L->slots[i];
         if (s->state != WEFT__SLOT_DONE || !(s->flags & WEFT__SF_OWNED))
             continue;
+        char parent[48];
+        weft__task_parent(L, i, parent, sizeof parent);
         if (failed(s))
             report_failure(L, i, "failed and was never awaited");
         else if (weft__slot_err(s) == -ECANCELED)
             weft__report_add(L,
-                             "weft: task #%u was cancelled and never awaited "
-                             "(still running when its loop shut down?)",
-                             i);
+                             "weft: task #%u%s%s was cancelled and never "
+                             "awaited (still running when its loop shut "
+                             "down?)",
+                             i, parent, parent[0] ? "," : "");
         else if (s->a.result)
             weft__report_add(L,
-                             "weft: task #%u finished with a result (%p) "
+                             "weft: task #%u%s%s finished with a result (%p) "
                              "that was never awaited",
-                             i, s->a.result);
+                             i, parent, parent[0] ? "," : "", s->a.result);
     }
 }
 

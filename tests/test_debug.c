@@ -185,6 +185,17 @@ static char *dump_to_string(int *n)
     return s;
 }
 
+/* Spawns a sleeper and returns its handle: the sleeper outlives its
+ * parent. */
+static void *spawn_orphan(void *arg)
+{
+    static double d = 30;
+    (void)arg;
+    weft_task *t = NULL;
+    weft_spawn(weft_test_nap, &d, &t);
+    return t;
+}
+
 static void *dump(void *arg)
 {
     (void)arg;
@@ -208,13 +219,26 @@ static void *dump(void *arg)
     REQUIRE(weft_spawn(deep, NULL, &deep_t) == 0);
     REQUIRE(weft_spawn_blocking(block_in_pool, NULL, &job) == 0);
     REQUIRE(weft_spawn(quick, NULL, &done) == 0);
+    weft_task *orphaner, *orphan = NULL;
+    REQUIRE(weft_spawn(spawn_orphan, NULL, &orphaner) == 0);
+    REQUIRE(weft_await(orphaner, (void **)&orphan) == 0 && orphan);
     weft_sleep(0.05); /* all of them settle; 50 ms of waiting */
     REQUIRE(weft_spawn(quick, NULL, &later) == 0); /* not started */
 
     int n = 0;
     char *s = dump_to_string(&n);
-    CHECK_EQ(n, 9);
-    CHECK(strstr(s, "weft: 9 tasks on loop"));
+    CHECK_EQ(n, 10);
+    CHECK(strstr(s, "weft: 10 tasks on loop"));
+    /* Parents: main's children, and one whose parent has finished. */
+    unsigned main_id = 0;
+    const char *m = strstr(s, "'main' (#");
+    CHECK(m && sscanf(m, "'main' (#%u)", &main_id) == 1);
+    char line[64];
+    snprintf(line, sizeof line, "weft_test_nap (test_debug+0x");
+    const char *sl = strstr(s, line);
+    snprintf(line, sizeof line, ", child of #%u: sleeping", main_id);
+    CHECK(sl && strstr(sl, line) && strchr(sl, '\n') > strstr(sl, line));
+    CHECK(strstr(s, " (finished): sleeping")); /* the orphan */
     CHECK(strstr(s, "'main' (#"));
     CHECK(strstr(s, "running (it asked for this dump)"));
     CHECK(strstr(s, "'sleeper' (#"));
@@ -246,6 +270,8 @@ static void *dump(void *arg)
     CHECK_EQ(weft_await(job, NULL), 0);
     weft_task_cancel(sleeper);
     weft_task_cancel(deep_t);
+    weft_task_cancel(orphan);
+    CHECK_EQ(weft_await(orphan, NULL), -ECANCELED);
     CHECK_EQ(weft_await(awaiter, NULL), 0);
     CHECK_EQ(weft_await(locker, NULL), 0);
     /* (the sleeper's handle was the awaiter's to consume) */

@@ -32,7 +32,9 @@ extern "C" {
 
 /*
  * Writes every task of the calling thread's loop to descriptor fd, one
- * paragraph per task: its id, its name (or its function), its state - not
+ * paragraph per task: its id, its name (or its function), the task that
+ * spawned it ("child of #1", "(finished)" once that one is gone), its
+ * state - not
  * started, ready to run, running (the caller), or what it waits for (the
  * wait's own words: which task, descriptor, primitive, how long a sleep
  * has left) and for how long (as of the loop's clock, which advances once

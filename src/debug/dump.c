@@ -234,18 +234,22 @@ static void one_task(out *o, weft__loop *L, uint32_t idx)
     weft_fn f = r ? r->fn : s->state == WEFT__SLOT_PENDING ? L->fns[s->x]
                                                            : NULL;
     fn[0] = '\0';
+    char parent[48];
+    weft__task_parent(L, idx, parent, sizeof parent);
     if (f) {
-        char w[240];
+        char w[200];
         where(w, sizeof w, (uintptr_t)f, false);
-        snprintf(fn, sizeof fn, " %s", w);
+        snprintf(fn, sizeof fn, " %s%s", w, parent);
+    } else {
+        snprintf(fn, sizeof fn, "%s", parent);
     }
     if (s->flags & WEFT__SF_STACKLESS) {
-        put(o, "task %s: a job elsewhere (thread pool or another loop)\n",
-            label);
+        put(o, "task %s%s: a job elsewhere (thread pool or another loop)\n",
+            label, fn);
         return;
     }
     if (s->state == WEFT__SLOT_DONE) {
-        put(o, "task %s: finished (%s), not yet awaited\n", label,
+        put(o, "task %s%s: finished (%s), not yet awaited\n", label, fn,
             weft__slot_err(s) ? weft_strerror(weft__slot_err(s)) : "ok");
         return;
     }
