@@ -50,6 +50,7 @@
 /* Handle types (7 bits). */
 enum {
     WEFT__H_BAR = 1,
+    WEFT__H_GEN = 2,
 };
 
 #define WEFT__H_IDX_BITS 24
