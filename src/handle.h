@@ -51,6 +51,7 @@
 enum {
     WEFT__H_BAR = 1,
     WEFT__H_GEN = 2,
+    WEFT__H_QUEUE = 3,
 };
 
 #define WEFT__H_IDX_BITS 24

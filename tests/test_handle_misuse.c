@@ -1,6 +1,6 @@
 /*
  * test_handle_misuse.c - misusing the handle of an object weft allocates
- * (a generator) is an error code, never a stray read or write.
+ * (a generator, a queue) is an error code, never a stray read or write.
  *
  * Proves, for each kind of object, that:
  * - closing (freeing) it twice is -EINVAL;
@@ -10,7 +10,8 @@
  * - a pointer that never was such an object (a stack variable's address, a
  *   heap block, another kind's handle) is -EINVAL and the memory behind it
  *   is untouched;
- * - a live object's handle used from a thread without a loop is -EPERM.
+ * - a live generator's handle used from a thread without a loop is -EPERM;
+ *   a freed queue's is -EINVAL there too.
  * (Bars, which other threads may update while they are closed, have
  * test_bar_handle.)
  */
@@ -151,6 +152,90 @@ static void *gen_other_thread(void *arg)
     return NULL;
 }
 
+/* ---- queues ---- */
+
+static void queue_refused(weft_queue *q)
+{
+    void *v = I2P(7);
+    CHECK_EQ(weft_queue_put(q, I2P(1)), -EINVAL);
+    CHECK_EQ(weft_queue_try_put(q, I2P(1)), -EINVAL);
+    CHECK_EQ(weft_queue_get(q, &v), -EINVAL);
+    CHECK_EQ(weft_queue_try_get(q, &v), -EINVAL);
+    CHECK(v == I2P(7));
+    CHECK_EQ(weft_queue_size(q), 0);
+    CHECK_EQ(weft_queue_task_done(q), -EINVAL);
+    CHECK_EQ(weft_queue_join(q), -EINVAL);
+    CHECK_EQ(weft_queue_shutdown(q, 1), -EINVAL);
+    CHECK_EQ(weft_queue_free(q), -EINVAL);
+}
+
+static void *queue_freed_twice(void *arg)
+{
+    (void)arg;
+    for (int kind = WEFT_QUEUE_FIFO; kind <= WEFT_QUEUE_LIFO; kind++) {
+        weft_queue *q;
+        REQUIRE(weft_queue_new(kind, 4, NULL, &q) == 0);
+        CHECK_EQ(weft_queue_put(q, I2P(1)), 0);
+        CHECK_EQ(weft_queue_free(q), 0); /* items are the caller's */
+        queue_refused(q);
+    }
+    return NULL;
+}
+
+static void *queue_stale_after_reuse(void *arg)
+{
+    (void)arg;
+    weft_queue *old, *q;
+    void *v = NULL;
+    REQUIRE(weft_queue_new(WEFT_QUEUE_FIFO, 0, NULL, &old) == 0);
+    CHECK_EQ(weft_queue_free(old), 0);
+    REQUIRE(weft_queue_new(WEFT_QUEUE_FIFO, 0, NULL, &q) == 0);
+    CHECK(q != old);
+    CHECK_EQ(weft_queue_put(q, I2P(5)), 0);
+    queue_refused(old);
+    CHECK_EQ(weft_queue_size(q), 1);
+    CHECK_EQ(weft_queue_get(q, &v), 0);
+    CHECK(v == I2P(5));
+    CHECK_EQ(weft_queue_free(q), 0);
+    return NULL;
+}
+
+static void *queue_never(void *arg)
+{
+    (void)arg;
+    fakes f;
+    fakes_make(&f);
+    for (size_t i = 0; i < sizeof f.v / sizeof *f.v; i++)
+        queue_refused(f.v[i]);
+    weft_gen *g;
+    REQUIRE(weft_gen_new(count_to_3, NULL, &g) == 0);
+    queue_refused((weft_queue *)g);
+    CHECK_EQ(weft_gen_close(g), 0);
+    fakes_check_free(&f);
+    return NULL;
+}
+
+/* Outside any loop: new, free and size are callable there. */
+static void *queue_no_loop(void *arg)
+{
+    (void)arg;
+    weft_queue *q;
+    REQUIRE(weft_queue_new(WEFT_QUEUE_LIFO, 0, NULL, &q) == 0);
+    CHECK_EQ(weft_queue_put(q, I2P(1)), -EPERM); /* a live queue: no task */
+    CHECK_EQ(weft_queue_free(q), 0);
+    CHECK_EQ(weft_queue_free(q), -EINVAL);
+    CHECK_EQ(weft_queue_put(q, I2P(1)), -EINVAL);
+    CHECK_EQ(weft_queue_size(q), 0);
+    return NULL;
+}
+
+static void *queue_other_thread(void *arg)
+{
+    (void)arg;
+    on_plain_thread(queue_no_loop, NULL);
+    return NULL;
+}
+
 int main(void)
 {
     check_begin();
@@ -160,5 +245,9 @@ int main(void)
     check_case("gen_stale_after_reuse", gen_stale_after_reuse, NULL, 0);
     check_case("gen_never_a_gen", gen_never, NULL, 0);
     check_case("gen_other_thread", gen_other_thread, NULL, 0);
+    check_case("queue_freed_twice", queue_freed_twice, NULL, 0);
+    check_case("queue_stale_after_reuse", queue_stale_after_reuse, NULL, 0);
+    check_case("queue_never_a_queue", queue_never, NULL, 0);
+    check_case("queue_no_loop", queue_other_thread, NULL, 0);
     return check_end();
 }
