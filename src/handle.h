@@ -52,6 +52,8 @@ enum {
     WEFT__H_BAR = 1,
     WEFT__H_GEN = 2,
     WEFT__H_QUEUE = 3,
+    WEFT__H_GROUP = 4,
+    WEFT__H_TASKSET = 5,
 };
 
 #define WEFT__H_IDX_BITS 24

@@ -1,6 +1,7 @@
 /*
  * test_handle_misuse.c - misusing the handle of an object weft allocates
- * (a generator, a queue) is an error code, never a stray read or write.
+ * (a generator, a queue, a task group, a task set) is an error code, never
+ * a stray read or write.
  *
  * Proves, for each kind of object, that:
  * - closing (freeing) it twice is -EINVAL;
@@ -10,8 +11,8 @@
  * - a pointer that never was such an object (a stack variable's address, a
  *   heap block, another kind's handle) is -EINVAL and the memory behind it
  *   is untouched;
- * - a live generator's handle used from a thread without a loop is -EPERM;
- *   a freed queue's is -EINVAL there too.
+ * - a live generator's or group's handle used from a thread without a
+ *   loop is -EPERM; a freed queue's is -EINVAL there too.
  * (Bars, which other threads may update while they are closed, have
  * test_bar_handle.)
  */
@@ -236,6 +237,179 @@ static void *queue_other_thread(void *arg)
     return NULL;
 }
 
+/* ---- task groups ---- */
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+static void group_refused(weft_group *g)
+{
+    int code = 7;
+    weft_task *t = NULL;
+    CHECK_EQ(weft_group_spawn(g, nothing, NULL, &t), -EINVAL);
+    CHECK(t == NULL);
+    CHECK_EQ(weft_group_wait(g), -EINVAL);
+    CHECK_EQ(weft_group_cancel(g), -EINVAL);
+    CHECK_EQ(weft_group_failures(g), -EINVAL);
+    CHECK_EQ(weft_group_failure(g, 0, &code, NULL, NULL), -EINVAL);
+    CHECK_EQ(code, 7);
+    CHECK_EQ(weft_group_free(g), -EINVAL);
+}
+
+static void *group_freed_twice(void *arg)
+{
+    (void)arg;
+    weft_group *g;
+    REQUIRE(weft_group_new(&g) == 0);
+    CHECK_EQ(weft_group_spawn(g, nothing, NULL, NULL), 0);
+    CHECK_EQ(weft_group_wait(g), 0);
+    CHECK_EQ(weft_group_free(g), 0);
+    group_refused(g);
+    return NULL;
+}
+
+static void *group_stale_after_reuse(void *arg)
+{
+    (void)arg;
+    weft_group *old, *g;
+    REQUIRE(weft_group_new(&old) == 0);
+    CHECK_EQ(weft_group_wait(old), 0);
+    CHECK_EQ(weft_group_free(old), 0);
+    REQUIRE(weft_group_new(&g) == 0);
+    CHECK(g != old);
+    group_refused(old);
+    CHECK_EQ(weft_group_spawn(g, nothing, NULL, NULL), 0);
+    CHECK_EQ(weft_group_wait(g), 0);
+    CHECK_EQ(weft_group_free(g), 0);
+    return NULL;
+}
+
+/* The owner returns without a wait: the group is freed then (and the
+ * owner fails with -EINVAL), its handle stale for everyone. */
+static weft_group *left_open;
+
+static void *leave_group_open(void *arg)
+{
+    (void)arg;
+    REQUIRE(weft_group_new(&left_open) == 0);
+    CHECK_EQ(weft_group_spawn(left_open, nothing, NULL, NULL), 0);
+    return NULL;
+}
+
+static void *group_left_open(void *arg)
+{
+    (void)arg;
+    weft_task *t;
+    REQUIRE(weft_spawn(leave_group_open, NULL, &t) == 0);
+    CHECK_EQ(weft_await(t, NULL), -EINVAL);
+    group_refused(left_open);
+    return NULL;
+}
+
+static void *group_never(void *arg)
+{
+    (void)arg;
+    fakes f;
+    fakes_make(&f);
+    for (size_t i = 0; i < sizeof f.v / sizeof *f.v; i++)
+        group_refused(f.v[i]);
+    weft_queue *q;
+    REQUIRE(weft_queue_new(WEFT_QUEUE_FIFO, 0, NULL, &q) == 0);
+    group_refused((weft_group *)q);
+    CHECK_EQ(weft_queue_free(q), 0);
+    weft_taskset *set;
+    REQUIRE(weft_taskset_new(&set) == 0);
+    group_refused((weft_group *)set);
+    CHECK_EQ(weft_taskset_free(set), 0);
+    fakes_check_free(&f);
+    return NULL;
+}
+
+static void *group_calls_here(void *g)
+{
+    return I2P(weft_group_failures(g) * 1000 + weft_group_free(g));
+}
+
+static void *group_other_thread(void *arg)
+{
+    (void)arg;
+    weft_group *g;
+    REQUIRE(weft_group_new(&g) == 0);
+    CHECK_EQ(P2I(on_plain_thread(group_calls_here, g)), -EPERM * 1000 - EPERM);
+    CHECK_EQ(weft_group_wait(g), 0);
+    CHECK_EQ(weft_group_free(g), 0);
+    CHECK_EQ(P2I(on_plain_thread(group_calls_here, g)),
+             -EINVAL * 1000 - EINVAL);
+    return NULL;
+}
+
+/* ---- task sets ---- */
+
+static void taskset_refused(weft_taskset *set)
+{
+    weft_task *t;
+    REQUIRE(weft_spawn(nothing, NULL, &t) == 0);
+    CHECK_EQ(weft_taskset_add(set, t), -EINVAL);
+    CHECK_EQ(weft_await(t, NULL), 0); /* not consumed by the refusal */
+    weft_task *got = NULL;
+    CHECK_EQ(weft_taskset_next(set, &got), -EINVAL);
+    CHECK(got == NULL);
+    CHECK_EQ(weft_taskset_len(set), -EINVAL);
+    CHECK_EQ(weft_taskset_free(set), -EINVAL);
+}
+
+static void *taskset_freed_twice(void *arg)
+{
+    (void)arg;
+    weft_taskset *set;
+    weft_task *t;
+    REQUIRE(weft_taskset_new(&set) == 0);
+    REQUIRE(weft_spawn(nothing, NULL, &t) == 0);
+    CHECK_EQ(weft_taskset_add(set, t), 0);
+    CHECK_EQ(weft_taskset_free(set), 0);
+    taskset_refused(set);
+    return NULL;
+}
+
+static void *taskset_stale_after_reuse(void *arg)
+{
+    (void)arg;
+    weft_taskset *old, *set;
+    weft_task *t;
+    REQUIRE(weft_taskset_new(&old) == 0);
+    CHECK_EQ(weft_taskset_free(old), 0);
+    REQUIRE(weft_taskset_new(&set) == 0);
+    CHECK(set != old);
+    taskset_refused(old);
+    REQUIRE(weft_spawn(nothing, I2P(3), &t) == 0);
+    CHECK_EQ(weft_taskset_add(set, t), 0);
+    CHECK_EQ(weft_taskset_len(set), 1);
+    CHECK_EQ(weft_taskset_next(set, &t), 1);
+    void *r;
+    CHECK_EQ(weft_await(t, &r), 0);
+    CHECK(r == I2P(3));
+    CHECK_EQ(weft_taskset_free(set), 0);
+    return NULL;
+}
+
+static void *taskset_never(void *arg)
+{
+    (void)arg;
+    fakes f;
+    fakes_make(&f);
+    for (size_t i = 0; i < sizeof f.v / sizeof *f.v; i++)
+        taskset_refused(f.v[i]);
+    weft_group *g;
+    REQUIRE(weft_group_new(&g) == 0);
+    taskset_refused((weft_taskset *)g);
+    CHECK_EQ(weft_group_wait(g), 0);
+    CHECK_EQ(weft_group_free(g), 0);
+    fakes_check_free(&f);
+    return NULL;
+}
+
 int main(void)
 {
     check_begin();
@@ -249,5 +423,13 @@ int main(void)
     check_case("queue_stale_after_reuse", queue_stale_after_reuse, NULL, 0);
     check_case("queue_never_a_queue", queue_never, NULL, 0);
     check_case("queue_no_loop", queue_other_thread, NULL, 0);
+    check_case("group_freed_twice", group_freed_twice, NULL, 0);
+    check_case("group_stale_after_reuse", group_stale_after_reuse, NULL, 0);
+    check_case("group_left_open", group_left_open, NULL, 0);
+    check_case("group_never_a_group", group_never, NULL, 0);
+    check_case("group_other_thread", group_other_thread, NULL, 0);
+    check_case("taskset_freed_twice", taskset_freed_twice, NULL, 0);
+    check_case("taskset_stale_after_reuse", taskset_stale_after_reuse, NULL, 0);
+    check_case("taskset_never_a_set", taskset_never, NULL, 0);
     return check_end();
 }
