@@ -1,7 +1,7 @@
 /*
  * test_handle_misuse.c - misusing the handle of an object weft allocates
- * (a generator, a queue, a task group, a task set) is an error code, never
- * a stray read or write.
+ * (a generator, a queue, a task group, a task set, a stream) is an error
+ * code, never a stray read or write.
  *
  * Proves, for each kind of object, that:
  * - closing (freeing) it twice is -EINVAL;
@@ -10,7 +10,8 @@
  *   leaves untouched;
  * - a pointer that never was such an object (a stack variable's address, a
  *   heap block, another kind's handle) is -EINVAL and the memory behind it
- *   is untouched;
+ *   is untouched (for a stream, a made-up value with bit 63 set may also
+ *   be taken for another loop's handle: -EPERM);
  * - a live generator's or group's handle used from a thread without a
  *   loop is -EPERM; a freed queue's is -EINVAL there too.
  * (Bars, which other threads may update while they are closed, have
@@ -23,6 +24,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* Made-up values: a stack variable's address, a heap block filled with
  * 0xff, small numbers, all ones. */
@@ -410,6 +413,116 @@ static void *taskset_never(void *arg)
     return NULL;
 }
 
+/* ---- streams ---- */
+
+/* rc is -EINVAL, or -EPERM when a made-up value with bit 63 set looks
+ * like another loop's handle (weft_fd handles do not say what they are). */
+static bool einval_or(long rc, bool eperm_too)
+{
+    return rc == -EINVAL || (eperm_too && rc == -EPERM);
+}
+
+static void stream_refused_as(weft_stream *s, bool eperm_too)
+{
+    char buf[4];
+    const char *line = NULL;
+    size_t len = 9;
+    CHECK(einval_or(weft_stream_read(s, buf, sizeof buf), eperm_too));
+    CHECK(einval_or(weft_stream_readexactly(s, buf, sizeof buf, NULL),
+                    eperm_too));
+    CHECK(einval_or(weft_stream_readline(s, &line, &len), eperm_too));
+    CHECK(einval_or(weft_stream_readuntil(s, "\n", 1, &line, &len), eperm_too));
+    CHECK(line == NULL);
+    CHECK(einval_or(weft_stream_buffered(s), eperm_too));
+    CHECK(einval_or(weft_stream_write(s, "x", 1, NULL), eperm_too));
+    CHECK(einval_or(weft_stream_flush(s), eperm_too));
+    CHECK(einval_or(weft_stream_shutdown_write(s), eperm_too));
+    CHECK(einval_or(weft_stream_close(s), eperm_too));
+}
+
+static void stream_refused(weft_stream *s)
+{
+    stream_refused_as(s, false);
+}
+
+/* A stream over one end of a socket pair; *peer: the other end. */
+static weft_stream *stream_pair(int *peer)
+{
+    int sv[2];
+    weft_fd *fd;
+    weft_stream *s;
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    REQUIRE(weft_fd_open(sv[0], &fd) == 0);
+    REQUIRE(weft_stream_open(fd, NULL, &s) == 0);
+    *peer = sv[1];
+    return s;
+}
+
+static void *stream_closed_twice(void *arg)
+{
+    (void)arg;
+    int peer;
+    weft_stream *s = stream_pair(&peer);
+    CHECK_EQ(weft_stream_write(s, "hi", 2, NULL), 0);
+    CHECK_EQ(weft_stream_close(s), 0);
+    stream_refused(s);
+    close(peer);
+    return NULL;
+}
+
+static void *stream_stale_after_reuse(void *arg)
+{
+    (void)arg;
+    int p1, p2;
+    weft_stream *old = stream_pair(&p1);
+    CHECK_EQ(weft_stream_close(old), 0);
+    weft_stream *s = stream_pair(&p2);
+    CHECK(s != old);
+    stream_refused(old);
+    CHECK_EQ(write(p2, "ok\n", 3), 3);
+    const char *line;
+    size_t len;
+    CHECK_EQ(weft_stream_readline(s, &line, &len), 0);
+    CHECK(len == 3 && memcmp(line, "ok\n", 3) == 0);
+    CHECK_EQ(weft_stream_close(s), 0);
+    close(p1);
+    close(p2);
+    return NULL;
+}
+
+static void *stream_never(void *arg)
+{
+    (void)arg;
+    fakes f;
+    fakes_make(&f);
+    /* Pointers and small numbers (bit 63 clear): -EINVAL. */
+    for (size_t i = 0; i < sizeof f.v / sizeof *f.v; i++)
+        stream_refused_as(f.v[i], (uintptr_t)f.v[i] >> 63);
+    weft_queue *q;
+    REQUIRE(weft_queue_new(WEFT_QUEUE_FIFO, 0, NULL, &q) == 0);
+    stream_refused_as((weft_stream *)q, true);
+    CHECK_EQ(weft_queue_free(q), 0);
+    fakes_check_free(&f);
+    return NULL;
+}
+
+/* Outside any loop a made-up value is -EINVAL as well (not -EPERM). */
+static void *stream_never_here(void *arg)
+{
+    (void)arg;
+    int on_stack = 1;
+    return I2P(weft_stream_close((weft_stream *)&on_stack) * 1000 +
+               weft_fd_close((weft_fd *)&on_stack));
+}
+
+static void *stream_never_no_loop(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(P2I(on_plain_thread(stream_never_here, NULL)),
+             -EINVAL * 1000 - EINVAL);
+    return NULL;
+}
+
 int main(void)
 {
     check_begin();
@@ -431,5 +544,9 @@ int main(void)
     check_case("taskset_freed_twice", taskset_freed_twice, NULL, 0);
     check_case("taskset_stale_after_reuse", taskset_stale_after_reuse, NULL, 0);
     check_case("taskset_never_a_set", taskset_never, NULL, 0);
+    check_case("stream_closed_twice", stream_closed_twice, NULL, 0);
+    check_case("stream_stale_after_reuse", stream_stale_after_reuse, NULL, 0);
+    check_case("stream_never_a_stream", stream_never, NULL, 0);
+    check_case("stream_never_no_loop", stream_never_no_loop, NULL, 0);
     return check_end();
 }
