@@ -12,6 +12,10 @@
  * Peers: asyncio async generator 106 ns, Go unbuffered channel 121-173 ns,
  * Tokio 285 ns.
  *
+ * queue: 10,000,000 weft_queue_put + weft_queue_get pairs in one task on a
+ * bounded FIFO queue that never fills or empties (no wait, no switch):
+ * what the calls themselves cost, per pair.  No target, no peer measured.
+ *
  * Usage: bench_sync [scale]   (or WEFT_BENCH_SCALE; default 1)
  */
 #define _GNU_SOURCE
@@ -87,6 +91,31 @@ static void *gen_main(void *arg)
     return NULL;
 }
 
+static void *queue_main(void *arg)
+{
+    double *out = arg;
+    weft_queue *q;
+    int rc = weft_queue_new(WEFT_QUEUE_FIFO, 64, NULL, &q);
+    if (rc)
+        return weft_fail(rc, "weft_queue_new");
+    weft_queue_put(q, (void *)(intptr_t)-1); /* never empty: no wait */
+    long sum = 0;
+    void *v;
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n_items && !rc; i++) {
+        rc = weft_queue_put(q, (void *)(intptr_t)i);
+        if (!rc)
+            rc = weft_queue_get(q, &v);
+        sum += (intptr_t)v;
+    }
+    out[0] = (double)(bench_now_ns() - t0) / (double)n_items;
+    weft_queue_get(q, &v);
+    weft_queue_free(q);
+    if (rc || sum != n_items * (n_items - 1) / 2 - 1 - (n_items - 1))
+        return weft_fail(rc ? rc : -EPROTO, "queue: sum %ld", sum);
+    return NULL;
+}
+
 static int run_lock(void *arg, double *out)
 {
     (void)arg;
@@ -97,6 +126,12 @@ static int run_gen(void *arg, double *out)
 {
     (void)arg;
     return bench_weft_run(gen_main, out);
+}
+
+static int run_queue(void *arg, double *out)
+{
+    (void)arg;
+    return bench_weft_run(queue_main, out);
 }
 
 int main(int argc, char **argv)
@@ -120,6 +155,11 @@ int main(int argc, char **argv)
               "ns/item", "<= 30", n_items == ITEMS ? st.med <= 30 : -1,
               "%ld items; median of %d (%.1f..%.1f); asyncio 106, Go "
               "channel 121-173, Tokio 285",
+              n_items, REPS, st.min, st.max);
+    if (bench_runs(REPS, 1, run_queue, NULL, &st))
+        return 1;
+    bench_row("queue: put + get, no wait", st.med, 1, "ns/pair", "-", -1,
+              "%ld pairs; median of %d (%.1f..%.1f)",
               n_items, REPS, st.min, st.max);
     return 0;
 }

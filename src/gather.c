@@ -29,17 +29,19 @@ typedef struct gather_state {
     bool cancelled_rest;
     uint32_t done_before; /* children already done when claimed */
     weft_bar *bar;      /* ticked per finished child, may be NULL */
+    weft__bar *own;     /* bar, if the gather made it (never given out) */
     uint32_t idx[];     /* children in submission order */
 } gather_state;
 
-/* One finished task on the gather's bar: inline when the bar is this
- * loop's own (created in one of its tasks), else the public call. */
-static void tick(weft__loop *L, weft_bar *bar)
+/* One finished task on the gather's bar: inline when the gather made the
+ * bar in this loop, else the public call (the caller's bar may be closed
+ * meanwhile, by another task or thread: the call checks its handle). */
+static void tick(weft__loop *L, gather_state *st)
 {
-    if (bar->loop == L)
-        weft__bar_tick_owner(bar);
+    if (st->own && st->own->loop == L)
+        weft__bar_tick_owner(st->own);
     else
-        weft_bar_update(bar, 1);
+        weft_bar_update(st->bar, 1);
 }
 
 static bool failed(int err)
@@ -53,7 +55,7 @@ static void gather_on_done(weft__loop *L, weft__joinset *js, uint32_t child)
 {
     gather_state *st = (gather_state *)js; /* remaining already counted */
     if (st->bar && !js->progress) /* else ticked already, inline */
-        tick(L, st->bar);
+        tick(L, st);
     int err = weft__slot_err(&L->slots[child]);
     if (!(st->flags & WEFT_GATHER_RETURN_ERRORS) && failed(err) &&
         !st->first_err) {
@@ -148,8 +150,8 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
     unsigned flags = st->flags;
     if (st->bar && st->done_before)
         weft_bar_update(st->bar, st->done_before);
-    if (st->bar && st->bar->loop == L)
-        st->js.progress = &st->bar->n_owner; /* ticked inline */
+    if (st->own && st->own->loop == L)
+        st->js.progress = &st->own->n_owner; /* ticked inline */
     st->js.notify_each = st->bar && !st->js.progress;
     while (st->js.remaining) {
         if (!st->cancelled_rest &&
@@ -260,6 +262,8 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
         weft__free(st);
         return rc;
     }
+    if (o && o->desc)
+        st->own = weft__bar_own(st->bar);
     rc = gather_run(L, self, st, results, errors, o ? o->messages : NULL);
     close_bar(o, st->bar);
     weft__free(st);

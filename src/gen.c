@@ -9,18 +9,28 @@
  * by the first next, and its end reaches the consumer the way an awaited
  * task's end reaches its awaiter (the consumer is registered as its
  * waiter).  Closing cancels the producer, lets it clean up and joins it.
+ *
+ * Callers hold handles (handle.h), owned by the generator's loop: a call
+ * checks the handle and the loop before it reads the generator, so a
+ * closed or made-up handle is -EINVAL and another loop's -EPERM.  Closing
+ * revokes the handle first: the join that follows suspends, and a second
+ * close or a next meanwhile finds the handle stale.
  */
 #define _GNU_SOURCE
 #include "core.h"
 
 #include "alloc.h"
+#include "handle.h"
 #include "handoff.h"
 
 #include <errno.h>
 #include <stdio.h>
 
-struct weft_gen {
+typedef struct weft__gen weft__gen;
+
+struct weft__gen {
     weft__link link; /* in the loop's live generators (gen_service) */
+    weft_gen *handle; /* what the caller holds */
     weft__loop *L;
     weft_fn fn;
     void *arg;
@@ -52,7 +62,7 @@ typedef struct gen_service {
  * ready queue. */
 static bool gen_targets(weft__loop *L, weft__record *r, weft__walk *w)
 {
-    weft_gen *g = r->wait_obj;
+    weft__gen *g = r->wait_obj;
     if (g->consumer == r->idx)
         weft__walk_visit(L, w, g->producer);
     return true;
@@ -63,7 +73,7 @@ static bool gen_targets(weft__loop *L, weft__record *r, weft__walk *w)
  * business. */
 static void gen_task_done(weft__loop *L, weft__record *r, uint32_t idx)
 {
-    weft_gen *g = r->wait_obj;
+    weft__gen *g = r->wait_obj;
     if (g->consumer == r->idx && g->producer == idx)
         weft__ready(L, r, 0);
 }
@@ -72,7 +82,7 @@ static void gen_describe(weft__loop *L, weft__record *r, char *buf,
                          size_t len)
 {
     (void)L;
-    weft_gen *g = r->wait_obj;
+    weft__gen *g = r->wait_obj;
     snprintf(buf, len, "%s",
              g && g->consumer == r->idx
                  ? "waiting for a generator's next value"
@@ -89,7 +99,7 @@ static const weft__wait_kind gen_wait = {
 
 static void *gen_body(void *arg)
 {
-    weft_gen *g = arg;
+    weft__gen *g = arg;
     weft__loop *L = weft__tls_loop;
     weft__record *self = L->cur;
     self->role = g;
@@ -129,19 +139,23 @@ int weft_gen_new(weft_fn fn, void *arg, weft_gen **out)
     if (!L || !L->cur)
         return -EPERM;
     gen_service *gs = gen_service_get(L);
-    weft_gen *g = gs ? weft__calloc(1, sizeof *g) : NULL;
+    weft__gen *g = gs ? weft__calloc(1, sizeof *g) : NULL;
     if (!g)
         return -ENOMEM;
+    if (weft__handle_new(WEFT__H_GEN, g, L, (void **)&g->handle)) {
+        weft__free(g);
+        return -ENOMEM;
+    }
     g->L = L;
     g->fn = fn;
     g->arg = arg;
     weft__list_push(&gs->gens, &g->link);
-    *out = g;
+    *out = g->handle;
     return 0;
 }
 
 /* Spawns the producer without queueing it: next hands off to it. */
-static int start_producer(weft__loop *L, weft__record *self, weft_gen *g,
+static int start_producer(weft__loop *L, weft__record *self, weft__gen *g,
                           weft__record **pf)
 {
     uint32_t idx;
@@ -161,7 +175,7 @@ static int start_producer(weft__loop *L, weft__record *self, weft_gen *g,
  * cancelled): the generator is exhausted. */
 static __attribute__((noinline)) int next_end(weft__loop *L,
                                                weft__record *self,
-                                               weft_gen *g)
+                                               weft__gen *g)
 {
     g->done = true;
     int rc = weft__collect(L, g->producer, NULL, true);
@@ -177,7 +191,7 @@ enum { CONSUMER, PRODUCER };
 /* The consumer's side once the producer handed back: the value it left,
  * or the end of the generator. */
 static inline int next_result(weft__loop *L, weft__record *self,
-                              weft_gen *g, void **value)
+                              weft__gen *g, void **value)
 {
     g->busy = false;
     g->consumer = 0;
@@ -199,7 +213,7 @@ static inline int next_result(weft__loop *L, weft__record *self,
  * caller's code is mispredicted, not two returns per switch.
  */
 static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
-                                          weft__record *to, weft_gen *g,
+                                          weft__record *to, weft__gen *g,
                                           int role, void **value)
 {
     self->wait = WEFT__WAIT_BLOCKED;
@@ -221,7 +235,7 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
  * it) is not handed to: the consumer waits for its yield or its end. */
 static __attribute__((noinline, cold)) int
 next_scoped(weft__loop *L, weft__record *self, weft__record *pf,
-            weft_gen *g, void **value)
+            weft__gen *g, void **value)
 {
     self->wait_deadline = WEFT__NO_DEADLINE;
     uint64_t d = weft__scope_deadline(self);
@@ -248,7 +262,7 @@ next_scoped(weft__loop *L, weft__record *self, weft__record *pf,
  * task is cancelled or inside a scope that alerts (a constant: the fast
  * copy has neither the check nor the scoped hand-off). */
 static inline __attribute__((always_inline)) int
-next_body(weft__loop *L, weft__record *self, weft_gen *g, void **value,
+next_body(weft__loop *L, weft__record *self, weft__gen *g, void **value,
           bool slow)
 {
     if (slow)
@@ -277,18 +291,20 @@ next_body(weft__loop *L, weft__record *self, weft_gen *g, void **value,
 
 static __attribute__((noinline, cold)) int next_slow(weft__loop *L,
                                                weft__record *self,
-                                               weft_gen *g, void **value)
+                                               weft__gen *g, void **value)
 {
     return next_body(L, self, g, value, true);
 }
 
-static inline int gen_next(weft_gen *g, void **value)
+static inline int gen_next(weft_gen *h, void **value)
 {
     weft__loop *L = weft__tls_loop;
     weft__record *self = L ? L->cur : NULL;
-    if (!g || !value)
-        return -EINVAL;
-    if (!self || g->L != L)
+    weft__gen *g;
+    int rc = weft__handle_owned(h, WEFT__H_GEN, L, (void **)&g);
+    if (rc || !value)
+        return rc ? rc : -EINVAL;
+    if (!self)
         return -EPERM;
     if (g->busy)
         return -EBUSY;
@@ -301,7 +317,7 @@ static inline int gen_next(weft_gen *g, void **value)
 /* The body of weft_gen_yield once the caller is known to be a producer;
  * `slow` as for next_body. */
 static inline __attribute__((always_inline)) int
-yield_body(weft__loop *L, weft__record *self, weft_gen *g, void *value,
+yield_body(weft__loop *L, weft__record *self, weft__gen *g, void *value,
            bool slow)
 {
     if (slow)
@@ -319,7 +335,7 @@ yield_body(weft__loop *L, weft__record *self, weft_gen *g, void *value,
 
 static __attribute__((noinline, cold)) int yield_slow(weft__loop *L,
                                                 weft__record *self,
-                                                weft_gen *g, void *value)
+                                                weft__gen *g, void *value)
 {
     return yield_body(L, self, g, value, true);
 }
@@ -330,7 +346,7 @@ static inline int gen_yield(void *value)
     weft__record *self = L ? L->cur : NULL;
     if (!self)
         return -EPERM;
-    weft_gen *g = self->role;
+    weft__gen *g = self->role;
     if (!g)
         return -EINVAL; /* not a generator's producer */
     if (__builtin_expect(self->alerts, 0))
@@ -356,9 +372,9 @@ int weft__gen_call(void *a, void *b, int role)
     return gen_yield(a);
 }
 #else
-int weft_gen_next(weft_gen *g, void **value)
+int weft_gen_next(weft_gen *h, void **value)
 {
-    return gen_next(g, value);
+    return gen_next(h, value);
 }
 
 int weft_gen_yield(void *value)
@@ -369,7 +385,7 @@ int weft_gen_yield(void *value)
 
 /* A producer suspended in weft_gen_yield is woken with -ECANCELED even
  * inside a shielded scope: its value can never be taken. */
-static void wake_yielder(weft__loop *L, weft_gen *g)
+static void wake_yielder(weft__loop *L, weft__gen *g)
 {
     weft__record *pf = g->pf;
     if (pf && pf->wait == WEFT__WAIT_BLOCKED && pf->kind == &gen_wait &&
@@ -380,22 +396,25 @@ static void wake_yielder(weft__loop *L, weft_gen *g)
 static void gens_shutdown(weft__loop *L, weft__service *sv)
 {
     for (weft__link *n = ((gen_service *)sv)->gens.head; n; n = n->next) {
-        weft_gen *g = weft__container_of(n, weft_gen, link);
+        weft__gen *g = weft__container_of(n, weft__gen, link);
         if (!g->busy)
             wake_yielder(L, g);
     }
 }
 
-int weft_gen_close(weft_gen *g)
+int weft_gen_close(weft_gen *h)
 {
     weft__loop *L = weft__tls_loop;
     weft__record *self = L ? L->cur : NULL;
-    if (!g)
-        return -EINVAL;
-    if (!self || g->L != L)
+    weft__gen *g;
+    int rc = weft__handle_owned(h, WEFT__H_GEN, L, (void **)&g);
+    if (rc)
+        return rc;
+    if (!self)
         return -EPERM;
     if (g->busy)
         return -EBUSY;
+    weft__handle_revoke(h, WEFT__H_GEN); /* before the join suspends */
     g->closing = true;
     if (g->producer) {
         uint32_t p = g->producer;
@@ -410,6 +429,7 @@ int weft_gen_close(weft_gen *g)
     weft__list_remove(
         &((gen_service *)weft__service_find(L, &gen_service_ops))->gens,
         &g->link);
+    weft__handle_release(h);
     weft__free(g);
     return 0;
 }
@@ -421,15 +441,20 @@ static void gens_close(weft__loop *L, weft__service *sv)
      * go with the loop. */
     gen_service *gs = (gen_service *)sv;
     weft__link *n;
-    while ((n = weft__list_pop(&gs->gens)))
-        weft__free(weft__container_of(n, weft_gen, link));
+    while ((n = weft__list_pop(&gs->gens))) {
+        weft__gen *g = weft__container_of(n, weft__gen, link);
+        weft__handle_free(g->handle, WEFT__H_GEN);
+        weft__free(g);
+    }
     weft__free(gs);
 }
 
-int weft_gen_set_bar(weft_gen *g, weft_bar *bar)
+int weft_gen_set_bar(weft_gen *h, weft_bar *bar)
 {
-    if (!g)
-        return -EINVAL;
-    g->bar = bar;
+    weft__gen *g;
+    int rc = weft__handle_owned(h, WEFT__H_GEN, weft__tls_loop, (void **)&g);
+    if (rc)
+        return rc;
+    g->bar = bar; /* the caller's handle: checked by each update */
     return 0;
 }

@@ -24,16 +24,20 @@
  * If the owner returns without waiting, the core cancels and joins the
  * children (weft__task_left_open) and calls group_abandon, which reports
  * the failures and frees the group.
+ *
+ * Callers hold handles (handle.h) owned by the group's loop: a freed or
+ * made-up handle is -EINVAL, another loop's -EPERM, and the group is not
+ * read before the handle is found live and of this loop.
  */
 #define _GNU_SOURCE
 #include "core.h"
 
 #include "alloc.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define GROUP_MAGIC 0x67727570u /* "grup" */
 #define MSG_MAX 4096
 
 typedef struct failure {
@@ -42,9 +46,11 @@ typedef struct failure {
     char *msg; /* owned, may be NULL */
 } failure;
 
-struct weft_group {
+typedef struct weft__group weft__group;
+
+struct weft__group {
     weft__joinset js; /* first: the loop's set table points at it */
-    uint32_t magic;
+    weft_group *handle; /* what the caller holds */
     bool waited;
     bool failed;     /* a child failed: the group is (being) cancelled */
     bool pending;    /* in the service's list, to cancel at the next turn */
@@ -63,21 +69,23 @@ typedef struct group_service {
     weft__list pending; /* groups to cancel at the next turn */
 } group_service;
 
-static bool valid(const weft_group *g)
+/* The group behind h: 0, or -EINVAL (not a live group's handle) or
+ * -EPERM (another loop's group, or no loop here). */
+static int lookup(const weft_group *h, weft__group **g)
 {
-    return g && g->magic == GROUP_MAGIC;
+    return weft__handle_owned(h, WEFT__H_GROUP, weft__tls_loop, (void **)g);
 }
 
 /* kids[] may hold 0 where a spawn failed (a position is reserved before
  * the spawn: an eager child may spawn into the group meanwhile). */
-static void cancel_kids(weft__loop *L, weft_group *g)
+static void cancel_kids(weft__loop *L, weft__group *g)
 {
     for (uint32_t i = 0; i < g->nkids; i++)
         if (g->kids[i] && L->slots[g->kids[i]].state != WEFT__SLOT_DONE)
             weft__cancel(L, g->kids[i]);
 }
 
-static void unpend(weft_group *g)
+static void unpend(weft__group *g)
 {
     if (g->pending) {
         weft__list_remove(&g->svc->pending, &g->pend);
@@ -86,7 +94,7 @@ static void unpend(weft_group *g)
 }
 
 /* Cancels the group: its scope, then the children still running. */
-static void cancel_now(weft__loop *L, weft_group *g)
+static void cancel_now(weft__loop *L, weft__group *g)
 {
     unpend(g);
     weft__scope_cancel(g->scope);
@@ -98,7 +106,7 @@ static void groups_turn(weft__loop *L, weft__service *sv)
     group_service *gs = (group_service *)sv;
     weft__link *n;
     while ((n = gs->pending.head))
-        cancel_now(L, weft__container_of(n, weft_group, pend));
+        cancel_now(L, weft__container_of(n, weft__group, pend));
 }
 
 static void groups_close(weft__loop *L, weft__service *sv)
@@ -120,7 +128,7 @@ static group_service *service_get(weft__loop *L)
 
 /* Keeps a failure; without memory for it, it is reported on stderr now
  * rather than lost. */
-static void keep_failure(weft__loop *L, weft_group *g, uint32_t idx, int err)
+static void keep_failure(weft__loop *L, weft__group *g, uint32_t idx, int err)
 {
     const char *msg = weft__msg_peek(L, idx);
     if (g->nfails == g->fails_cap) {
@@ -146,7 +154,7 @@ static void keep_failure(weft__loop *L, weft_group *g, uint32_t idx, int err)
 
 /* Child idx finished: a failure is kept, and the first one cancels the
  * group. */
-static void child_done(weft__loop *L, weft_group *g, uint32_t idx)
+static void child_done(weft__loop *L, weft__group *g, uint32_t idx)
 {
     int err = weft__slot_err(&L->slots[idx]);
     if (!err || err == -ECANCELED)
@@ -162,20 +170,20 @@ static void child_done(weft__loop *L, weft_group *g, uint32_t idx)
 
 static void group_on_done(weft__loop *L, weft__joinset *js, uint32_t child)
 {
-    child_done(L, (weft_group *)js, child);
+    child_done(L, (weft__group *)js, child);
     if (js->remaining == 0)
         weft__join_wake(L, js);
 }
 
 static void group_targets(weft__loop *L, weft__joinset *js, weft__walk *w)
 {
-    weft_group *g = (weft_group *)js;
+    weft__group *g = (weft__group *)js;
     for (uint32_t i = 0; i < g->nkids; i++)
         weft__walk_visit(L, w, g->kids[i]); /* skips 0 */
 }
 
 /* Frees the group and the finished children's slots. */
-static void release(weft__loop *L, weft_group *g)
+static void release(weft__loop *L, weft__group *g)
 {
     unpend(g);
     for (uint32_t i = 0; i < g->nkids; i++)
@@ -185,13 +193,13 @@ static void release(weft__loop *L, weft_group *g)
         weft__free(g->fails[i].msg);
     weft__free(g->fails);
     weft__free(g->kids);
-    g->magic = 0;
+    weft__handle_free(g->handle, WEFT__H_GROUP);
     weft__free(g);
 }
 
 static void group_abandon(weft__loop *L, weft__joinset *js)
 {
-    weft_group *g = (weft_group *)js;
+    weft__group *g = (weft__group *)js;
     char label[64];
     for (uint32_t i = 0; i < g->nfails; i++) {
         failure *f = &g->fails[i];
@@ -214,12 +222,17 @@ int weft_group_new(weft_group **out)
     if (!self)
         return -EPERM;
     group_service *gs = service_get(L);
-    weft_group *g = gs ? weft__calloc(1, sizeof *g) : NULL;
+    weft__group *g = gs ? weft__calloc(1, sizeof *g) : NULL;
     if (!g)
         return -ENOMEM;
+    if (weft__handle_new(WEFT__H_GROUP, g, L, (void **)&g->handle)) {
+        weft__free(g);
+        return -ENOMEM;
+    }
     g->svc = gs;
     int rc = weft__scope_open(L, self, WEFT__NO_DEADLINE, &g->scope);
     if (rc) {
+        weft__handle_free(g->handle, WEFT__H_GROUP);
         weft__free(g);
         return rc;
     }
@@ -228,23 +241,27 @@ int weft_group_new(weft_group **out)
     g->js.abandon = group_abandon;
     if ((rc = weft__join_open(L, &g->js))) {
         weft_scope_close(g->scope);
+        weft__handle_free(g->handle, WEFT__H_GROUP);
         weft__free(g);
         return rc;
     }
     g->js.depth = (uint8_t)(self->nscopes - 1); /* see the file's comment */
-    g->magic = GROUP_MAGIC;
     g->L = L;
-    *out = g;
+    *out = g->handle;
     return 0;
 }
 
-int weft_group_spawn_ex(weft_group *g, weft_fn fn, void *arg,
+int weft_group_spawn_ex(weft_group *h, weft_fn fn, void *arg,
                         const weft_spawn_opts *opts, weft_task **task)
 {
     weft__loop *L = weft__tls_loop;
-    if (!valid(g) || !fn || g->waited)
+    weft__group *g;
+    int rc = lookup(h, &g);
+    if (rc)
+        return rc;
+    if (!fn || g->waited)
         return -EINVAL;
-    if (!L || L != g->L || !L->cur)
+    if (!L->cur)
         return -EPERM;
     if (g->nkids == g->cap) {
         uint32_t cap = g->cap ? g->cap * 2 : 16;
@@ -270,7 +287,7 @@ int weft_group_spawn_ex(weft_group *g, weft_fn fn, void *arg,
     uint32_t pos = g->nkids++;
     g->kids[pos] = 0;
     uint32_t idx;
-    int rc = weft__spawn_idx(L, fn, arg, opts, &idx);
+    rc = weft__spawn_idx(L, fn, arg, opts, &idx);
     if (rc)
         return rc;
     weft__slot *s = &L->slots[idx];
@@ -289,15 +306,19 @@ int weft_group_spawn_ex(weft_group *g, weft_fn fn, void *arg,
     return 0;
 }
 
-int weft_group_spawn(weft_group *g, weft_fn fn, void *arg, weft_task **task)
+int weft_group_spawn(weft_group *h, weft_fn fn, void *arg, weft_task **task)
 {
-    return weft_group_spawn_ex(g, fn, arg, NULL, task);
+    return weft_group_spawn_ex(h, fn, arg, NULL, task);
 }
 
-int weft_group_wait(weft_group *g)
+int weft_group_wait(weft_group *h)
 {
     weft__loop *L = weft__tls_loop;
-    if (!valid(g) || g->waited)
+    weft__group *g;
+    int rc = lookup(h, &g);
+    if (rc)
+        return rc;
+    if (g->waited)
         return -EINVAL;
     weft__record *self = L ? L->cur : NULL;
     if (!self || g->js.owner != self)
@@ -324,29 +345,37 @@ int weft_group_wait(weft_group *g)
     return weft__check(L, self);
 }
 
-int weft_group_cancel(weft_group *g)
+int weft_group_cancel(weft_group *h)
 {
     weft__loop *L = weft__tls_loop;
-    if (!valid(g) || g->waited)
+    weft__group *g;
+    int rc = lookup(h, &g);
+    if (rc)
+        return rc;
+    if (g->waited)
         return -EINVAL;
-    if (!L || L != g->L || !L->cur)
+    if (!L->cur)
         return -EPERM;
     cancel_now(L, g);
     return 0;
 }
 
-int weft_group_failures(const weft_group *g)
+int weft_group_failures(const weft_group *h)
 {
-    if (!valid(g))
-        return -EINVAL;
+    weft__group *g;
+    int rc = lookup(h, &g);
+    if (rc)
+        return rc;
     return (int)g->nfails;
 }
 
-int weft_group_failure(const weft_group *g, size_t i, int *code,
+int weft_group_failure(const weft_group *h, size_t i, int *code,
                        const char **msg, weft_task **task)
 {
-    if (!valid(g))
-        return -EINVAL;
+    weft__group *g;
+    int rc = lookup(h, &g);
+    if (rc)
+        return rc;
     if (i >= g->nfails)
         return -ERANGE;
     const failure *f = &g->fails[i];
@@ -359,10 +388,12 @@ int weft_group_failure(const weft_group *g, size_t i, int *code,
     return 0;
 }
 
-int weft_group_free(weft_group *g)
+int weft_group_free(weft_group *h)
 {
-    if (!valid(g))
-        return -EINVAL;
+    weft__group *g;
+    int rc = lookup(h, &g);
+    if (rc)
+        return rc;
     if (!g->waited)
         return -EBUSY;
     release(g->L, g);

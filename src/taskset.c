@@ -9,20 +9,25 @@
  * never needs memory.  The running members are not listed anywhere: the
  * rare walks that need them (cancellation, cycle checks) find them by their
  * waiter_of, which holds the set's id.
+ *
+ * Callers hold handles (handle.h) owned by the set's loop: a freed or
+ * made-up handle is -EINVAL, another loop's -EPERM, and the set is not
+ * read before the handle is found live and of this loop.
  */
 #define _GNU_SOURCE
 #include "core.h"
 
 #include "alloc.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define SET_MAGIC 0x74736574u /* "tset" */
+typedef struct weft__taskset weft__taskset;
 
-struct weft_taskset {
+struct weft__taskset {
     weft__joinset js; /* first */
-    uint32_t magic;
+    weft_taskset *handle; /* what the caller holds */
     weft__loop *L;
     uint32_t members;    /* added and not taken: running + ring */
     uint32_t *ring;      /* finished, not taken: slot indices */
@@ -30,14 +35,16 @@ struct weft_taskset {
     uint32_t head, tail; /* free-running */
 };
 
-static bool valid(const weft_taskset *t)
+/* The set behind h: 0, or -EINVAL (not a live set's handle) or -EPERM
+ * (another loop's set, or no loop here). */
+static int lookup(const weft_taskset *h, weft__taskset **t)
 {
-    return t && t->magic == SET_MAGIC;
+    return weft__handle_owned(h, WEFT__H_TASKSET, weft__tls_loop, (void **)t);
 }
 
 static void set_on_done(weft__loop *L, weft__joinset *js, uint32_t child)
 {
-    weft_taskset *t = (weft_taskset *)js;
+    weft__taskset *t = (weft__taskset *)js;
     t->ring[t->tail++ & (t->cap - 1)] = child;
     weft__join_wake(L, js);
 }
@@ -53,7 +60,7 @@ static void set_targets(weft__loop *L, weft__joinset *js, weft__walk *w)
 }
 
 /* Drops the finished members not taken: failures are reported. */
-static void drop_finished(weft__loop *L, weft_taskset *t)
+static void drop_finished(weft__loop *L, weft__taskset *t)
 {
     char label[64];
     while (t->head != t->tail) {
@@ -72,17 +79,17 @@ static void drop_finished(weft__loop *L, weft_taskset *t)
     }
 }
 
-static void release(weft__loop *L, weft_taskset *t)
+static void release(weft__loop *L, weft__taskset *t)
 {
     drop_finished(L, t);
     weft__free(t->ring);
-    t->magic = 0;
+    weft__handle_free(t->handle, WEFT__H_TASKSET);
     weft__free(t);
 }
 
 static void set_abandon(weft__loop *L, weft__joinset *js)
 {
-    release(L, (weft_taskset *)js);
+    release(L, (weft__taskset *)js);
 }
 
 int weft_taskset_new(weft_taskset **out)
@@ -92,9 +99,13 @@ int weft_taskset_new(weft_taskset **out)
         return -EINVAL;
     if (!L || !L->cur)
         return -EPERM;
-    weft_taskset *t = weft__calloc(1, sizeof *t);
+    weft__taskset *t = weft__calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
+    if (weft__handle_new(WEFT__H_TASKSET, t, L, (void **)&t->handle)) {
+        weft__free(t);
+        return -ENOMEM;
+    }
     t->js.notify_each = true;
     t->js.interruptible = true;
     t->js.on_done = set_on_done;
@@ -102,17 +113,17 @@ int weft_taskset_new(weft_taskset **out)
     t->js.abandon = set_abandon;
     int rc = weft__join_open(L, &t->js);
     if (rc) {
+        weft__handle_free(t->handle, WEFT__H_TASKSET);
         weft__free(t);
         return rc;
     }
-    t->magic = SET_MAGIC;
     t->L = L;
-    *out = t;
+    *out = t->handle;
     return 0;
 }
 
 /* Room in the ring for one more member. */
-static int reserve(weft_taskset *t)
+static int reserve(weft__taskset *t)
 {
     if (t->members < t->cap)
         return 0;
@@ -131,22 +142,24 @@ static int reserve(weft_taskset *t)
     return 0;
 }
 
-/* The owner's checks: 0, or -EINVAL / -EPERM. */
-static int owner_check(weft_taskset *t, weft__loop **Lp)
+/* The owner's checks: 0 and *tp, or -EINVAL / -EPERM. */
+static int owner_check(weft_taskset *h, weft__taskset **tp, weft__loop **Lp)
 {
     weft__loop *L = weft__tls_loop;
-    if (!valid(t))
-        return -EINVAL;
-    if (!L || L != t->L || L->cur != t->js.owner)
+    int rc = lookup(h, tp);
+    if (rc)
+        return rc;
+    if (L->cur != (*tp)->js.owner)
         return -EPERM;
     *Lp = L;
     return 0;
 }
 
-int weft_taskset_add(weft_taskset *t, weft_task *task)
+int weft_taskset_add(weft_taskset *h, weft_task *task)
 {
     weft__loop *L;
-    int rc = owner_check(t, &L);
+    weft__taskset *t;
+    int rc = owner_check(h, &t, &L);
     if (rc)
         return rc;
     weft__loop *L2;
@@ -168,12 +181,13 @@ int weft_taskset_add(weft_taskset *t, weft_task *task)
     return 0;
 }
 
-int weft_taskset_next(weft_taskset *t, weft_task **task)
+int weft_taskset_next(weft_taskset *h, weft_task **task)
 {
     weft__loop *L;
+    weft__taskset *t;
     if (!task)
         return -EINVAL;
-    int rc = owner_check(t, &L);
+    int rc = owner_check(h, &t, &L);
     if (rc)
         return rc;
     weft__record *self = L->cur;
@@ -193,17 +207,20 @@ int weft_taskset_next(weft_taskset *t, weft_task **task)
     return 1;
 }
 
-int weft_taskset_len(const weft_taskset *t)
+int weft_taskset_len(const weft_taskset *h)
 {
-    if (!valid(t))
-        return -EINVAL;
+    weft__taskset *t;
+    int rc = lookup(h, &t);
+    if (rc)
+        return rc;
     return (int)t->members;
 }
 
-int weft_taskset_free(weft_taskset *t)
+int weft_taskset_free(weft_taskset *h)
 {
     weft__loop *L;
-    int rc = owner_check(t, &L);
+    weft__taskset *t;
+    int rc = owner_check(h, &t, &L);
     if (rc)
         return rc;
     weft__join_drain(L, &t->js);

@@ -25,11 +25,15 @@
  * wake source for deadlock detection); outside any loop, a bar redraws
  * itself from weft_bar_update when a redraw is due.
  *
- * Thread safety: weft_bar_update may be called from any thread (pool jobs
- * included) at any time.  weft_bar_set_desc, weft_bar_set_postfix,
- * weft_bar_write and weft_bar_printf may be called from any thread.
- * weft_bar_new and weft_bar_close: from any thread, but a bar must not be
- * used by anyone once weft_bar_close was called on it.
+ * Thread safety: every call may be made from any thread (pool jobs
+ * included) at any time, also while another thread closes the bar.
+ *
+ * Handles: a weft_bar * is a checked handle, not a pointer.  Once a bar is
+ * closed - also while the close is in progress on another thread - its
+ * handle is stale, and so is anything that never was a bar's handle: the
+ * calls return -EINVAL (weft_bar_update does nothing, weft_bar_count
+ * returns 0), in every build; they never touch freed memory.  An update
+ * that races a close is either counted in the final line or not at all.
  */
 #ifndef WEFT_BAR_H
 #define WEFT_BAR_H
@@ -64,13 +68,14 @@ int weft_bar_new(const weft_bar_opts *opts, weft_bar **bar);
 
 /* Adds n to the count.  A plain add on the bar's own thread, a relaxed
  * atomic add from others; no clock read, no lock, no system call unless a
- * redraw is due outside a loop.  NULL bar: nothing. */
+ * redraw is due outside a loop.  NULL, closed or unknown bar: nothing. */
 void weft_bar_update(weft_bar *bar, unsigned long long n);
 
-/* The count so far. */
+/* The count so far; 0 for a NULL, closed or unknown bar. */
 unsigned long long weft_bar_count(const weft_bar *bar);
 
-/* Replace the description / postfix (copied).  Errors: -EINVAL, -ENOMEM. */
+/* Replace the description / postfix (copied).
+ * Errors: -EINVAL (NULL, closed or unknown bar), -ENOMEM. */
 int weft_bar_set_desc(weft_bar *bar, const char *desc);
 int weft_bar_set_postfix(weft_bar *bar, const char *postfix);
 
@@ -78,15 +83,17 @@ int weft_bar_set_postfix(weft_bar *bar, const char *postfix);
  * known as it goes - bytes of downloads whose lengths arrive one by one;
  * <= 0: unknown.  Shown at the next redraw.  Not on a terminal (a line per
  * tenth), a tenth already printed is not printed again as the total grows.
- * Errors: -EINVAL (NULL bar, NaN). */
+ * Errors: -EINVAL (NULL, closed or unknown bar; NaN). */
 int weft_bar_set_total(weft_bar *bar, double total);
 
-/* Redraws now.  Errors: -EINVAL. */
+/* Redraws now.  Errors: -EINVAL (NULL, closed or unknown bar). */
 int weft_bar_refresh(weft_bar *bar);
 
 /* Draws the final line (with the average rate) and leaves it, or erases
  * the bar with no_leave; then frees it.  A bar still open when its loop
- * closes is closed then.  Errors: -EINVAL. */
+ * closes is closed then.  Updates running on other threads are waited
+ * for (they take nanoseconds); later calls on the handle are -EINVAL.
+ * Errors: -EINVAL (NULL, closed or unknown bar: a second close). */
 int weft_bar_close(weft_bar *bar);
 
 /* tqdm.write: prints a line (a newline is added if missing) above the bars

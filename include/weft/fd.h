@@ -26,8 +26,12 @@
  * reused by another weft_fd_open - is refused with -EINVAL and never
  * touches the new descriptor, and events the poller reports for a closed
  * descriptor are ignored.  A handle belongs to the loop that opened it
- * (-EPERM elsewhere).  Descriptors still open when the loop closes are
- * closed then.
+ * (-EPERM elsewhere).  A pointer that never was a handle is -EINVAL
+ * everywhere, in every build (handles have bit 63 set, user-space pointers
+ * never); a made-up value with bit 63 set may be taken for another loop's
+ * handle (-EPERM), never for a live one of this loop unless it equals it.  Descriptors still open when the loop closes are closed then.
+ * The same holds for the handles of streams (weft/stream.h) and processes
+ * (weft/proc.h), which are weft_fd handles.
  *
  * Close through weft_fd_close only.  Closing the number with close(2)
  * instead is a bug weft cannot see: the poller forgets the descriptor

@@ -20,6 +20,12 @@
  * The producer is a task that runs only while the consumer waits in
  * weft_gen_next (no read-ahead): each value is handed over as soon as it is
  * yielded.  All calls must come from tasks of the generator's loop.
+ *
+ * A weft_gen * is a checked handle: once the generator is closed (from the
+ * moment weft_gen_close begins), and for anything that never was a
+ * generator's handle, every call returns -EINVAL, in every build.  A live
+ * generator's handle used outside its loop is -EPERM, and the generator is
+ * not touched.
  */
 #ifndef WEFT_GEN_H
 #define WEFT_GEN_H
@@ -47,7 +53,8 @@ int weft_gen_new(weft_fn fn, void *arg, weft_gen **gen);
  * then returns it, and the consumer's next suspending call sees the
  * cancellation.
  * Errors: -EBUSY (another task is inside next or close), -EPERM (not a
- * task of the generator's loop), -EINVAL, -ENOMEM. */
+ * task of the generator's loop), -EINVAL (NULL value; NULL, closed or
+ * unknown generator), -ENOMEM. */
 int weft_gen_next(weft_gen *gen, void **value);
 
 /* Inside the producer: hands value to the consumer and suspends until the
@@ -61,12 +68,15 @@ int weft_gen_next(weft_gen *gen, void **value);
 int weft_gen_yield(void *value);
 
 /* Closes the generator: a producer still running is cancelled, allowed to
- * clean up, and joined; then everything is freed.  Errors: -EBUSY, -EPERM,
- * -EINVAL. */
+ * clean up, and joined; then everything is freed.  Errors: -EBUSY (a task
+ * is inside next), -EPERM (not a task of its loop), -EINVAL (NULL, closed
+ * or unknown generator: a second close). */
 int weft_gen_close(weft_gen *gen);
 
 /* Ticks `bar` (the caller's; NULL to stop) once per value weft_gen_next
- * returns: async for under a tqdm bar.  Errors: -EINVAL. */
+ * returns: async for under a tqdm bar (a bar closed meanwhile is not
+ * ticked).  Errors: -EINVAL (NULL, closed or unknown generator), -EPERM
+ * (not on the generator's loop). */
 int weft_gen_set_bar(weft_gen *gen, struct weft_bar *bar);
 
 /* async for: runs the body for each value; rc ends as 0 or the error.

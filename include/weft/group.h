@@ -51,8 +51,11 @@ struct weft_spawn_opts;
  * freed, and the owner fails with -EINVAL (unless it failed already).
  *
  * A group belongs to its loop; its functions must be called from that
- * loop's tasks.  Handles of a group are pointers: pass only what
- * weft_group_new gave and weft_group_free has not freed.
+ * loop's tasks (-EPERM otherwise, and the group is not touched).  A
+ * weft_group * is a checked handle: once the group is freed (by
+ * weft_group_free, or by its owner's return without a wait), and for
+ * anything that never was a group's handle, every call returns -EINVAL, in
+ * every build.
  */
 typedef struct weft_group weft_group;
 
@@ -74,8 +77,9 @@ int weft_group_new(weft_group **group);
  * a failure, or weft_group_cancel) creates the task already cancelled: it
  * never runs and finishes -ECANCELED; so does one spawned while the group
  * is being joined because its owner was cancelled or returned.
- * Errors: -EINVAL (NULL group or fn, bad opts, the group was waited for),
- * -EPERM (not in a task of the group's loop), -ENOMEM.
+ * Errors: -EINVAL (NULL fn, bad opts, the group was waited for; NULL,
+ * freed or unknown group), -EPERM (not in a task of the group's loop),
+ * -ENOMEM.
  */
 int weft_group_spawn(weft_group *group, weft_fn fn, void *arg,
                      weft_task **task);
@@ -89,7 +93,8 @@ int weft_group_spawn_ex(weft_group *group, weft_fn fn, void *arg,
  * fail meanwhile - it was cancelled, or a scope around the group expired -
  * the children are cancelled and joined, and that cause (-ECANCELED,
  * -ETIMEDOUT) is returned when no child failed.
- * Errors: -EINVAL (NULL, already waited), -EPERM (not the owner), -EBUSY
+ * Errors: -EINVAL (already waited; NULL, freed or unknown group), -EPERM
+ * (not the owner), -EBUSY
  * (a scope or shield opened inside the group is still open: nothing
  * happens).
  */
@@ -99,25 +104,28 @@ int weft_group_wait(weft_group *group);
  * Cancels the group's scope (asyncio's TaskGroup.cancel()): every child is
  * cancelled and the owner's calls inside the group fail with -ECANCELED
  * until weft_group_wait, which then returns 0 unless a child failed.
- * Callable from any task of the loop.  Errors: -EINVAL (NULL, already
- * waited), -EPERM.
+ * Callable from any task of the loop.  Errors: -EINVAL (already waited;
+ * NULL, freed or unknown group), -EPERM.
  */
 int weft_group_cancel(weft_group *group);
 
-/* How many children failed (an error other than -ECANCELED), or -EINVAL. */
+/* How many children failed (an error other than -ECANCELED), or -EINVAL
+ * (NULL, freed or unknown group), -EPERM (not on the group's loop). */
 int weft_group_failures(const weft_group *group);
 
 /*
  * Failure i (0 <= i < weft_group_failures, in completion order): its code,
  * its message (NULL if none; owned by the group, valid until
  * weft_group_free) and a borrowed handle of the task.  Any out pointer may
- * be NULL.  Errors: -EINVAL (NULL group), -ERANGE (no such failure).
+ * be NULL.  Errors: -EINVAL (NULL, freed or unknown group), -EPERM (not on
+ * the group's loop), -ERANGE (no such failure).
  */
 int weft_group_failure(const weft_group *group, size_t i, int *code,
                        const char **msg, weft_task **task);
 
 /* Frees a waited group and what it kept of its children.
- * Errors: -EINVAL (NULL), -EBUSY (not waited yet: nothing happens). */
+ * Errors: -EINVAL (NULL, freed or unknown group: a second free), -EPERM
+ * (not on the group's loop), -EBUSY (not waited yet: nothing happens). */
 int weft_group_free(weft_group *group);
 
 /* ------------------------------------------------------------------------ */
@@ -142,6 +150,10 @@ int weft_group_free(weft_group *group);
  * only ends that call.  If the owner returns without freeing the set, its
  * tasks are cancelled and joined as it returns, failures are reported on
  * stderr, the set is freed and the owner fails with -EINVAL.
+ *
+ * A weft_taskset * is a checked handle, as a group's is: once the set is
+ * freed, and for anything that never was a set's handle, every call
+ * returns -EINVAL; from another loop, -EPERM.
  */
 typedef struct weft_taskset weft_taskset;
 
@@ -153,8 +165,8 @@ int weft_taskset_new(weft_taskset **set);
  * Adds a task to the set, which owns it from then on: the handle may still
  * cancel and query the task (as while it is awaited), never await or
  * detach it (-EBUSY); weft_taskset_next hands out an owned handle again.
- * Errors (nothing consumed): -EINVAL (NULL set, NULL/consumed/borrowed
- * handle), -EBUSY (a task awaits it), -EDEADLK (the caller itself), -EPERM
+ * Errors (nothing consumed): -EINVAL (NULL, freed or unknown set;
+ * NULL/consumed/borrowed task handle), -EBUSY (a task awaits it), -EDEADLK (the caller itself), -EPERM
  * (not the owner, another loop's handle), -ENOMEM.
  */
 int weft_taskset_add(weft_taskset *set, weft_task *task);
@@ -164,19 +176,21 @@ int weft_taskset_add(weft_taskset *set, weft_task *task);
  * finished yet.  Returns 1 with *task an owned handle of a finished task
  * (collect it with weft_await, which does not suspend, or detach it), or 0
  * if the set is empty.
- * Errors: -EINVAL (NULL), -EPERM (not the owner), -ECANCELED/-ETIMEDOUT
- * (the owner's calls fail: nothing taken).
+ * Errors: -EINVAL (task NULL; NULL, freed or unknown set), -EPERM (not the
+ * owner), -ECANCELED/-ETIMEDOUT (the owner's calls fail: nothing taken).
  */
 int weft_taskset_next(weft_taskset *set, weft_task **task);
 
-/* Tasks in the set (running, or finished and not taken), or -EINVAL. */
+/* Tasks in the set (running, or finished and not taken), or -EINVAL
+ * (NULL, freed or unknown set), -EPERM (not on the set's loop). */
 int weft_taskset_len(const weft_taskset *set);
 
 /*
  * Cancels the tasks still running, waits for them, drops every task not
  * taken (a failure among them is reported on stderr) and frees the set.
  * Suspends; the join is not interrupted by cancellation.
- * Errors: -EINVAL (NULL), -EPERM (not the owner).
+ * Errors: -EINVAL (NULL, freed or unknown set: a second free), -EPERM (not
+ * the owner).
  */
 int weft_taskset_free(weft_taskset *set);
 

@@ -38,7 +38,8 @@
  * buffer (the stream stays whole); one that fails later marks it broken.
  *
  * A stream is a weft_fd with a buffer: its handle is checked as weft_fd
- * handles are (a closed stream is -EINVAL).  Use only the stream's calls to
+ * handles are (a closed stream, or anything that never was a stream's
+ * handle, is -EINVAL for every call: a second close too).  Use only the stream's calls to
  * read and write it once it is open.  Calls that may suspend are made from
  * a task and obey cancellation and cancel scopes (-ECANCELED/-ETIMEDOUT).
  */
@@ -157,9 +158,10 @@ int weft_stream_shutdown_write(weft_stream *s);
  * outside a task - are dropped with -EPIPE (and silently with a negative
  * close_grace, or when the loop itself closes).  A task blocked in a
  * read or write of the stream is woken with -EBADF.
- * Errors: -EINVAL, -EPERM, the flush's error (-ETIMEDOUT: the grace
- * period ran out; -EPIPE, -ECONNRESET), -EPIPE (buffered bytes dropped,
- * above), or close(2)'s error.
+ * Errors: -EINVAL (NULL, closed or unknown stream: a second close),
+ * -EPERM, the flush's error (-ETIMEDOUT: the grace period ran out; -EPIPE,
+ * -ECONNRESET), -EPIPE (buffered bytes dropped, above), or close(2)'s
+ * error.
  */
 int weft_stream_close(weft_stream *s);
 

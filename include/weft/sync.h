@@ -27,6 +27,9 @@
  * calling at the same moment on an object neither holds nor waits on (a
  * data race - keep one object to one loop at a time), moving or reusing
  * the storage while a task waits on it, and a pointer to anything else.
+ * A queue is allocated by weft, and its weft_queue * is a checked handle:
+ * once freed, and for anything that never was a queue's handle, every
+ * call returns -EINVAL (weft_queue_size 0), in every build.
  * weft_queue_new, weft_queue_free, weft_event_clear and the read-only
  * queries (weft_lock_locked, weft_event_is_set, weft_sem_value,
  * weft_queue_size) may be called from anywhere that does not race with the
@@ -241,37 +244,42 @@ enum {
  * put order... not guaranteed) and must be NULL for the other kinds.
  * *q receives the queue, which the caller frees with weft_queue_free.
  * Callable anywhere; the queue is then used by one loop's tasks.
- * Errors: -EINVAL, -ENOMEM.
+ * Errors: -EINVAL (bad kind, cmp or maxsize; q NULL), -ENOMEM.
  */
 int weft_queue_new(int kind, size_t maxsize,
                    int (*cmp)(const void *a, const void *b), weft_queue **q);
 /* Frees an unused queue.  Errors: -EBUSY (a task waits on it; nothing is
- * freed), -EINVAL.  Items still queued are the caller's (they are
- * pointers: weft frees nothing they point to). */
+ * freed), -EINVAL (NULL, freed or unknown queue: a second free).  Items
+ * still queued are the caller's (they are pointers: weft frees nothing
+ * they point to). */
 int weft_queue_free(weft_queue *q);
 
 /* Adds an item, waiting while the queue is full.
- * Errors: -ESHUTDOWN, -ECANCELED, -ENOMEM (unbounded queue), -EPERM. */
+ * Errors: -ESHUTDOWN, -ECANCELED, -ENOMEM (unbounded queue), -EPERM,
+ * -EINVAL (NULL, freed or unknown queue). */
 int weft_queue_put(weft_queue *q, void *item);
 /* Removes the next item, waiting while the queue is empty.  After
  * shutdown, the remaining items still come out, then -ESHUTDOWN.
- * Errors: -ESHUTDOWN, -ECANCELED, -EPERM. */
+ * Errors: -ESHUTDOWN, -ECANCELED, -EPERM, -EINVAL (item NULL; NULL, freed
+ * or unknown queue). */
 int weft_queue_get(weft_queue *q, void **item);
-/* Without waiting: -EAGAIN when full (put) or empty (get). */
+/* Without waiting: -EAGAIN when full (put) or empty (get); other errors
+ * as put and get. */
 int weft_queue_try_put(weft_queue *q, void *item);
 int weft_queue_try_get(weft_queue *q, void **item);
-/* Items queued now. */
+/* Items queued now; 0 for a NULL, freed or unknown queue. */
 size_t weft_queue_size(const weft_queue *q);
-/* A consumer finished an item it got.  -EINVAL if called more times than
- * items were put. */
+/* A consumer finished an item it got.  Errors: -EINVAL (called more times
+ * than items were put; NULL, freed or unknown queue), -EPERM. */
 int weft_queue_task_done(weft_queue *q);
 /* Waits until every item put has been got and marked done.
- * Errors: -ECANCELED, -EPERM. */
+ * Errors: -ECANCELED, -EPERM, -EINVAL (NULL, freed or unknown queue). */
 int weft_queue_join(weft_queue *q);
 /* Python 3.13's Queue.shutdown: puts fail with -ESHUTDOWN from now on and
  * every waiting putter is woken with it; getters drain what is left, then
  * get -ESHUTDOWN.  immediate: the remaining items are dropped (and count as
- * done for join), and waiting getters are woken at once. */
+ * done for join), and waiting getters are woken at once.
+ * Errors: -EPERM, -EINVAL (NULL, freed or unknown queue). */
 int weft_queue_shutdown(weft_queue *q, int immediate);
 
 #ifdef __cplusplus

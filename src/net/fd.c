@@ -18,7 +18,11 @@
  * generation, tagged with bit 0 (core.h's tagged_ready): an event for a
  * closed entry - or for an entry reused since - has a stale generation and
  * is dropped.  Handles carry the loop's tag, the index and the generation
- * as task handles do.  A waiting task is linked in its entry (one reader,
+ * as task handles do.  Generations keep bit 31 set, so a handle has bit 63
+ * set, which no user-space pointer has: a pointer that never was a handle
+ * is -EINVAL before any other check.  They never wrap: an entry whose
+ * generation is exhausted is retired (never reused), so a stale handle
+ * cannot match a later descriptor.  A waiting task is linked in its entry (one reader,
  * one writer) and counts as an fd wait for deadlock detection.
  *
  * SIGPIPE: sockets are written with MSG_NOSIGNAL; other descriptors
@@ -50,6 +54,7 @@ _Static_assert(sizeof(void *) == 8, "poll data packs a 32-bit generation");
 
 #define IDX_BITS 24
 #define IDX_MASK ((1u << IDX_BITS) - 1)
+#define GEN_FIRST 0x80000001u /* bit 31: the handle's bit 63 */
 
 enum { DIR_READ = 0, DIR_WRITE = 1 };
 
@@ -102,7 +107,7 @@ static uint32_t ent_alloc(weft__fdreg *reg)
     if (reg->top >= reg->cap && reg_grow(reg))
         return 0;
     uint32_t idx = reg->top++;
-    reg->ents[idx] = (weft__fdent){.fd = -1, .gen = 1};
+    reg->ents[idx] = (weft__fdent){.fd = -1, .gen = GEN_FIRST};
     return idx;
 }
 
@@ -117,6 +122,13 @@ static void ent_drop_ext(weft__fdreg *reg, uint32_t idx)
     }
 }
 
+/* The generation after g; it stays at the last one (the entry is then
+ * retired by ent_free). */
+static uint32_t gen_after(uint32_t g)
+{
+    return g == UINT32_MAX ? g : g + 1;
+}
+
 static void ent_free(weft__fdreg *reg, uint32_t idx)
 {
     ent_drop_ext(reg, idx);
@@ -124,7 +136,9 @@ static void ent_free(weft__fdreg *reg, uint32_t idx)
     e->fd = -1;
     e->holds = 0;
     e->closing = false;
-    e->gen = e->gen + 1 ? e->gen + 1 : 1;
+    e->gen = gen_after(e->gen);
+    if (e->gen == UINT32_MAX)
+        return; /* retired: its generations are used up */
     e->next_free = reg->free_head;
     reg->free_head = idx;
 }
@@ -146,12 +160,12 @@ weft_fd *weft__fd_encode(weft__loop *L, uint32_t idx, uint32_t gen)
 static int decode_slot(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
                        uint32_t *idxp, uint32_t *genp)
 {
-    if (!h)
-        return -EINVAL;
+    uint64_t v = (uint64_t)(uintptr_t)h;
+    if (!(v >> 63))
+        return -EINVAL; /* NULL, a pointer, a number: never a handle */
     weft__loop *L = weft__tls_loop;
     if (!L)
         return -EPERM;
-    uint64_t v = (uint64_t)(uintptr_t)h;
     if (((v >> IDX_BITS) & 0xff) != L->tag)
         return -EPERM;
     weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
@@ -349,7 +363,7 @@ static int ent_close(weft__loop *L, weft__fdreg *reg, uint32_t idx)
         ent_drop_ext(reg, idx);
         e = &reg->ents[idx];
         e->closed_gen = e->gen;
-        e->gen = e->gen + 1 ? e->gen + 1 : 1;
+        e->gen = gen_after(e->gen);
         e->closing = true;
         return 0;
     }

@@ -22,6 +22,14 @@
  *
  * Every open bar is in one list under `weft__bars_mu`, which also
  * serializes all terminal output (term.c).
+ *
+ * Callers hold handles (handle.h).  Every public call pins the bar while
+ * it uses it; a close revokes the handle first (so one of two racing
+ * closes wins, and later calls find it stale: -EINVAL, or nothing for an
+ * update), waits until no other thread pins the bar, and only then takes
+ * the lock to draw the final line and free it.  The owner - the creating
+ * thread, the one whose adds are plain stores - is known by its pin
+ * record.
  */
 #define _GNU_SOURCE
 #include "bar_internal.h"
@@ -31,6 +39,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,23 +51,13 @@
 #define LOG_IDLE_NS 10000000000ull   /* log mode without a total */
 
 pthread_mutex_t weft__bars_mu = PTHREAD_MUTEX_INITIALIZER;
-weft_bar *weft__bars;
-
-static __thread char thread_tag; /* its address identifies the thread */
+weft__bar *weft__bars;
 
 static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-unsigned long long weft_bar_count(const weft_bar *b)
-{
-    if (!b)
-        return 0;
-    return atomic_load_explicit(&b->n_owner, memory_order_relaxed) +
-           atomic_load_explicit(&b->n_shared, memory_order_relaxed);
 }
 
 /* ---- what to draw ---- */
@@ -67,11 +67,11 @@ static double ema_get(double last, int calls)
     return calls ? last / (1 - pow(1 - SMOOTHING, calls)) : last;
 }
 
-void weft__bar_meter(weft_bar *b, uint64_t now, int ncols, int ascii,
+void weft__bar_meter(weft__bar *b, uint64_t now, int ncols, int ascii,
                      weft__meter *m)
 {
     memset(m, 0, sizeof *m);
-    m->n = (double)weft_bar_count(b);
+    m->n = (double)weft__bar_count(b);
     m->total = b->total;
     m->elapsed = (double)(now - b->start_ns) / 1e9;
     /* Closing: the average rate (tqdm drops the smoothed one there). */
@@ -90,9 +90,9 @@ void weft__bar_meter(weft_bar *b, uint64_t now, int ncols, int ascii,
 
 /* Progress since the last progress redraw feeds the rate (tqdm does this
  * only when the count moved): one EMA of items, one of seconds. */
-static void note_progress(weft_bar *b, uint64_t now)
+static void note_progress(weft__bar *b, uint64_t now)
 {
-    unsigned long long n = weft_bar_count(b);
+    unsigned long long n = weft__bar_count(b);
     if (n != b->print_n && now > b->print_ns) {
         double dn = (double)(n - b->print_n);
         double dt = (double)(now - b->print_ns) / 1e9;
@@ -105,11 +105,11 @@ static void note_progress(weft_bar *b, uint64_t now)
 }
 
 /* Is a redraw due at `now`?  With weft__bars_mu held. */
-static bool due(const weft_bar *b, uint64_t now)
+static bool due(const weft__bar *b, uint64_t now)
 {
     if (b->mode == WEFT__BAR_OFF)
         return false;
-    unsigned long long n = weft_bar_count(b);
+    unsigned long long n = weft__bar_count(b);
     if (b->mode == WEFT__BAR_LOG) {
         if (b->total > 0) /* every 10% */
             return n * 10 / (unsigned long long)ceil(b->total) > b->log_step;
@@ -120,11 +120,11 @@ static bool due(const weft_bar *b, uint64_t now)
     return n != b->draw_n && now - b->draw_ns >= b->mininterval_ns;
 }
 
-static void draw(weft_bar *b, uint64_t now)
+static void draw(weft__bar *b, uint64_t now)
 {
     note_progress(b, now);
     b->draw_ns = now;
-    b->draw_n = weft_bar_count(b);
+    b->draw_n = weft__bar_count(b);
     weft__term_draw(b, now);
 }
 
@@ -145,7 +145,7 @@ static void bars_tick(struct weft__loop *L, weft__service *sv, uint64_t now)
                               memory_order_relaxed))
         return;
     pthread_mutex_lock(&weft__bars_mu);
-    for (weft_bar *b = weft__bars; b; b = b->next) {
+    for (weft__bar *b = weft__bars; b; b = b->next) {
         if (b->loop != L)
             continue;
         if (due(b, now)) {
@@ -155,7 +155,7 @@ static void bars_tick(struct weft__loop *L, weft__service *sv, uint64_t now)
             /* See bars_next.  Nothing counted since the last look: look
              * half as often, down to once a second - an idle loop with
              * such a bar must cost next to nothing. */
-            unsigned long long n = weft_bar_count(b);
+            unsigned long long n = weft__bar_count(b);
             if (n == b->look_n && b->look_gap_ns)
                 b->look_gap_ns = b->look_gap_ns * 2 < LOOK_GAP_MAX_NS
                                      ? b->look_gap_ns * 2
@@ -176,7 +176,7 @@ static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
                               memory_order_relaxed))
         return next;
     pthread_mutex_lock(&weft__bars_mu);
-    for (weft_bar *b = weft__bars; b; b = b->next) {
+    for (weft__bar *b = weft__bars; b; b = b->next) {
         if (b->loop != L || b->mode == WEFT__BAR_OFF)
             continue;
         /* Log mode with a total prints at each tenth: a look every
@@ -190,7 +190,7 @@ static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
         uint64_t t = b->mode == WEFT__BAR_LOG
                          ? (b->total > 0 ? last + gap
                                          : b->draw_ns + LOG_IDLE_NS)
-                         : b->draw_ns + (weft_bar_count(b) != b->draw_n
+                         : b->draw_ns + (weft__bar_count(b) != b->draw_n
                                              ? b->mininterval_ns
                                              : IDLE_REDRAW_NS);
         if (t < next)
@@ -200,22 +200,30 @@ static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
     return next;
 }
 
+static void finish_close(weft__bar *b);
+
 /* The loop closes: its bars still open are closed (their final lines
- * drawn), then the service goes. */
+ * drawn), then the service goes.  A bar another thread is closing at the
+ * same moment is left to that thread, and waited for: it leaves the list
+ * once it no longer touches the service. */
 static void bars_close(struct weft__loop *L, weft__service *sv)
 {
     for (;;) {
         weft_bar *found = NULL;
         pthread_mutex_lock(&weft__bars_mu);
-        for (weft_bar *b = weft__bars; b; b = b->next)
+        for (weft__bar *b = weft__bars; b; b = b->next)
             if (b->loop == L) {
-                found = b;
+                found = b->handle;
                 break;
             }
         pthread_mutex_unlock(&weft__bars_mu);
         if (!found)
             break;
-        weft_bar_close(found);
+        weft__bar *b = weft__handle_revoke(found, WEFT__H_BAR);
+        if (b)
+            finish_close(b);
+        else
+            sched_yield();
     }
     weft__free(sv);
 }
@@ -246,6 +254,15 @@ static int copy_str(char **dst, const char *src)
     return 0;
 }
 
+/* Frees what weft_bar_new allocated. */
+static void bar_free(weft__bar *b)
+{
+    weft__free(b->desc);
+    weft__free(b->unit);
+    weft__free(b->postfix);
+    weft__free(b);
+}
+
 int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
 {
     weft_bar_opts none;
@@ -263,15 +280,15 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
     bar_service *bs = L ? bar_service_get(L) : NULL;
     if (L && !bs)
         return -ENOMEM;
-    weft_bar *b = weft__calloc(1, sizeof *b);
+    /* The creating thread's pin record is its identity as the owner. */
+    weft__pin *me = weft__pin_self();
+    weft__bar *b = me ? weft__calloc(1, sizeof *b) : NULL;
     if (!b)
         return -ENOMEM;
     if (copy_str(&b->desc, o->desc) || copy_str(&b->unit, o->unit) ||
-        copy_str(&b->postfix, o->postfix)) {
-        weft__free(b->desc);
-        weft__free(b->unit);
-        weft__free(b->postfix);
-        weft__free(b);
+        copy_str(&b->postfix, o->postfix) ||
+        weft__handle_new(WEFT__H_BAR, b, NULL, (void **)&b->handle)) {
+        bar_free(b);
         return -ENOMEM;
     }
     b->total = o->total > 0 && isfinite(o->total) ? o->total : 0;
@@ -282,7 +299,7 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
         (uint64_t)((o->mininterval > 0 ? o->mininterval : 0.1) * 1e9);
     b->fd = o->fd ? o->fd : 2;
     b->ascii = o->ascii;
-    b->owner = &thread_tag;
+    b->owner = me;
     b->loop = L;
     b->service = bs;
     b->miniters = 1;
@@ -291,22 +308,24 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
     pthread_mutex_lock(&weft__bars_mu);
     weft__term_attach(b, o->position);
     weft__term_draw(b, b->start_ns);
-    pthread_mutex_unlock(&weft__bars_mu);
     if (bs)
         atomic_fetch_add(&bs->n_bars, 1);
-    *out = b;
+    pthread_mutex_unlock(&weft__bars_mu);
+    *out = b->handle;
     return 0;
 }
 
 /* Outside a loop: check the clock every `miniters` updates; then redraw if
  * due, and retune miniters to about one check per mininterval (tqdm's
- * dynamic miniters). */
-static void inline_check(weft_bar *b)
+ * dynamic miniters).  Ends the caller's pin: the hot path tail-calls it
+ * and so keeps nothing across a call. */
+static __attribute__((noinline)) void inline_check(weft__bar *b,
+                                                   weft__pin *me)
 {
     uint64_t now = now_ns();
     pthread_mutex_lock(&weft__bars_mu);
     uint64_t dt = now - b->check_ns;
-    unsigned long long n = weft_bar_count(b);
+    unsigned long long n = weft__bar_count(b);
     if (dt > 0 && b->check_ns) {
         double per = (double)(n - b->check_n) * (double)b->mininterval_ns /
                      (double)dt;
@@ -317,49 +336,101 @@ static void inline_check(weft_bar *b)
     if (due(b, now))
         draw(b, now);
     pthread_mutex_unlock(&weft__bars_mu);
+    weft__handle_unpin(me);
 }
 
-void weft_bar_update(weft_bar *b, unsigned long long n)
+/* Pins the bar behind h for the calling thread (see handle.h): NULL if h
+ * is not an open bar's, or the thread has no pin record (out of memory). */
+static inline weft__bar *pin(weft__pin **me, const weft_bar *h)
 {
+    weft__pin *p = weft__tls_pin;
+    if (__builtin_expect(!p, 0) && !(p = weft__pin_self()))
+        return NULL;
+    *me = p;
+    return weft__handle_pin(p, h, WEFT__H_BAR);
+}
+
+/* A thread's first update: its pin record first. */
+static __attribute__((noinline, cold)) void update_first(weft_bar *h,
+                                                         unsigned long long n)
+{
+    if (weft__pin_self())
+        weft_bar_update(h, n);
+}
+
+/* The hot path (a few ns when no redraw is due): two plain stores pin the
+ * bar, so that a close from another thread waits for this update instead
+ * of freeing the bar under it. */
+void weft_bar_update(weft_bar *h, unsigned long long n)
+{
+    weft__pin *me = weft__tls_pin;
+    if (__builtin_expect(!me, 0)) {
+        update_first(h, n);
+        return;
+    }
+    weft__bar *b = weft__handle_pin(me, h, WEFT__H_BAR);
     if (!b)
         return;
-    if (b->owner == &thread_tag) {
+    if (b->owner == me) {
         atomic_store_explicit(
             &b->n_owner,
             atomic_load_explicit(&b->n_owner, memory_order_relaxed) + n,
             memory_order_relaxed);
         if (!b->loop && ++b->calls >= b->miniters) {
             b->calls = 0;
-            inline_check(b);
+            inline_check(b, me);
+            return;
         }
     } else {
         atomic_fetch_add_explicit(&b->n_shared, n, memory_order_relaxed);
     }
+    weft__handle_unpin(me);
 }
 
-int weft_bar_set_desc(weft_bar *b, const char *desc)
+unsigned long long weft_bar_count(const weft_bar *h)
 {
+    weft__pin *me;
+    weft__bar *b = pin(&me, h);
+    if (!b)
+        return 0;
+    unsigned long long n = weft__bar_count(b);
+    weft__handle_unpin(me);
+    return n;
+}
+
+/* The calls below pin the bar, then take weft__bars_mu: a close waits for
+ * their pins before it takes the lock itself. */
+
+static int set_str(weft_bar *h, size_t field, const char *str)
+{
+    weft__pin *me;
+    weft__bar *b = pin(&me, h);
     if (!b)
         return -EINVAL;
     pthread_mutex_lock(&weft__bars_mu);
-    int rc = copy_str(&b->desc, desc);
+    int rc = copy_str((char **)(void *)((char *)b + field), str);
     pthread_mutex_unlock(&weft__bars_mu);
+    weft__handle_unpin(me);
     return rc;
 }
 
-int weft_bar_set_postfix(weft_bar *b, const char *postfix)
+int weft_bar_set_desc(weft_bar *h, const char *desc)
 {
-    if (!b)
+    return set_str(h, offsetof(weft__bar, desc), desc);
+}
+
+int weft_bar_set_postfix(weft_bar *h, const char *postfix)
+{
+    return set_str(h, offsetof(weft__bar, postfix), postfix);
+}
+
+int weft_bar_set_total(weft_bar *h, double total)
+{
+    if (isnan(total))
         return -EINVAL;
-    pthread_mutex_lock(&weft__bars_mu);
-    int rc = copy_str(&b->postfix, postfix);
-    pthread_mutex_unlock(&weft__bars_mu);
-    return rc;
-}
-
-int weft_bar_set_total(weft_bar *b, double total)
-{
-    if (!b || isnan(total))
+    weft__pin *me;
+    weft__bar *b = pin(&me, h);
+    if (!b)
         return -EINVAL;
     pthread_mutex_lock(&weft__bars_mu);
     b->total = total > 0 && isfinite(total) ? total : 0;
@@ -368,40 +439,55 @@ int weft_bar_set_total(weft_bar *b, double total)
          * once printed is not printed again as the total grows (a total
          * that grows with the count would print 100% each time). */
         unsigned long long step =
-            weft_bar_count(b) * 10 / (unsigned long long)ceil(b->total);
+            weft__bar_count(b) * 10 / (unsigned long long)ceil(b->total);
         if (step > b->log_step)
             b->log_step = step;
     }
     pthread_mutex_unlock(&weft__bars_mu);
+    weft__handle_unpin(me);
     return 0;
 }
 
-int weft_bar_refresh(weft_bar *b)
+int weft_bar_refresh(weft_bar *h)
 {
+    weft__pin *me;
+    weft__bar *b = pin(&me, h);
     if (!b)
         return -EINVAL;
     pthread_mutex_lock(&weft__bars_mu);
     draw(b, now_ns());
     pthread_mutex_unlock(&weft__bars_mu);
+    weft__handle_unpin(me);
     return 0;
 }
 
-int weft_bar_close(weft_bar *b)
+/* b's handle was revoked by the caller: nobody can reach b through it any
+ * more.  Waits for the readers that reached it before, then draws the
+ * final line, detaches and frees it. */
+static void finish_close(weft__bar *b)
 {
-    if (!b)
-        return -EINVAL;
+    weft__handle_unpinned(b->handle);
     pthread_mutex_lock(&weft__bars_mu);
     uint64_t now = now_ns();
     note_progress(b, now);
     b->closing = true;
     weft__term_detach(b, now);
-    pthread_mutex_unlock(&weft__bars_mu);
+    /* Under the lock: once b is off the list, its loop's close (which
+     * waits for that) may free the service. */
     if (b->service)
         atomic_fetch_sub(&((bar_service *)b->service)->n_bars, 1);
-    weft__free(b->desc);
-    weft__free(b->unit);
-    weft__free(b->postfix);
-    weft__free(b);
+    pthread_mutex_unlock(&weft__bars_mu);
+    weft__handle_release(b->handle);
+    bar_free(b);
+}
+
+int weft_bar_close(weft_bar *h)
+{
+    /* Of two closes racing, one revokes; the other finds the handle stale. */
+    weft__bar *b = weft__handle_revoke(h, WEFT__H_BAR);
+    if (!b)
+        return -EINVAL;
+    finish_close(b);
     return 0;
 }
 

@@ -1,5 +1,10 @@
 /*
  * bar_internal.h - the bar object and what bar.c and term.c share.
+ *
+ * What callers hold is a handle (handle.h), never a weft__bar pointer:
+ * inside weft, a bar is reached through its handle by the public calls,
+ * and by pointer only from the list of open bars (under weft__bars_mu) or
+ * by whoever created it and never gave its handle out (gather's own bar).
  */
 #ifndef WEFT_BAR_INTERNAL_H
 #define WEFT_BAR_INTERNAL_H
@@ -7,6 +12,7 @@
 #include "weft.h"
 
 #include "format.h"
+#include "../handle.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,11 +23,14 @@ struct weft__loop;
 
 enum { WEFT__BAR_OFF = 0, WEFT__BAR_TTY, WEFT__BAR_LOG };
 
-struct weft_bar {
-    weft_bar *next;            /* weft__bars */
+typedef struct weft__bar weft__bar;
+
+struct weft__bar {
+    weft__bar *next;           /* weft__bars */
+    weft_bar *handle;          /* what the caller holds */
     struct weft__loop *loop;   /* redrawn by this loop; NULL: by itself */
     void *service;             /* that loop's bar service, or NULL */
-    const void *owner;         /* the creating thread's tag */
+    const weft__pin *owner;    /* the creating thread's pin record */
     /* Counted by the creating thread: relaxed load and store (no
      * read-modify-write: only that thread writes it), atomic so that other
      * threads may read it while drawing. */
@@ -57,11 +66,25 @@ struct weft_bar {
 /* Every open bar; guarded by weft__bars_mu, which also serializes all
  * output of bars. */
 extern pthread_mutex_t weft__bars_mu;
-extern weft_bar *weft__bars;
+extern weft__bar *weft__bars;
+
+/* The count so far (any thread). */
+static inline unsigned long long weft__bar_count(const weft__bar *b)
+{
+    return atomic_load_explicit(&b->n_owner, memory_order_relaxed) +
+           atomic_load_explicit(&b->n_shared, memory_order_relaxed);
+}
+
+/* The bar behind a handle whose only holder is the caller (a bar it
+ * created and never gave out); NULL if h is not a live bar's. */
+static inline weft__bar *weft__bar_own(weft_bar *h)
+{
+    return (weft__bar *)weft__handle_get(h, WEFT__H_BAR);
+}
 
 /* weft_bar_update(b, 1) from the loop thread that owns b, inline: what
  * gather and generators call per finished task or value. */
-static inline void weft__bar_tick_owner(weft_bar *b)
+static inline void weft__bar_tick_owner(weft__bar *b)
 {
     atomic_store_explicit(
         &b->n_owner,
@@ -70,16 +93,16 @@ static inline void weft__bar_tick_owner(weft_bar *b)
 }
 
 /* The meter of b at `now` for the formatter. */
-void weft__bar_meter(weft_bar *b, uint64_t now, int ncols, int ascii,
+void weft__bar_meter(weft__bar *b, uint64_t now, int ncols, int ascii,
                      weft__meter *m);
 
 /* ---- term.c (all with weft__bars_mu held) ---- */
 int weft__term_mode(int fd);
 /* Adds b to the list and gives it a line (position 0: first free). */
-void weft__term_attach(weft_bar *b, unsigned position);
-void weft__term_draw(weft_bar *b, uint64_t now);
+void weft__term_attach(weft__bar *b, unsigned position);
+void weft__term_draw(weft__bar *b, uint64_t now);
 /* Removes b, leaving its final line (b->leave) or erasing it. */
-void weft__term_detach(weft_bar *b, uint64_t now);
+void weft__term_detach(weft__bar *b, uint64_t now);
 int weft__term_write_above(int fd, const char *text);
 /* Erases fd's block of bars (the cursor stays where its first line was),
  * and draws it again below what was written meanwhile. */

@@ -128,7 +128,7 @@ static int utf8_locale(void)
     return 0;
 }
 
-static void format_line(weft_bar *b, uint64_t now, int ncols)
+static void format_line(weft__bar *b, uint64_t now, int ncols)
 {
     char line[LINE_MAX_BYTES];
     weft__meter m;
@@ -159,9 +159,9 @@ static screen *screen_for(int fd, bool create)
     return NULL;
 }
 
-static weft_bar *bar_at(int fd, unsigned line)
+static weft__bar *bar_at(int fd, unsigned line)
 {
-    for (weft_bar *b = weft__bars; b; b = b->next)
+    for (weft__bar *b = weft__bars; b; b = b->next)
         if (b->mode == WEFT__BAR_TTY && b->fd == fd && b->line == line)
             return b;
     return NULL;
@@ -170,7 +170,7 @@ static weft_bar *bar_at(int fd, unsigned line)
 static unsigned lines_used(int fd)
 {
     unsigned n = 0;
-    for (weft_bar *b = weft__bars; b; b = b->next)
+    for (weft__bar *b = weft__bars; b; b = b->next)
         if (b->mode == WEFT__BAR_TTY && b->fd == fd && b->line + 1 > n)
             n = b->line + 1;
     return n;
@@ -184,7 +184,7 @@ static void render(screen *s, uint64_t now)
     int ncols = columns(s->fd);
     for (unsigned i = 0; i < span; i++) {
         puts_(i ? "\n\r" : "\r");
-        weft_bar *b = bar_at(s->fd, i);
+        weft__bar *b = bar_at(s->fd, i);
         if (b)
             format_line(b, now, ncols);
         puts_("\x1b[K");
@@ -201,7 +201,7 @@ static void render(screen *s, uint64_t now)
         s->fd = -1; /* free the screen */
 }
 
-void weft__term_attach(weft_bar *b, unsigned position)
+void weft__term_attach(weft__bar *b, unsigned position)
 {
     b->next = weft__bars;
     weft__bars = b;
@@ -218,7 +218,7 @@ void weft__term_attach(weft_bar *b, unsigned position)
     b->line = line;
 }
 
-void weft__term_draw(weft_bar *b, uint64_t now)
+void weft__term_draw(weft__bar *b, uint64_t now)
 {
     if (b->mode == WEFT__BAR_TTY) {
         screen *s = screen_for(b->fd, false);
@@ -227,7 +227,7 @@ void weft__term_draw(weft_bar *b, uint64_t now)
             flush(b->fd);
         }
     } else if (b->mode == WEFT__BAR_LOG) {
-        unsigned long long n = weft_bar_count(b);
+        unsigned long long n = weft__bar_count(b);
         if (b->total > 0)
             b->log_step = n * 10 / (unsigned long long)b->total;
         if (now == b->start_ns && !b->closing)
@@ -238,22 +238,22 @@ void weft__term_draw(weft_bar *b, uint64_t now)
     }
 }
 
-static void unlink_bar(weft_bar *b)
+static void unlink_bar(weft__bar *b)
 {
-    for (weft_bar **p = &weft__bars; *p; p = &(*p)->next)
+    for (weft__bar **p = &weft__bars; *p; p = &(*p)->next)
         if (*p == b) {
             *p = b->next;
             return;
         }
 }
 
-void weft__term_detach(weft_bar *b, uint64_t now)
+void weft__term_detach(weft__bar *b, uint64_t now)
 {
     if (b->mode == WEFT__BAR_LOG) {
         unlink_bar(b);
         /* The 100% line may already be out: no second copy. */
         if (b->total > 0 && b->log_step >= 10 &&
-            b->draw_n == weft_bar_count(b))
+            b->draw_n == weft__bar_count(b))
             return;
         format_line(b, now, WEFT__METER_NCOLS_NONE);
         puts_("\n");

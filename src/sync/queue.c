@@ -8,11 +8,16 @@
  * the queue in the same step.  A woken task therefore already has its item
  * (or its item is already queued): a get cancelled with an item in flight
  * cannot lose it, and a put cancelled while queued never lands.
+ *
+ * Callers hold handles (handle.h): every call looks the queue up first, so
+ * a freed or made-up handle is -EINVAL.  A queue belongs to no loop; it is
+ * used by one thread at a time (weft/sync.h), so a lookup is enough.
  */
 #define _GNU_SOURCE
 #include "sync.h"
 
 #include "../alloc.h"
+#include "../handle.h"
 
 #include <errno.h>
 
@@ -22,7 +27,10 @@ WEFT__QUEUE_WAIT(put_wait, "a full queue (put)");
 WEFT__QUEUE_WAIT(get_wait, "an empty queue (get)");
 WEFT__QUEUE_WAIT(join_wait, "a queue's unfinished items (join)");
 
-struct weft_queue {
+typedef struct weft__queue weft__queue;
+
+struct weft__queue {
+    weft_queue *handle; /* what the caller holds */
     int kind;
     size_t maxsize; /* 0: unbounded */
     int (*cmp)(const void *, const void *);
@@ -35,7 +43,7 @@ struct weft_queue {
 
 /* ---- storage ---- */
 
-static int grow(weft_queue *q)
+static int grow(weft__queue *q)
 {
     if (q->len < q->cap)
         return 0;
@@ -52,7 +60,7 @@ static int grow(weft_queue *q)
     return 0;
 }
 
-static void heap_up(weft_queue *q, size_t i)
+static void heap_up(weft__queue *q, size_t i)
 {
     void *x = q->buf[i];
     while (i > 0) {
@@ -65,7 +73,7 @@ static void heap_up(weft_queue *q, size_t i)
     q->buf[i] = x;
 }
 
-static void heap_down(weft_queue *q)
+static void heap_down(weft__queue *q)
 {
     size_t i = 0, n = q->len;
     void *x = q->buf[0];
@@ -85,14 +93,14 @@ static void heap_down(weft_queue *q)
 
 /* Room is guaranteed (bounded: preallocated; unbounded: grow() first). */
 /* Are tasks of another loop waiting on q (see weft__waitq_foreign)? */
-static bool queue_foreign(const weft__loop *L, const weft_queue *q)
+static bool queue_foreign(const weft__loop *L, const weft__queue *q)
 {
     return weft__waitq_foreign(L, &q->getters) ||
            weft__waitq_foreign(L, &q->putters) ||
            weft__waitq_foreign(L, &q->joiners);
 }
 
-static void store(weft_queue *q, void *item)
+static void store(weft__queue *q, void *item)
 {
     switch (q->kind) {
     case WEFT_QUEUE_FIFO:
@@ -108,7 +116,7 @@ static void store(weft_queue *q, void *item)
     }
 }
 
-static void *take(weft_queue *q)
+static void *take(weft__queue *q)
 {
     void *item;
     switch (q->kind) {
@@ -130,7 +138,7 @@ static void *take(weft_queue *q)
     return item;
 }
 
-static bool full(const weft_queue *q)
+static bool full(const weft__queue *q)
 {
     return q->maxsize && q->len >= q->maxsize;
 }
@@ -144,7 +152,7 @@ int weft_queue_new(int kind, size_t maxsize,
         (kind == WEFT_QUEUE_PRIORITY) != (cmp != NULL) ||
         maxsize > ((size_t)1 << 40))
         return -EINVAL;
-    weft_queue *q = weft__calloc(1, sizeof *q);
+    weft__queue *q = weft__calloc(1, sizeof *q);
     if (!q)
         return -ENOMEM;
     q->kind = kind;
@@ -158,16 +166,29 @@ int weft_queue_new(int kind, size_t maxsize,
         }
         q->cap = maxsize;
     }
-    *out = q;
+    if (weft__handle_new(WEFT__H_QUEUE, q, NULL, (void **)&q->handle)) {
+        weft__free(q->buf);
+        weft__free(q);
+        return -ENOMEM;
+    }
+    *out = q->handle;
     return 0;
 }
 
-int weft_queue_free(weft_queue *q)
+/* The queue behind a handle, or NULL. */
+static inline weft__queue *lookup(const weft_queue *h)
 {
+    return weft__handle_get(h, WEFT__H_QUEUE);
+}
+
+int weft_queue_free(weft_queue *h)
+{
+    weft__queue *q = lookup(h);
     if (!q)
         return -EINVAL;
     if (q->getters.head || q->putters.head || q->joiners.head)
         return -EBUSY;
+    weft__handle_free(h, WEFT__H_QUEUE);
     weft__free(q->buf);
     weft__free(q);
     return 0;
@@ -175,7 +196,7 @@ int weft_queue_free(weft_queue *q)
 
 /* ---- put and get ---- */
 
-static int put(weft_queue *q, void *item, bool wait)
+static int put(weft__queue *q, void *item, bool wait)
 {
     weft__loop *L;
     weft__record *f;
@@ -207,7 +228,7 @@ static int put(weft_queue *q, void *item, bool wait)
     return 0;
 }
 
-static int get(weft_queue *q, void **item, bool wait)
+static int get(weft__queue *q, void **item, bool wait)
 {
     weft__loop *L;
     weft__record *f = weft__sync_self(&L);
@@ -238,35 +259,37 @@ static int get(weft_queue *q, void **item, bool wait)
     return rc;
 }
 
-int weft_queue_put(weft_queue *q, void *item)
+int weft_queue_put(weft_queue *h, void *item)
 {
-    return put(q, item, true);
+    return put(lookup(h), item, true);
 }
 
-int weft_queue_try_put(weft_queue *q, void *item)
+int weft_queue_try_put(weft_queue *h, void *item)
 {
-    return put(q, item, false);
+    return put(lookup(h), item, false);
 }
 
-int weft_queue_get(weft_queue *q, void **item)
+int weft_queue_get(weft_queue *h, void **item)
 {
-    return get(q, item, true);
+    return get(lookup(h), item, true);
 }
 
-int weft_queue_try_get(weft_queue *q, void **item)
+int weft_queue_try_get(weft_queue *h, void **item)
 {
-    return get(q, item, false);
+    return get(lookup(h), item, false);
 }
 
-size_t weft_queue_size(const weft_queue *q)
+size_t weft_queue_size(const weft_queue *h)
 {
+    const weft__queue *q = lookup(h);
     return q ? q->len : 0;
 }
 
 /* ---- join and shutdown ---- */
 
-int weft_queue_task_done(weft_queue *q)
+int weft_queue_task_done(weft_queue *h)
 {
+    weft__queue *q = lookup(h);
     weft__loop *L;
     weft__record *f;
     int rc = weft__sync_enter(q, &L, &f);
@@ -281,8 +304,9 @@ int weft_queue_task_done(weft_queue *q)
     return 0;
 }
 
-int weft_queue_join(weft_queue *q)
+int weft_queue_join(weft_queue *h)
 {
+    weft__queue *q = lookup(h);
     weft__loop *L;
     weft__record *f;
     int rc = weft__sync_enter(q, &L, &f);
@@ -296,8 +320,9 @@ int weft_queue_join(weft_queue *q)
     return weft__waitq_wait(L, &q->joiners, &join_wait, WEFT__NO_DEADLINE);
 }
 
-int weft_queue_shutdown(weft_queue *q, int immediate)
+int weft_queue_shutdown(weft_queue *h, int immediate)
 {
+    weft__queue *q = lookup(h);
     weft__loop *L;
     weft__record *f;
     int rc = weft__sync_enter(q, &L, &f);
