@@ -345,6 +345,11 @@ struct weft__loop {
 
     weft__report *reports; /* failures to print when the loop closes */
     weft__report **reports_tail;
+    /* The names and functions of the tasks shutdown cancelled while
+     * nobody had a claim on them (weft__close_notes_take), for the
+     * reports at close, when their records are gone; ascending by slot. */
+    struct weft__close_note *close_notes;
+    uint32_t n_close_notes;
 
     /* Counters read by weft_loop_metrics (debug/metrics.c), kept where
      * they cost least: per task created, per turn, per poll - never per
@@ -572,11 +577,22 @@ int weft__cancel(weft__loop *L, uint32_t idx);
 int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
                     const weft_spawn_opts *opts, uint32_t *out);
 /* Name for reports: the task's name or "#<idx>". */
+/* where.c: "symbol+0x12 (module+0x3456)" for code address pc, or what
+ * is known of it; ret: pc is a return address (looked up one byte
+ * back). */
+void weft__where(char *buf, size_t len, uintptr_t pc, bool ret);
+
 /* ", child of #3" naming the task that spawned slot idx's (with
  * " (finished)" if that task is gone), or "" if it was spawned outside a
  * task.  Returns buf. */
 const char *weft__task_parent(weft__loop *L, uint32_t idx, char *buf,
                               size_t len);
+/* Shutdown begins: notes the name and function of each live task that is
+ * owned and neither awaited, detached nor in a join set, for the reports
+ * at close (best effort: without memory, the reports name ids only).
+ * Freed by weft__close_notes_free. */
+void weft__close_notes_take(weft__loop *L);
+void weft__close_notes_free(weft__loop *L);
 const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
                              size_t len);
 void weft__report_add(weft__loop *L, const char *fmt, ...)

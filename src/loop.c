@@ -119,6 +119,7 @@ static void loop_free(weft__loop *L)
         weft__stack_reap(L->stacks, &L->dead_stack);
     weft__backend_close(L->backend);
     weft__stacks_free(L->stacks);
+    weft__close_notes_free(L);
     weft__arena_destroy(&L->parent_arena);
     weft__arena_destroy(&L->waiter_arena);
     weft__arena_destroy(&L->heap_arena);
@@ -136,6 +137,7 @@ static bool alive(const weft__slot *s)
 static void begin_shutdown(weft__loop *L)
 {
     L->closing = true;
+    weft__close_notes_take(L);
     for (uint32_t i = 1; i < L->slot_top; i++)
         if (alive(&L->slots[i]))
             weft__cancel(L, i);

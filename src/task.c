@@ -176,6 +176,66 @@ static void report_failure(weft__loop *L, uint32_t idx, const char *what)
                      msg ? msg : "");
 }
 
+/* ---- notes taken at shutdown ---- */
+
+typedef struct weft__close_note {
+    uint32_t idx;
+    weft_fn fn;  /* NULL if unknown (a job run elsewhere) */
+    char *name;  /* owned, or NULL */
+} weft__close_note;
+
+static bool unclaimed(const weft__slot *s)
+{
+    return (s->state == WEFT__SLOT_PENDING ||
+            s->state == WEFT__SLOT_RUNNING) &&
+           (s->flags & WEFT__SF_OWNED) &&
+           !(s->flags & (WEFT__SF_AWAITED | WEFT__SF_DETACHED |
+                         WEFT__SF_JOINED));
+}
+
+void weft__close_notes_take(weft__loop *L)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 1; i < L->slot_top; i++)
+        n += unclaimed(&L->slots[i]);
+    if (!n || L->close_notes ||
+        !(L->close_notes = weft__malloc(n * sizeof *L->close_notes)))
+        return;
+    for (uint32_t i = 1; i < L->slot_top; i++) {
+        weft__slot *s = &L->slots[i];
+        if (!unclaimed(s))
+            continue;
+        weft__close_note *e = &L->close_notes[L->n_close_notes++];
+        weft__record *r = (s->flags & WEFT__SF_RECORD) ? s->a.rec : NULL;
+        e->idx = i;
+        e->fn = r ? r->fn
+                  : (s->flags & WEFT__SF_STACKLESS) ? NULL : L->fns[s->x];
+        e->name = r && r->name ? weft__strndup(r->name, NAME_MAX_LEN) : NULL;
+    }
+}
+
+void weft__close_notes_free(weft__loop *L)
+{
+    for (uint32_t k = 0; k < L->n_close_notes; k++)
+        weft__free(L->close_notes[k].name);
+    weft__free(L->close_notes);
+    L->close_notes = NULL;
+    L->n_close_notes = 0;
+}
+
+/* "'fetch' (#2) fetch_config (app+0x4580)" from a note, "#2" without. */
+static void note_label(const weft__close_note *e, uint32_t idx, char *buf,
+                       size_t len)
+{
+    int at = e && e->name ? snprintf(buf, len, "'%s' (#%u)", e->name, idx)
+                          : snprintf(buf, len, "#%u", idx);
+    if (e && e->fn && at > 0 && (size_t)at < len - 1) {
+        buf[at] = ' ';
+        weft__where(buf + at + 1, len - (size_t)at - 1, (uintptr_t)e->fn,
+                    false);
+    }
+}
+
 static bool failed(const weft__slot *s)
 {
     return weft__slot_err(s) != 0 && weft__slot_err(s) != -ECANCELED;
@@ -187,26 +247,35 @@ static bool failed(const weft__slot *s)
  * pending".  A task that succeeded with NULL says nothing worth keeping. */
 void weft__report_unretrieved(weft__loop *L)
 {
+    uint32_t k = 0; /* the notes, walked alongside the slots */
     for (uint32_t i = 1; i < L->slot_top; i++) {
         weft__slot *s = &L->slots[i];
         if (s->state != WEFT__SLOT_DONE || !(s->flags & WEFT__SF_OWNED))
             continue;
-        char parent[48];
+        while (k < L->n_close_notes && L->close_notes[k].idx < i)
+            k++;
+        const weft__close_note *e =
+            k < L->n_close_notes && L->close_notes[k].idx == i
+                ? &L->close_notes[k]
+                : NULL;
+        char parent[48], label[320];
         weft__task_parent(L, i, parent, sizeof parent);
+        note_label(e, i, label, sizeof label);
         if (failed(s))
             report_failure(L, i, "failed and was never awaited");
         else if (weft__slot_err(s) == -ECANCELED)
             weft__report_add(L,
-                             "weft: task #%u%s%s was cancelled and never "
+                             "weft: task %s%s%s was cancelled and never "
                              "awaited (still running when its loop shut "
                              "down?)",
-                             i, parent, parent[0] ? "," : "");
+                             label, parent, parent[0] ? "," : "");
         else if (s->a.result)
             weft__report_add(L,
                              "weft: task #%u%s%s finished with a result (%p) "
                              "that was never awaited",
                              i, parent, parent[0] ? "," : "", s->a.result);
     }
+    weft__close_notes_free(L);
 }
 
 /* ---- finishing ---- */

@@ -300,7 +300,10 @@ static void *leaves_tasks(void *arg)
     (void)arg;
     weft_task *result, *pending, *detached, *nothing;
     weft_spawn(quick, (void *)42, &result);  /* a result nobody takes */
-    weft_spawn(forever, NULL, &pending);     /* cancelled at shutdown */
+    weft_spawn_opts named = {.name = "lingering"};
+    double d = 3600;
+    /* cancelled at shutdown: named in the report, with its function */
+    weft_spawn_ex(weft_test_nap, &d, &named, &pending);
     weft_spawn(forever, NULL, &detached);    /* the loop's: exempt */
     weft_task_detach(detached);
     weft_spawn(quick, NULL, &nothing);       /* NULL: nothing to say */
@@ -323,9 +326,12 @@ static void unawaited(void)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(err && strstr(err, "finished with a result (0x2a) that was never "
                              "awaited"));
-    CHECK(err && strstr(err, "was cancelled and never awaited"));
+    CHECK(err && strstr(err, "weft: task 'lingering' (#"));
+    CHECK(err && strstr(err, ") weft_test_nap (test_debug+0x"));
+    CHECK(err && strstr(err, ", child of #1 (finished), was cancelled and "
+                             "never awaited"));
     int lines = 0;
-    for (const char *p = err; p && (p = strstr(p, "weft: task #")); p++)
+    for (const char *p = err; p && (p = strstr(p, "weft: task ")); p++)
         lines++;
     CHECK_EQ(lines, 2);
     if (lines != 2)
