@@ -469,6 +469,42 @@ static void fork_after_a_loop(void)
     printf("ok   %s\n", check_case_name);
 }
 
+/* A watchdog stuck writing its warning to a stderr nobody reads does not
+ * hold up exit: the join at exit gives up after a while. */
+static void exit_past_a_stuck_watchdog(void)
+{
+    check_case_name = "exit_does_not_wait_for_a_watchdog_stuck_writing";
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* stderr: a full pipe, so the warning's write blocks. */
+        fcntl(p[1], F_SETFL, O_NONBLOCK);
+        char fill[4096] = {0};
+        while (write(p[1], fill, sizeof fill) > 0) {
+        }
+        fcntl(p[1], F_SETFL, 0);
+        dup2(p[1], 2);
+        weft_run(weft_test_hog, NULL, NULL);
+        usleep(300000); /* the watchdog is in its write by now */
+        exit(0);
+    }
+    REQUIRE(pid > 0);
+    close(p[1]);
+    int st = 0, waited = 0;
+    while (waitpid(pid, &st, WNOHANG) == 0 && waited < 1000) {
+        usleep(10000);
+        waited++;
+    }
+    if (waited == 1000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    CHECK(waited < 1000 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(p[0]);
+    printf("ok   %s\n", check_case_name);
+}
+
 /* The thread ends a second after the last loop closed. */
 static void watchdog_ends(void)
 {
@@ -580,6 +616,7 @@ int main(void)
     check_case("dump_names_each_state_and_a_deep_backtrace", dump, NULL, 0);
     check_case("fork_while_the_watchdog_runs", fork_while_watched, NULL, 0);
     fork_after_a_loop();
+    exit_past_a_stuck_watchdog();
     watchdog_ends();
     unawaited();
     return check_end();

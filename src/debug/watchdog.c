@@ -70,8 +70,12 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 /* Under mu. */
 static watched *loops;
-/* ENDED: returned by itself, not joined yet; JOINING: being joined. */
-static enum { NONE, RUNNING, ENDED, JOINING } thread_state;
+/* ENDED: returned by itself, not joined yet; JOINING: being joined;
+ * LOST: did not end within JOIN_WAIT_S of being asked (stuck writing to
+ * a stderr nobody reads): left alone, and no other is started on its
+ * stack. */
+static enum { NONE, RUNNING, ENDED, JOINING, LOST } thread_state;
+#define JOIN_WAIT_S 2
 static bool stop;         /* asks the thread to end (fork, exit) */
 static bool exiting;      /* the process exits: no thread any more */
 static pthread_t thread;
@@ -89,7 +93,9 @@ static void start_thread(void);
 
 /* With mu held: returns once no thread is left and its stack is free
  * again - asking a running thread to end, joining one that ended by
- * itself, or waiting for another caller's join. */
+ * itself, or waiting for another caller's join - or once the thread is
+ * LOST: a join never waits more than JOIN_WAIT_S, so neither a fork nor
+ * exit can hang on a thread blocked in a write. */
 static void end_thread(void)
 {
     if (thread_state == RUNNING) {
@@ -99,10 +105,13 @@ static void end_thread(void)
     if (thread_state == RUNNING || thread_state == ENDED) {
         thread_state = JOINING;
         pthread_mutex_unlock(&mu);
-        pthread_join(thread, NULL);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += JOIN_WAIT_S;
+        int rc = pthread_timedjoin_np(thread, NULL, &until);
         pthread_mutex_lock(&mu);
-        thread_state = NONE;
-        stop = false;
+        thread_state = rc == 0 ? NONE : LOST;
+        stop = rc != 0;
         pthread_cond_broadcast(&cv);
     }
     while (thread_state == JOINING)
@@ -119,7 +128,7 @@ static void before_fork(void)
 
 static void after_fork_parent(void)
 {
-    if (loops && !exiting)
+    if (loops && !exiting && thread_state == NONE)
         start_thread();
     pthread_mutex_unlock(&mu);
 }
@@ -322,7 +331,7 @@ void weft__watchdog_watch(weft__loop *L)
         return; /* out of memory: this loop goes unwatched */
     w->L = L;
     pthread_mutex_lock(&mu);
-    if (thread_state != RUNNING)
+    if (thread_state == ENDED || thread_state == JOINING)
         end_thread(); /* one that ended by itself: its stack is free */
     if (thread_state == NONE && !exiting)
         start_thread();
