@@ -26,7 +26,6 @@
 #include "../progress/above.h"
 #include "dump.h"
 
-#include <dlfcn.h>
 #include <execinfo.h>
 #include <stdatomic.h>
 #include <errno.h>
@@ -74,33 +73,6 @@ static void put(out *o, const char *fmt, ...)
     o->len += k;
 }
 
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-/* "symbol+0x12 (module+0x3456)", or what is known of it.  A return
- * address (ret) may point just past its call's function: looked up one
- * byte back. */
-static void where(char *buf, size_t len, uintptr_t pc, bool ret)
-{
-    Dl_info di;
-    if (!dladdr((void *)(pc - ret), &di) || !di.dli_fname) {
-        snprintf(buf, len, "0x%lx", (unsigned long)pc);
-        return;
-    }
-    unsigned long off = (unsigned long)(pc - (uintptr_t)di.dli_fbase);
-    const char *mod = base_name(di.dli_fname);
-    if (!di.dli_sname || !di.dli_saddr)
-        snprintf(buf, len, "%s+0x%lx", mod, off);
-    else if (pc == (uintptr_t)di.dli_saddr)
-        snprintf(buf, len, "%s (%s+0x%lx)", di.dli_sname, mod, off);
-    else
-        snprintf(buf, len, "%s+0x%lx (%s+0x%lx)", di.dli_sname,
-                 (unsigned long)(pc - (uintptr_t)di.dli_saddr), mod, off);
-}
-
 /* Where the switch left a suspended task's state, by offset from its
  * saved stack pointer (the layouts in coro/ctx_*.S): the frame pointer,
  * the return address (x86-64) or link register (AArch64), and how far
@@ -124,7 +96,7 @@ static void where(char *buf, size_t len, uintptr_t pc, bool ret)
 static void frame(out *o, int i, uintptr_t pc)
 {
     char w[256];
-    where(w, sizeof w, pc, true);
+    weft__code_where(pc, true, w, sizeof w);
     put(o, "    #%-2d %s\n", i, w);
 }
 #endif
@@ -238,7 +210,7 @@ static void one_task(out *o, weft__loop *L, uint32_t idx)
     weft__task_parent(L, idx, parent, sizeof parent);
     if (f) {
         char w[200];
-        where(w, sizeof w, (uintptr_t)f, false);
+        weft__code_where((uintptr_t)f, false, w, sizeof w);
         snprintf(fn, sizeof fn, " %s%s", w, parent);
     } else {
         snprintf(fn, sizeof fn, "%s", parent);
