@@ -69,6 +69,10 @@ const char *weft_strerror(int err)
 {
     if (err == 0)
         return "success";
+    /* Error codes are -1 .. -4095: anything else is no errno (and INT_MIN
+     * could not even be negated). */
+    if (err > 0 || err < -4095)
+        return "unknown error";
     switch (-err) {
 #define CASE(code, text)                                                      \
     case code:                                                                \
@@ -76,10 +80,6 @@ const char *weft_strerror(int err)
         WEFT_ERRORS(CASE)
 #undef CASE
     }
-    if (err < 0) {
-        const char *d = strerrordesc_np(-err);
-        if (d)
-            return d;
-    }
-    return "unknown error";
+    const char *d = strerrordesc_np(-err);
+    return d ? d : "unknown error";
 }

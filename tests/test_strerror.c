@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #ifndef WEFT_INCLUDE_DIR
@@ -141,8 +142,10 @@ int main(void)
     CHECK(strcmp(weft_strerror(0), "success") == 0);
     /* A code no header documents: the C library's description. */
     CHECK(strcmp(weft_strerror(-EXDEV), strerrordesc_np(EXDEV)) == 0);
-    CHECK(weft_strerror(1) != NULL);
-    CHECK(weft_strerror(-100000) != NULL);
-    CHECK(weft_strerror(-2147483647 - 1) != NULL);
+    /* Not an error code at all; INT_MIN cannot be negated (UBSan). */
+    CHECK(strcmp(weft_strerror(1), "unknown error") == 0);
+    CHECK(strcmp(weft_strerror(-100000), "unknown error") == 0);
+    CHECK(strcmp(weft_strerror(INT_MIN), "unknown error") == 0);
+    CHECK(strcmp(weft_strerror(INT_MAX), "unknown error") == 0);
     return check_end();
 }
