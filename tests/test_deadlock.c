@@ -236,8 +236,7 @@ static void check_unnamed(void)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     char want[128];
     const void *objs[N_OBJ] = {&obj_lock, &obj_cond, &obj_barrier, NULL};
-    const char *kinds[N_OBJ] = {"a lock (weft_lock ",
-                                "a condition (weft_cond ",
+    const char *kinds[N_OBJ] = {"a lock (weft_lock ", "a condition (weft_cond ",
                                 "a barrier (weft_barrier ",
                                 "an empty queue (get) (weft_queue "};
     /* The tasks are #2 to #5, spawned by main (#1) in order. */

@@ -4,8 +4,8 @@
  *
  * Reads include/weft.h and the headers under include/weft/ (from
  * WEFT_INCLUDE_DIR, set by the build), collects every "-Exxx" they mention
- * and checks that weft_strerror gives each a text of its own: not NULL, not "unknown
- * error", and not the C library's description (strerrordesc_np), which
+ * and checks that weft_strerror gives each a text of its own: not NULL, not
+ * "unknown error", and not the C library's description (strerrordesc_np), which
  * speaks of the system ("Cannot send after transport endpoint shutdown")
  * rather than of what weft's call meant.  A name the test cannot map to a
  * number (a typo in a header) fails too.  Codes no header documents (those
@@ -100,8 +100,7 @@ static void scan_headers(void)
         if (n < 3 || strcmp(e->d_name + n - 2, ".h") != 0)
             continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/weft/%s", WEFT_INCLUDE_DIR,
-                 e->d_name);
+        snprintf(path, sizeof path, "%s/weft/%s", WEFT_INCLUDE_DIR, e->d_name);
         scan(path);
         headers++;
     }
@@ -129,8 +128,9 @@ int main(void)
         const char *libc = strerrordesc_np(e);
         if (!w || strcmp(w, "unknown error") == 0 ||
             (libc && strcmp(w, libc) == 0)) {
-            fprintf(stderr, "-%s: weft_strerror gives \"%s\", not weft's "
-                            "own text\n",
+            fprintf(stderr,
+                    "-%s: weft_strerror gives \"%s\", not weft's "
+                    "own text\n",
                     names[i], w ? w : "(null)");
             missing++;
         }
