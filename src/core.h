@@ -106,6 +106,11 @@ typedef struct weft__walk weft__walk;
  * waits, wait queues, join sets, generators, ...) defines one, statically,
  * and sets it in the record before it suspends.  Every hook may be NULL.
  */
+/* A FIFO of waiting task records, linked through the records (their
+ * q_link): what a waiter needs lives in its own record, so waiting never
+ * allocates. */
+typedef weft__list weft__waitq;
+
 typedef struct weft__wait_kind {
     /* Undoes what the wait linked (a queue entry, a poller registration)
      * when the waiter is woken by something other than its own waker: a
@@ -125,6 +130,12 @@ typedef struct weft__wait_kind {
     /* What it waits on, for describe hooks shared by several kinds (the
      * wait queues of the sync primitives); may be NULL. */
     const char *name;
+    /* For those shared hooks too, both NULL or both set: the type of the
+     * object waited on as the program declares it ("weft_lock"), and the
+     * object's address as the program knows it (its weft_lock *, its
+     * weft_queue handle) from the wait queue inside it. */
+    const char *type;
+    const void *(*object)(const weft__waitq *q);
     /* The wait does not go through weft__block (a hand-off between tasks):
      * it arms and removes its own timer, so scope.c may re-arm only a
      * timer it finds armed. */
@@ -133,11 +144,6 @@ typedef struct weft__wait_kind {
      * of generators skip that store, which is most of their cost. */
     bool no_since;
 } weft__wait_kind;
-
-/* A FIFO of waiting task records, linked through the records (their
- * q_link): what a waiter needs lives in its own record, so waiting never
- * allocates. */
-typedef weft__list weft__waitq;
 
 #define WEFT__NO_DEADLINE UINT64_MAX
 
@@ -577,11 +583,6 @@ int weft__cancel(weft__loop *L, uint32_t idx);
 int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
                     const weft_spawn_opts *opts, uint32_t *out);
 /* Name for reports: the task's name or "#<idx>". */
-/* where.c: "symbol+0x12 (module+0x3456)" for code address pc, or what
- * is known of it; ret: pc is a return address (looked up one byte
- * back). */
-void weft__where(char *buf, size_t len, uintptr_t pc, bool ret);
-
 /* ", child of #3" naming the task that spawned slot idx's (with
  * " (finished)" if that task is gone), or "" if it was spawned outside a
  * task.  Returns buf. */
@@ -597,6 +598,13 @@ const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
                              size_t len);
 void weft__report_add(weft__loop *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- where.c ---- */
+/* A code address in words: "symbol+0x12 (module+0x3456)", "symbol
+ * (module+0x3456)" at a symbol's start, "module+0x3456" without a symbol,
+ * "0x..." outside any loaded object.  ret: pc is a return address (looked
+ * up one byte back).  Returns buf. */
+const char *weft__code_where(uintptr_t pc, bool ret, char *buf, size_t len);
 
 /* ---- timer.c ---- */
 uint64_t weft__clock_ns(void);

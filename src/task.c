@@ -231,8 +231,8 @@ static void note_label(const weft__close_note *e, uint32_t idx, char *buf,
                           : snprintf(buf, len, "#%u", idx);
     if (e && e->fn && at > 0 && (size_t)at < len - 1) {
         buf[at] = ' ';
-        weft__where(buf + at + 1, len - (size_t)at - 1, (uintptr_t)e->fn,
-                    false);
+        weft__code_where((uintptr_t)e->fn, false, buf + at + 1,
+                         len - (size_t)at - 1);
     }
 }
 

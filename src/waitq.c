@@ -46,15 +46,21 @@ void weft__waitq_leave(weft__loop *L, weft__record *r)
         weft__waitq_remove(r->q_owner, r);
 }
 
-/* "waiting on a lock (queue at 0x...)": the primitive's kind, and where
- * its wait queue lies (inside the primitive) to tell two of them apart. */
+/* "waiting on a lock (weft_lock 0x...)": the primitive's kind, and the
+ * object, at the address the program gave weft - or, for a kind that does
+ * not say, where its wait queue lies - to tell two of them apart. */
 void weft__waitq_describe(weft__loop *L, weft__record *r, char *buf,
                           size_t len)
 {
     (void)L;
-    snprintf(buf, len, "waiting on %s (wait queue at %p)",
-             r->kind->name ? r->kind->name : "a wait queue",
-             (void *)r->q_owner);
+    const weft__wait_kind *k = r->kind;
+    const char *what = k->name ? k->name : "a wait queue";
+    if (k->object && r->q_owner)
+        snprintf(buf, len, "waiting on %s (%s %p)", what, k->type,
+                 k->object(r->q_owner));
+    else
+        snprintf(buf, len, "waiting on %s (wait queue at %p)", what,
+                 (void *)r->q_owner);
 }
 
 const weft__wait_kind weft__wait_queue = {

@@ -3,10 +3,16 @@
  * them, weft_run stops with -EDEADLK, names the stuck tasks, cancels them;
  * tasks that cannot finish even then are abandoned and reported.
  * Timers, fds and sleeping tasks with a deadline are wake sources.
+ * The report names each stuck task by its function (module and offset,
+ * its symbol where one is found) and, for a primitive, its kind and the
+ * object's address - the weft_lock * (or weft_queue *) the program holds.
  */
+#define _GNU_SOURCE
 #include "check.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,8 +101,8 @@ static void *main_io(void *arg)
     return NULL;
 }
 
-/* Tasks stuck on primitives: the report names each kind and where its
- * wait queue lies. */
+/* Tasks stuck on primitives: the report names each kind and the
+ * object. */
 static weft_semaphore stuck_sem = WEFT_SEMAPHORE_INIT(0);
 static weft_event stuck_event = WEFT_EVENT_INIT;
 
@@ -131,6 +137,132 @@ static void child_primitives(void *arg)
     (void)arg;
     int rc = weft_run(main_stuck_on_primitives, NULL, NULL);
     _exit(rc == -EDEADLK ? 0 : 1);
+}
+
+/* Unnamed tasks, each stuck on another kind of primitive: the report
+ * gives each its function and the object it waits on. */
+static weft_lock obj_lock = WEFT_LOCK_INIT;
+static weft_lock obj_cond_lock = WEFT_LOCK_INIT;
+static weft_cond obj_cond = WEFT_COND_INIT(&obj_cond_lock);
+static weft_barrier obj_barrier = WEFT_BARRIER_INIT(2);
+static weft_queue *obj_queue;
+
+static void *on_lock(void *arg)
+{
+    (void)arg;
+    weft_lock_acquire(&obj_lock); /* held by main */
+    return NULL;
+}
+
+static void *on_cond(void *arg)
+{
+    (void)arg;
+    weft_lock_acquire(&obj_cond_lock);
+    weft_cond_wait(&obj_cond);
+    weft_lock_release(&obj_cond_lock);
+    return NULL;
+}
+
+static void *on_barrier(void *arg)
+{
+    (void)arg;
+    weft_barrier_wait(&obj_barrier);
+    return NULL;
+}
+
+static void *on_queue(void *arg)
+{
+    (void)arg;
+    void *item;
+    weft_queue_get(obj_queue, &item);
+    return NULL;
+}
+
+static weft_fn const obj_fns[] = {on_lock, on_cond, on_barrier, on_queue};
+#define N_OBJ (sizeof obj_fns / sizeof obj_fns[0])
+
+static void *main_stuck_unnamed(void *arg)
+{
+    (void)arg;
+    weft_task *t[N_OBJ];
+    REQUIRE(weft_lock_acquire(&obj_lock) == 0);
+    for (size_t i = 0; i < N_OBJ; i++)
+        REQUIRE(weft_spawn(obj_fns[i], NULL, &t[i]) == 0);
+    for (size_t i = 0; i < N_OBJ; i++)
+        weft_await(t[i], NULL);
+    weft_lock_release(&obj_lock);
+    return NULL;
+}
+
+static void child_unnamed(void *arg)
+{
+    (void)arg;
+    int rc = weft_run(main_stuck_unnamed, NULL, NULL);
+    _exit(rc == -EDEADLK ? 0 : 1);
+}
+
+/* The report's line for task #idx, up to its end ("" if none). */
+static const char *task_line(const char *out, unsigned idx, char *buf,
+                             size_t len)
+{
+    char head[32];
+    snprintf(head, sizeof head, "\n  task #%u ", idx);
+    const char *p = strstr(out, head);
+    buf[0] = '\0';
+    if (p) {
+        p++;
+        size_t n = strcspn(p, "\n");
+        snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p);
+    }
+    return buf;
+}
+
+/* "module+0xoffset" of a function of this program, as dladdr sees it. */
+static void fn_where(weft_fn fn, char *buf, size_t len)
+{
+    Dl_info di;
+    REQUIRE(dladdr((void *)(uintptr_t)fn, &di) && di.dli_fname);
+    const char *mod = strrchr(di.dli_fname, '/');
+    snprintf(buf, len, "%s+0x%lx", mod ? mod + 1 : di.dli_fname,
+             (unsigned long)((uintptr_t)fn - (uintptr_t)di.dli_fbase));
+}
+
+static void check_unnamed(void)
+{
+    char *out = NULL;
+    /* Made here, so that the parent knows the handle the child uses. */
+    REQUIRE(weft_queue_new(WEFT_QUEUE_FIFO, 0, NULL, &obj_queue) == 0);
+    int st = check_fork(child_unnamed, NULL, &out);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char want[128];
+    const void *objs[N_OBJ] = {&obj_lock, &obj_cond, &obj_barrier, NULL};
+    const char *kinds[N_OBJ] = {"a lock (weft_lock ", "a condition (weft_cond ",
+                                "a barrier (weft_barrier ",
+                                "an empty queue (get) (weft_queue "};
+    /* The tasks are #2 to #5, spawned by main (#1) in order. */
+    for (unsigned i = 0; i < N_OBJ; i++) {
+        char line[512], where[96];
+        task_line(out, 2 + i, line, sizeof line);
+        if (!line[0]) {
+            fprintf(stderr, "no line for task #%u\n", 2 + i);
+            CHECK(0);
+            continue;
+        }
+        fn_where(obj_fns[i], where, sizeof where);
+        snprintf(want, sizeof want, "%s", where);
+        if (!strstr(line, want))
+            fprintf(stderr, "want \"%s\" in: %s\n", want, line);
+        CHECK(strstr(line, want) != NULL);
+        const void *obj = objs[i] ? objs[i] : (const void *)obj_queue;
+        snprintf(want, sizeof want, "waiting on %s%p)", kinds[i], obj);
+        if (!strstr(line, want))
+            fprintf(stderr, "want \"%s\" in: %s\n", want, line);
+        CHECK(strstr(line, want) != NULL);
+    }
+    if (check_failures)
+        fprintf(stderr, "--- child said:\n%s", out);
+    free(out);
+    CHECK_EQ(weft_queue_free(obj_queue), 0);
 }
 
 static void child_deadlock(void *arg)
@@ -170,10 +302,18 @@ int main(void)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(strstr(out, "'semwaiter'") && strstr(out, "waiting on a semaphore"));
     CHECK(strstr(out, "'evwaiter'") && strstr(out, "waiting on an event"));
-    CHECK(strstr(out, "wait queue at 0x") != NULL);
+    char want[128];
+    snprintf(want, sizeof want, "waiting on a semaphore (weft_semaphore %p)",
+             (void *)&stuck_sem);
+    CHECK(strstr(out, want) != NULL);
+    snprintf(want, sizeof want, "waiting on an event (weft_event %p)",
+             (void *)&stuck_event);
+    CHECK(strstr(out, want) != NULL);
     if (check_failures)
         fprintf(stderr, "--- child said:\n%s", out);
     free(out);
+
+    check_unnamed();
 
     st = check_fork(child_stubborn, NULL, &out);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);

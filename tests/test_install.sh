@@ -2,11 +2,16 @@
 # Installs a built tree into a temporary prefix and checks that the three
 # supported ways of consuming weft work, each with a small program that runs
 # a task returning 42:
-#   (a) pkg-config: static (libweft.a) and shared (libweft.so) linking;
+#   (a) pkg-config: static (libweft.a) and shared (libweft.so) linking,
+#       and the two ways README.md gives for a private prefix, each run
+#       without LD_LIBRARY_PATH: an rpath, and a fully static program
+#       (`pkg-config --static` ... -static);
 #   (b) CMake: find_package(weft) and weft::weft / weft::weft_shared;
 #   (c) CMake: add_subdirectory(<weft source tree>) and weft::weft;
-# plus: libweft.so exports only weft_* names (no internal weft__*), and
-# weft.h can be used from C++.
+# plus: libweft.so exports only weft_* names (no internal weft__*), weft.h
+# can be used from C++, the install says how to link for a private prefix,
+# and README.md's first example compiles without a warning (-Wall -Wextra
+# -pedantic) and runs.
 #
 #   tests/test_install.sh BUILD_DIR
 #
@@ -125,7 +130,9 @@ libdir=$(cd "$libdir" 2>/dev/null && pwd) || fail "pkg-config libdir does not ex
 [[ -f $libdir/libweft.a ]] || fail "libweft.a not installed in $libdir"
 [[ -e $libdir/libweft.so ]] || fail "libweft.so not installed in $libdir"
 [[ -e $libdir/libweft.so.0 ]] || fail "libweft.so.0 not installed in $libdir"
-echo "ok: installed into a temporary prefix"
+grep -q "private prefix.*-Wl,-rpath,.*-static" "$tmp/install.log" ||
+    fail "the install does not say how to link for a private prefix: $(cat "$tmp/install.log")"
+echo "ok: installed into a temporary prefix (and said how to link for it)"
 
 # ------------------------------------------------- exported dynamic symbols
 nm -D --defined-only "$libdir/libweft.so" >"$tmp/nm.txt" 2>&1 || fail "nm -D libweft.so: $(cat "$tmp/nm.txt")"
@@ -166,6 +173,33 @@ if command -v readelf >/dev/null 2>&1 &&
     fail "pkg-config shared: the program does not depend on libweft.so.0"
 fi
 check_prog "pkg-config, shared" "$tmp/app-pc-shared" LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# A private prefix, as README.md says: an rpath, or a fully static program.
+pc_libdir=$(pkg-config --variable=libdir weft)
+run pc-rpath "$cc" "${c_warn[@]}" "${cflags[@]}" "$tmp/main.c" "${libs[@]}" \
+    "-Wl,-rpath,$pc_libdir" -o "$tmp/app-pc-rpath"
+check_prog "pkg-config, shared with an rpath" "$tmp/app-pc-rpath" -u LD_LIBRARY_PATH
+if [[ -n $sanitize ]]; then
+    echo "skipped: pkg-config --static -static (sanitizer runtimes do not link statically)"
+else
+    read -r -a static_raw <<<"$(pkg-config --static --libs weft)"
+    run pc-full-static "$cc" "${c_warn[@]}" "${cflags[@]}" "$tmp/main.c" \
+        "${static_raw[@]}" -static -o "$tmp/app-pc-full-static"
+    if command -v readelf >/dev/null 2>&1 &&
+        readelf -d "$tmp/app-pc-full-static" | grep -q NEEDED; then
+        fail "pkg-config --static -static: the program needs shared libraries"
+    fi
+    check_prog "pkg-config --static, -static" "$tmp/app-pc-full-static" -u LD_LIBRARY_PATH
+fi
+
+# README.md's first example, as a reader would build it.
+awk '/^```c$/ { f = 1; next } /^```/ { if (f) exit } f' "$root/README.md" >"$tmp/readme.c"
+grep -q weft_run "$tmp/readme.c" || fail "README.md's first C example not found"
+run readme "$cc" "${c_warn[@]}" "${cflags[@]}" "$tmp/readme.c" "${libs[@]}" \
+    "-Wl,-rpath,$pc_libdir" -o "$tmp/app-readme"
+out=$(env -u LD_LIBRARY_PATH "$tmp/app-readme" 2>&1) ||
+    fail "README.md's first example exited with status $?: $out"
+echo "ok: README.md's first example compiles with -Wall -Wextra -pedantic -Werror and runs"
 
 # ------------------------------------------------------------- C++ consumer
 cxx=""

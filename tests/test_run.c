@@ -63,32 +63,10 @@ static void *thread_loop(void *arg)
     return NULL;
 }
 
-/* weft_strerror: weft's own words for every code its API returns, the C
- * library's for the rest, never NULL. */
-static void check_strerror(void)
-{
-    static const int codes[] = {ECANCELED, ETIMEDOUT, EINVAL,    EPERM,
-                                EDEADLK,   EBUSY,     ENOMEM,    EAGAIN,
-                                EOVERFLOW, ESHUTDOWN, EPIPE,     ERANGE,
-                                ENOTSUP,   EBADF,     EINTR,     ENODATA,
-                                EMSGSIZE};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        const char *own = weft_strerror(-codes[i]);
-        REQUIRE(own != NULL);
-        /* Not the C library's text: weft words it. */
-        CHECK(strcmp(own, strerror(codes[i])) != 0);
-    }
-    CHECK(strcmp(weft_strerror(0), "success") == 0);
-    CHECK(strcmp(weft_strerror(-ENOENT), strerror(ENOENT)) == 0);
-    CHECK(weft_strerror(-100000) != NULL);
-    CHECK(weft_strerror(12345) != NULL);
-}
-
 int main(void)
 {
     check_begin();
     void *r = NULL;
-    check_strerror();
 
     CHECK_EQ(weft_run(ret_arg, I2P(42), &r), 0);
     CHECK_EQ(P2I(r), 42);

@@ -7,8 +7,10 @@
  * - a lock held by loop A: B's acquire, try and release are -EPERM, and A
  *   still holds it;
  * - an event, a semaphore, a queue, a barrier and a condition with A's
- *   tasks waiting: B's set, release, put, get, wait and notify are -EPERM
- *   and A's waiters are neither woken nor lost;
+ *   tasks waiting: every call of B's that would take, grant or wait (set,
+ *   acquire, try, release, put, get, task_done, join, shutdown, wait,
+ *   reset, abort, notify) is -EPERM and A's waiters are neither woken nor
+ *   lost;
  * - once A let go of everything, B uses the same static objects normally (a
  *   primitive is not bound to a loop for life: successive loops reuse it).
  * Runs under ThreadSanitizer in CI: the two loops touch the objects only in
@@ -133,15 +135,24 @@ static void *loop_b(void *arg)
     CHECK_EQ(weft_event_wait(&event), -EPERM);
     CHECK_EQ(weft_sem_release(&sem), -EPERM);
     CHECK_EQ(weft_sem_try(&sem), -EPERM);
+    CHECK_EQ(weft_sem_acquire(&sem), -EPERM);
     CHECK_EQ(weft_queue_try_put(queue, NULL), -EPERM);
     void *item;
     CHECK_EQ(weft_queue_try_get(queue, &item), -EPERM);
+    CHECK_EQ(weft_queue_put(queue, NULL), -EPERM);
+    CHECK_EQ(weft_queue_get(queue, &item), -EPERM);
+    CHECK_EQ(weft_queue_task_done(queue), -EPERM);
+    CHECK_EQ(weft_queue_join(queue), -EPERM);
+    CHECK_EQ(weft_queue_shutdown(queue, 1), -EPERM);
     CHECK_EQ(weft_barrier_wait(&barrier), -EPERM);
+    CHECK_EQ(weft_barrier_reset(&barrier), -EPERM);
+    CHECK_EQ(weft_barrier_abort(&barrier), -EPERM);
     /* The condition's lock is free (A's waiter let it go), but A's task
      * waits on the condition. */
     CHECK_EQ(weft_lock_acquire(&cond_lock), 0);
     CHECK_EQ(weft_cond_notify(&cond, 1), -EPERM);
     CHECK_EQ(weft_cond_notify_all(&cond), -EPERM);
+    CHECK_EQ(weft_cond_wait(&cond), -EPERM);
     CHECK_EQ(weft_lock_release(&cond_lock), 0);
     atomic_store(&b_done, 1);
     /* Once A let go, the same objects serve this loop. */

@@ -56,8 +56,11 @@ typedef struct weft_task weft_task;
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* A static description of a weft error code (a negative errno).  Never NULL;
- * callable from any thread. */
+/* A static description of a weft error code (a negative errno): weft's own
+ * words for every code these headers document, the C library's description
+ * for any other errno (one passed on from the system), "success" for 0 and
+ * "unknown error" for anything else.  Never NULL; callable from any
+ * thread. */
 const char *weft_strerror(int err);
 
 /* The name of the context-switch implementation ("x86_64", "aarch64",

@@ -96,7 +96,7 @@ static void put(out *o, const char *fmt, ...)
 static void frame(out *o, int i, uintptr_t pc)
 {
     char w[256];
-    weft__where(w, sizeof w, pc, true);
+    weft__code_where(pc, true, w, sizeof w);
     put(o, "    #%-2d %s\n", i, w);
 }
 #endif
@@ -210,7 +210,7 @@ static void one_task(out *o, weft__loop *L, uint32_t idx)
     weft__task_parent(L, idx, parent, sizeof parent);
     if (f) {
         char w[200];
-        weft__where(w, sizeof w, (uintptr_t)f, false);
+        weft__code_where((uintptr_t)f, false, w, sizeof w);
         snprintf(fn, sizeof fn, " %s%s", w, parent);
     } else {
         snprintf(fn, sizeof fn, "%s", parent);

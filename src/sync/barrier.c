@@ -26,8 +26,9 @@
 
 #include <limits.h>
 
-WEFT__QUEUE_WAIT(barrier_wait, "a barrier");
-WEFT__QUEUE_WAIT(barrier_next, "a barrier's next cycle");
+WEFT__QUEUE_WAIT(barrier_wait, "a barrier", weft_barrier, waiters_);
+WEFT__QUEUE_WAIT(barrier_next, "a barrier's next cycle", weft_barrier,
+                 blocked_);
 
 enum { FILLING = 0, DRAINING, RESETTING, BROKEN };
 

@@ -10,7 +10,7 @@
 
 #include <errno.h>
 
-WEFT__QUEUE_WAIT(cond_wait, "a condition");
+WEFT__QUEUE_WAIT(cond_wait, "a condition", weft_cond, waiters_);
 
 int weft_cond_wait(weft_cond *c)
 {

@@ -6,7 +6,7 @@
 
 #include <errno.h>
 
-WEFT__QUEUE_WAIT(event_wait, "an event");
+WEFT__QUEUE_WAIT(event_wait, "an event", weft_event, waiters_);
 
 int weft_event_wait(weft_event *ev)
 {

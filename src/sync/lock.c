@@ -16,7 +16,7 @@
 
 #include <errno.h>
 
-WEFT__QUEUE_WAIT(lock_wait, "a lock");
+WEFT__QUEUE_WAIT(lock_wait, "a lock", weft_lock, waiters_);
 
 int weft_lock_acquire(weft_lock *l)
 {

@@ -23,10 +23,6 @@
 
 #include <string.h>
 
-WEFT__QUEUE_WAIT(put_wait, "a full queue (put)");
-WEFT__QUEUE_WAIT(get_wait, "an empty queue (get)");
-WEFT__QUEUE_WAIT(join_wait, "a queue's unfinished items (join)");
-
 typedef struct weft__queue weft__queue;
 
 struct weft__queue {
@@ -40,6 +36,24 @@ struct weft__queue {
     bool shutdown;
     weft__waitq getters, putters, joiners;
 };
+
+/* Reports name the queue by the handle the program holds. */
+#define QUEUE_OF(member)                                                      \
+    static const void *member##_queue(const weft__waitq *w)                   \
+    {                                                                         \
+        return weft__container_of(w, const weft__queue, member)->handle;      \
+    }
+QUEUE_OF(putters)
+QUEUE_OF(getters)
+QUEUE_OF(joiners)
+#undef QUEUE_OF
+
+WEFT__QUEUE_WAIT_OBJ(put_wait, "a full queue (put)", "weft_queue",
+                     putters_queue);
+WEFT__QUEUE_WAIT_OBJ(get_wait, "an empty queue (get)", "weft_queue",
+                     getters_queue);
+WEFT__QUEUE_WAIT_OBJ(join_wait, "a queue's unfinished items (join)",
+                     "weft_queue", joiners_queue);
 
 /* ---- storage ---- */
 

@@ -11,7 +11,7 @@
 
 #include <errno.h>
 
-WEFT__QUEUE_WAIT(sem_wait, "a semaphore");
+WEFT__QUEUE_WAIT(sem_wait, "a semaphore", weft_semaphore, waiters_);
 
 int weft_sem_acquire(weft_semaphore *s)
 {

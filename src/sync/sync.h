@@ -9,6 +9,7 @@
 #include "../core.h"
 
 #include <errno.h>
+#include <stddef.h>
 
 _Static_assert(sizeof(weft_waiters) == sizeof(weft__waitq),
                "weft_waiters mirrors weft__waitq");
@@ -75,11 +76,23 @@ static inline bool weft__waitq_foreign(const weft__loop *L,
 }
 
 /* Defines `var`, the wait kind of a primitive's wait queue: the queue's
- * hooks, and `what` for reports ("a lock"). */
-#define WEFT__QUEUE_WAIT(var, what)                                           \
+ * hooks, and for reports `what` ("a lock"), the object's type and objfn,
+ * which maps the wait queue to the object as the program knows it. */
+#define WEFT__QUEUE_WAIT_OBJ(var, what, type_, objfn)                         \
     static const weft__wait_kind var = {.leave = weft__waitq_leave,           \
                                         .describe = weft__waitq_describe,     \
-                                        .name = (what)}
+                                        .name = (what),                       \
+                                        .type = (type_),                      \
+                                        .object = (objfn)}
+
+/* The same for a primitive in the caller's storage: the object is the
+ * struct `type` whose weft_waiters `member` the queue is. */
+#define WEFT__QUEUE_WAIT(var, what, type, member)                             \
+    static const void *var##_object(const weft__waitq *q)                     \
+    {                                                                         \
+        return (const char *)q - offsetof(type, member);                      \
+    }                                                                         \
+    WEFT__QUEUE_WAIT_OBJ(var, what, #type, var##_object)
 
 /* Wakes every waiter with rc. */
 static inline void weft__waitq_wake_all(weft__loop *L, weft__waitq *q, int rc)
