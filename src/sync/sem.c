@@ -7,6 +7,7 @@
  * always means nobody waits.
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include "sync.h"
 
 #include <errno.h>
@@ -57,7 +58,8 @@ int weft_sem_release(weft_semaphore *s)
         return -EPERM; /* bound to another loop's tasks */
     if (weft__waitq_wake_one(L, weft__wq(&s->waiters_), NULL))
         return 0;
-    if (s->bound_ && s->value_ >= s->bound_ - 1)
+    /* LONG_MAX permits: one more would overflow the count. */
+    if ((s->bound_ && s->value_ >= s->bound_ - 1) || s->value_ == LONG_MAX)
         return -EOVERFLOW;
     s->value_++;
     return 0;
