@@ -44,7 +44,7 @@ extern "C" {
  * on fd are erased meanwhile and drawn again below the dump.
  * Returns the number of tasks listed.
  * Errors: -EPERM (no loop runs on this thread), -EINVAL (fd negative), or
- * write(2)'s error.  Callable from any task or code on the loop's thread.
+ * write(2)'s error (-EBADF: fd not open, -EPIPE, -EIO, ...).  Callable from any task or code on the loop's thread.
  */
 int weft_dump_tasks(int fd);
 

@@ -13,7 +13,8 @@
  * the caller's buffer and path, so the call waits for it to end before
  * returning - never does the pool write into memory whose owner has
  * returned.  All calls are made from a task (-EPERM otherwise); errors are
- * the system call's, as negative errno values, plus -ECANCELED,
+ * the system call's, as negative errno values (-ENOENT, -EACCES, -EBADF,
+ * -EEXIST, -ENOSPC, -EIO, ...), plus -ECANCELED,
  * -ETIMEDOUT, -EINVAL (NULL arguments), -ENOMEM, -EAGAIN (no pool thread
  * could be started).
  */

@@ -80,7 +80,8 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
 int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
              void **results, int *errors, unsigned flags);
 
-/* weft_map with options (a progress bar ticking per finished item). */
+/* weft_map with options (a progress bar ticking per finished item).
+ * Errors as weft_map, and -ENOMEM for the bar. */
 int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
                 void **results, int *errors, const weft_gather_opts *opts);
 

@@ -120,7 +120,8 @@ int weft_stream_readuntil(weft_stream *s, const void *sep, size_t seplen,
 
 /* A line: weft_stream_readuntil with "\n", except that at end of stream
  * the last, unterminated line is returned with 0 (and *len 0 once the
- * stream is exhausted), as asyncio's readline does. */
+ * stream is exhausted), as asyncio's readline does.  Errors as
+ * weft_stream_readuntil. */
 int weft_stream_readline(weft_stream *s, const char **line, size_t *len);
 
 /* How many bytes the stream has read ahead: what the next read or

@@ -131,7 +131,8 @@ int weft_sem_acquire(weft_semaphore *sem);
 /* 0, or -EBUSY when no permit is free. */
 int weft_sem_try(weft_semaphore *sem);
 /* Gives a permit back (to the first waiter, if any).
- * Errors: -EOVERFLOW (bounded: more releases than acquires), -EINVAL. */
+ * Errors: -EOVERFLOW (bounded: more releases than acquires; any: already
+ * LONG_MAX permits), -EPERM, -EINVAL. */
 int weft_sem_release(weft_semaphore *sem);
 /* Free permits now. */
 long weft_sem_value(const weft_semaphore *sem);
@@ -264,7 +265,7 @@ int weft_queue_put(weft_queue *q, void *item);
  * or unknown queue). */
 int weft_queue_get(weft_queue *q, void **item);
 /* Without waiting: -EAGAIN when full (put) or empty (get); other errors
- * as put and get. */
+ * as weft_queue_put and weft_queue_get. */
 int weft_queue_try_put(weft_queue *q, void *item);
 int weft_queue_try_get(weft_queue *q, void **item);
 /* Items queued now; 0 for a NULL, freed or unknown queue. */
