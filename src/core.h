@@ -616,6 +616,8 @@ void weft__timer_del(weft__loop *L, weft__record *f);
 void weft__timers_fire(weft__loop *L, uint64_t now);
 /* Earliest deadline, or WEFT__NO_DEADLINE. */
 uint64_t weft__timers_next(weft__loop *L);
+/* The record whose timer fires first, NULL if none is armed. */
+weft__record *weft__timers_first(weft__loop *L);
 int weft__heap_reserve(weft__loop *L, uint32_t n);
 uint64_t weft__deadline_after(double seconds);
 

@@ -135,6 +135,11 @@ uint64_t weft__timers_next(weft__loop *L)
     return L->heap_len ? L->heap[0].deadline : WEFT__NO_DEADLINE;
 }
 
+weft__record *weft__timers_first(weft__loop *L)
+{
+    return L->heap_len ? L->heap[0].f : NULL;
+}
+
 static void sleep_describe(weft__loop *L, weft__record *r, char *buf,
                            size_t len)
 {
