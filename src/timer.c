@@ -16,15 +16,16 @@
  *
  * Why both, measured (bench_timer, 1M timers from 1M records, random
  * deadlines over 1 s, cancelled in a random order; ns per arm + cancel,
- * median of 3 runs on a 2-CPU VM): the binary heap this replaces 296-324,
- * a 4-ary heap 280-314 (cancels hit a random spot: each leaves a hole that
- * costs dependent cache misses and mispredicted compares, whatever the
- * arity), the wheel and heap 89-96 (a cancel unlinks from a list: three
- * record writes, no search).  Armed then fired in order: 326-371 (binary),
- * 195-239 (4-ary), 100-102 (wheel and heap: the heap holds one tick's
- * timers, not a million).  The floor, a write to each record in each
- * order, is 17-29.  1 ms sleeps wake no later than before (docs/
- * benchmarks.md, "Timers").
+ * medians of 3 runs on a shared 2-CPU VM): the binary heap this replaces
+ * 296-324, a 4-ary heap 280-314 (cancels hit a random spot: each leaves a
+ * hole that costs dependent cache misses and mispredicted compares, whatever
+ * the arity), the wheel and heap 65-122, median 87 over 7 invocations (a
+ * cancel unlinks from a list: three record writes, no search).  Armed then
+ * fired in order: 326-371 (binary), 195-239 (4-ary), 88-141, median 102
+ * (wheel and heap: the heap holds one tick's timers, not a million).  The
+ * floor, a write to each record in each order, is 17-29.  1 ms sleeps wake
+ * as late as before, within this machine's noise (docs/benchmarks.md,
+ * "Timers").
  *
  * Deadlines are absolute CLOCK_MONOTONIC nanoseconds, always computed from a
  * fresh clock read: a loop-cached clock would make timers fire early when
