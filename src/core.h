@@ -165,7 +165,11 @@ struct weft__record {
     weft__exec exec;
     uint32_t idx;      /* own slot */
     uint32_t awaiting; /* slot this one awaits (weft__wait_await) */
-    uint32_t heap_pos; /* 1 + position in the timer heap, 0 if not in it */
+    /* Where its timer is (timer.c): 0 if none is armed; 1 + its position
+     * in the timer heap; or WEFT__IN_WHEEL with the link to the previous
+     * entry of its wheel slot's list, wheel_next the link to the next. */
+    uint32_t timer_pos;
+    uint32_t wheel_next;
     uint64_t deadline; /* armed timer (ns), WEFT__NO_DEADLINE if none */
     uint64_t wait_deadline; /* what the blocked call itself asked for */
     uint64_t since;    /* when it last blocked (weft__block), on the loop's
@@ -236,6 +240,11 @@ struct weft__record {
     weft__record *walk_next;
     uint32_t walk_epoch;
 };
+
+/* The timer wheel's levels (timer.c). */
+#define WEFT__WHEEL_LEVELS 8
+/* In a record's timer_pos: its timer is in the wheel, not the heap. */
+#define WEFT__IN_WHEEL 0x80000000u
 
 /* One timer heap entry; the record holds its position. */
 typedef struct weft__timer_ent {
@@ -308,11 +317,17 @@ struct weft__loop {
     weft__arena parent_arena;
     uint32_t *parent_of;
 
-    /* Timer min-heap by (deadline, timer_seq).  Capacity >= records. */
+    /* Timers (timer.c): a min-heap by (deadline, timer_seq) for those due
+     * up to the tick wheel_tick, capacity >= records; later ones in the
+     * wheel's slot lists (heads: links, 0 if empty; a bit per non-empty
+     * slot in wheel_used). */
     weft__arena heap_arena;
     weft__timer_ent *heap;
     uint32_t heap_len;
     uint64_t timer_seq;
+    uint64_t wheel_tick;
+    uint64_t wheel_used[WEFT__WHEEL_LEVELS];
+    uint32_t wheel_head[WEFT__WHEEL_LEVELS][64];
 
     weft__stacks *stacks;
     weft__backend *backend;
@@ -467,7 +482,7 @@ int weft__suspend(weft__loop *L);
 void weft__timer_del(weft__loop *L, weft__record *f);
 static inline void weft__ready(weft__loop *L, weft__record *r, int rc)
 {
-    if (r->heap_pos)
+    if (r->timer_pos)
         weft__timer_del(L, r);
     r->wake_rc = rc;
     r->wait = WEFT__WAIT_READY;
@@ -624,7 +639,12 @@ void weft__timer_del(weft__loop *L, weft__record *f);
 void weft__timers_fire(weft__loop *L, uint64_t now);
 /* Earliest deadline, or WEFT__NO_DEADLINE. */
 uint64_t weft__timers_next(weft__loop *L);
+/* The record whose timer fires first if its deadline is <= now, else
+ * NULL; its timer stays armed (weft__timers_fire's step). */
+weft__record *weft__timers_due(weft__loop *L, uint64_t now);
 int weft__heap_reserve(weft__loop *L, uint32_t n);
+/* Sets up a new loop's timers (its heap arena already reserved). */
+void weft__timers_init(weft__loop *L);
 uint64_t weft__deadline_after(double seconds);
 
 /* ---- io.c ---- */

@@ -252,7 +252,7 @@ next_scoped(weft__loop *L, weft__record *self, weft__record *pf,
         weft__suspend(L);
         rc = next_result(L, self, g, value);
     }
-    if (self->heap_pos)
+    if (self->timer_pos)
         weft__timer_del(L, self);
     weft__now_refresh(L); /* as weft__block does */
     return rc;

@@ -70,7 +70,7 @@ static int loop_new(weft__loop **out)
         (rc = weft__arena_init(&L->rec_arena,
                                MAX_STARTED * sizeof(weft__record))) ||
         (rc = weft__arena_init(&L->heap_arena,
-                               MAX_STARTED * sizeof(weft__timer_ent))) ||
+                               (MAX_STARTED + 4) * sizeof(weft__timer_ent))) ||
         (rc = weft__arena_init(&L->waiter_arena,
                                MAX_LIVE * sizeof(uint32_t))) ||
         (rc = weft__arena_init(&L->parent_arena,
@@ -84,7 +84,7 @@ static int loop_new(weft__loop **out)
     L->slots = (weft__slot *)L->slot_arena.base;
     L->ring = (uint32_t *)L->ring_arena.base;
     L->recs = (weft__record *)L->rec_arena.base;
-    L->heap = (weft__timer_ent *)L->heap_arena.base;
+    weft__timers_init(L);
     L->waiter_of = (uint32_t *)L->waiter_arena.base;
     L->parent_of = (uint32_t *)L->parent_arena.base;
     L->slot_top = 1; /* slot 0 means "none" */
@@ -182,7 +182,7 @@ static void abandon(weft__loop *L, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
     weft__record *f = s->a.rec;
-    if (f->heap_pos)
+    if (f->timer_pos)
         weft__timer_del(L, f);
     if (f->wait == WEFT__WAIT_BLOCKED && f->kind->leave)
         f->kind->leave(L, f);

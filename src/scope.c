@@ -133,14 +133,14 @@ static void rearm(weft__loop *L, weft__record *r)
         weft__interrupt(L, r);
         return;
     }
-    if (r->kind->self_timed && !r->heap_pos)
+    if (r->kind->self_timed && !r->timer_pos)
         return; /* nothing of ours to re-arm (see weft__wait_kind) */
     uint64_t want = weft__scope_deadline(r);
     if (r->wait_deadline < want)
         want = r->wait_deadline;
     if (want == r->deadline)
         return;
-    if (r->heap_pos)
+    if (r->timer_pos)
         weft__timer_del(L, r);
     if (want != WEFT__NO_DEADLINE)
         weft__timer_add(L, r, want);

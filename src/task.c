@@ -425,7 +425,7 @@ void weft__interrupt(weft__loop *L, weft__record *r)
     walk_sets_inside(L, r, depth, &w);
     if (!(r->kind->targets && r->kind->targets(L, r, &w))) {
         weft__wake(L, r, cause);
-    } else if (r->heap_pos) {
+    } else if (r->timer_pos) {
         /* It waits on until the tasks it waits for have finished; its
          * timer has done its work. */
         weft__timer_del(L, r);

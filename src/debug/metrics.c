@@ -22,7 +22,7 @@ int weft_loop_metrics_read(weft_loop_metrics *m)
         .task_runs = weft__task_runs(L),
         .polls = L->m_polls,
         .sleep_seconds = (double)L->m_slept_ns / 1e9,
-        .timers = L->heap_len,
+        .timers = L->n_user_timers,
         .ready_peak = L->m_ready_peak,
         .pool_threads = pool.threads,
         .pool_busy = pool.busy,
