@@ -14,7 +14,9 @@
  * On a terminal the line is redrawn in place (at most every mininterval
  * seconds, and once a second while nothing happens, so elapsed time and
  * ETA keep moving); several bars keep one line each; weft_bar_write prints
- * a line above them.  The width follows the terminal.  Not on a terminal
+ * a line above them.  Between redraws the cursor rests at the end of the
+ * first bar's line, as tqdm leaves it: a line the program prints to the same
+ * terminal meanwhile starts below a full-width bar.  The width follows the terminal.  Not on a terminal
  * (a file, a pipe, CI logs) or with TERM=dumb, a bar prints a complete line
  * at every 10% of progress (or every 10 s without a total) and at the end -
  * no carriage returns.  WEFT_PROGRESS=tty, log or off in the environment
