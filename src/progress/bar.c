@@ -88,8 +88,9 @@ void weft__bar_meter(weft__bar *b, uint64_t now, int ncols, int ascii,
     m->ascii = ascii;
 }
 
-/* Progress since the last progress redraw feeds the rate (tqdm does this
- * only when the count moved): one EMA of items, one of seconds. */
+/* A redraw for progress: the items and seconds since the last one feed the
+ * rate (tqdm feeds its EMAs only from update's redraws, and only when both
+ * moved): one EMA of items, one of seconds. */
 static void note_progress(weft__bar *b, uint64_t now)
 {
     unsigned long long n = weft__bar_count(b);
@@ -117,12 +118,17 @@ static bool due(const weft__bar *b, uint64_t now)
     }
     if (now - b->draw_ns >= IDLE_REDRAW_NS)
         return true;
-    return n != b->draw_n && now - b->draw_ns >= b->mininterval_ns;
+    /* mininterval after the last redraw for progress (tqdm's
+     * last_print_t): an idle redraw of the clock does not count. */
+    return n != b->print_n && now - b->print_ns >= b->mininterval_ns;
 }
 
-static void draw(weft__bar *b, uint64_t now)
+/* A redraw; for progress (not only the clock moving, not a refresh) it
+ * feeds the rate. */
+static void draw(weft__bar *b, uint64_t now, bool progress)
 {
-    note_progress(b, now);
+    if (progress)
+        note_progress(b, now);
     b->draw_ns = now;
     b->draw_n = weft__bar_count(b);
     weft__term_draw(b, now);
@@ -149,7 +155,8 @@ static void bars_tick(struct weft__loop *L, weft__service *sv, uint64_t now)
         if (b->loop != L)
             continue;
         if (due(b, now)) {
-            draw(b, now);
+            draw(b, now, b->mode == WEFT__BAR_LOG ||
+                             weft__bar_count(b) != b->print_n);
             b->look_gap_ns = 0;
         } else if (b->mode == WEFT__BAR_LOG) {
             /* See bars_next.  Nothing counted since the last look: look
@@ -190,9 +197,9 @@ static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
         uint64_t t = b->mode == WEFT__BAR_LOG
                          ? (b->total > 0 ? last + gap
                                          : b->draw_ns + LOG_IDLE_NS)
-                         : b->draw_ns + (weft__bar_count(b) != b->draw_n
-                                             ? b->mininterval_ns
-                                             : IDLE_REDRAW_NS);
+                         : weft__bar_count(b) != b->print_n
+                               ? b->print_ns + b->mininterval_ns
+                               : b->draw_ns + IDLE_REDRAW_NS;
         if (t < next)
             next = t;
     }
@@ -334,7 +341,8 @@ static __attribute__((noinline)) void inline_check(weft__bar *b,
     b->check_ns = now;
     b->check_n = n;
     if (due(b, now))
-        draw(b, now);
+        draw(b, now, b->mode == WEFT__BAR_LOG ||
+                         weft__bar_count(b) != b->print_n);
     pthread_mutex_unlock(&weft__bars_mu);
     weft__handle_unpin(me);
 }
@@ -455,7 +463,7 @@ int weft_bar_refresh(weft_bar *h)
     if (!b)
         return -EINVAL;
     pthread_mutex_lock(&weft__bars_mu);
-    draw(b, now_ns());
+    draw(b, now_ns(), false); /* tqdm's refresh leaves the rate alone */
     pthread_mutex_unlock(&weft__bars_mu);
     weft__handle_unpin(me);
     return 0;
