@@ -44,6 +44,14 @@ static void tick(weft__loop *L, gather_state *st)
         weft_bar_update(st->bar, 1);
 }
 
+/* The inline ticks reached the bar's next check (its count is the gather's
+ * alone: the bar was never given out). */
+static void gather_on_progress(weft__loop *L, weft__joinset *js)
+{
+    (void)L;
+    weft__bar_check(((gather_state *)js)->own);
+}
+
 static bool failed(int err)
 {
     return err != 0;
@@ -150,8 +158,11 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
     unsigned flags = st->flags;
     if (st->bar && st->done_before)
         weft_bar_update(st->bar, st->done_before);
-    if (st->own && st->own->loop == L)
-        st->js.progress = &st->own->n_owner; /* ticked inline */
+    if (st->own && st->own->loop == L) { /* ticked inline */
+        st->js.progress = &st->own->n_owner;
+        st->js.progress_at = &st->own->check_at;
+        st->js.on_progress = gather_on_progress;
+    }
     st->js.notify_each = st->bar && !st->js.progress;
     while (st->js.remaining) {
         if (!st->cancelled_rest &&

@@ -9,6 +9,10 @@
  * - total 100 and 100 updates give one line per tenth: 10%, 20% ... 100%,
  *   each exactly once, in order, each drawn when its tenth was reached -
  *   inside a loop and outside any loop;
+ * - 1,000 updates with no yield in between, and a gather of 1,000 tasks that
+ *   finish at once, also print one line per tenth, each showing exactly
+ *   the count of its tenth (100/1000, 200/1000 ...): the update checks the
+ *   tenth itself, not the loop between turns;
  * - without a total a short run prints one final line, "desc: 7it [...]";
  * - weft_bar_write / weft_bar_printf lines come out where they were written,
  *   between the progress lines;
@@ -256,6 +260,84 @@ static void test_tenths(const char *name, void (*fn)(void *))
         }
     CHECK_EQ(progress, 10);
     CHECK_EQ(notes, 3);
+    if (check_failures > failures0)
+        vt_dump_raw(copy, strlen(copy), stderr);
+    free(copy);
+    free(out);
+}
+
+/* ---- fast counts: a tenth is printed when it is reached, also when
+ * nothing yields in between (the update checks the tenth itself) ---- */
+
+#define FAST_N 1000
+
+static void *t_fast_updates(void *arg)
+{
+    (void)arg;
+    weft_bar_opts o = {.total = FAST_N, .desc = "fast"};
+    weft_bar *b;
+    REQUIRE(weft_bar_new(&o, &b) == 0);
+    for (int i = 0; i < FAST_N; i++)
+        weft_bar_update(b, 1); /* no yield: the loop never turns */
+    CHECK_EQ(weft_bar_close(b), 0);
+    return NULL;
+}
+
+static void c_fast_updates(void *arg)
+{
+    CHECK_EQ(weft_run(t_fast_updates, arg, NULL), 0);
+}
+
+static void c_fast_plain(void *arg)
+{
+    t_fast_updates(arg);
+}
+
+static void *trivial(void *arg)
+{
+    return arg;
+}
+
+/* weft_gather_ex of 1,000 tasks that finish at once, with a bar. */
+static void *t_fast_gather(void *arg)
+{
+    (void)arg;
+    static weft_task *h[FAST_N];
+    for (int i = 0; i < FAST_N; i++)
+        REQUIRE(weft_spawn(trivial, I2P(i), &h[i]) == 0);
+    weft_gather_opts o = {.desc = "fast"};
+    CHECK_EQ(weft_gather_ex(h, FAST_N, NULL, NULL, &o), 0);
+    return NULL;
+}
+
+static void c_fast_gather(void *arg)
+{
+    CHECK_EQ(weft_run(t_fast_gather, arg, NULL), 0);
+}
+
+/* Exactly one line per tenth, each showing the count of its tenth. */
+static void test_fast_tenths(const char *name, void (*fn)(void *))
+{
+    int failures0 = check_failures;
+    char *out = log_run(name, fn, NULL, NULL);
+    if (!out)
+        return;
+    char *copy = strdup(out);
+    REQUIRE(copy);
+    char *lines[MAX_LINES];
+    int n = split_lines(name, out, lines, MAX_LINES);
+    CHECK_EQ(n, 10);
+    for (int i = 0; i < n && i < 10; i++) {
+        vt_bar p;
+        if (!log_line_ok(name, lines[i], "fast", &p))
+            continue;
+        if (p.n != (i + 1) * FAST_N / 10 || p.total != FAST_N) {
+            fprintf(stderr, "%s: line %d shows %lld/%lld, expected %d/%d\n",
+                    name, i + 1, p.n, p.total, (i + 1) * FAST_N / 10,
+                    FAST_N);
+            check_failures++;
+        }
+    }
     if (check_failures > failures0)
         vt_dump_raw(copy, strlen(copy), stderr);
     free(copy);
@@ -706,6 +788,9 @@ int main(void)
 
     test_tenths("tenths in a loop", c_hundred_loop);
     test_tenths("tenths outside a loop", c_hundred_plain);
+    test_fast_tenths("tenths of fast updates in a loop", c_fast_updates);
+    test_fast_tenths("tenths of fast updates outside a loop", c_fast_plain);
+    test_fast_tenths("tenths of a gather of fast tasks", c_fast_gather);
     test_no_total(0, c_seven, "loop");
     test_no_total(0, c_seven_plain, "plain");
     test_null_opts();

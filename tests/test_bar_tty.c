@@ -23,6 +23,9 @@
  * - a value the program prints on the same terminal between redraws lands
  *   on the row below the bar, and the next redraw below it, as under tqdm
  *   (the cursor rests at the end of the bar's line, never in column 0);
+ * - weft_bar_update draws a due tick before it returns, as tqdm's update
+ *   does: a value printed right after it comes below the line that counts
+ *   it;
  * - the first update 1.05 s after creation, after the idle redraw at 1 s,
  *   is drawn at once with tqdm's rate, 1.05s/it (not 1.10s/it: an idle
  *   redraw does not restart mininterval);
@@ -753,6 +756,49 @@ static void test_print_below(void)
         expect_final(0, "print", 1, 5, COLS, 0, &p);
         expect_final(2, "print", 2, 5, COLS, 0, &p);
         expect_final(4, "print", 2, 5, COLS, 0, &p);
+    }
+    free(r.out);
+}
+
+/* ---- the tick is drawn by the update, before the code goes on ---- */
+
+/* The seed's pattern: pbar.update(1), then the value is printed.  tqdm's
+ * update draws the tick before it returns, so the value comes below the
+ * line that counts it; a redraw left to a later loop turn would put it
+ * below the previous count. */
+static void *t_order(void *arg)
+{
+    (void)arg;
+    weft_bar_opts o = {.total = 5, .desc = "order"};
+    weft_bar *b;
+    REQUIRE(weft_bar_new(&o, &b) == 0);
+    for (int i = 1; i <= 3; i++) {
+        CHECK_EQ(weft_sleep(0.15), 0); /* more than mininterval */
+        weft_bar_update(b, 1);
+        char s[8];
+        int n = snprintf(s, sizeof s, "%d\n", i);
+        CHECK_EQ(write(2, s, (size_t)n), n); /* print(value), at once */
+    }
+    CHECK_EQ(weft_bar_close(b), 0);
+    return NULL;
+}
+
+static void c_order(void *arg)
+{
+    CHECK_EQ(weft_run(t_order, arg, NULL), 0);
+}
+
+static void test_order(void)
+{
+    run r;
+    pty_run(c_order, NULL, COLS, NULL, &r);
+    autowrap_next = 1;
+    if (screen_of("update draws before the value", &r, COLS, NULL, NULL)) {
+        expect_rows_then_cursor(
+            (const char *const[]){NULL, "1", NULL, "2", NULL, "3", NULL}, 7);
+        for (int i = 1; i <= 3; i++)
+            expect_final(2 * (i - 1), "order", i, 5, COLS, 0, NULL);
+        expect_final(6, "order", 3, 5, COLS, 0, NULL);
     }
     free(r.out);
 }
@@ -1617,6 +1663,7 @@ int main(void)
     test_two_bars();
     test_no_leave();
     test_print_below();
+    test_order();
     test_first_rate();
     test_dump_above_bars();
     test_average_rate();

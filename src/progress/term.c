@@ -29,6 +29,7 @@
 #include "width.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,7 +244,7 @@ void weft__term_draw(weft__bar *b, uint64_t now)
     } else if (b->mode == WEFT__BAR_LOG) {
         unsigned long long n = weft__bar_count(b);
         if (b->total > 0)
-            b->log_step = n * 10 / (unsigned long long)b->total;
+            b->log_step = n * 10 / (unsigned long long)ceil(b->total);
         if (now == b->start_ns && !b->closing)
             return; /* logs start with the first progress, not at 0 */
         format_line(b, now, WEFT__METER_NCOLS_NONE);
