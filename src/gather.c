@@ -228,7 +228,8 @@ static int open_bar(const weft_gather_opts *o, size_t n, weft_bar **bar)
 {
     *bar = NULL;
     if (o && o->desc) {
-        weft_bar_opts bo = {.total = (double)n, .desc = o->desc};
+        weft_bar_opts bo = {.total = (double)n, .desc = o->desc,
+                            .fd = o->fd};
         return weft_bar_new(&bo, bar);
     }
     if (o)
@@ -251,7 +252,7 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
     if (!self)
         return -EPERM;
     if ((n && !tasks) || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
-        n > UINT32_MAX)
+        n > UINT32_MAX || (o && o->fd < 0))
         return -EINVAL;
     if (n == 0)
         return weft__check(L, self);
@@ -395,7 +396,7 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     if (!self)
         return -EPERM;
     if (!fn || !limit || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
-        (n && (!results || !errors)))
+        (n && (!results || !errors)) || (o && o->fd < 0))
         return -EINVAL;
     char **msgs = o ? o->messages : NULL;
     for (size_t i = 0; i < n; i++) {
