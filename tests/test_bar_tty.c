@@ -29,6 +29,9 @@
  * - the first update 1.05 s after creation, after the idle redraw at 1 s,
  *   is drawn at once with tqdm's rate, 1.05s/it (not 1.10s/it: an idle
  *   redraw does not restart mininterval);
+ * - weft's own lines on stderr (here the report at loop close of a task
+ *   that failed and was never awaited) are written above an open bar, which
+ *   is then closed below them;
  * - no_leave erases the bar (the rows around it close up); leave keeps the
  *   final line with the average rate over the run (not the smoothed one);
  * - the width follows the terminal: after TIOCSWINSZ to 60 columns the next
@@ -870,6 +873,57 @@ static void test_first_rate(void)
     free(r.out);
 }
 
+/* ---- weft's own lines on stderr go above the bars ---- */
+
+static void *t_failing(void *arg)
+{
+    (void)arg;
+    return weft_fail(-EIO, "fire");
+}
+
+/* A bar left open, and a task that failed and was never awaited: at loop
+ * close the report is written above the bar (through the bar writer), then
+ * the bar is closed below it. */
+static void *t_report(void *arg)
+{
+    (void)arg;
+    weft_bar_opts o = {.total = 3, .desc = "rep"};
+    weft_bar *b;
+    REQUIRE(weft_bar_new(&o, &b) == 0);
+    weft_bar_update(b, 1);
+    weft_task *t; /* never awaited */
+    REQUIRE(weft_spawn(t_failing, NULL, &t) == 0);
+    CHECK_EQ(weft_sleep(0.01), 0);
+    CHECK_EQ(weft_bar_refresh(b), 0);
+    return NULL; /* the bar is closed with the loop */
+}
+
+static void c_report(void *arg)
+{
+    CHECK_EQ(weft_run(t_report, arg, NULL), 0);
+}
+
+static void test_report_above(void)
+{
+    run r;
+    enum { WIDE = 100 }; /* the report fits on one row */
+    pty_run(c_report, NULL, WIDE, NULL, &r);
+    autowrap_next = 1; /* breaking the bar must show, not stop the test */
+    if (screen_of("report at loop close", &r, WIDE, NULL, NULL)) {
+        char line[VT_LINE_MAX];
+        row_text(0, line);
+        if (strncmp(line, "weft: task #", 12) ||
+            !strstr(line, "never awaited") || !strstr(line, ": fire")) {
+            fprintf(stderr, "%s: row 0 is \"%s\", expected the report\n",
+                    case_name, line);
+            check_failures++;
+        }
+        expect_rows_then_cursor((const char *const[]){NULL, NULL}, 2);
+        expect_final(1, "rep", 1, 3, WIDE, 0, NULL);
+    }
+    free(r.out);
+}
+
 /* ---- a task dump while two bars are drawn ---- */
 
 static void *t_dump(void *arg)
@@ -1665,6 +1719,7 @@ int main(void)
     test_print_below();
     test_order();
     test_first_rate();
+    test_report_above();
     test_dump_above_bars();
     test_average_rate();
     test_resize();
