@@ -228,8 +228,7 @@ static int open_bar(const weft_gather_opts *o, size_t n, weft_bar **bar)
 {
     *bar = NULL;
     if (o && o->desc) {
-        weft_bar_opts bo = {.total = (double)n, .desc = o->desc,
-                            .fd = o->fd};
+        weft_bar_opts bo = {.total = (double)n, .desc = o->desc, .fd = o->fd};
         return weft_bar_new(&bo, bar);
     }
     if (o)

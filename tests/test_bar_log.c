@@ -336,8 +336,7 @@ static void test_fast_tenths(const char *name, void (*fn)(void *))
             continue;
         if (p.n != (i + 1) * FAST_N / 10 || p.total != FAST_N) {
             fprintf(stderr, "%s: line %d shows %lld/%lld, expected %d/%d\n",
-                    name, i + 1, p.n, p.total, (i + 1) * FAST_N / 10,
-                    FAST_N);
+                    name, i + 1, p.n, p.total, (i + 1) * FAST_N / 10, FAST_N);
             check_failures++;
         }
     }
@@ -427,8 +426,7 @@ static void c_gather_fd(void *arg)
 
 static void test_gather_fd(void)
 {
-    char *out = log_run("gather and map with opts.fd", c_gather_fd, NULL,
-                        NULL);
+    char *out = log_run("gather and map with opts.fd", c_gather_fd, NULL, NULL);
     if (out && out[0]) { /* nothing on stderr */
         fprintf(stderr, "gather and map with opts.fd: on stderr: %s\n", out);
         check_failures++;

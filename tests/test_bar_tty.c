@@ -4,9 +4,10 @@
  * a pseudo-terminal (80 columns unless said otherwise, output processing
  * off, so every byte arrives as written); the parent reads everything from
  * the master side until the child exits and feeds it to the terminal
- * emulator of vt.h (showing "\n" as a terminal with the usual ONLCR does), which fails on any byte it does not expect (a raw
- * escape sequence, a line that would wrap).  Between redraws (each "frame")
- * and at the end, the screen's rows are compared with what must be there.
+ * emulator of vt.h (showing "\n" as a terminal with the usual ONLCR does),
+ * which fails on any byte it does not expect (a raw escape sequence, a line
+ * that would wrap).  Between redraws (each "frame") and at the end, the
+ * screen's rows are compared with what must be there.
  *
  * It proves:
  * - a bar of total 5 updated 5 times ends as exactly one line
@@ -857,12 +858,11 @@ static void test_first_rate(void)
     run r;
     first_rate f = {0, ""};
     pty_run(c_first_rate, NULL, COLS, NULL, &r);
-    if (screen_of("first rate after an idle second", &r, COLS,
-                  first_rate_frame, &f)) {
+    if (screen_of("first rate after an idle second", &r, COLS, first_rate_frame,
+                  &f)) {
         REQUIRE(r.nvals == 1);
         double took = r.vals[0]; /* creation to update, measured outside */
-        if (strcmp(f.unit, "s/it") || f.rate < 1.04 ||
-            f.rate > took + 0.011) {
+        if (strcmp(f.unit, "s/it") || f.rate < 1.04 || f.rate > took + 0.011) {
             fprintf(stderr,
                     "%s: 1/5 first drawn at %.2f%s, expected %.2fs/it or a "
                     "little less\n",

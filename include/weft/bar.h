@@ -16,12 +16,13 @@
  * ETA keep moving); several bars keep one line each; weft_bar_write prints
  * a line above them.  Between redraws the cursor rests at the end of the
  * first bar's line, as tqdm leaves it: a line the program prints to the same
- * terminal meanwhile starts below a full-width bar.  The width follows the terminal.  Not on a terminal
- * (a file, a pipe, CI logs) or with TERM=dumb, a bar prints a complete line
- * at every 10% of progress (or every 10 s without a total) and at the end -
- * no carriage returns.  WEFT_PROGRESS=tty, log or off in the environment
- * overrides the choice.  Descriptions are measured in terminal columns (CJK
- * characters take two), and control characters in them are neutralized.
+ * terminal meanwhile starts below a full-width bar.  The width follows the
+ * terminal.  Not on a terminal (a file, a pipe, CI logs) or with TERM=dumb, a
+ * bar prints a complete line at every 10% of progress (or every 10 s without a
+ * total) and at the end - no carriage returns.  WEFT_PROGRESS=tty, log or off
+ * in the environment overrides the choice.  Descriptions are measured in
+ * terminal columns (CJK characters take two), and control characters in them
+ * are neutralized.
  *
  * As tqdm's update does, weft_bar_update draws a redraw that is due
  * before it returns, so the line that counts a value is on the screen

@@ -357,8 +357,7 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
 
 /* The update's slow path (see weft__bar_check), which ends the caller's
  * pin: the hot path tail-calls it and so keeps nothing across a call. */
-static __attribute__((noinline)) void update_check(weft__bar *b,
-                                                   weft__pin *me)
+static __attribute__((noinline)) void update_check(weft__bar *b, weft__pin *me)
 {
     weft__bar_check(b);
     weft__handle_unpin(me);

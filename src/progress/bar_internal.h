@@ -98,8 +98,7 @@ void weft__bar_check(weft__bar *b);
 static inline bool weft__bar_check_due(const weft__bar *b,
                                        unsigned long long n_owner)
 {
-    return n_owner +
-               atomic_load_explicit(&b->n_shared, memory_order_relaxed) >=
+    return n_owner + atomic_load_explicit(&b->n_shared, memory_order_relaxed) >=
            atomic_load_explicit(&b->check_at, memory_order_relaxed);
 }
 
