@@ -792,8 +792,12 @@ struct weft__joinset {
     uint32_t id;        /* in L->joinsets; children's waiter_of */
     weft__record *owner;
     weft__joinset *outer; /* the owner's next older open set */
-    /* Bumped by one per finished child (a progress bar's count), or NULL. */
+    /* Bumped by one per finished child (a progress bar's count), or NULL;
+     * when it reaches *progress_at, on_progress runs (the bar's check for a
+     * redraw, at once: before the owner runs again). */
     _Atomic unsigned long long *progress;
+    const _Atomic unsigned long long *progress_at;
+    void (*on_progress)(weft__loop *L, weft__joinset *js);
     /* A child finished: after remaining was counted down.  The feature
      * decides whether to wake the owner (weft__join_wake). */
     void (*on_done)(weft__loop *L, weft__joinset *js, uint32_t child);
@@ -833,11 +837,13 @@ static inline void weft__join_add(weft__loop *L, weft__joinset *js,
 static inline void weft__join_child_done(weft__loop *L, weft__joinset *js,
                                          uint32_t child)
 {
-    if (js->progress)
-        atomic_store_explicit(
-            js->progress,
-            atomic_load_explicit(js->progress, memory_order_relaxed) + 1,
-            memory_order_relaxed);
+    if (js->progress) {
+        unsigned long long n =
+            atomic_load_explicit(js->progress, memory_order_relaxed) + 1;
+        atomic_store_explicit(js->progress, n, memory_order_relaxed);
+        if (n >= atomic_load_explicit(js->progress_at, memory_order_relaxed))
+            js->on_progress(L, js);
+    }
     if (--js->remaining && !js->notify_each && L->slots[child].x == 0)
         return;
     js->on_done(L, js, child);

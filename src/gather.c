@@ -44,6 +44,14 @@ static void tick(weft__loop *L, gather_state *st)
         weft_bar_update(st->bar, 1);
 }
 
+/* The inline ticks reached the bar's next check (its count is the gather's
+ * alone: the bar was never given out). */
+static void gather_on_progress(weft__loop *L, weft__joinset *js)
+{
+    (void)L;
+    weft__bar_check(((gather_state *)js)->own);
+}
+
 static bool failed(int err)
 {
     return err != 0;
@@ -150,8 +158,11 @@ static int gather_run(weft__loop *L, weft__record *self, gather_state *st,
     unsigned flags = st->flags;
     if (st->bar && st->done_before)
         weft_bar_update(st->bar, st->done_before);
-    if (st->own && st->own->loop == L)
-        st->js.progress = &st->own->n_owner; /* ticked inline */
+    if (st->own && st->own->loop == L) { /* ticked inline */
+        st->js.progress = &st->own->n_owner;
+        st->js.progress_at = &st->own->check_at;
+        st->js.on_progress = gather_on_progress;
+    }
     st->js.notify_each = st->bar && !st->js.progress;
     while (st->js.remaining) {
         if (!st->cancelled_rest &&
@@ -217,7 +228,7 @@ static int open_bar(const weft_gather_opts *o, size_t n, weft_bar **bar)
 {
     *bar = NULL;
     if (o && o->desc) {
-        weft_bar_opts bo = {.total = (double)n, .desc = o->desc};
+        weft_bar_opts bo = {.total = (double)n, .desc = o->desc, .fd = o->fd};
         return weft_bar_new(&bo, bar);
     }
     if (o)
@@ -240,7 +251,7 @@ int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
     if (!self)
         return -EPERM;
     if ((n && !tasks) || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
-        n > UINT32_MAX)
+        n > UINT32_MAX || (o && o->fd < 0))
         return -EINVAL;
     if (n == 0)
         return weft__check(L, self);
@@ -384,7 +395,7 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     if (!self)
         return -EPERM;
     if (!fn || !limit || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
-        (n && (!results || !errors)))
+        (n && (!results || !errors)) || (o && o->fd < 0))
         return -EINVAL;
     char **msgs = o ? o->messages : NULL;
     for (size_t i = 0; i < n; i++) {

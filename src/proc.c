@@ -141,10 +141,10 @@ static void proc_free(void *ext)
     if (!pr->reaped) {
         kill_and_reap(pr);
         if (!pr->closing)
-            fprintf(stderr,
-                    "weft: child process %d (%s) was still running when "
-                    "its loop closed: killed\n",
-                    (int)pr->pid, pr->name);
+            weft_bar_printf(
+                "weft: child process %d (%s) was still running when "
+                "its loop closed: killed",
+                (int)pr->pid, pr->name);
     }
     join_watcher(pr);
     weft__free(pr);

@@ -9,6 +9,13 @@
  * - total 100 and 100 updates give one line per tenth: 10%, 20% ... 100%,
  *   each exactly once, in order, each drawn when its tenth was reached -
  *   inside a loop and outside any loop;
+ * - 1,000 updates with no yield in between, and a gather of 1,000 tasks that
+ *   finish at once, also print one line per tenth, each showing exactly
+ *   the count of its tenth (100/1000, 200/1000 ...): the update checks the
+ *   tenth itself, not the loop between turns;
+ * - weft_gather_ex and weft_map_ex draw their bar on opts.fd (a pipe of
+ *   the caller's here: ten lines there, nothing on stderr); a negative fd
+ *   is -EINVAL, and the gather's tasks are not consumed by that call;
  * - without a total a short run prints one final line, "desc: 7it [...]";
  * - weft_bar_write / weft_bar_printf lines come out where they were written,
  *   between the progress lines;
@@ -259,6 +266,171 @@ static void test_tenths(const char *name, void (*fn)(void *))
     if (check_failures > failures0)
         vt_dump_raw(copy, strlen(copy), stderr);
     free(copy);
+    free(out);
+}
+
+/* ---- fast counts: a tenth is printed when it is reached, also when
+ * nothing yields in between (the update checks the tenth itself) ---- */
+
+#define FAST_N 1000
+
+static void *t_fast_updates(void *arg)
+{
+    (void)arg;
+    weft_bar_opts o = {.total = FAST_N, .desc = "fast"};
+    weft_bar *b;
+    REQUIRE(weft_bar_new(&o, &b) == 0);
+    for (int i = 0; i < FAST_N; i++)
+        weft_bar_update(b, 1); /* no yield: the loop never turns */
+    CHECK_EQ(weft_bar_close(b), 0);
+    return NULL;
+}
+
+static void c_fast_updates(void *arg)
+{
+    CHECK_EQ(weft_run(t_fast_updates, arg, NULL), 0);
+}
+
+static void c_fast_plain(void *arg)
+{
+    t_fast_updates(arg);
+}
+
+static void *trivial(void *arg)
+{
+    return arg;
+}
+
+/* weft_gather_ex of 1,000 tasks that finish at once, with a bar. */
+static void *t_fast_gather(void *arg)
+{
+    (void)arg;
+    static weft_task *h[FAST_N];
+    for (int i = 0; i < FAST_N; i++)
+        REQUIRE(weft_spawn(trivial, I2P(i), &h[i]) == 0);
+    weft_gather_opts o = {.desc = "fast"};
+    CHECK_EQ(weft_gather_ex(h, FAST_N, NULL, NULL, &o), 0);
+    return NULL;
+}
+
+static void c_fast_gather(void *arg)
+{
+    CHECK_EQ(weft_run(t_fast_gather, arg, NULL), 0);
+}
+
+/* Exactly one line per tenth, each showing the count of its tenth. */
+static void test_fast_tenths(const char *name, void (*fn)(void *))
+{
+    int failures0 = check_failures;
+    char *out = log_run(name, fn, NULL, NULL);
+    if (!out)
+        return;
+    char *copy = strdup(out);
+    REQUIRE(copy);
+    char *lines[MAX_LINES];
+    int n = split_lines(name, out, lines, MAX_LINES);
+    CHECK_EQ(n, 10);
+    for (int i = 0; i < n && i < 10; i++) {
+        vt_bar p;
+        if (!log_line_ok(name, lines[i], "fast", &p))
+            continue;
+        if (p.n != (i + 1) * FAST_N / 10 || p.total != FAST_N) {
+            fprintf(stderr, "%s: line %d shows %lld/%lld, expected %d/%d\n",
+                    name, i + 1, p.n, p.total, (i + 1) * FAST_N / 10, FAST_N);
+            check_failures++;
+        }
+    }
+    if (check_failures > failures0)
+        vt_dump_raw(copy, strlen(copy), stderr);
+    free(copy);
+    free(out);
+}
+
+/* ---- a gather's or a map's bar on a descriptor of the caller's ---- */
+
+static void *item_id(void *arg)
+{
+    return arg;
+}
+
+/* Everything readable on fd (the write end closed), NUL-terminated. */
+static char *slurp(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    REQUIRE(buf);
+    ssize_t r;
+    while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)r;
+        if (len + 1 == cap) {
+            buf = realloc(buf, cap *= 2);
+            REQUIRE(buf);
+        }
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Checks that out holds the ten tenths of a bar of 10 named desc. */
+static void expect_ten_lines(const char *name, char *out, const char *desc)
+{
+    char *lines[MAX_LINES];
+    int n = split_lines(name, out, lines, MAX_LINES);
+    CHECK_EQ(n, 10);
+    for (int i = 0; i < n; i++) {
+        vt_bar p;
+        if (log_line_ok(name, lines[i], desc, &p))
+            CHECK(p.n == i + 1 && p.total == 10);
+    }
+}
+
+static void *t_gather_fd(void *arg)
+{
+    (void)arg;
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    weft_task *h[10];
+    for (int i = 0; i < 10; i++)
+        REQUIRE(weft_spawn(trivial, I2P(i), &h[i]) == 0);
+    /* A negative fd is refused before anything is consumed. */
+    weft_gather_opts bad = {.desc = "bad", .fd = -1};
+    CHECK_EQ(weft_gather_ex(h, 10, NULL, NULL, &bad), -EINVAL);
+    void *res[10];
+    int errs[10];
+    CHECK_EQ(weft_map_ex(item_id, NULL, 10, 2, res, errs, &bad), -EINVAL);
+    weft_gather_opts o = {.desc = "gather to fd", .fd = p[1]};
+    CHECK_EQ(weft_gather_ex(h, 10, res, NULL, &o), 0);
+    for (int i = 0; i < 10; i++)
+        CHECK(res[i] == I2P(i));
+    weft_gather_opts m = {.desc = "map to fd", .fd = p[1]};
+    CHECK_EQ(weft_map_ex(item_id, NULL, 10, 3, res, errs, &m), 0);
+    close(p[1]);
+    char *out = slurp(p[0]);
+    close(p[0]);
+    /* The gather's ten lines, then the map's. */
+    char *map = strstr(out, "map to fd");
+    REQUIRE(map);
+    char *gather_part = strndup(out, (size_t)(map - out));
+    REQUIRE(gather_part);
+    expect_ten_lines("gather with opts.fd", gather_part, "gather to fd");
+    expect_ten_lines("map with opts.fd", map, "map to fd");
+    free(gather_part);
+    free(out);
+    return NULL;
+}
+
+static void c_gather_fd(void *arg)
+{
+    CHECK_EQ(weft_run(t_gather_fd, arg, NULL), 0);
+}
+
+static void test_gather_fd(void)
+{
+    char *out = log_run("gather and map with opts.fd", c_gather_fd, NULL, NULL);
+    if (out && out[0]) { /* nothing on stderr */
+        fprintf(stderr, "gather and map with opts.fd: on stderr: %s\n", out);
+        check_failures++;
+    }
     free(out);
 }
 
@@ -706,6 +878,10 @@ int main(void)
 
     test_tenths("tenths in a loop", c_hundred_loop);
     test_tenths("tenths outside a loop", c_hundred_plain);
+    test_fast_tenths("tenths of fast updates in a loop", c_fast_updates);
+    test_fast_tenths("tenths of fast updates outside a loop", c_fast_plain);
+    test_fast_tenths("tenths of a gather of fast tasks", c_fast_gather);
+    test_gather_fd();
     test_no_total(0, c_seven, "loop");
     test_no_total(0, c_seven_plain, "plain");
     test_null_opts();

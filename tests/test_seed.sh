@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_seed.sh - the seed's Python programs and their C twins in
-# examples/seed/: each twin must print exactly what the Python prints.
+# examples/seed/ (<name>.py and <name>.c): each twin must print exactly what
+# the Python prints, and leave the same screen.
 #
 #   tests/test_seed.sh BUILD_DIR
 #
@@ -10,6 +11,16 @@
 # at once (5 delays, not 15) and that async_for prints each value as soon as
 # it has it (not all at the end).
 #
+# Screens: each twin and its Python program (Debian's python3 with
+# python3-tqdm) run on a pseudo-terminal of 80 and of 100 columns - a tmux
+# pane, a real terminal emulator - with stdout and stderr both on it, as a
+# user runs them; the final screens must be the same character for
+# character, except rates and times (timing noise).  The delays are scaled
+# by 0.2 there: every value then comes more than tqdm's mininterval (0.1 s)
+# after the last, so both draw every tick, and rates stay in 1..99 it/s,
+# where their width does not change the bar's.  Without tmux or tqdm the
+# screens are skipped (said so), the rest still runs.
+#
 # Exit status: 0 pass, 1 fail, 77 skipped (examples not built).
 
 set -u
@@ -18,7 +29,7 @@ if [[ $# -ne 1 || ! -d $1 ]]; then
     echo "usage: $0 BUILD_DIR" >&2
     exit 2
 fi
-examples=$1/examples
+examples=$(cd "$1" && pwd)/examples
 scale=0.01
 
 # name -> what the Python program prints (confirmed with python3; the
@@ -164,6 +175,96 @@ if [[ -x $examples/async_for ]]; then
     else
         echo "ok   async_for prints each value when it is ready"
     fi
+fi
+
+# ---------------------------------------------------------------- screens
+
+seed_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../examples/seed" && pwd)
+python=
+for py in /usr/bin/python3 python3; do
+    if command -v "$py" >/dev/null 2>&1 &&
+        "$py" -c 'import tqdm' >/dev/null 2>&1; then
+        python=$py
+        break
+    fi
+done
+
+# screen_of ID COLS PROGRAM...: runs PROGRAM in a detached tmux pane of COLS
+# columns (its own server, so runs never meet) and writes its final screen,
+# trailing blank lines dropped, to $tmp/ID.screen.  The pane's shell then
+# sleeps until the server is killed, so that nothing replaces the screen.
+screen_of() {
+    local id=$1 cols=$2
+    shift 2
+    local sock=$tmp/$id.sock wrap=$tmp/$id.sh i
+    {
+        echo 'unset LC_ALL LC_CTYPE WEFT_PROGRESS'
+        echo "export LANG=C.UTF-8 WEFT_SEED_TIME_SCALE=0.2"
+        echo "cd $(printf '%q' "$seed_dir")"
+        printf '%q ' timeout 60 "$@"
+        echo
+        echo "echo \$? >$(printf '%q' "$tmp/$id.rc")"
+        echo 'exec sleep 600'
+    } >"$wrap"
+    rm -f "$tmp/$id.rc"
+    env -u TMUX tmux -S "$sock" -f /dev/null new-session -d -x "$cols" \
+        -y 50 "bash $(printf '%q' "$wrap")" || return 1
+    for ((i = 0; i < 1200; i++)); do
+        [[ -s $tmp/$id.rc ]] && break
+        sleep 0.05
+    done
+    env -u TMUX tmux -S "$sock" capture-pane -p -S - -E - |
+        sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' >"$tmp/$id.screen"
+    env -u TMUX tmux -S "$sock" kill-server 2>/dev/null
+    [[ -s $tmp/$id.rc && $(cat "$tmp/$id.rc") == 0 ]]
+}
+
+# Rates and times vary from run to run; everything else must not.
+mask() {
+    sed -E -e 's#[0-9]+\.[0-9]+(it/s|s/it)#RATE#g' \
+        -e 's#[0-9]{2}:[0-9]{2}(:[0-9]{2})?#TIME#g' "$1"
+}
+
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "skipped: screens (tmux is not installed)"
+elif [[ -z $python ]]; then
+    echo "skipped: screens (no python3 with tqdm; Debian: python3-tqdm)"
+else
+    for cols in 80 100; do
+        pids=()
+        for name in "${names[@]}"; do
+            [[ -x $examples/$name && -f $seed_dir/$name.py ]] || continue
+            screen_of "c-$name-$cols" "$cols" "$examples/$name" &
+            pids+=($!)
+            screen_of "py-$name-$cols" "$cols" "$python" "$name.py" &
+            pids+=($!)
+        done
+        for p in "${pids[@]}"; do
+            wait "$p"
+        done
+        for name in "${names[@]}"; do
+            c=$tmp/c-$name-$cols py=$tmp/py-$name-$cols
+            if [[ ! -f $seed_dir/$name.py ]]; then
+                fail "$name: no Python twin $seed_dir/$name.py"
+                continue
+            fi
+            [[ -x $examples/$name ]] || continue
+            if [[ ! -s $c.rc || $(cat "$c.rc") != 0 ||
+                ! -s $py.rc || $(cat "$py.rc") != 0 ]]; then
+                fail "$name: under a $cols-column terminal the C program" \
+                    "exited $(cat "$c.rc" 2>/dev/null || echo '(no status)')," \
+                    "the Python one $(cat "$py.rc" 2>/dev/null ||
+                        echo '(no status)')"
+            elif ! cmp -s <(mask "$py.screen") <(mask "$c.screen"); then
+                fail "$name: the screen of $cols columns differs from the" \
+                    "Python program's (rates and times aside)"
+                sed 's/^/    python| /' "$py.screen"
+                sed 's/^/    weft  | /' "$c.screen"
+            else
+                echo "ok   $name: the screen of $cols columns is Python's"
+            fi
+        done
+    done
 fi
 
 if ((failures > 0)); then

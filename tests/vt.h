@@ -13,15 +13,24 @@
  * - ESC [ K and ESC [ 0 K (erase to the end of the row), ESC [ J (erase
  *   from the cursor to the end of the screen) and ESC [ n A
  *   (n rows up, n >= 1, default 1).
- * Anything else is an error, and so is writing past the right margin (the
- * line would wrap, and the block of bars would drift) or moving above the
- * top row: an unexpected byte fails the test rather than being guessed at.
+ * Anything else is an error, and so is moving above the top row: an
+ * unexpected byte fails the test rather than being guessed at.  Writing
+ * past the right margin is an error too (the line would wrap, and the block
+ * of bars would drift), unless `autowrap` is set: then the terminal wraps as
+ * xterm and tmux do - writing the last column leaves the cursor past it
+ * (col == cols), and only the next printable character goes to the start of
+ * the next row.  There, an erase (ESC [ K, ESC [ J) is an error: xterm
+ * clears the last cell and tmux does not, so output that does it looks
+ * different on different terminals.
  * The first error is kept with its offset.
  *
- * A frame ends where a redraw hands the cursor back: at a "\r" that
- * directly follows an escape sequence ("ESC[K\r" or "ESC[nA\r").  on_frame,
- * if set, is called there, so tests can check what the screen shows between
- * redraws.
+ * Frames: a redraw of a block of bars, and a line written above them, start
+ * with a "\r" on the block's first line, where the screen is whole; the
+ * other lines of a redraw start with "\n\r".  So a frame ends at each "\r"
+ * that does not directly follow a "\n": on_frame, if set, is called there
+ * (before the "\r" moves the cursor), so tests can check what the screen
+ * shows between redraws.  The end of the output (vt_finish) ends the last
+ * frame.
  *
  * Everything is static inline: each test includes this header and uses what
  * it needs.
@@ -56,8 +65,9 @@ typedef struct vt {
     size_t ncsi;
     unsigned char utf[4];
     int utf_len, utf_need;
-    int after_esc_seq; /* the last thing done was an escape sequence */
     int onlcr;         /* "\n" also returns to column 0 (a tty's ONLCR) */
+    int autowrap;      /* wrap at the right margin instead of failing */
+    int after_lf;      /* the last byte was "\n" */
     size_t frames, n_cr, n_lf, n_esc;
     void (*on_frame)(struct vt *, void *);
     void *ctx;
@@ -198,6 +208,13 @@ static inline void vt_clear_cell(vt *t, int r, int c)
 static inline void vt_put_char(vt *t, const unsigned char *s, int n, uint32_t cp)
 {
     int w = vt_cp_width(cp);
+    if (t->col + w > t->cols && t->autowrap) {
+        if (t->row + 1 == t->rows)
+            vt_scroll(t);
+        else
+            t->row++;
+        t->col = 0;
+    }
     if (t->col + w > t->cols) {
         vt_fail(t, "text past the right margin (the line would wrap)",
                 s[0]);
@@ -226,6 +243,13 @@ static inline void vt_csi(vt *t, unsigned char final)
             return;
         }
     long n = t->ncsi ? strtol(t->csi, NULL, 10) : -1;
+    if ((final == 'K' || final == 'J') && t->col >= t->cols) {
+        vt_fail(t,
+                "erase with the cursor past the last column (xterm "
+                "clears the last cell, tmux does not)",
+                final);
+        return;
+    }
     if (final == 'K') {
         if (n > 0) {
             vt_fail(t, "unexpected ESC [ n K (only erase to end of line)",
@@ -262,7 +286,6 @@ static inline void vt_csi(vt *t, unsigned char final)
         vt_fail(t, "unexpected escape sequence", final);
         return;
     }
-    t->after_esc_seq = 1;
 }
 
 static inline void vt_byte(vt *t, unsigned char b)
@@ -316,7 +339,6 @@ static inline void vt_byte(vt *t, unsigned char b)
             vt_fail(t, "C1 control character", t->utf[0]);
         else
             vt_put_char(t, t->utf, n, cp);
-        t->after_esc_seq = 0;
         return;
     }
     if (b == 0x1B) {
@@ -324,18 +346,18 @@ static inline void vt_byte(vt *t, unsigned char b)
         t->n_esc++;
         return;
     }
+    int after_lf = t->after_lf;
+    t->after_lf = b == '\n';
     if (b == '\r') {
         t->n_cr++;
-        t->col = 0;
-        if (t->after_esc_seq) {
-            t->after_esc_seq = 0;
+        if (!after_lf) {
             t->frames++;
             if (t->on_frame)
                 t->on_frame(t, t->ctx);
         }
+        t->col = 0;
         return;
     }
-    t->after_esc_seq = 0;
     if (b == '\n') {
         t->n_lf++;
         if (t->row + 1 == t->rows)
@@ -376,13 +398,19 @@ static inline void vt_feed(vt *t, const char *buf, size_t len)
     }
 }
 
-/* Whether the stream ended cleanly (not inside a sequence or character). */
+/* Whether the stream ended cleanly (not inside a sequence or character);
+ * the end of the output ends the last frame. */
 static inline void vt_finish(vt *t)
 {
     if (t->state)
         vt_fail(t, "output ends inside an escape sequence", 0);
     if (t->utf_need)
         vt_fail(t, "output ends inside a UTF-8 character", 0);
+    if (!t->err[0]) {
+        t->frames++;
+        if (t->on_frame)
+            t->on_frame(t, t->ctx);
+    }
 }
 
 static inline void vt_dump(const vt *t, FILE *f)

@@ -14,16 +14,25 @@
  * On a terminal the line is redrawn in place (at most every mininterval
  * seconds, and once a second while nothing happens, so elapsed time and
  * ETA keep moving); several bars keep one line each; weft_bar_write prints
- * a line above them.  The width follows the terminal.  Not on a terminal
- * (a file, a pipe, CI logs) or with TERM=dumb, a bar prints a complete line
- * at every 10% of progress (or every 10 s without a total) and at the end -
- * no carriage returns.  WEFT_PROGRESS=tty, log or off in the environment
- * overrides the choice.  Descriptions are measured in terminal columns (CJK
- * characters take two), and control characters in them are neutralized.
+ * a line above them.  Between redraws the cursor rests at the end of the
+ * first bar's line, as tqdm leaves it: a line the program prints to the same
+ * terminal meanwhile starts below a full-width bar.  The width follows the
+ * terminal.  Not on a terminal (a file, a pipe, CI logs) or with TERM=dumb, a
+ * bar prints a complete line at every 10% of progress (or every 10 s without a
+ * total) and at the end - no carriage returns.  WEFT_PROGRESS=tty, log or off
+ * in the environment overrides the choice.  Descriptions are measured in
+ * terminal columns (CJK characters take two), and control characters in them
+ * are neutralized.
  *
- * Inside a loop, the loop redraws its bars (its refreshes never count as a
- * wake source for deadlock detection); outside any loop, a bar redraws
- * itself from weft_bar_update when a redraw is due.
+ * As tqdm's update does, weft_bar_update draws a redraw that is due
+ * before it returns, so the line that counts a value is on the screen
+ * before the caller prints the value.  It reads the clock about once per
+ * mininterval (every update when updates come slower than that; in log
+ * mode only at each tenth of the total).  Inside a loop, the loop also
+ * redraws its bars (progress not drawn yet, the clock while idle; its
+ * wake-ups never count as a wake source for deadlock detection).  The rate
+ * is tqdm's: smoothed over the redraws for progress, which are at least
+ * mininterval apart whatever idle redraws came between.
  *
  * Thread safety: every call may be made from any thread (pool jobs
  * included) at any time, also while another thread closes the bar.
@@ -67,8 +76,9 @@ typedef struct weft_bar_opts {
 int weft_bar_new(const weft_bar_opts *opts, weft_bar **bar);
 
 /* Adds n to the count.  A plain add on the bar's own thread, a relaxed
- * atomic add from others; no clock read, no lock, no system call unless a
- * redraw is due outside a loop.  NULL, closed or unknown bar: nothing. */
+ * atomic add from others, and one compare; no clock read, no lock, no
+ * system call unless a check is due (see above), when a due redraw is
+ * drawn before the call returns.  NULL, closed or unknown bar: nothing. */
 void weft_bar_update(weft_bar *bar, unsigned long long n);
 
 /* The count so far; 0 for a NULL, closed or unknown bar. */

@@ -53,6 +53,10 @@ typedef struct weft_gather_opts {
      * weft_messages_free.  Filled whenever the call got past its argument
      * checks, whatever it returns. */
     char **messages;
+    /* Where the bar made for desc draws: an output file descriptor, as
+     * weft_bar_opts.fd (a terminal redraws in place, anything else gets a
+     * line per tenth); 0: stderr (2); < 0: -EINVAL.  Not closed. */
+    int fd;
 } weft_gather_opts;
 
 /* Frees the n messages a gather or map stored (NULL entries are fine) and
@@ -60,7 +64,8 @@ typedef struct weft_gather_opts {
 void weft_messages_free(char **messages, size_t n);
 
 /* weft_gather with options (a progress bar).  opts may be NULL.  Errors as
- * weft_gather, and -ENOMEM for the bar (nothing consumed). */
+ * weft_gather, -EINVAL for a negative opts->fd, and -ENOMEM for the bar
+ * (nothing consumed). */
 int weft_gather_ex(weft_task **tasks, size_t n, void **results, int *errors,
                    const weft_gather_opts *opts);
 
@@ -81,7 +86,8 @@ int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
              void **results, int *errors, unsigned flags);
 
 /* weft_map with options (a progress bar ticking per finished item).
- * Errors as weft_map, and -ENOMEM for the bar. */
+ * Errors as weft_map, -EINVAL for a negative opts->fd, and -ENOMEM for
+ * the bar. */
 int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
                 void **results, int *errors, const weft_gather_opts *opts);
 

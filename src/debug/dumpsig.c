@@ -42,10 +42,9 @@ static void read_env(void)
         return;
     int s = weft__signal_parse(e);
     if (s < 0) {
-        fprintf(stderr,
-                "weft: WEFT_DUMP_SIGNAL=%.40s is not a signal weft can "
-                "dump tasks on (try SIGQUIT); ignored\n",
-                e);
+        weft_bar_printf("weft: WEFT_DUMP_SIGNAL=%.40s is not a signal weft can "
+                        "dump tasks on (try SIGQUIT); ignored",
+                        e);
         return;
     }
     dump_signo = s;

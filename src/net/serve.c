@@ -76,8 +76,8 @@ static void reap(server *srv)
         int rc = weft_await(c->task, NULL);
         weft_shield_end();
         if (rc && rc != -ECANCELED)
-            fprintf(stderr, "weft: a connection handler failed: %s\n",
-                    weft_strerror(rc));
+            weft_bar_printf("weft: a connection handler failed: %s",
+                            weft_strerror(rc));
         unlink_conn(srv, c);
         weft__free(c);
     }

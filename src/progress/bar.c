@@ -6,19 +6,26 @@
  * a plain counter, every other thread to a relaxed atomic one; the drawn
  * count is their sum.  Nothing on that path reads the clock or locks.
  *
- * Redraws come from one of two places:
- * - a bar created inside a loop is redrawn by that loop: the bars are a
- *   loop service (registered with the first bar) whose tick hook redraws
- *   what is due every turn and whose next_wakeup hook caps how long the
- *   loop sleeps.  These wake-ups are not wake sources for deadlock
- *   detection.
- * - a bar created outside any loop redraws itself from weft_bar_update,
- *   which reads the clock only every `miniters` updates, tuned as tqdm does
- *   so that a check happens about once per mininterval.
+ * Redraws come from two places:
+ * - the update itself, as tqdm's update draws: an update whose count
+ *   reaches the bar's check_at takes the slow path, which reads the clock
+ *   and redraws if due - so the tick is on the screen before the code that
+ *   counted goes on (prints the value it just produced).  check_at is the
+ *   next tenth in log mode, else `miniters` updates on, tuned as tqdm's
+ *   dynamic miniters so that a check happens about once per mininterval.
+ *   The hot path compares the count with check_at and nothing else.
+ * - a bar created inside a loop is also redrawn by that loop: the bars are
+ *   a loop service (registered with the first bar) whose tick hook redraws
+ *   what is due every turn (progress not drawn yet, the clock moving while
+ *   idle) and whose next_wakeup hook caps how long the loop sleeps.  These
+ *   wake-ups are not wake sources for deadlock detection.
  *
- * The rate is smoothed exactly as tqdm does (an exponential moving average
- * of items and of seconds between redraws, smoothing 0.3, bias-corrected);
- * the final line shows the average rate over the whole run.
+ * The rate is computed exactly as tqdm computes it: a redraw for progress
+ * is due mininterval after the last redraw for progress (print_ns, tqdm's
+ * last_print_t; idle redraws of the clock do not count), and feeds an
+ * exponential moving average of the items and seconds since that one
+ * (smoothing 0.3, bias-corrected); the final line shows the average rate
+ * over the whole run.
  *
  * Every open bar is in one list under `weft__bars_mu`, which also
  * serializes all terminal output (term.c).
@@ -38,6 +45,7 @@
 #include "../core.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <stddef.h>
@@ -88,8 +96,9 @@ void weft__bar_meter(weft__bar *b, uint64_t now, int ncols, int ascii,
     m->ascii = ascii;
 }
 
-/* Progress since the last progress redraw feeds the rate (tqdm does this
- * only when the count moved): one EMA of items, one of seconds. */
+/* A redraw for progress: the items and seconds since the last one feed the
+ * rate (tqdm feeds its EMAs only from update's redraws, and only when both
+ * moved). */
 static void note_progress(weft__bar *b, uint64_t now)
 {
     unsigned long long n = weft__bar_count(b);
@@ -99,40 +108,90 @@ static void note_progress(weft__bar *b, uint64_t now)
         b->ema_dn = SMOOTHING * dn + (1 - SMOOTHING) * b->ema_dn;
         b->ema_dt = SMOOTHING * dt + (1 - SMOOTHING) * b->ema_dt;
         b->ema_calls++;
-        b->print_n = n;
-        b->print_ns = now;
     }
+    b->print_n = n;
+    b->print_ns = now;
 }
 
-/* Is a redraw due at `now`?  With weft__bars_mu held. */
-static bool due(const weft__bar *b, uint64_t now)
+/* The count at which log mode prints its next tenth: the least n with
+ * n * 10 / T > log_step, T the total rounded up. */
+static unsigned long long next_tenth(const weft__bar *b)
 {
+    unsigned long long t = (unsigned long long)ceil(b->total);
+    unsigned long long k = b->log_step + 1, q = t / 10, r = t % 10;
+    if (q && k > ULLONG_MAX / q)
+        return ULLONG_MAX;
+    unsigned long long at = k * q, rest = (k * r + 9) / 10;
+    return at + rest < at ? ULLONG_MAX : at + rest;
+}
+
+/* The next check_at (see bar_internal.h).  With weft__bars_mu held. */
+static void set_check_at(weft__bar *b)
+{
+    unsigned long long n = weft__bar_count(b), at;
     if (b->mode == WEFT__BAR_OFF)
-        return false;
+        at = ULLONG_MAX;
+    else if (b->mode == WEFT__BAR_LOG && b->total > 0)
+        at = next_tenth(b); /* no clock: a tenth is a count */
+    else
+        at = n + b->miniters >= n ? n + b->miniters : ULLONG_MAX;
+    atomic_store_explicit(&b->check_at, at, memory_order_relaxed);
+}
+
+/* Redraws b if due at `now` (any kind); whether it did.  With
+ * weft__bars_mu held. */
+static bool redraw_if_due(weft__bar *b, uint64_t now)
+{
     unsigned long long n = weft__bar_count(b);
+    bool progress = false, idle = false;
     if (b->mode == WEFT__BAR_LOG) {
         if (b->total > 0) /* every 10% */
-            return n * 10 / (unsigned long long)ceil(b->total) > b->log_step;
-        return now - b->draw_ns >= LOG_IDLE_NS;
+            progress =
+                n * 10 / (unsigned long long)ceil(b->total) > b->log_step;
+        else
+            progress = now - b->draw_ns >= LOG_IDLE_NS;
+    } else if (b->mode == WEFT__BAR_TTY) {
+        progress = n != b->print_n && now - b->print_ns >= b->mininterval_ns;
+        idle = now - b->draw_ns >= IDLE_REDRAW_NS;
     }
-    if (now - b->draw_ns >= IDLE_REDRAW_NS)
-        return true;
-    return n != b->draw_n && now - b->draw_ns >= b->mininterval_ns;
+    if (!progress && !idle)
+        return false;
+    if (progress)
+        note_progress(b, now);
+    b->draw_ns = now;
+    b->draw_n = n;
+    weft__term_draw(b, now);
+    return true;
 }
 
-static void draw(weft__bar *b, uint64_t now)
+/* A check at `now`: miniters retuned to the updates seen per mininterval
+ * since the last check (tqdm's dynamic miniters, without its smoothing), a
+ * redraw if due, the next check_at.  With weft__bars_mu held. */
+static void check_locked(weft__bar *b, uint64_t now)
 {
-    note_progress(b, now);
-    b->draw_ns = now;
-    b->draw_n = weft__bar_count(b);
-    weft__term_draw(b, now);
+    unsigned long long n = weft__bar_count(b);
+    if (now > b->check_ns) {
+        double per = (double)(n - b->check_n) * (double)b->mininterval_ns /
+                     (double)(now - b->check_ns);
+        b->miniters = per < 1     ? 1
+                      : per > 1e6 ? 1000000
+                                  : (unsigned long long)per;
+    }
+    b->check_ns = now;
+    b->check_n = n;
+    redraw_if_due(b, now);
+    set_check_at(b);
+}
+
+void weft__bar_check(weft__bar *b)
+{
+    uint64_t now = now_ns();
+    pthread_mutex_lock(&weft__bars_mu);
+    check_locked(b, now);
+    pthread_mutex_unlock(&weft__bars_mu);
 }
 
 /* ---- loop-driven redraws: the bars' loop service ---- */
-
-/* The longest wait between two looks at a log-mode bar whose count stands
- * still (counts from other threads are seen at most this late). */
-#define LOOK_GAP_MAX_NS 1000000000ull
 
 typedef struct bar_service {
     weft__service svc; /* first */
@@ -145,30 +204,17 @@ static void bars_tick(struct weft__loop *L, weft__service *sv, uint64_t now)
                               memory_order_relaxed))
         return;
     pthread_mutex_lock(&weft__bars_mu);
-    for (weft__bar *b = weft__bars; b; b = b->next) {
-        if (b->loop != L)
-            continue;
-        if (due(b, now)) {
-            draw(b, now);
-            b->look_gap_ns = 0;
-        } else if (b->mode == WEFT__BAR_LOG) {
-            /* See bars_next.  Nothing counted since the last look: look
-             * half as often, down to once a second - an idle loop with
-             * such a bar must cost next to nothing. */
-            unsigned long long n = weft__bar_count(b);
-            if (n == b->look_n && b->look_gap_ns)
-                b->look_gap_ns = b->look_gap_ns * 2 < LOOK_GAP_MAX_NS
-                                     ? b->look_gap_ns * 2
-                                     : LOOK_GAP_MAX_NS;
-            else
-                b->look_gap_ns = b->mininterval_ns;
-            b->look_n = n;
-            b->look_ns = now;
-        }
-    }
+    for (weft__bar *b = weft__bars; b; b = b->next)
+        if (b->loop == L && redraw_if_due(b, now))
+            check_locked(b, now); /* retunes miniters, e.g. after a burst */
     pthread_mutex_unlock(&weft__bars_mu);
 }
 
+/* When the loop must wake up for its bars: progress not drawn yet,
+ * mininterval after the last redraw for progress; else the clock, a second
+ * after the last redraw (log mode: 10 s, without a total).  Log mode with
+ * a total needs no wake-up: its tenths are counts, checked by the updates
+ * themselves (from any thread). */
 static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
 {
     uint64_t next = UINT64_MAX;
@@ -179,20 +225,13 @@ static uint64_t bars_next(struct weft__loop *L, weft__service *sv)
     for (weft__bar *b = weft__bars; b; b = b->next) {
         if (b->loop != L || b->mode == WEFT__BAR_OFF)
             continue;
-        /* Log mode with a total prints at each tenth: a look every
-         * mininterval after the last one (counts may come from other
-         * threads while the loop sleeps), not after the last line, which
-         * would be in the past until the next tenth - a busy loop. */
-        uint64_t last = b->draw_ns > b->look_ns ? b->draw_ns : b->look_ns;
-        uint64_t gap = b->look_gap_ns > b->mininterval_ns
-                           ? b->look_gap_ns
-                           : b->mininterval_ns;
-        uint64_t t = b->mode == WEFT__BAR_LOG
-                         ? (b->total > 0 ? last + gap
-                                         : b->draw_ns + LOG_IDLE_NS)
-                         : b->draw_ns + (weft__bar_count(b) != b->draw_n
-                                             ? b->mininterval_ns
-                                             : IDLE_REDRAW_NS);
+        uint64_t t;
+        if (b->mode == WEFT__BAR_LOG)
+            t = b->total > 0 ? UINT64_MAX : b->draw_ns + LOG_IDLE_NS;
+        else if (weft__bar_count(b) != b->print_n)
+            t = b->print_ns + b->mininterval_ns;
+        else
+            t = b->draw_ns + IDLE_REDRAW_NS;
         if (t < next)
             next = t;
     }
@@ -303,11 +342,12 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
     b->loop = L;
     b->service = bs;
     b->miniters = 1;
-    b->start_ns = b->print_ns = b->draw_ns = now_ns();
+    b->start_ns = b->print_ns = b->draw_ns = b->check_ns = now_ns();
     b->mode = o->disable ? WEFT__BAR_OFF : weft__term_mode(b->fd);
     pthread_mutex_lock(&weft__bars_mu);
     weft__term_attach(b, o->position);
     weft__term_draw(b, b->start_ns);
+    set_check_at(b);
     if (bs)
         atomic_fetch_add(&bs->n_bars, 1);
     pthread_mutex_unlock(&weft__bars_mu);
@@ -315,27 +355,11 @@ int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
     return 0;
 }
 
-/* Outside a loop: check the clock every `miniters` updates; then redraw if
- * due, and retune miniters to about one check per mininterval (tqdm's
- * dynamic miniters).  Ends the caller's pin: the hot path tail-calls it
- * and so keeps nothing across a call. */
-static __attribute__((noinline)) void inline_check(weft__bar *b,
-                                                   weft__pin *me)
+/* The update's slow path (see weft__bar_check), which ends the caller's
+ * pin: the hot path tail-calls it and so keeps nothing across a call. */
+static __attribute__((noinline)) void update_check(weft__bar *b, weft__pin *me)
 {
-    uint64_t now = now_ns();
-    pthread_mutex_lock(&weft__bars_mu);
-    uint64_t dt = now - b->check_ns;
-    unsigned long long n = weft__bar_count(b);
-    if (dt > 0 && b->check_ns) {
-        double per = (double)(n - b->check_n) * (double)b->mininterval_ns /
-                     (double)dt;
-        b->miniters = per < 1 ? 1 : per > 1e6 ? 1000000 : (unsigned)per;
-    }
-    b->check_ns = now;
-    b->check_n = n;
-    if (due(b, now))
-        draw(b, now);
-    pthread_mutex_unlock(&weft__bars_mu);
+    weft__bar_check(b);
     weft__handle_unpin(me);
 }
 
@@ -358,9 +382,10 @@ static __attribute__((noinline, cold)) void update_first(weft_bar *h,
         weft_bar_update(h, n);
 }
 
-/* The hot path (a few ns when no redraw is due): two plain stores pin the
+/* The hot path (a few ns when no check is due): two plain stores pin the
  * bar, so that a close from another thread waits for this update instead
- * of freeing the bar under it. */
+ * of freeing the bar under it; one compare with check_at decides whether
+ * to look at the clock. */
 void weft_bar_update(weft_bar *h, unsigned long long n)
 {
     weft__pin *me = weft__tls_pin;
@@ -371,18 +396,17 @@ void weft_bar_update(weft_bar *h, unsigned long long n)
     weft__bar *b = weft__handle_pin(me, h, WEFT__H_BAR);
     if (!b)
         return;
+    unsigned long long mine;
     if (b->owner == me) {
-        atomic_store_explicit(
-            &b->n_owner,
-            atomic_load_explicit(&b->n_owner, memory_order_relaxed) + n,
-            memory_order_relaxed);
-        if (!b->loop && ++b->calls >= b->miniters) {
-            b->calls = 0;
-            inline_check(b, me);
-            return;
-        }
+        mine = atomic_load_explicit(&b->n_owner, memory_order_relaxed) + n;
+        atomic_store_explicit(&b->n_owner, mine, memory_order_relaxed);
     } else {
         atomic_fetch_add_explicit(&b->n_shared, n, memory_order_relaxed);
+        mine = atomic_load_explicit(&b->n_owner, memory_order_relaxed);
+    }
+    if (__builtin_expect(weft__bar_check_due(b, mine), 0)) {
+        update_check(b, me);
+        return;
     }
     weft__handle_unpin(me);
 }
@@ -443,6 +467,7 @@ int weft_bar_set_total(weft_bar *h, double total)
         if (step > b->log_step)
             b->log_step = step;
     }
+    set_check_at(b);
     pthread_mutex_unlock(&weft__bars_mu);
     weft__handle_unpin(me);
     return 0;
@@ -455,7 +480,12 @@ int weft_bar_refresh(weft_bar *h)
     if (!b)
         return -EINVAL;
     pthread_mutex_lock(&weft__bars_mu);
-    draw(b, now_ns());
+    /* Not a redraw for progress: the rate and the next one's time stay. */
+    uint64_t now = now_ns();
+    b->draw_ns = now;
+    b->draw_n = weft__bar_count(b);
+    weft__term_draw(b, now);
+    set_check_at(b); /* log mode: the tenth may have moved */
     pthread_mutex_unlock(&weft__bars_mu);
     weft__handle_unpin(me);
     return 0;

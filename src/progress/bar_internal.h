@@ -46,20 +46,26 @@ struct weft__bar {
     int fd;
     int mode;                  /* WEFT__BAR_* */
     unsigned line;             /* line in its screen's block (TTY) */
+    /* An update whose count reaches check_at takes the slow path
+     * (weft__bar_check): in log mode with a total, the count of the next
+     * tenth; otherwise miniters updates after the last check, which read
+     * the clock.  Written under weft__bars_mu, read by every update. */
+    _Atomic unsigned long long check_at;
     uint64_t mininterval_ns;
     uint64_t start_ns;
     uint64_t draw_ns;          /* last redraw of any kind */
     unsigned long long draw_n;
-    uint64_t print_ns;         /* last redraw after progress (rate) */
+    /* Last redraw for progress (tqdm's last_print_t and last_print_n):
+     * the next one is due mininterval after it - an idle redraw of the
+     * clock in between does not count - and the rate's smoothing takes
+     * the items and seconds since it. */
+    uint64_t print_ns;
     unsigned long long print_n;
     double ema_dn, ema_dt;     /* tqdm's smoothed items and seconds */
     int ema_calls;
     unsigned long long log_step; /* log mode: tenths of total printed */
-    unsigned calls, miniters;  /* outside a loop: updates between checks */
-    uint64_t check_ns;
-    uint64_t look_ns;          /* log mode in a loop: last due() check */
-    uint64_t look_gap_ns;      /* and the wait until the next (0: none yet) */
-    unsigned long long look_n; /* the count that check saw */
+    unsigned long long miniters; /* updates between two checks, >= 1 */
+    uint64_t check_ns;           /* the last check: when, at what count */
     unsigned long long check_n;
 };
 
@@ -82,14 +88,29 @@ static inline weft__bar *weft__bar_own(weft_bar *h)
     return (weft__bar *)weft__handle_get(h, WEFT__H_BAR);
 }
 
+/* An update brought the count to check_at: reads the clock, redraws if
+ * due (so a redraw comes before whatever the updating code does next, as
+ * tqdm's update draws) and sets the next check_at.  Any thread; b pinned by
+ * the caller, or never given out. */
+void weft__bar_check(weft__bar *b);
+
+/* Has the count reached b's next check? */
+static inline bool weft__bar_check_due(const weft__bar *b,
+                                       unsigned long long n_owner)
+{
+    return n_owner + atomic_load_explicit(&b->n_shared, memory_order_relaxed) >=
+           atomic_load_explicit(&b->check_at, memory_order_relaxed);
+}
+
 /* weft_bar_update(b, 1) from the loop thread that owns b, inline: what
  * gather and generators call per finished task or value. */
 static inline void weft__bar_tick_owner(weft__bar *b)
 {
-    atomic_store_explicit(
-        &b->n_owner,
-        atomic_load_explicit(&b->n_owner, memory_order_relaxed) + 1,
-        memory_order_relaxed);
+    unsigned long long n =
+        atomic_load_explicit(&b->n_owner, memory_order_relaxed) + 1;
+    atomic_store_explicit(&b->n_owner, n, memory_order_relaxed);
+    if (weft__bar_check_due(b, n))
+        weft__bar_check(b);
 }
 
 /* The meter of b at `now` for the formatter. */

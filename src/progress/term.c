@@ -2,14 +2,20 @@
  * term.c - putting bars on the screen, or in a log.
  *
  * On a terminal, the bars of one output fd form a block of lines: bar k
- * keeps line k of the block for its whole life.  The cursor rests at the
- * start of the block's first line.  A redraw rewrites the whole block
- * ("\r", the line, erase to end of line; "\n" to go down, which also makes
- * room at the bottom of the screen; then back up with ESC [ n A), so lines
- * never drift, whichever bar redraws.  Printing above the bars
- * (weft_bar_write, and a finished bar's final line) writes over the block's
- * first line and ends with "\n": the block then sits one line lower and is
- * redrawn there.
+ * keeps line k of the block for its whole life.  Between redraws the cursor
+ * rests where tqdm leaves it: at the end of the block's first line, after
+ * its last character - so text the program prints meanwhile (a print to
+ * stdout on the same terminal) starts on the line below a full-width bar,
+ * as under tqdm, and the next redraw happens on the line the cursor is on
+ * by then.  A redraw rewrites the whole block: "\r", each line, erase to
+ * end of line ("\n" to go down, which also makes room at the bottom of the
+ * screen), then back up with ESC [ n A and the first line written again so
+ * that the cursor ends after it.  A line that fills the width is not
+ * followed by an erase: with the cursor past the last column, terminals
+ * disagree on what an erase does (xterm clears the last cell, tmux does
+ * not).  Printing above the bars (weft_bar_write, and a finished bar's
+ * final line) writes over the block's first line and ends with "\n": the
+ * block then sits one line lower and is redrawn there.
  *
  * Elsewhere (not a terminal, or TERM=dumb), each bar prints a whole line at
  * each tenth of its total (or every 10 s without one) and a final line -
@@ -23,6 +29,7 @@
 #include "width.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,17 +135,19 @@ static int utf8_locale(void)
     return 0;
 }
 
-static void format_line(weft__bar *b, uint64_t now, int ncols)
+/* Appends b's line, cut at ncols when ncols > 0; returns its width. */
+static size_t format_line(weft__bar *b, uint64_t now, int ncols)
 {
     char line[LINE_MAX_BYTES];
     weft__meter m;
     weft__bar_meter(b, now, ncols, b->ascii || !utf8_locale(), &m);
-    size_t n = weft__meter_format(&m, line, sizeof line);
+    size_t n = weft__meter_format(&m, line, sizeof line), cols = 0;
     /* tqdm never trims the line without a total; on a terminal a line
      * longer than the screen would wrap and break the block. */
     if (ncols > 0)
-        n = weft__utf8_trim(line, n, (size_t)ncols, NULL);
+        n = weft__utf8_trim(line, n, (size_t)ncols, &cols);
     put(line, n);
+    return cols;
 }
 
 /* ---- the block of bars on a terminal ---- */
@@ -176,7 +185,17 @@ static unsigned lines_used(int fd)
     return n;
 }
 
-/* Appends the redraw of fd's block to the buffer. */
+/* Appends line i of fd's block (the cursor at its start): the bar's line
+ * and, unless it fills the width, an erase of the rest. */
+static void render_line(screen *s, unsigned i, int ncols, uint64_t now)
+{
+    weft__bar *b = bar_at(s->fd, i);
+    if (!b || format_line(b, now, ncols) < (size_t)ncols)
+        puts_("\x1b[K");
+}
+
+/* Appends the redraw of fd's block to the buffer: from wherever the cursor
+ * is on the block's first line to the end of that line. */
 static void render(screen *s, uint64_t now)
 {
     unsigned lines = lines_used(s->fd);
@@ -184,18 +203,14 @@ static void render(screen *s, uint64_t now)
     int ncols = columns(s->fd);
     for (unsigned i = 0; i < span; i++) {
         puts_(i ? "\n\r" : "\r");
-        weft__bar *b = bar_at(s->fd, i);
-        if (b)
-            format_line(b, now, ncols);
-        puts_("\x1b[K");
+        render_line(s, i, ncols, now);
     }
     if (span > 1) {
         char up[24];
-        snprintf(up, sizeof up, "\x1b[%uA", span - 1);
+        snprintf(up, sizeof up, "\x1b[%uA\r", span - 1);
         puts_(up);
+        render_line(s, 0, ncols, now);
     }
-    if (span)
-        puts_("\r");
     s->drawn = lines;
     if (!lines)
         s->fd = -1; /* free the screen */
@@ -229,7 +244,7 @@ void weft__term_draw(weft__bar *b, uint64_t now)
     } else if (b->mode == WEFT__BAR_LOG) {
         unsigned long long n = weft__bar_count(b);
         if (b->total > 0)
-            b->log_step = n * 10 / (unsigned long long)b->total;
+            b->log_step = n * 10 / (unsigned long long)ceil(b->total);
         if (now == b->start_ns && !b->closing)
             return; /* logs start with the first progress, not at 0 */
         format_line(b, now, WEFT__METER_NCOLS_NONE);
