@@ -603,6 +603,14 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
  * task.  Returns buf. */
 const char *weft__task_parent(weft__loop *L, uint32_t idx, char *buf,
                               size_t len);
+/* say.c: a line of weft's own on stderr (no newline needed), through
+ * the writer a leaf registered (the bars': weft_bar_write) or straight to
+ * stderr.  Any thread. */
+typedef void (*weft__say_fn)(const char *line);
+void weft__say_register(weft__say_fn fn);
+void weft__say(const char *line);
+void weft__sayf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Shutdown begins: notes the name and function of each live task that is
  * owned and neither awaited, detached nor in a join set, for the reports
  * at close (best effort: without memory, the reports name ids only).

@@ -115,7 +115,7 @@ void weft__report_add(weft__loop *L, const char *fmt, ...)
     weft__report *r = weft__malloc(sizeof *r + len + 1);
     if (!r) {
         /* No memory to keep it until the loop closes: say it now. */
-        weft_bar_write(buf);
+        weft__say(buf);
         return;
     }
     memcpy(r->text, buf, len + 1);
@@ -128,7 +128,7 @@ void weft__reports_flush(weft__loop *L)
 {
     for (weft__report *r = L->reports, *n; r; r = n) {
         n = r->next;
-        weft_bar_write(r->text); /* above any bar drawn on stderr */
+        weft__say(r->text); /* above any bar drawn on stderr */
         weft__free(r);
     }
     L->reports = NULL;

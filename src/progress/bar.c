@@ -302,11 +302,19 @@ static void bar_free(weft__bar *b)
     weft__free(b);
 }
 
+/* The core's own lines on stderr (reports, the deadlock report) go above
+ * the bars from the first bar on: weft__say's writer. */
+static void say_above(const char *line)
+{
+    weft_bar_write(line);
+}
+
 int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
 {
     weft_bar_opts none;
     if (!out)
         return -EINVAL;
+    weft__say_register(say_above);
     if (!o) {
         memset(&none, 0, sizeof none);
         o = &none;
