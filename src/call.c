@@ -23,20 +23,19 @@
 #include "inbox.h"
 
 #include "alloc.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <time.h>
 
-#define FUTURE_TAG 0x66757475u /* "futu" */
 #define SPIN_NS 20000ull /* a waiter spins this long before it sleeps */
 
 typedef struct weft__call {
     weft__stackless sl; /* weft_spawn_on: the stand-in's slot points here */
     weft__msg start, cancel, done;
     weft__joinset js;   /* target side, while its task lives */
-    atomic_uint tag;    /* FUTURE_TAG for a future the user holds */
     atomic_uint refs;
     atomic_int cancel_sent;
     atomic_int finished;
@@ -83,7 +82,6 @@ static weft__call *call_new(weft_loop *target, weft_fn fn, void *arg,
             weft__free(c);
             return NULL;
         }
-        atomic_init(&c->tag, FUTURE_TAG);
         c->is_future = true;
     }
     c->start.kind = WEFT__MSG_CALL;
@@ -105,7 +103,6 @@ static void call_unref(weft__call *c)
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
     }
-    atomic_store_explicit(&c->tag, 0, memory_order_relaxed);
     weft__free(c->msg);
     weft__loop_drop(c->target);
     if (c->caller)
@@ -215,13 +212,15 @@ static void standin_cancel(weft__loop *L, uint32_t idx, weft__stackless *t)
 
 static const weft__stackless_ops standin_ops = {.cancel = standin_cancel};
 
-int weft_spawn_on(weft_loop *loop, weft_fn fn, void *arg, weft_task **task)
+int weft_spawn_on(weft_loop *handle, weft_fn fn, void *arg,
+                  weft_task **task)
 {
     if (!fn || !task)
         return -EINVAL;
-    int rc = weft__loop_check(loop);
-    if (rc)
-        return rc;
+    weft_loop *loop = weft__loop_resolve(handle);
+    if (!loop)
+        return -EINVAL;
+    int rc;
     weft__loop *L = weft__tls_loop;
     if (!L || !L->cur)
         return -EPERM;
@@ -275,32 +274,41 @@ int weft_call_on(weft_loop *loop, weft_fn fn, void *arg, void **result)
 
 /* ---- futures: the plain thread's side ---- */
 
-static int future_check(weft_future *f)
+/* The call behind a future the user holds: a handle-table entry (handle.h),
+ * so a joined, made-up or stale future is NULL and never dereferenced.
+ * (Two threads using one future at once is not detected: a future has one
+ * holder.) */
+static weft__call *future_get(weft_future *f)
 {
-    weft__call *c = (weft__call *)(void *)f;
-    if (!c || atomic_load_explicit(&c->tag, memory_order_acquire) !=
-                  FUTURE_TAG)
-        return -EINVAL;
-    return 0;
+    return weft__handle_get(f, WEFT__H_FUTURE);
 }
 
-int weft_submit(weft_loop *loop, weft_fn fn, void *arg, weft_future **future)
+int weft_submit(weft_loop *handle, weft_fn fn, void *arg,
+                weft_future **future)
 {
     if (!fn || !future)
         return -EINVAL;
-    int rc = weft__loop_check(loop);
-    if (rc)
-        return rc;
+    weft_loop *loop = weft__loop_resolve(handle);
+    if (!loop)
+        return -EINVAL;
     weft__call *c = call_new(loop, fn, arg, true);
     if (!c)
         return -ENOMEM;
-    if ((rc = weft__inbox_post(loop, &c->start)) < 0) {
+    void *h;
+    if (weft__handle_new(WEFT__H_FUTURE, c, NULL, &h)) {
+        call_unref(c);
+        call_unref(c);
+        return -ENOMEM;
+    }
+    int rc = weft__inbox_post(loop, &c->start);
+    if (rc < 0) {
+        weft__handle_free(h, WEFT__H_FUTURE);
         call_unref(c);
         call_unref(c);
         return rc;
     }
     c->woke_loop = rc == 1;
-    *future = (weft_future *)(void *)c;
+    *future = h;
     return 0;
 }
 
@@ -374,12 +382,9 @@ static uint64_t deadline_ns(double deadline)
 
 int weft_future_wait_at(weft_future *future, double deadline)
 {
-    int rc = future_check(future);
-    if (rc)
-        return rc;
-    if (isnan(deadline))
+    weft__call *c = future_get(future);
+    if (!c || isnan(deadline))
         return -EINVAL;
-    weft__call *c = (weft__call *)(void *)future;
     if (finished(c))
         return 0;
     if (would_deadlock(c))
@@ -399,18 +404,15 @@ int weft_future_wait(weft_future *future, double timeout)
 
 int weft_future_done(weft_future *future)
 {
-    int rc = future_check(future);
-    if (rc)
-        return rc;
-    return finished((weft__call *)(void *)future);
+    weft__call *c = future_get(future);
+    return c ? finished(c) : -EINVAL;
 }
 
 int weft_future_cancel(weft_future *future)
 {
-    int rc = future_check(future);
-    if (rc)
-        return rc;
-    weft__call *c = (weft__call *)(void *)future;
+    weft__call *c = future_get(future);
+    if (!c)
+        return -EINVAL;
     if (finished(c))
         return 1;
     call_cancel_send(c);
@@ -419,30 +421,25 @@ int weft_future_cancel(weft_future *future)
 
 const char *weft_future_message(weft_future *future)
 {
-    if (future_check(future))
-        return NULL;
-    weft__call *c = (weft__call *)(void *)future;
-    return finished(c) ? c->msg : NULL;
+    weft__call *c = future_get(future);
+    return c && finished(c) ? c->msg : NULL;
 }
 
 int weft_future_join(weft_future *future, void **result)
 {
-    int rc = future_check(future);
-    if (rc)
-        return rc;
-    weft__call *c = (weft__call *)(void *)future;
+    weft__call *c = future_get(future);
+    if (!c)
+        return -EINVAL;
     if (!finished(c) && would_deadlock(c))
         return -EDEADLK;
     wait_until(c, UINT64_MAX);
-    /* One join only: a second one (or a racing one) sees no tag. */
-    unsigned tag = FUTURE_TAG;
-    if (!atomic_compare_exchange_strong_explicit(&c->tag, &tag, 0,
-                                                 memory_order_acq_rel,
-                                                 memory_order_relaxed))
+    /* One join only: a second one (or a racing one) finds the handle
+     * revoked. */
+    if (weft__handle_free(future, WEFT__H_FUTURE) != c)
         return -EINVAL;
     if (result)
         *result = c->result;
-    rc = c->err;
+    int rc = c->err;
     call_unref(c);
     return rc;
 }

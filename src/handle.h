@@ -54,6 +54,8 @@ enum {
     WEFT__H_QUEUE = 3,
     WEFT__H_GROUP = 4,
     WEFT__H_TASKSET = 5,
+    WEFT__H_FUTURE = 6,
+    WEFT__H_LOOP = 7,
 };
 
 #define WEFT__H_IDX_BITS 24

@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "backend/backend.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -127,19 +128,23 @@ weft_loop *weft__loop_handle(weft__loop *L)
     atomic_init(&h->state, WEFT__LOOP_OPEN);
     h->backend = L->backend;
     __atomic_store_n(&h->L, L, __ATOMIC_RELAXED);
-    atomic_store_explicit(&h->tag, WEFT__LOOP_TAG, memory_order_release);
+    /* Published (the table's release store) once the fields are set. */
+    void *user;
+    if (weft__handle_new(WEFT__H_LOOP, h, NULL, &user)) {
+        weft__free(ib);
+        weft__free(h);
+        return NULL;
+    }
+    h->user = user;
     ib->svc.ops = &inbox_ops;
     ib->h = h;
     weft__service_add(L, &ib->svc);
     return h;
 }
 
-int weft__loop_check(weft_loop *h)
+weft_loop *weft__loop_resolve(weft_loop *h)
 {
-    if (!h || atomic_load_explicit(&h->tag, memory_order_acquire) !=
-                  WEFT__LOOP_TAG)
-        return -EINVAL;
-    return 0;
+    return weft__handle_get(h, WEFT__H_LOOP);
 }
 
 void weft__loop_hold(weft_loop *h)
@@ -151,7 +156,7 @@ void weft__loop_drop(weft_loop *h)
 {
     if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
         return;
-    atomic_store_explicit(&h->tag, 0, memory_order_relaxed);
+    weft__handle_free(h->user, WEFT__H_LOOP);
     if (h->slab && h->slab_used < RUN_SLAB) /* slots never handed out */
         slab_put(h->slab, RUN_SLAB - h->slab_used);
     weft__free(h);
@@ -386,28 +391,28 @@ int weft_loop_current(weft_loop **loop)
     weft_loop *h = weft__loop_handle(L);
     if (!h)
         return -ENOMEM;
-    weft_loop_ref(h);
-    *loop = h;
+    weft_loop_ref(h->user);
+    *loop = h->user;
     return 0;
 }
 
-int weft_loop_ref(weft_loop *loop)
+int weft_loop_ref(weft_loop *handle)
 {
-    int rc = weft__loop_check(loop);
-    if (rc)
-        return rc;
+    weft_loop *loop = weft__loop_resolve(handle);
+    if (!loop)
+        return -EINVAL;
     weft__loop_hold(loop);
     atomic_fetch_add_explicit(&loop->users, 1, memory_order_relaxed);
     return 0;
 }
 
-int weft_loop_release(weft_loop *loop)
+int weft_loop_release(weft_loop *handle)
 {
-    if (!loop)
+    if (!handle)
         return 0;
-    int rc = weft__loop_check(loop);
-    if (rc)
-        return rc;
+    weft_loop *loop = weft__loop_resolve(handle);
+    if (!loop)
+        return -EINVAL;
     unsigned users = atomic_load_explicit(&loop->users, memory_order_relaxed);
     do {
         if (users == 0)
@@ -427,23 +432,23 @@ int weft_loop_release(weft_loop *loop)
     return 0;
 }
 
-int weft_loop_closed(weft_loop *loop)
+int weft_loop_closed(weft_loop *handle)
 {
-    int rc = weft__loop_check(loop);
-    if (rc)
-        return rc;
+    weft_loop *loop = weft__loop_resolve(handle);
+    if (!loop)
+        return -EINVAL;
     return atomic_load_explicit(&loop->state, memory_order_acquire) !=
            WEFT__LOOP_OPEN;
 }
 
-int weft_call_soon(weft_loop *loop, weft_fn fn, void *arg,
+int weft_call_soon(weft_loop *handle, weft_fn fn, void *arg,
                    void (*drop)(void *arg))
 {
     if (!fn)
         return -EINVAL;
-    int rc = weft__loop_check(loop);
-    if (rc)
-        return rc;
+    weft_loop *loop = weft__loop_resolve(handle);
+    if (!loop)
+        return -EINVAL;
     weft__run *r = run_alloc(loop);
     if (!r)
         return -ENOMEM;
@@ -453,7 +458,8 @@ int weft_call_soon(weft_loop *loop, weft_fn fn, void *arg,
     r->arg = arg;
     r->drop = drop;
     r->ran = false;
-    if ((rc = weft__inbox_post(loop, &r->msg)) < 0) {
+    int rc = weft__inbox_post(loop, &r->msg);
+    if (rc < 0) {
         run_release(r);
         return rc;
     }

@@ -42,10 +42,12 @@ struct weft__msg {
 
 enum { WEFT__LOOP_OPEN, WEFT__LOOP_CLOSING, WEFT__LOOP_CLOSED };
 
-#define WEFT__LOOP_TAG 0x6c6f6f70u /* "loop" */
 
 struct weft_loop {
-    atomic_uint tag;   /* WEFT__LOOP_TAG while the memory is a handle */
+    /* What users hold (weft_loop_current): an entry of the handle table
+     * (handle.h) naming this object, revoked when the object is freed, so
+     * a released or made-up handle is never dereferenced. */
+    weft_loop *user;
     atomic_uint refs;  /* every reference, the loop's own while not closed */
     atomic_uint users; /* references taken by users (a wake source) */
     atomic_int state;  /* WEFT__LOOP_* */
@@ -71,8 +73,10 @@ struct weft_loop {
  * memory.  Loop thread.  The reference is the loop's own. */
 weft_loop *weft__loop_handle(weft__loop *L);
 
-/* Validates a user's pointer: 0 or -EINVAL. */
-int weft__loop_check(weft_loop *h);
+/* The object behind a user's handle, or NULL if h is not a live one
+ * (-EINVAL for the caller).  A handle the caller holds a reference to
+ * stays live. */
+weft_loop *weft__loop_resolve(weft_loop *h);
 
 /* Internal references (memory only, no wake source).  Any thread. */
 void weft__loop_hold(weft_loop *h);

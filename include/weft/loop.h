@@ -33,10 +33,12 @@
  * weft_loop_ref is held, the loop counts as having a wake source: a task
  * waiting for something another thread will submit is not a deadlock.
  *
- * Misuse.  A handle or future used after its last release (or join) is
- * memory that is gone: weft recognises a pointer that is not a live handle
- * or future by a tag and returns -EINVAL when it can, but cannot promise to
- * for freed memory.  Release each reference exactly once.
+ * Misuse.  Loop handles and futures are checked values, never followed
+ * before a process-wide table says they are live: a handle after its last
+ * release, a future after its join, or a pointer that never was either is
+ * -EINVAL.  Not detected: two threads joining one future at once, or a
+ * thread using a handle while another releases the reference it relied
+ * on.  Release each reference exactly once.
  */
 #ifndef WEFT_LOOP_H
 #define WEFT_LOOP_H
