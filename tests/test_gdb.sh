@@ -45,6 +45,10 @@ gcore_cmd="gcore $core"
 if [[ -z $free_kb ]] || ((free_kb < need_kb)); then
     gcore_cmd="echo no core: less than 2 GB free in $(dirname "$core")\n"
 fi
+# A sanitizer's shadow memory would go into the core too: tens of GB.
+if ldd "$exe" 2>/dev/null | grep -qE 'lib(a|t|ub)san'; then
+    gcore_cmd="echo no core: a sanitizer build maps too much to dump\n"
+fi
 
 # WEFT_GUARD=mprotect: gdb's gcore copies memory in blocks of a megabyte
 # and cannot read one that holds a guard region (Linux 6.13's, the default
