@@ -259,8 +259,8 @@ const char *check_case_name = "(none)";
 
 static struct {
     bool parsed, list, fork, in_child, ran_loop_here;
-    char **want;      /* names asked for on the command line */
-    bool *found;      /* want[i] named a case */
+    char **want; /* names asked for on the command line */
+    bool *found; /* want[i] named a case */
     int nwant;
     const char **seen; /* every case name met, for the unknown-name list */
     int nseen, capseen;
@@ -454,8 +454,8 @@ static int run_forked(const struct check_case_def *c)
             kill(pid, SIGKILL);
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
             }
-            fprintf(stderr, "case %s: FAILED (timed out after %d s)\n",
-                    c->name, limit);
+            fprintf(stderr, "case %s: FAILED (timed out after %d s)\n", c->name,
+                    limit);
             return 1;
         }
         usleep(2000);
@@ -538,8 +538,7 @@ void check_case_alarm_install(void)
 
 void check_case(const char *name, weft_fn fn, void *arg, int want)
 {
-    struct check_case_def c = {name, fn, NULL, arg, want, 0,
-                               CHECK_CASE_ALARM};
+    struct check_case_def c = {name, fn, NULL, arg, want, 0, CHECK_CASE_ALARM};
     check_run_case(&c);
 }
 

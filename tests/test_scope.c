@@ -227,14 +227,6 @@ static void run_case(const char *name, weft_fn fn, void *arg)
 /* Helpers                                                                 */
 /* ---------------------------------------------------------------------- */
 
-/* Busy until weft_now() >= t: nothing else runs, the loop notices nothing
- * (no timer fires, the loop's clock stays where it was). */
-static void spin_until(double t)
-{
-    while (weft_now() < t) {
-    }
-}
-
 /* Lets the other tasks run until *flag is set (bounded). */
 static void wait_flag(const volatile int *flag)
 {
@@ -1317,7 +1309,7 @@ static void *sc_cancel_same_turn(void *arg)
     weft_task *t = spawn_w(w_deadline, &w);
     wait_flag(&w.reached);
     settle();
-    spin_until(w.D + U / 4);
+    check_spin_until(w.D + U / 4);
     EXPECT_EQ(weft_task_cancel(t), 0);
     EXPECT_EQ(weft_await(t, NULL), -ECANCELED);
     same_turn_checks(o, &w);
@@ -1341,7 +1333,7 @@ static void *cancel_at(void *arg)
 
 static void *spin_task(void *arg)
 {
-    spin_until(*(double *)arg);
+    check_spin_until(*(double *)arg);
     return NULL;
 }
 
@@ -1554,7 +1546,7 @@ static void *sc_grant(void *arg)
     wait_flag(&w.reached);
     settle();
     EXPECT_EQ(weft_task_done(t), 0);
-    spin_until(w.D + U / 4); /* the deadline passed; nobody noticed yet */
+    check_spin_until(w.D + U / 4); /* the deadline passed; nobody noticed yet */
     o->grant();
     double tg = weft_now();
     EXPECT_EQ(weft_await(t, NULL), 0);
@@ -1701,7 +1693,7 @@ static void *case_pending_never_observed(void *arg)
 
     /* Its deadline passes while the task runs, no call inside. */
     EXPECT_EQ(weft_scope_open(U, &s), 0);
-    spin_until(weft_now() + U + U / 4);
+    check_spin_until(weft_now() + U + U / 4);
     EXPECT_EQ(weft_scope_close(s), 0);
     EXPECT_EQ(weft_yield(), 0);
     double t0 = weft_now();
@@ -2096,7 +2088,7 @@ static void *case_deadline_passed_while_running(void *arg)
     weft_scope *s;
     double D = weft_now() + U;
     EXPECT_EQ(weft_scope_open_at(D, &s), 0);
-    spin_until(D + U / 4);
+    check_spin_until(D + U / 4);
     int c = weft_scope_cancelled(s);
     EXPECT(c == 0 || c == -ETIMEDOUT); /* as of the loop's clock */
     long n = 0;
@@ -2112,7 +2104,7 @@ static void *case_deadline_passed_while_running(void *arg)
     /* A call that arms a timer fails on the next turn at the latest. */
     D = weft_now() + U;
     EXPECT_EQ(weft_scope_open_at(D, &s), 0);
-    spin_until(D + U / 4);
+    check_spin_until(D + U / 4);
     double t0 = weft_now();
     EXPECT_EQ(weft_sleep(LONG_), -ETIMEDOUT);
     EXPECT_LT(weft_now() - t0, SLACK);
@@ -2147,7 +2139,7 @@ static void *case_grant_next_yield_fails(void *arg)
     weft_task *t = spawn_w(w_grant_next_yield, &w);
     wait_flag(&w.reached);
     settle();
-    spin_until(w.D + U / 4);
+    check_spin_until(w.D + U / 4);
     EXPECT_EQ(weft_lock_release(&C.lock), 0);
     EXPECT_EQ(weft_await(t, NULL), 0);
     EXPECT_EQ(w.rc, 0);
@@ -2194,7 +2186,7 @@ static void *case_await_result_in_expiry_turn(void *arg)
     weft_task *t = spawn_w(w_await_turn, &w);
     wait_flag(&w.reached);
     settle();
-    spin_until(w.D + U / 4);
+    check_spin_until(w.D + U / 4);
     EXPECT_EQ(weft_event_set(&C.gen_ev), 0);
     EXPECT_EQ(weft_await(t, NULL), 0);
     EXPECT_EQ(C.prod_wait_rc, 0); /* the child finished on its own */
@@ -2319,7 +2311,7 @@ static void *case_nested_same_deadline(void *arg)
     /* The outer's deadline earlier than the inner's, both passed. */
     EXPECT_EQ(weft_scope_open(U, &o), 0);
     EXPECT_EQ(weft_scope_open(2 * U, &i), 0);
-    spin_until(weft_now() + 3 * U);
+    check_spin_until(weft_now() + 3 * U);
     EXPECT_EQ(weft_sleep(LONG_), -ETIMEDOUT);
     EXPECT_EQ(weft_scope_close(i), 0);
     EXPECT_EQ(weft_scope_close(o), 1);
