@@ -336,7 +336,9 @@ static bool selected(const char *name)
         R.seen = realloc(R.seen, sizeof *R.seen * (size_t)R.capseen);
         REQUIRE(R.seen);
     }
-    R.seen[R.nseen++] = name;
+    R.seen[R.nseen] = strdup(name); /* a case's name may be on its stack */
+    REQUIRE(R.seen[R.nseen]);
+    R.nseen++;
     if (R.nwant == 0)
         return true;
     bool hit = false;
@@ -386,13 +388,18 @@ static int run_here(const struct check_case_def *c)
         int rc = weft_run(c->task, c->arg, NULL);
         if (rc != c->want)
             check__fail(__FILE__, __LINE__,
-                        "weft_run returned %d (%s), want %d", rc,
-                        weft_strerror(rc), c->want);
+                        "weft_run returned %d (%s%s%s), want %d", rc,
+                        weft_strerror(rc), weft_errmsg() ? ": " : "",
+                        weft_errmsg() ? weft_errmsg() : "", c->want);
     } else {
         R.ran_loop_here = true; /* the case may have started loops */
         c->plain(c->arg);
     }
     alarm(0);
+    long live = __atomic_load_n(&weft__alloc_live, __ATOMIC_RELAXED);
+    if ((c->flags & CHECK_NO_LEAK) && live)
+        check__fail(__FILE__, __LINE__,
+                    "%ld weft allocations live after the case", live);
     R.in_case = false;
     int verdict;
     if (check_failures != before) {
@@ -560,6 +567,18 @@ static void print_counts(void)
 }
 
 /* ---- helpers shared by the cases ---- */
+
+void check_run_clean(weft_fn fn, void *arg)
+{
+    int rc = weft_run(fn, arg, NULL);
+    if (rc != 0)
+        check__fail(__FILE__, __LINE__, "weft_run returned %s (%s)",
+                    weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
+    long live = __atomic_load_n(&weft__alloc_live, __ATOMIC_RELAXED);
+    if (live != 0)
+        check__fail(__FILE__, __LINE__,
+                    "%ld weft allocations live after weft_run", live);
+}
 
 void check_yield_until(const int *counter, int target)
 {

@@ -121,6 +121,8 @@ bool check_slow_env(void);
 /* The case runs in the runner's process even with --fork (after the forked
  * ones): it needs process-wide state that earlier cases left. */
 #define CHECK_SERIAL 1u
+/* No weft allocation may be live when the case returns. */
+#define CHECK_NO_LEAK 2u
 
 struct check_case_def {
     const char *name;
@@ -128,7 +130,7 @@ struct check_case_def {
     void (*plain)(void *); /* called as is: runs its own loops/threads */
     void *arg;
     int want;              /* what weft_run must return (task only) */
-    unsigned flags;        /* CHECK_SERIAL */
+    unsigned flags;        /* CHECK_SERIAL, CHECK_NO_LEAK */
     int timeout;           /* seconds; 0: CHECK_CASE_TIMEOUT */
 };
 
@@ -167,6 +169,9 @@ void check_case_skip(const char *why);
 
 /* ---- helpers shared by the cases ---- */
 
+/* Runs fn(arg) as the main task of a new loop, inside a case: weft_run
+ * must return 0 and leave no weft allocation live. */
+void check_run_clean(weft_fn fn, void *arg);
 /* Yields until *counter >= target (bounded: 10,000 yields). */
 void check_yield_until(const int *counter, int target);
 /* Yields n times. */
