@@ -210,17 +210,50 @@ static void *case_main(void *arg)
     return NULL;
 }
 
-static void run_case(const char *name, weft_fn fn, void *arg)
+/* A case of check.c's runner (which names it, filters it, forks it): the
+ * bookkeeping above around a task run under the watchdog, or around a
+ * plain function. */
+typedef struct scope_case {
+    weft_fn fn;
+    void *arg;
+    void (*plain)(void);
+} scope_case;
+
+static void scope_case_run(void *arg)
 {
-    case_begin(name);
-    watch w = {.fn = fn, .arg = arg};
-    int rc = weft_run(case_main, &w, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "[%s] weft_run returned %s (%s)\n", name,
-                weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
-        check_failures++;
+    const scope_case *sc = arg;
+    case_begin(check_case_name);
+    if (sc->plain) {
+        sc->plain();
+    } else {
+        watch w = {.fn = sc->fn, .arg = sc->arg};
+        int rc = weft_run(case_main, &w, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "[%s] weft_run returned %s (%s)\n", cur_case,
+                    weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
+            check_failures++;
+        }
     }
     case_end();
+}
+
+static void run_scope_case(const char *name, const scope_case *sc)
+{
+    struct check_case_def c = {name, NULL, scope_case_run,          (void *)sc,
+                               0,    0,    (int)(WATCHDOG * 3) + 10};
+    check_run_case(&c);
+}
+
+static void run_case(const char *name, weft_fn fn, void *arg)
+{
+    scope_case sc = {.fn = fn, .arg = arg};
+    run_scope_case(name, &sc);
+}
+
+static void run_plain(const char *name, void (*fn)(void))
+{
+    scope_case sc = {.plain = fn};
+    run_scope_case(name, &sc);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -3033,6 +3066,29 @@ static void *case_other_loop_handle(void *arg)
     return NULL;
 }
 
+/* Leaves old_loop_handle for other_loop_handle run alone (by name, or in
+ * a child of its own), when from_pool_thread has not run before it. */
+static void *leave_old_handle(void *arg)
+{
+    (void)arg;
+    EXPECT_EQ(weft_scope_open(5.0, &old_loop_handle), 0);
+    EXPECT_EQ(weft_scope_close(old_loop_handle), 0);
+    return NULL;
+}
+
+static void case_other_loop_handle_alone(void)
+{
+    if (!old_loop_handle)
+        EXPECT_EQ(weft_run(leave_old_handle, NULL, NULL), 0);
+    watch w = {.fn = case_other_loop_handle};
+    int rc = weft_run(case_main, &w, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "[%s] weft_run returned %s (%s)\n", cur_case,
+                weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
+        check_failures++;
+    }
+}
+
 /* The first scope of a task allocates; failing, it is -ENOMEM, cleanly. */
 static void set_countdown(long n)
 {
@@ -3114,6 +3170,34 @@ static const matrix MATRIX[] = {
 static char names[256][80];
 static int n_names;
 
+/* Outside a task (no loop on this thread). */
+static void case_outside_a_task(void)
+{
+    weft_scope *s = (weft_scope *)(uintptr_t)0x5e5e;
+    double d;
+    EXPECT_EQ(weft_scope_open(1.0, &s), -EPERM);
+    EXPECT_EQ(weft_scope_open_at(1.0, &s), -EPERM);
+    EXPECT(s == (weft_scope *)(uintptr_t)0x5e5e);
+    EXPECT_EQ(weft_scope_open(NAN, &s), -EINVAL);
+    EXPECT_EQ(weft_scope_close(s), -EPERM);
+    EXPECT_EQ(weft_scope_cancel(s), -EPERM);
+    EXPECT_EQ(weft_scope_reschedule(s, 1.0), -EPERM);
+    EXPECT_EQ(weft_scope_deadline(s, &d), -EPERM);
+    EXPECT_EQ(weft_scope_cancelled(s), -EPERM);
+    EXPECT_EQ(weft_scope_close(NULL), -EINVAL);
+}
+
+/* The main task itself returns with a scope open. */
+static void case_main_returns_scope_open(void)
+{
+    void *r = NULL;
+    EXPECT_EQ(weft_run(main_leaves_scope, I2P(4), &r), -EINVAL);
+    EXPECT_EQ(P2I(r), 4);
+    const char *m = weft_errmsg();
+    EXPECT(m != NULL && strstr(m, "returned with") &&
+           strstr(m, "1 cancel scope(s) open"));
+}
+
 int main(void)
 {
     /* Start (and join) one thread first: a sanitizer runtime may start a
@@ -3138,21 +3222,7 @@ int main(void)
     signal(SIGALRM, on_alarm);
     double t_start = weft_now();
 
-    /* Outside a task (no loop on this thread). */
-    case_begin("outside_a_task");
-    weft_scope *s = (weft_scope *)(uintptr_t)0x5e5e;
-    double d;
-    EXPECT_EQ(weft_scope_open(1.0, &s), -EPERM);
-    EXPECT_EQ(weft_scope_open_at(1.0, &s), -EPERM);
-    EXPECT(s == (weft_scope *)(uintptr_t)0x5e5e);
-    EXPECT_EQ(weft_scope_open(NAN, &s), -EINVAL);
-    EXPECT_EQ(weft_scope_close(s), -EPERM);
-    EXPECT_EQ(weft_scope_cancel(s), -EPERM);
-    EXPECT_EQ(weft_scope_reschedule(s, 1.0), -EPERM);
-    EXPECT_EQ(weft_scope_deadline(s, &d), -EPERM);
-    EXPECT_EQ(weft_scope_cancelled(s), -EPERM);
-    EXPECT_EQ(weft_scope_close(NULL), -EINVAL);
-    case_end();
+    run_plain("outside_a_task", case_outside_a_task);
 
     run_case("values", case_values, NULL);
     run_case("first_cause_sticks", case_first_cause_sticks, NULL);
@@ -3198,18 +3268,10 @@ int main(void)
     run_case("task_returns_with_scopes_open",
              case_task_returns_with_scopes_open, NULL);
     run_case("from_pool_thread", case_from_pool_thread, NULL);
-    run_case("other_loop_handle", case_other_loop_handle, NULL);
+    run_plain("other_loop_handle", case_other_loop_handle_alone);
     run_case("first_scope_enomem", case_first_scope_enomem, NULL);
 
-    /* The main task itself returns with a scope open. */
-    case_begin("main_returns_with_scope_open");
-    void *r = NULL;
-    EXPECT_EQ(weft_run(main_leaves_scope, I2P(4), &r), -EINVAL);
-    EXPECT_EQ(P2I(r), 4);
-    const char *m = weft_errmsg();
-    EXPECT(m != NULL && strstr(m, "returned with") &&
-           strstr(m, "1 cancel scope(s) open"));
-    case_end();
+    run_plain("main_returns_with_scope_open", case_main_returns_scope_open);
 
     /* Every call in every situation. */
     for (size_t k = 0; k < sizeof MATRIX / sizeof MATRIX[0]; k++) {
@@ -3226,7 +3288,7 @@ int main(void)
         }
     }
 
-    printf("%ld cases, %ld failed (%.2f s)\n", n_cases, n_failed,
+    printf("%ld cases run here, %ld failed (%.2f s)\n", n_cases, n_failed,
            weft_now() - t_start);
     return check_end();
 }
