@@ -162,6 +162,10 @@ void check_case_alarm_install(void);
 /* Runs fn(arg) as the main task of a new loop, as case `name`, under an
  * alarm of CHECK_CASE_ALARM seconds; weft_run must return `want`. */
 void check_case(const char *name, weft_fn fn, void *arg, int want);
+/* The same, for a case the program's code around it depends on (it leaves
+ * or reads state in this process): CHECK_SERIAL - with --fork it runs in
+ * the runner, and every case after it too. */
+void check_case_serial(const char *name, weft_fn fn, void *arg, int want);
 
 /* Marks the running case skipped (it should return at once): counted as
  * skipped unless a check failed. */

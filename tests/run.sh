@@ -20,6 +20,8 @@
 #                      "qemu-aarch64 -L /usr/aarch64-linux-gnu"; when set, the
 #                      scripts (which run host tools) are not run
 #   WEFT_TEST_SCALE    passed through to the tests
+#   WEFT_TEST_FORK     1: each test program runs each of its cases in a
+#                      forked child of its own (see tests/check.h)
 #
 # A test program built on tests/check.c names its cases and ends its output
 # with "cases: N passed, N failed, N skipped"; a test without that line
