@@ -10,11 +10,28 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int check_failures;
+
+/* The case runner's state (see "named cases" below). */
+static struct {
+    bool parsed, list, fork, in_child, ran_loop_here;
+    char **want; /* names asked for on the command line */
+    bool *found; /* want[i] named a case */
+    int nwant;
+    const char **seen; /* every case name met, for the unknown-name list */
+    int nseen, capseen;
+    int passed, failed, skipped;
+    const char *skip_why;
+    bool in_case;
+} R;
+
+static void parse_args(void);
+static void print_counts(void);
 
 static int fds0, maps0, threads0, maps_allowed = 8;
 
@@ -97,6 +114,8 @@ int check_count_threads(void)
 void check_begin(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    parse_args();
+    check_case_alarm_install();
     fds0 = check_count_fds();
     maps0 = check_count_maps();
     threads0 = check_count_threads();
@@ -112,6 +131,7 @@ void check_begin(void)
 
 int check_end(void)
 {
+    print_counts();
     long live = __atomic_load_n(&weft__alloc_live, __ATOMIC_RELAXED);
     long maps = __atomic_load_n(&weft__map_live, __ATOMIC_RELAXED);
     if (live) {
@@ -157,13 +177,19 @@ int check_end(void)
      * qemu-user's view of a guest's mappings splits where a thread's
      * stack lies in one (weft's own mappings are still counted exactly,
      * above). */
+    /* A forked case's child leaves the C library's caches to its parent's
+     * count: its own mappings are not compared. */
     if (!(WEFT_ASAN || WEFT_TSAN) && !getenv("WEFT_TEST_WRAPPER") &&
-        maps_now > maps0 + maps_allowed) {
+        !R.in_child && maps_now > maps0 + maps_allowed) {
         fprintf(stderr, "leak: %d mappings, %d at start\n", maps_now, maps0);
         check_failures++;
     }
     if (check_failures) {
         fprintf(stderr, "%d check(s) failed\n", check_failures);
+        return 1;
+    }
+    if (R.failed) { /* in children of their own (--fork) */
+        fprintf(stderr, "%d case(s) failed\n", R.failed);
         return 1;
     }
     return 0;
@@ -250,6 +276,260 @@ int check_fork(void (*fn)(void *), void *arg, char **out)
 
 const char *check_case_name = "(none)";
 
+const char *check__where(void)
+{
+    static __thread char buf[160];
+    if (!R.in_case)
+        return "";
+    snprintf(buf, sizeof buf, "[case %s] ", check_case_name);
+    return buf;
+}
+
+void check__fail(const char *file, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s%s:%d: %s\n", check__where(), file, line, msg);
+    __atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED);
+}
+
+/* The program's arguments, from /proc/self/cmdline (main need not pass
+ * them).  Under qemu-user the file shows the guest's own command line. */
+static void parse_args(void)
+{
+    if (R.parsed)
+        return;
+    R.parsed = true;
+    const char *e = getenv("WEFT_TEST_FORK");
+    R.fork = e && *e && strcmp(e, "0") != 0;
+    FILE *f = fopen("/proc/self/cmdline", "re");
+    if (!f)
+        return;
+    static char buf[8192];
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    size_t off = strlen(buf) + 1; /* skip argv[0] */
+    while (off < len) {
+        char *arg = buf + off;
+        off += strlen(arg) + 1;
+        if (!strcmp(arg, "--list")) {
+            R.list = true;
+        } else if (!strcmp(arg, "--fork")) {
+            R.fork = true;
+        } else if (arg[0] == '-' && arg[1] == '-') {
+            fprintf(stderr,
+                    "usage: test [--list] [--fork] [CASE...]: unknown %s\n",
+                    arg);
+            exit(2);
+        } else {
+            R.want = realloc(R.want, sizeof *R.want * (size_t)(R.nwant + 1));
+            R.found = realloc(R.found, sizeof *R.found * (size_t)(R.nwant + 1));
+            REQUIRE(R.want && R.found);
+            R.want[R.nwant] = arg;
+            R.found[R.nwant++] = false;
+        }
+    }
+}
+
+/* Is case `name` to run?  Remembers the name. */
+static bool selected(const char *name)
+{
+    if (R.nseen == R.capseen) {
+        R.capseen = R.capseen ? 2 * R.capseen : 64;
+        R.seen = realloc(R.seen, sizeof *R.seen * (size_t)R.capseen);
+        REQUIRE(R.seen);
+    }
+    R.seen[R.nseen] = strdup(name); /* a case's name may be on its stack */
+    REQUIRE(R.seen[R.nseen]);
+    R.nseen++;
+    if (R.nwant == 0)
+        return true;
+    bool hit = false;
+    for (int i = 0; i < R.nwant; i++)
+        if (!strcmp(R.want[i], name))
+            hit = R.found[i] = true;
+    return hit;
+}
+
+/* Exits 2 if a name asked for is no case's. */
+static void check_unknown(void)
+{
+    bool bad = false;
+    for (int i = 0; i < R.nwant; i++)
+        if (!R.found[i]) {
+            fprintf(stderr, "no case named '%s'\n", R.want[i]);
+            bad = true;
+        }
+    if (!bad)
+        return;
+    fprintf(stderr, "the cases:\n");
+    for (int i = 0; i < R.nseen; i++)
+        fprintf(stderr, "  %s\n", R.seen[i]);
+    exit(2);
+}
+
+static int case_timeout(const struct check_case_def *c)
+{
+    const char *e = getenv("WEFT_TEST_CASE_TIMEOUT");
+    if (e && atoi(e) > 0)
+        return atoi(e);
+    return c->timeout > 0 ? c->timeout : CHECK_CASE_TIMEOUT;
+}
+
+/* Runs the case here; returns 0 passed, 1 failed, 77 skipped (and prints
+ * the verdict line). */
+static int run_here(const struct check_case_def *c)
+{
+    check_case_name = c->name;
+    R.in_case = true;
+    R.skip_why = NULL;
+    int before = check_failures;
+    alarm((unsigned)case_timeout(c));
+    double t0 = weft_now();
+    if (c->task) {
+        R.ran_loop_here = true;
+        int rc = weft_run(c->task, c->arg, NULL);
+        if (rc != c->want)
+            check__fail(__FILE__, __LINE__,
+                        "weft_run returned %d (%s%s%s), want %d", rc,
+                        weft_strerror(rc), weft_errmsg() ? ": " : "",
+                        weft_errmsg() ? weft_errmsg() : "", c->want);
+    } else {
+        R.ran_loop_here = true; /* the case may have started loops */
+        c->plain(c->arg);
+    }
+    alarm(0);
+    long live = __atomic_load_n(&weft__alloc_live, __ATOMIC_RELAXED);
+    if ((c->flags & CHECK_NO_LEAK) && live)
+        check__fail(__FILE__, __LINE__,
+                    "%ld weft allocations live after the case", live);
+    R.in_case = false;
+    int verdict;
+    if (check_failures != before) {
+        fprintf(stderr, "case %s: FAILED\n", c->name);
+        verdict = 1;
+    } else if (R.skip_why) {
+        printf("skip %-30s %s\n", c->name, R.skip_why);
+        verdict = 77;
+    } else {
+        printf("ok   %-30s %.3f s\n", c->name, weft_now() - t0);
+        verdict = 0;
+    }
+    check_case_name = "(none)";
+    return verdict;
+}
+
+static void count(int verdict)
+{
+    if (verdict == 0)
+        R.passed++;
+    else if (verdict == 77)
+        R.skipped++;
+    else
+        R.failed++;
+}
+
+/* Runs the case in a child of its own under a timeout; returns its
+ * verdict.  The child checks for leaks against its own start. */
+static int run_forked(const struct check_case_def *c)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        R.in_child = true;
+        check_failures = 0;
+        check_begin();
+        int v = run_here(c);
+        if (v != 1 && check_end() != 0) {
+            fprintf(stderr, "case %s: FAILED (leak)\n", c->name);
+            v = 1;
+        }
+        fflush(stdout);
+        fflush(stderr);
+        _exit(v);
+    }
+    int limit = case_timeout(c) + 5, status = 0;
+    double t0 = weft_now();
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR) {
+            fprintf(stderr, "case %s: FAILED (lost the child)\n", c->name);
+            return 1;
+        }
+        if (weft_now() - t0 > limit) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            fprintf(stderr, "case %s: FAILED (timed out after %d s)\n", c->name,
+                    limit);
+            return 1;
+        }
+        usleep(2000);
+    }
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "case %s: FAILED (signal %d, %s)\n", c->name,
+                WTERMSIG(status), strsignal(WTERMSIG(status)));
+        return 1;
+    }
+    int code = WEXITSTATUS(status);
+    if (code == 0 || code == 77)
+        return code;
+    if (code != 1)
+        fprintf(stderr, "case %s: FAILED (exit code %d)\n", c->name, code);
+    return 1;
+}
+
+void check_run_case(const struct check_case_def *c)
+{
+    parse_args();
+    if (!selected(c->name))
+        return;
+    if (R.list) {
+        printf("%s\n", c->name);
+        return;
+    }
+    if (R.fork && !R.ran_loop_here && !(c->flags & CHECK_SERIAL))
+        count(run_forked(c));
+    else
+        count(run_here(c));
+}
+
+int check_main(const struct check_case_def *cases, size_t n)
+{
+    check_begin();
+    if (R.list) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", cases[i].name);
+        exit(0);
+    }
+    /* Names first, so that an unknown one runs nothing. */
+    bool *run = calloc(n ? n : 1, sizeof *run);
+    REQUIRE(run);
+    for (size_t i = 0; i < n; i++)
+        run[i] = selected(cases[i].name);
+    check_unknown();
+    R.nwant = 0; /* already chosen: check_run_case need not filter */
+    /* With --fork, the forked cases first, while this process has never
+     * started a loop; then the serial ones here, in order. */
+    for (int pass = R.fork ? 0 : 1; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            bool serial = !R.fork || (cases[i].flags & CHECK_SERIAL);
+            if (run[i] && serial == (pass == 1))
+                count(R.fork && !serial ? run_forked(&cases[i])
+                                        : run_here(&cases[i]));
+        }
+    free(run);
+    return check_end();
+}
+
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -272,21 +552,93 @@ void check_case_alarm_install(void)
 
 void check_case(const char *name, weft_fn fn, void *arg, int want)
 {
-    check_case_name = name;
-    int before = check_failures;
-    alarm(CHECK_CASE_ALARM);
-    double t0 = weft_now();
+    struct check_case_def c = {name, fn, NULL, arg, want, 0, CHECK_CASE_ALARM};
+    check_run_case(&c);
+}
+
+void check_case_serial(const char *name, weft_fn fn, void *arg, int want)
+{
+    struct check_case_def c = {
+        name, fn, NULL, arg, want, CHECK_SERIAL, CHECK_CASE_ALARM};
+    check_run_case(&c);
+}
+
+void check_case_skip(const char *why)
+{
+    R.skip_why = why;
+}
+
+/* Prints the case counts (after the cases, before the leak verdict). */
+static void print_counts(void)
+{
+    if (R.in_child || R.list)
+        return;
+    check_unknown();
+    if (R.passed + R.failed + R.skipped == 0)
+        return;
+    printf("cases: %d passed, %d failed, %d skipped\n", R.passed, R.failed,
+           R.skipped);
+}
+
+/* ---- helpers shared by the cases ---- */
+
+void check_run_clean(weft_fn fn, void *arg)
+{
     int rc = weft_run(fn, arg, NULL);
-    alarm(0);
-    if (rc != want) {
-        fprintf(stderr, "case %s: weft_run returned %d (%s), want %d\n", name,
-                rc, weft_strerror(rc), want);
-        check_failures++;
+    if (rc != 0)
+        check__fail(__FILE__, __LINE__, "weft_run returned %s (%s)",
+                    weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
+    long live = __atomic_load_n(&weft__alloc_live, __ATOMIC_RELAXED);
+    if (live != 0)
+        check__fail(__FILE__, __LINE__,
+                    "%ld weft allocations live after weft_run", live);
+}
+
+void check_yield_until(const int *counter, int target)
+{
+    for (int i = 0; *counter < target; i++) {
+        REQUIRE(i < 100000);
+        REQUIRE(weft_yield() == 0);
     }
-    if (check_failures != before)
-        fprintf(stderr, "case %s: FAILED\n", name);
-    else
-        printf("ok   %-30s %.3f s\n", name, weft_now() - t0);
+}
+
+void check_yield_n(int n)
+{
+    for (int i = 0; i < n; i++)
+        REQUIRE(weft_yield() == 0);
+}
+
+void check_spin_until(double t)
+{
+    while (weft_now() < t) {
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    check_watchdog *w = arg;
+    if (weft_sleep(w->secs) == 0) {
+        w->fired = 1;
+        fprintf(stderr, "%swatchdog: writing to fd %d\n", check__where(),
+                w->fd);
+        CHECK_EQ(write(w->fd, "!", 1), 1);
+    }
+    return NULL;
+}
+
+void check_watchdog_start(check_watchdog *w, int fd, double secs)
+{
+    w->fd = fd;
+    w->secs = secs;
+    w->fired = 0;
+    REQUIRE(weft_spawn(watchdog_main, w, &w->task) == 0);
+}
+
+void check_watchdog_stop(check_watchdog *w)
+{
+    weft_task_cancel(w->task);
+    CHECK_EQ(weft_await(w->task, NULL), w->fired ? 0 : -ECANCELED);
+    CHECK_EQ(w->fired, 0);
 }
 
 bool check_streq(const char *a, const char *b)

@@ -20,9 +20,15 @@
 #                      "qemu-aarch64 -L /usr/aarch64-linux-gnu"; when set, the
 #                      scripts (which run host tools) are not run
 #   WEFT_TEST_SCALE    passed through to the tests
+#   WEFT_TEST_FORK     1: each test program runs each of its cases in a
+#                      forked child of its own (see tests/check.h)
 #
-# The last line printed is "N passed, N failed, N skipped".  Exits 1 if a
-# test failed or if there was no test to run, 0 otherwise.
+# A test program built on tests/check.c names its cases and ends its output
+# with "cases: N passed, N failed, N skipped"; a test without that line
+# counts as one case.  The last line printed is "N passed, N failed, N
+# skipped", counting cases over every test, then "(N tests: N passed, N
+# failed, N skipped)" is printed before it.  Exits 1 if a test failed or if
+# there was no test to run, 0 otherwise.
 
 set -u
 LC_COLLATE=C
@@ -140,16 +146,48 @@ fmt_secs() { # microseconds -> "1.23s"
     printf '%d.%02ds' $((us / 1000000)) $((us / 10000 % 100))
 }
 
-passed=0
+passed=0 # tests
 failed=0
 skipped=0
 failed_names=()
+c_passed=0 # cases
+c_failed=0
+c_skipped=0
+
+# add_cases LOG RC: adds the test's case counts (its "cases:" line, or the
+# test itself as one case); sets $ncases for the report line.
+add_cases() {
+    local log=$1 rc=$2 line p f s
+    line=$(grep -E '^cases: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+    if [[ -z $line ]]; then
+        ncases=""
+        if [[ $rc -eq 0 ]]; then
+            c_passed=$((c_passed + 1))
+        elif [[ $rc -eq 77 ]]; then
+            c_skipped=$((c_skipped + 1))
+        else
+            c_failed=$((c_failed + 1))
+        fi
+        return
+    fi
+    read -r _ p _ f _ s _ <<<"${line//,/}"
+    # A test that failed outside its cases (a leak at the end, a check
+    # between cases) counts one failure more.
+    if [[ $rc -ne 0 && $rc -ne 77 && $f -eq 0 ]]; then
+        f=1
+    fi
+    c_passed=$((c_passed + p))
+    c_failed=$((c_failed + f))
+    c_skipped=$((c_skipped + s))
+    ncases=" ($((p + f + s)) cases)"
+}
 
 report() {
     local i=$1 name=${names[$1]} log="$logdir/${names[$1]}.log" rc us why
     read -r rc us <"$state/$i.done"
+    add_cases "$log" "$rc"
     if [[ $rc -eq 0 ]]; then
-        printf 'PASS %s  %s\n' "$name" "$(fmt_secs "$us")"
+        printf 'PASS %s  %s%s\n' "$name" "$(fmt_secs "$us")" "$ncases"
         passed=$((passed + 1))
         return
     fi
@@ -220,7 +258,8 @@ fi
 if ((failed > 0)); then
     echo "failed: ${failed_names[*]} (logs in $logdir)"
 fi
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "($n tests: $passed passed, $failed failed, $skipped skipped)"
+echo "$c_passed passed, $c_failed failed, $c_skipped skipped"
 if ((failed > 0 || n == 0)); then
     exit 1
 fi

@@ -563,23 +563,27 @@ static void *main_fail_codes(void *arg)
     return NULL;
 }
 
-int main(void)
+static void case_chain(void *arg)
 {
-    check_begin();
-
-    CHECK_EQ(weft_run(main_results, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_failures, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_await_done, NULL, NULL), 0);
-
+    (void)arg;
     /* ThreadSanitizer gives every started task a fiber of its own, allows
      * 8128 of them at once, and creates them slowly: a shorter chain. */
     long depth = check_scaled(WEFT_TSAN ? 1000 : 10000);
     CHECK_EQ(weft_run(main_chain, I2P(depth), NULL), 0);
-    CHECK_EQ(weft_run(main_chain, I2P(1), NULL), 0);
+}
 
-    CHECK_EQ(weft_run(main_accessors, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_errno, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_fail_codes, NULL, NULL), 0);
+static const struct check_case_def cases[] = {
+    CHECK_TASK("results", main_results, NULL),
+    CHECK_TASK("failures", main_failures, NULL),
+    CHECK_TASK("await_done", main_await_done, NULL),
+    CHECK_PLAIN("chain", case_chain, NULL),
+    CHECK_TASK("chain_1", main_chain, I2P(1)),
+    CHECK_TASK("accessors", main_accessors, NULL),
+    CHECK_TASK("errno", main_errno, NULL),
+    CHECK_TASK("fail_codes", main_fail_codes, NULL),
+};
 
-    return check_end();
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

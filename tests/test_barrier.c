@@ -34,28 +34,6 @@
 #define N 5
 #define MAXT 16
 
-static void yield_until(const int *counter, int target)
-{
-    for (int i = 0; *counter < target; i++) {
-        REQUIRE(i < 10000);
-        REQUIRE(weft_yield() == 0);
-    }
-}
-
-static void yield_n(int n)
-{
-    for (int i = 0; i < n; i++)
-        REQUIRE(weft_yield() == 0);
-}
-
-static void run_case(const char *name, weft_fn fn, void *arg)
-{
-    int rc = weft_run(fn, arg, NULL);
-    if (rc != 0)
-        fprintf(stderr, "case %s: weft_run returned %d\n", name, rc);
-    CHECK_EQ(rc, 0);
-}
-
 static void await_all(weft_task **t, int n)
 {
     for (int i = 0; i < n; i++)
@@ -114,7 +92,7 @@ static void arrive(weft_task **t, int id)
 {
     int before = W.arrived;
     REQUIRE(weft_spawn(waiter, I2P(id), t) == 0);
-    yield_until(&W.arrived, before + 1);
+    check_yield_until(&W.arrived, before + 1);
 }
 
 /* A full cycle of fresh tasks passes b: it is usable (not broken, empty). */
@@ -209,7 +187,7 @@ static void *case_fill(void *arg)
     w_reset(&b);
     for (int i = 0; i < N - 1; i++) {
         arrive(&t[i], i);
-        yield_n(2);
+        check_yield_n(2);
         CHECK_EQ(weft_barrier_n_waiting(&b), i + 1);
         CHECK_EQ(W.returned, 0);
     }
@@ -231,7 +209,7 @@ static void *case_fill(void *arg)
     w_reset(&b);
     for (int i = 0; i < N - 1; i++)
         REQUIRE(weft_spawn(waiter, I2P(i), &t[i]) == 0);
-    yield_until(&W.arrived, N - 1);
+    check_yield_until(&W.arrived, N - 1);
     CHECK_EQ(weft_barrier_n_waiting(&b), N - 1);
     bumps = 0;
     REQUIRE(weft_spawn(bump, NULL, &t[N - 1]) == 0);
@@ -412,7 +390,7 @@ static void *case_draining(void *arg)
     weft_task *t[N];
     for (int i = 0; i < 2; i++)
         REQUIRE(weft_spawn(dr_task, I2P(i), &t[i]) == 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(weft_barrier_n_waiting(&DR.b), 2);
     CHECK_EQ(weft_barrier_wait(&DR.b), 2);
     CHECK_EQ(DR.first_returned, 0);
@@ -556,7 +534,7 @@ static void *case_reset(void *arg)
     weft_task *t[N];
     for (int i = 0; i < N - 1; i++)
         REQUIRE(weft_spawn(rs_again, I2P(i), &t[i]) == 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(weft_barrier_n_waiting(&RS.b), N - 1);
     CHECK_EQ(weft_barrier_reset(&RS.b), 0);
     CHECK_EQ(weft_barrier_n_waiting(&RS.b), 0); /* resetting */
@@ -798,7 +776,7 @@ static void sc_run(weft_barrier *b, double timeout, weft_task **t)
     SC.b = b;
     SC.timeout = timeout;
     REQUIRE(weft_spawn(sc_waiter, NULL, t) == 0);
-    yield_until(&SC.at_door, 1);
+    check_yield_until(&SC.at_door, 1);
 }
 
 static void *case_cancel(void *arg)
@@ -864,7 +842,7 @@ static void *case_cancel(void *arg)
     arrive(&t[0], 0);
     arrive(&t[1], 1);
     REQUIRE(weft_spawn(cd_releaser, NULL, &t[2]) == 0);
-    yield_until(&CD.at_door, 1);
+    check_yield_until(&CD.at_door, 1);
     CHECK_EQ(CD.rc1, 2);
     CHECK_EQ(W.returned, 0); /* still draining */
     CHECK_EQ(weft_task_cancel(t[2]), 0);
@@ -898,9 +876,9 @@ static void *case_cancel(void *arg)
     memset(&CD, 0, sizeof CD);
     CD.b = &two;
     REQUIRE(weft_spawn(cd_shielded, NULL, &t[0]) == 0);
-    yield_until(&CD.at_door, 1);
+    check_yield_until(&CD.at_door, 1);
     CHECK_EQ(weft_task_cancel(t[0]), 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(weft_barrier_n_waiting(&two), 1);
     CHECK_EQ(weft_barrier_wait(&two), 1);
     CHECK_EQ(weft_await(t[0], NULL), -ECANCELED);
@@ -933,11 +911,10 @@ static void *case_cancel(void *arg)
     return NULL;
 }
 
-int main(void)
+/* Outside a task. */
+static void case_outside_task(void *arg)
 {
-    check_begin();
-
-    /* Outside a task. */
+    (void)arg;
     weft_barrier b = WEFT_BARRIER_INIT(2);
     CHECK_EQ(weft_barrier_wait(&b), -EPERM);
     CHECK_EQ(weft_barrier_reset(&b), -EPERM);
@@ -949,14 +926,21 @@ int main(void)
     CHECK_EQ(weft_barrier_init(&b, 3), 0); /* callable anywhere */
     CHECK_EQ(weft_barrier_parties(&b), 3);
     CHECK_EQ(weft_barrier_init(&b, 0), -EINVAL);
+}
 
-    run_case("errors", case_errors, NULL);
-    run_case("one_party", case_one_party, NULL);
-    run_case("fill", case_fill, NULL);
-    run_case("cycles", case_cycles, NULL);
-    run_case("draining", case_draining, NULL);
-    run_case("reset", case_reset, NULL);
-    run_case("abort", case_abort, NULL);
-    run_case("cancel", case_cancel, NULL);
-    return check_end();
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_TASK("errors", case_errors, NULL),
+    CHECK_TASK("one_party", case_one_party, NULL),
+    CHECK_TASK("fill", case_fill, NULL),
+    CHECK_TASK("cycles", case_cycles, NULL),
+    CHECK_TASK("draining", case_draining, NULL),
+    CHECK_TASK("reset", case_reset, NULL),
+    CHECK_TASK("abort", case_abort, NULL),
+    CHECK_TASK("cancel", case_cancel, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

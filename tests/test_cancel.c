@@ -53,40 +53,6 @@ static void wait_flag(const int *flag)
     REQUIRE(*flag);
 }
 
-/* Ends a wait on a pipe that cancellation failed to end (by writing to
- * it), so that a broken build fails its checks instead of hanging: a task
- * waiting on an fd keeps the loop from detecting a deadlock.  Cancelled
- * when no longer needed. */
-typedef struct {
-    int fd;
-    int fired;
-} watchdog_args;
-
-static void *watchdog(void *arg)
-{
-    watchdog_args *w = arg;
-    if (weft_sleep(10.0) == 0) {
-        w->fired = 1;
-        fprintf(stderr, "watchdog: writing to fd %d\n", w->fd);
-        CHECK_EQ(write(w->fd, "!", 1), 1);
-    }
-    return NULL;
-}
-
-static weft_task *watchdog_start(watchdog_args *w)
-{
-    weft_task *t;
-    REQUIRE(weft_spawn(watchdog, w, &t) == 0);
-    return t;
-}
-
-static void watchdog_stop(weft_task *t, watchdog_args *w)
-{
-    weft_task_cancel(t);
-    CHECK_EQ(weft_await(t, NULL), w->fired ? 0 : -ECANCELED);
-    CHECK_EQ(w->fired, 0);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Cancelling each kind of wait                                            */
 /* ---------------------------------------------------------------------- */
@@ -156,8 +122,9 @@ static void *main_cancel_waits(void *arg)
     /* weft_io_wait on a pipe nobody writes, without and with a timeout. */
     int pfd[2];
     REQUIRE(pipe2(pfd, O_CLOEXEC | O_NONBLOCK) == 0);
-    watchdog_args w = {.fd = pfd[1]};
-    weft_task *wd = watchdog_start(&w);
+    /* Ends the wait if cancellation fails to (see check.h). */
+    check_watchdog w;
+    check_watchdog_start(&w, pfd[1], 10.0);
     const double timeouts[] = {-1.0, INFINITY, 3.0};
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
         probe p = {.secs = timeouts[i], .fd = pfd[0]};
@@ -169,7 +136,7 @@ static void *main_cancel_waits(void *arg)
     double t0 = weft_now();
     CHECK_EQ(weft_sleep(0.02), 0);
     CHECK(weft_now() - t0 >= 0.02);
-    watchdog_stop(wd, &w);
+    check_watchdog_stop(&w);
     close(pfd[0]);
     close(pfd[1]);
     return NULL;
@@ -398,8 +365,9 @@ static void *main_sticky(void *arg)
     (void)arg;
     sticky_args a = {0};
     REQUIRE(pipe2(a.pfd, O_CLOEXEC | O_NONBLOCK) == 0);
-    watchdog_args w = {.fd = a.pfd[1]};
-    weft_task *wd = watchdog_start(&w);
+    /* Ends the wait if cancellation fails to (see check.h). */
+    check_watchdog w;
+    check_watchdog_start(&w, a.pfd[1], 10.0);
     weft_task *tk, *t;
     REQUIRE(weft_spawn(ticker, NULL, &tk) == 0);
     REQUIRE(weft_spawn(sticky, &a, &t) == 0);
@@ -411,7 +379,7 @@ static void *main_sticky(void *arg)
     CHECK_EQ(P2I(r), 9);
     ticker_stop = 1;
     CHECK_EQ(weft_await(tk, NULL), 0);
-    watchdog_stop(wd, &w);
+    check_watchdog_stop(&w);
     close(a.pfd[0]);
     close(a.pfd[1]);
     return NULL;
@@ -1033,29 +1001,26 @@ static void *main_same_turn(void *arg)
 
 /* ---------------------------------------------------------------------- */
 
-int main(void)
+static void case_cancels_itself(void *arg)
 {
-    check_begin();
-    void *r;
-
-    CHECK_EQ(weft_run(main_cancel_waits, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_cancel_await, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_sticky, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_before_start, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_outcome, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_cancel_rc, NULL, NULL), 0);
-    r = NULL;
+    (void)arg;
+    void *r = NULL;
     CHECK_EQ(weft_run(main_cancels_itself, I2P(4), &r), -ECANCELED);
     CHECK_EQ(P2I(r), 4);
-    CHECK_EQ(weft_run(main_chains, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_shields, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_same_turn, NULL, NULL), 0);
+}
 
-    /* Outside a task. */
+/* Outside a task. */
+static void case_outside_task(void *arg)
+{
+    (void)arg;
     CHECK_EQ(weft_shield_begin(), -EPERM);
     CHECK_EQ(weft_shield_end(), -EPERM);
     CHECK_EQ(weft_cancelled(), -EPERM);
+}
 
+static void case_abandon(void *arg)
+{
+    (void)arg;
     char *out = NULL;
     int st = check_fork(child_abandon, NULL, &out);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -1064,6 +1029,24 @@ int main(void)
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(out, "'stubborn'"))
         fprintf(stderr, "--- child said:\n%s", out);
     free(out);
+}
 
-    return check_end();
+static const struct check_case_def cases[] = {
+    CHECK_TASK("cancel_waits", main_cancel_waits, NULL),
+    CHECK_TASK("cancel_await", main_cancel_await, NULL),
+    CHECK_TASK("sticky", main_sticky, NULL),
+    CHECK_TASK("before_start", main_before_start, NULL),
+    CHECK_TASK("outcome", main_outcome, NULL),
+    CHECK_TASK("cancel_rc", main_cancel_rc, NULL),
+    CHECK_PLAIN("cancels_itself", case_cancels_itself, NULL),
+    CHECK_TASK("chains", main_chains, NULL),
+    CHECK_TASK("shields", main_shields, NULL),
+    CHECK_TASK("same_turn", main_same_turn, NULL),
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_PLAIN("abandon", case_abandon, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

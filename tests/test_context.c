@@ -620,10 +620,9 @@ static void *main_abi(void *arg)
     return NULL;
 }
 
-int main(void)
+static void case_switch_name(void *arg)
 {
-    check_begin();
-
+    (void)arg;
     /* The switch this build uses. */
     const char *sw = weft_switch_name();
     REQUIRE(sw != NULL);
@@ -637,11 +636,12 @@ int main(void)
     CHECK(0); /* an assembly switch for an unknown architecture */
 #endif
     printf("switch: %s\n", sw);
+}
 
-    CHECK_EQ(weft_run(main_registers, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_stacks, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_abi, NULL, NULL), 0);
-
+/* Loops started in each rounding mode. */
+static void case_rounding_modes(void *arg)
+{
+    (void)arg;
     /* Reference results of 1.0/3.0 in each rounding mode. */
     for (int m = 0; m < 3; m++) {
         REQUIRE(fesetround(modes[m]) == 0);
@@ -663,6 +663,17 @@ int main(void)
         CHECK_EQ(mode_wrong(m), 0);
     }
     REQUIRE(fesetround(FE_TONEAREST) == 0);
+}
 
-    return check_end();
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("switch_name", case_switch_name, NULL),
+    CHECK_TASK("registers", main_registers, NULL),
+    CHECK_TASK("stacks", main_stacks, NULL),
+    CHECK_TASK("abi", main_abi, NULL),
+    CHECK_PLAIN("rounding_modes", case_rounding_modes, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

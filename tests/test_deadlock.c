@@ -227,8 +227,9 @@ static void fn_where(weft_fn fn, char *buf, size_t len)
              (unsigned long)((uintptr_t)fn - (uintptr_t)di.dli_fbase));
 }
 
-static void check_unnamed(void)
+static void check_unnamed(void *arg)
 {
+    (void)arg;
     char *out = NULL;
     /* Made here, so that the parent knows the handle the child uses. */
     REQUIRE(weft_queue_new(WEFT_QUEUE_FIFO, 0, NULL, &obj_queue) == 0);
@@ -283,22 +284,28 @@ static void child_stubborn(void *arg)
     _exit(rc == 0 && P2I(r) == 5 ? 0 : 1);
 }
 
-int main(void)
+static void case_deadlock(void *arg)
 {
-    check_begin();
+    (void)arg;
     char *out = NULL;
-
+    int f0 = check_failures;
     int st = check_fork(child_deadlock, NULL, &out);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(strstr(out, "deadlock") != NULL);
     CHECK(strstr(out, "'main'") != NULL);
     CHECK(strstr(out, "awaiting task 'sleeper'") != NULL);
     CHECK(strstr(out, "'sleeper'") && strstr(out, "sleeping with no deadline"));
-    if (check_failures)
+    if (check_failures != f0)
         fprintf(stderr, "--- child said:\n%s", out);
     free(out);
+}
 
-    st = check_fork(child_primitives, NULL, &out);
+static void case_primitives(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    int f0 = check_failures;
+    int st = check_fork(child_primitives, NULL, &out);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(strstr(out, "'semwaiter'") && strstr(out, "waiting on a semaphore"));
     CHECK(strstr(out, "'evwaiter'") && strstr(out, "waiting on an event"));
@@ -309,27 +316,52 @@ int main(void)
     snprintf(want, sizeof want, "waiting on an event (weft_event %p)",
              (void *)&stuck_event);
     CHECK(strstr(out, want) != NULL);
-    if (check_failures)
+    if (check_failures != f0)
         fprintf(stderr, "--- child said:\n%s", out);
     free(out);
+}
 
-    check_unnamed();
-
-    st = check_fork(child_stubborn, NULL, &out);
+static void case_stubborn(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    int f0 = check_failures;
+    int st = check_fork(child_stubborn, NULL, &out);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(strstr(out, "cannot finish") != NULL);
     CHECK(strstr(out, "'stubborn'") != NULL);
-    if (check_failures)
+    if (check_failures != f0)
         fprintf(stderr, "--- child said:\n%s", out);
     free(out);
+}
 
+static void case_awaits_sleeper(void *arg)
+{
+    (void)arg;
     void *r = NULL;
     CHECK_EQ(weft_run(main_awaits_sleeper, NULL, &r), 0);
     CHECK_EQ(P2I(r), 3);
+}
 
+static void case_io(void *arg)
+{
+    (void)arg;
     REQUIRE(pipe(pipefd) == 0);
     CHECK_EQ(weft_run(main_io, NULL, NULL), 0);
     close(pipefd[0]);
     close(pipefd[1]);
-    return check_end();
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("deadlock_report", case_deadlock, NULL),
+    CHECK_PLAIN("primitives", case_primitives, NULL),
+    CHECK_PLAIN("unnamed", check_unnamed, NULL),
+    CHECK_PLAIN("stubborn", case_stubborn, NULL),
+    CHECK_PLAIN("awaits_sleeper", case_awaits_sleeper, NULL),
+    CHECK_PLAIN("io", case_io, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

@@ -42,28 +42,6 @@ static const int delay[NW] = {3, 0, 4, 1, 2};
 /* Tasks sorted by delay: the order in which they queue. */
 static const int by_delay[NW] = {1, 3, 4, 0, 2};
 
-static void yield_until(const int *counter, int target)
-{
-    for (int i = 0; *counter < target; i++) {
-        REQUIRE(i < 10000);
-        REQUIRE(weft_yield() == 0);
-    }
-}
-
-static void yield_n(int n)
-{
-    for (int i = 0; i < n; i++)
-        REQUIRE(weft_yield() == 0);
-}
-
-static void run_case(const char *name, weft_fn fn, void *arg)
-{
-    int rc = weft_run(fn, arg, NULL);
-    if (rc != 0)
-        fprintf(stderr, "case %s: weft_run returned %d\n", name, rc);
-    CHECK_EQ(rc, 0);
-}
-
 static int bumps;
 
 static void *bump(void *arg)
@@ -100,7 +78,7 @@ static void ev_spawn_all(weft_task **t)
 {
     for (int i = 0; i < NW; i++)
         REQUIRE(weft_spawn(ev_waiter, I2P(i), &t[i]) == 0);
-    yield_until(&EV.queued, NW);
+    check_yield_until(&EV.queued, NW);
 }
 
 static void *case_event_basic(void *arg)
@@ -138,7 +116,7 @@ static void *case_event_basic(void *arg)
     CHECK_EQ(weft_event_is_set(&ev), 0);
     CHECK_EQ(weft_event_clear(&ev), 0); /* clearing again is harmless */
     ev_spawn_all(w);
-    yield_n(5);
+    check_yield_n(5);
     CHECK_EQ(EV.norder, 0);
     for (int i = 0; i < NW; i++)
         CHECK_EQ(weft_task_done(w[i]), 0);
@@ -210,7 +188,7 @@ static void *case_event_cancel(void *arg)
     CHECK_EQ(EV.rc[3], -ECANCELED);
     CHECK_EQ(EV.norder, 1);
     /* Others keep waiting, and wake on set. */
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(EV.norder, 1);
     CHECK_EQ(weft_event_set(&ev), 0);
     /* Woken but not yet run, then cancelled: it keeps the wake-up. */
@@ -330,8 +308,8 @@ static void *case_sem_fifo(void *arg)
     S.hold = 1;
     for (int i = 0; i < NW; i++)
         REQUIRE(weft_spawn(sem_waiter, I2P(i), &w[i]) == 0);
-    yield_until(&S.queued, NW);
-    yield_n(2);
+    check_yield_until(&S.queued, NW);
+    check_yield_n(2);
     CHECK_EQ(S.norder, 0);
     for (int k = 0; k < NW; k++) {
         /* One permit: it goes to the first waiter still queued. */
@@ -342,12 +320,12 @@ static void *case_sem_fifo(void *arg)
             /* A newcomer cannot take it either, and queues last. */
             REQUIRE(weft_spawn(sem_waiter, I2P(NW), &w[NW]) == 0);
         }
-        yield_n(3);
+        check_yield_n(3);
         CHECK_EQ(S.norder, k + 1);
         CHECK_EQ(S.order[k], by_delay[k]);
     }
     CHECK_EQ(weft_sem_release(&s), 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(S.norder, NW + 1);
     CHECK_EQ(S.order[NW], NW); /* the newcomer */
     S.go = 1;
@@ -371,7 +349,7 @@ static void *case_sem_cancel(void *arg)
     for (int i = 0; i < 3; i++)
         REQUIRE(weft_spawn(sem_waiter, I2P(i + 1), &w[i]) == 0);
     /* delays of ids 1, 2, 3 are 0, 4, 1: queue order 1, 3, 2. */
-    yield_until(&S.queued, 3);
+    check_yield_until(&S.queued, 3);
 
     /* A queued waiter cancelled: it leaves without a permit. */
     CHECK_EQ(weft_task_cancel(w[2]), 0); /* id 3 */
@@ -406,7 +384,7 @@ static void *case_sem_cancel(void *arg)
     S.sem = &s;
     weft_task *t;
     REQUIRE(weft_spawn(sem_waiter, I2P(1), &t) == 0);
-    yield_until(&S.queued, 1);
+    check_yield_until(&S.queued, 1);
     CHECK_EQ(weft_task_cancel(t), 0);
     CHECK_EQ(weft_sem_release(&s), 0); /* same turn as the cancel */
     CHECK_EQ(weft_sem_value(&s), 1);
@@ -473,7 +451,7 @@ static void *case_sem_bounded(void *arg)
     S.sem = &b1;
     weft_task *t;
     REQUIRE(weft_spawn(sem_waiter, I2P(1), &t) == 0);
-    yield_until(&S.queued, 1);
+    check_yield_until(&S.queued, 1);
     CHECK_EQ(weft_sem_release(&b1), 0);
     CHECK_EQ(weft_sem_value(&b1), 0);
     CHECK_EQ(weft_await(t, NULL), 0);
@@ -583,8 +561,8 @@ static void cv_spawn_all(weft_task **t)
 {
     for (int i = 0; i < NW; i++)
         REQUIRE(weft_spawn(cv_waiter, I2P(i), &t[i]) == 0);
-    yield_until(&CV.queued, NW);
-    yield_n(2);
+    check_yield_until(&CV.queued, NW);
+    check_yield_n(2);
 }
 
 static int cv_other_rc;
@@ -657,21 +635,21 @@ static void *case_cond_notify(void *arg)
         CHECK_EQ(weft_lock_acquire(&CV.lock), 0);
         CV.main_holds = 1;
         CHECK_EQ(weft_cond_notify(&CV.cond, 1), 1);
-        yield_n(4);
+        check_yield_n(4);
         CHECK_EQ(CV.norder, k); /* waiting for the lock */
         CV.main_holds = 0;
         CHECK_EQ(weft_lock_release(&CV.lock), 0);
-        yield_n(4);
+        check_yield_n(4);
         CHECK_EQ(CV.norder, k + 1);
         CHECK_EQ(CV.order[k], by_delay[k]);
     }
     /* notify(0) wakes nobody; notify(2) of three wakes two, in order;
      * notify(5) of one wakes one and says so. */
     CHECK_EQ(notify_locked(0), 0);
-    yield_n(4);
+    check_yield_n(4);
     CHECK_EQ(CV.norder, 2);
     CHECK_EQ(notify_locked(2), 2);
-    yield_n(8);
+    check_yield_n(8);
     CHECK_EQ(CV.norder, 4);
     CHECK_EQ(CV.order[2], by_delay[2]);
     CHECK_EQ(CV.order[3], by_delay[3]);
@@ -698,7 +676,7 @@ static void *case_cond_notify(void *arg)
     CV.main_holds = 1;
     CHECK_EQ(weft_cond_notify_all(&CV.cond), NW);
     CHECK_EQ(weft_cond_notify_all(&CV.cond), 0);
-    yield_n(4);
+    check_yield_n(4);
     CHECK_EQ(CV.norder, 0);
     CV.main_holds = 0;
     CHECK_EQ(weft_lock_release(&CV.lock), 0);
@@ -744,7 +722,7 @@ static void *case_cond_cancel(void *arg)
     CHECK_EQ(weft_lock_acquire(&CV.lock), 0);
     CV.main_holds = 1;
     CHECK_EQ(weft_task_cancel(w[by_delay[0]]), 0);
-    yield_n(6);
+    check_yield_n(6);
     CHECK_EQ(CV.norder, 0);
     CHECK_EQ(weft_task_done(w[by_delay[0]]), 0);
     CV.main_holds = 0;
@@ -793,13 +771,13 @@ static void *case_cond_cancel(void *arg)
      * notification and returns holding the lock, once main lets go. */
     cv_reset();
     REQUIRE(weft_spawn(cv_waiter, I2P(1), &w[0]) == 0); /* delay 0 */
-    yield_until(&CV.queued, 1);
+    check_yield_until(&CV.queued, 1);
     CHECK_EQ(weft_lock_acquire(&CV.lock), 0);
     CV.main_holds = 1;
     CHECK_EQ(weft_cond_notify(&CV.cond, 1), 1);
-    yield_n(3); /* it now waits for the lock */
+    check_yield_n(3); /* it now waits for the lock */
     CHECK_EQ(weft_task_cancel(w[0]), 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(CV.norder, 0);
     CHECK_EQ(weft_task_done(w[0]), 0);
     CV.main_holds = 0;
@@ -916,11 +894,10 @@ static void *case_cond_prodcons(void *arg)
     return NULL;
 }
 
-int main(void)
+/* Outside a task. */
+static void case_outside_task(void *arg)
 {
-    check_begin();
-
-    /* Outside a task. */
+    (void)arg;
     weft_event ev = WEFT_EVENT_INIT;
     CHECK_EQ(weft_event_wait(&ev), -EPERM);
     CHECK_EQ(weft_event_set(&ev), -EPERM);
@@ -938,18 +915,25 @@ int main(void)
     CHECK_EQ(weft_cond_notify(&c, 1), -EPERM);
     CHECK_EQ(weft_cond_notify_all(&c), -EPERM);
     CHECK_EQ(weft_cond_wait(NULL), -EINVAL);
+}
 
-    run_case("event_basic", case_event_basic, NULL);
-    run_case("event_cancel", case_event_cancel, NULL);
-    run_case("sem_counting", case_sem_counting, NULL);
-    run_case("sem_fifo", case_sem_fifo, NULL);
-    run_case("sem_cancel", case_sem_cancel, NULL);
-    run_case("sem_cancelled_entry", case_sem_cancelled_entry, NULL);
-    run_case("sem_bounded", case_sem_bounded, NULL);
-    run_case("sem_limit", case_sem_limit, NULL);
-    run_case("cond_errors", case_cond_errors, NULL);
-    run_case("cond_notify", case_cond_notify, NULL);
-    run_case("cond_cancel", case_cond_cancel, NULL);
-    run_case("cond_prodcons", case_cond_prodcons, NULL);
-    return check_end();
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_TASK("event_basic", case_event_basic, NULL),
+    CHECK_TASK("event_cancel", case_event_cancel, NULL),
+    CHECK_TASK("sem_counting", case_sem_counting, NULL),
+    CHECK_TASK("sem_fifo", case_sem_fifo, NULL),
+    CHECK_TASK("sem_cancel", case_sem_cancel, NULL),
+    CHECK_TASK("sem_cancelled_entry", case_sem_cancelled_entry, NULL),
+    CHECK_TASK("sem_bounded", case_sem_bounded, NULL),
+    CHECK_TASK("sem_limit", case_sem_limit, NULL),
+    CHECK_TASK("cond_errors", case_cond_errors, NULL),
+    CHECK_TASK("cond_notify", case_cond_notify, NULL),
+    CHECK_TASK("cond_cancel", case_cond_cancel, NULL),
+    CHECK_TASK("cond_prodcons", case_cond_prodcons, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

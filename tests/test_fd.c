@@ -628,8 +628,8 @@ int main(void)
     check_case("listen_reuseport", reuse_port, NULL, 0);
     check_case("connect_nowhere_bounded", connect_nowhere, NULL, 0);
     check_case("misuse", misuse, NULL, -ECANCELED);
-    check_case("handle_of_a_closed_loop_a", keep_handle, NULL, 0);
-    check_case("handle_of_a_closed_loop_b", use_old_handle, NULL, 0);
+    check_case_serial("handle_of_a_closed_loop_a", keep_handle, NULL, 0);
+    check_case_serial("handle_of_a_closed_loop_b", use_old_handle, NULL, 0);
     case_outside();
     int rc = check_end();
     close(regular_fd);

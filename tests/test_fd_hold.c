@@ -229,8 +229,8 @@ int main(void)
                0);
     check_case("a_writer_woken_then_closed_gets_ebadf", closed_after_wakeup,
                NULL, 0);
-    check_case("held_descriptors_released_at_loop_close", held_at_loop_close,
-               NULL, 0);
+    check_case_serial("held_descriptors_released_at_loop_close",
+                      held_at_loop_close, NULL, 0);
     close(peers[0]);
     close(peers[1]);
     return check_end();

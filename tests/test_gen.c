@@ -53,21 +53,6 @@ static long live_allocs_with_gens(void)
     return live_allocs();
 }
 
-/* Runs fn as the main task; it must succeed and leave nothing behind. */
-static void run_case(const char *name, weft_fn fn, void *arg)
-{
-    int rc = weft_run(fn, arg, NULL);
-    if (rc != 0)
-        fprintf(stderr, "case %s: weft_run returned %s (%s)\n", name,
-                weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
-    CHECK_EQ(rc, 0);
-    long live = live_allocs();
-    if (live != 0)
-        fprintf(stderr, "case %s: %ld weft allocations live after weft_run\n",
-                name, live);
-    CHECK_EQ(live, 0);
-}
-
 /* Timing tolerance: sanitizers and emulators are slower. */
 static double unit(void)
 {
@@ -412,8 +397,9 @@ static void *case_abandoned(void *arg)
     return NULL; /* nothing closed */
 }
 
-static void check_abandoned(void)
+static void check_abandoned(void *arg)
 {
+    (void)arg;
     abandon_state s = {
         .suspended = {.n = 5},
         .unstarted = {.n = 5},
@@ -421,7 +407,7 @@ static void check_abandoned(void)
         .waiting = {.n = 5, .delay = 3600},
         .consumer_rc = 1,
     };
-    run_case("abandoned", case_abandoned, &s);
+    check_run_clean(case_abandoned, &s);
     /* The suspended producer was cancelled in its yield and cleaned up. */
     CHECK_EQ(s.suspended.yield_rc, -ECANCELED);
     CHECK(s.suspended.cleaned);
@@ -562,8 +548,9 @@ static void *case_cancelled_consumer(void *arg)
     return NULL;
 }
 
-static void check_cancelled_consumer(void)
+static void check_cancelled_consumer(void *arg)
 {
+    (void)arg;
     /* The main task cancels itself at the end: weft_run says so. */
     int rc = weft_run(case_cancelled_consumer, NULL, NULL);
     CHECK_EQ(rc, -ECANCELED);
@@ -698,8 +685,9 @@ static void *case_misuse(void *arg)
     return NULL;
 }
 
-static void check_outside_task(void)
+static void check_outside_task(void *arg)
 {
+    (void)arg;
     weft_gen *g = NULL;
     CHECK_EQ(weft_gen_yield(NULL), -EPERM);
     CHECK_EQ(weft_gen_new(count_up, NULL, &g), -EPERM);
@@ -1103,8 +1091,9 @@ static void yield_after_close_child(void *arg)
     _exit(check_failures ? 1 : 0);
 }
 
-static void check_yield_after_close(void)
+static void check_yield_after_close(void *arg)
 {
+    (void)arg;
     static const char *what[] = {
         "shielded yield interrupted by close",
         "yield from a shielded cleanup after close",
@@ -1405,7 +1394,8 @@ static void regression_child(void *arg)
     stderr = f;
     alarm(REGRESSION_ALARM);
     check_failures = 0;
-    run_case(r->name, r->fn, r->arg);
+    check_case_name = r->name;
+    check_run_clean(r->fn, r->arg);
     fflush(stderr);
     _exit(check_failures ? 1 : 0);
 }
@@ -1432,37 +1422,74 @@ static void run_regression(const char *name, weft_fn fn, void *arg)
     free(err);
 }
 
-int main(void)
+/* Each runs in a child of its own (see run_regression). */
+static void regression_0(void *arg)
 {
-    check_begin();
-    check_allow_maps(16); /* pool threads: cached stacks and arenas */
-
-    check_outside_task();
-    run_case("order", case_order, NULL);
-    run_case("no read-ahead", case_no_read_ahead, NULL);
-    run_case("timing", case_timing, NULL);
-    run_case("exhausted", case_exhausted, NULL);
-    run_case("error", case_error, NULL);
-    run_case("close early", case_close_early, NULL);
-    run_case("close unstarted/exhausted", case_close_other, NULL);
-    check_abandoned();
-    run_case("busy", case_busy, NULL);
-    check_cancelled_consumer();
-    run_case("producer cancelled", case_producer_cancelled, NULL);
-    run_case("misuse", case_misuse, NULL);
-    run_case("foreach", case_foreach, NULL);
-    run_case("other tasks", case_other_tasks, NULL);
-    run_case("nested", case_nested, NULL);
-    run_case("many", case_many, NULL);
-    run_case("busy producer", case_busy_producer, NULL);
-    check_yield_after_close();
+    (void)arg;
     run_regression("parked producer cancelled", case_parked_cancelled, I2P(0));
+}
+
+static void regression_1(void *arg)
+{
+    (void)arg;
     run_regression("parked producer cancelled, loop turns",
                    case_parked_cancelled, I2P(1));
+}
+
+static void regression_2(void *arg)
+{
+    (void)arg;
     run_regression("scope of a parked producer", case_parked_scope, NULL);
+}
+
+static void regression_3(void *arg)
+{
+    (void)arg;
     run_regression("deadline moved in next", case_deadline_moved, I2P(0));
+}
+
+static void regression_4(void *arg)
+{
+    (void)arg;
     run_regression("deadline moved in next, then sleep", case_deadline_moved,
                    I2P(1));
+}
 
-    return check_end();
+/* A case run as the main task; it leaves nothing behind. */
+#define GEN_CASE(name, fn)                                                     \
+    {                                                                          \
+        (name), (fn), NULL, NULL, 0, CHECK_NO_LEAK, 0                          \
+    }
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", check_outside_task, NULL),
+    GEN_CASE("order", case_order),
+    GEN_CASE("no_read_ahead", case_no_read_ahead),
+    GEN_CASE("timing", case_timing),
+    GEN_CASE("exhausted", case_exhausted),
+    GEN_CASE("error", case_error),
+    GEN_CASE("close_early", case_close_early),
+    GEN_CASE("close_unstarted_exhausted", case_close_other),
+    CHECK_PLAIN("abandoned", check_abandoned, NULL),
+    GEN_CASE("busy", case_busy),
+    CHECK_PLAIN("cancelled_consumer", check_cancelled_consumer, NULL),
+    GEN_CASE("producer_cancelled", case_producer_cancelled),
+    GEN_CASE("misuse", case_misuse),
+    GEN_CASE("foreach", case_foreach),
+    GEN_CASE("other_tasks", case_other_tasks),
+    GEN_CASE("nested", case_nested),
+    GEN_CASE("many", case_many),
+    GEN_CASE("busy_producer", case_busy_producer),
+    CHECK_PLAIN("yield_after_close", check_yield_after_close, NULL),
+    CHECK_PLAIN("parked_producer_cancelled", regression_0, NULL),
+    CHECK_PLAIN("parked_producer_cancelled_loop_turns", regression_1, NULL),
+    CHECK_PLAIN("scope_of_a_parked_producer", regression_2, NULL),
+    CHECK_PLAIN("deadline_moved_in_next", regression_3, NULL),
+    CHECK_PLAIN("deadline_moved_in_next_then_sleep", regression_4, NULL),
+};
+
+int main(void)
+{
+    check_allow_maps(16); /* pool threads: cached stacks and arenas */
+    return CHECK_MAIN(cases);
 }

@@ -556,8 +556,9 @@ static void *run_loop_thread(void *arg)
     return NULL;
 }
 
-static void case_two_loops(void)
+static void case_two_loops(void *arg)
 {
+    (void)arg;
     xh = NULL;
     xstage = 0;
     pthread_t a, b;
@@ -628,8 +629,9 @@ static void *main_reuse_old(void *arg)
     return NULL;
 }
 
-static void case_after_run(void)
+static void case_after_run(void *arg)
 {
+    (void)arg;
     old_live = old_awaited = NULL;
     CHECK_EQ(weft_run(main_leave_handles, NULL, NULL), 0);
     REQUIRE(old_live != NULL && old_awaited != NULL);
@@ -640,30 +642,34 @@ static void case_after_run(void)
     CHECK_EQ(weft_run(main_reuse_old, NULL, NULL), 0);
 }
 
-int main(void)
+/* No loop at all: NULL is -EINVAL or -EPERM, garbage the same. */
+static void case_no_loop_garbage(void *arg)
 {
-    check_begin();
-    check_allow_maps(4 * 4); /* glibc's cached thread stacks and arenas */
-
-    /* No loop at all: NULL is -EINVAL or -EPERM, garbage the same. */
+    (void)arg;
     check_garbage(NULL);
     check_garbage((weft_task *)(uintptr_t)0x1234);
     check_garbage((weft_task *)~(uintptr_t)0);
+}
 
-    /* First, so that its loop is the process's first: garbage values with
-     * small numbers then look most like its own handles. */
-    CHECK_EQ(weft_run(main_null_garbage, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_consumed, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_stale, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_self, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_borrowed_stale, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_cycle, I2P(2), NULL), 0);
-    CHECK_EQ(weft_run(main_cycle, I2P(3), NULL), 0);
-    CHECK_EQ(weft_run(main_cycle, I2P(4), NULL), 0);
+/* null_garbage first, so that its loop is the process's first: garbage
+ * values with small numbers then look most like its own handles. */
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("no_loop_garbage", case_no_loop_garbage, NULL),
+    CHECK_TASK("null_garbage", main_null_garbage, NULL),
+    CHECK_TASK("consumed", main_consumed, NULL),
+    CHECK_TASK("stale", main_stale, NULL),
+    CHECK_TASK("self", main_self, NULL),
+    CHECK_TASK("borrowed_stale", main_borrowed_stale, NULL),
+    CHECK_TASK("cycle_2", main_cycle, I2P(2)),
+    CHECK_TASK("cycle_3", main_cycle, I2P(3)),
+    CHECK_TASK("cycle_4", main_cycle, I2P(4)),
+    CHECK_PLAIN("two_loops", case_two_loops, NULL),
+    CHECK_TASK("plain_thread", main_plain_thread, NULL),
+    CHECK_PLAIN("after_run", case_after_run, NULL),
+};
 
-    case_two_loops();
-    CHECK_EQ(weft_run(main_plain_thread, NULL, NULL), 0);
-    case_after_run();
-
-    return check_end();
+int main(void)
+{
+    check_allow_maps(4 * 4); /* glibc's cached thread stacks and arenas */
+    return CHECK_MAIN(cases);
 }

@@ -567,8 +567,9 @@ static void *main_many(void *arg)
     return NULL;
 }
 
-static void run_many(void)
+static void run_many(void *arg)
 {
+    (void)arg;
     many_n = check_scaled(200);
     /* Two fds per pipe, and room for the rest of the process. */
     struct rlimit rl;
@@ -601,25 +602,31 @@ static void run_many(void)
 
 /* ---------------------------------------------------------------------- */
 
-int main(void)
+/* Outside a task. */
+static void case_outside_task(void *arg)
 {
-    check_begin();
-    check_allow_maps(4); /* glibc's cached thread stack and arena */
-
-    /* Outside a task. */
+    (void)arg;
     int p[2];
     make_pipe(p);
     CHECK_EQ(weft_io_wait(p[1], WEFT_WRITABLE, 0), -EPERM);
     CHECK_EQ(weft_io_wait(p[0], WEFT_READABLE, -1), -EPERM);
     close_pair(p);
+}
 
-    CHECK_EQ(weft_run(main_ready, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_timeout, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_busy, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_bad_args, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_hangup, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_socketpair, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_starve, NULL, NULL), 0);
-    run_many();
-    return check_end();
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_TASK("ready", main_ready, NULL),
+    CHECK_TASK("timeout", main_timeout, NULL),
+    CHECK_TASK("busy", main_busy, NULL),
+    CHECK_TASK("bad_args", main_bad_args, NULL),
+    CHECK_TASK("hangup", main_hangup, NULL),
+    CHECK_TASK("socketpair", main_socketpair, NULL),
+    CHECK_TASK("starve", main_starve, NULL),
+    CHECK_PLAIN("many", run_many, NULL),
+};
+
+int main(void)
+{
+    check_allow_maps(4); /* glibc's cached thread stack and arena */
+    return CHECK_MAIN(cases);
 }

@@ -44,24 +44,6 @@
 
 static weft_lock g_static_lock = WEFT_LOCK_INIT;
 
-/* Yields until *counter reaches target (bounded). */
-static void yield_until(const int *counter, int target)
-{
-    for (int i = 0; *counter < target; i++) {
-        REQUIRE(i < 10000);
-        REQUIRE(weft_yield() == 0);
-    }
-}
-
-static void run_case(const char *name, weft_fn fn, void *arg)
-{
-    void *r = NULL;
-    int rc = weft_run(fn, arg, &r);
-    if (rc != 0)
-        fprintf(stderr, "case %s: weft_run returned %d\n", name, rc);
-    CHECK_EQ(rc, 0);
-}
-
 /* ---- a free lock does not suspend ---- */
 
 static int bumps;
@@ -147,7 +129,7 @@ static void *case_fifo(void *arg)
     CHECK_EQ(weft_lock_acquire(&F.lock), 0);
     for (int i = 0; i < NW; i++)
         REQUIRE(weft_spawn(fifo_waiter, I2P(i), &t[i]) == 0);
-    yield_until(&F.queued, NW);
+    check_yield_until(&F.queued, NW);
     CHECK_EQ(F.norder, 0); /* nobody got in while we hold it */
     CHECK_EQ(weft_lock_release(&F.lock), 0);
     /* Handed to the first waiter: not free for anyone else. */
@@ -371,7 +353,7 @@ static void *case_race(void *arg)
     R.main_holds = 1;
     for (int i = 0; i < N; i++)
         REQUIRE(weft_spawn(race_waiter, I2P(i), &t[i]) == 0);
-    yield_until(&R.queued, N);
+    check_yield_until(&R.queued, N);
     CHECK_EQ(R.norder, 0);
 
     switch (mode) {
@@ -483,7 +465,7 @@ static void *case_race_rounds(void *arg)
         R.main_holds = 1;
         for (int i = 0; i < N; i++)
             REQUIRE(weft_spawn(race_waiter, I2P(i), &t[i]) == 0);
-        yield_until(&R.queued, N);
+        check_yield_until(&R.queued, N);
         int victim = (int)(r % N), before = (int)(r / N % 2);
         if (before)
             CHECK_EQ(weft_task_cancel(t[victim]), 0);
@@ -859,11 +841,10 @@ static void check_deadlock(void)
     free(out);
 }
 
-int main(void)
+/* Outside a task. */
+static void case_outside_task(void *arg)
 {
-    check_begin();
-
-    /* Outside a task. */
+    (void)arg;
     weft_lock l = WEFT_LOCK_INIT;
     CHECK_EQ(weft_lock_acquire(&l), -EPERM);
     CHECK_EQ(weft_lock_try(&l), -EPERM);
@@ -872,28 +853,48 @@ int main(void)
     CHECK_EQ(weft_lock_acquire(NULL), -EINVAL);
     CHECK_EQ(weft_lock_release(NULL), -EINVAL);
     CHECK_EQ(weft_lock_try(NULL), -EINVAL);
+}
 
-    run_case("free_no_suspend", case_free_no_suspend, NULL);
-    run_case("fifo", case_fifo, NULL);
-    run_case("errors", case_errors, NULL);
-    run_case("holder_gone", case_holder_gone, NULL);
-    run_case("mutex", case_mutex, NULL);
-    run_case("race_release_then_cancel", case_race,
-             I2P(RACE_RELEASE_THEN_CANCEL));
-    run_case("race_release_then_cancel_two", case_race,
-             I2P(RACE_RELEASE_THEN_CANCEL_TWO));
-    run_case("race_cancel_then_release", case_race,
-             I2P(RACE_CANCEL_THEN_RELEASE));
-    run_case("race_cancel_queued", case_race, I2P(RACE_CANCEL_QUEUED));
-    run_case("race_rounds", case_race_rounds, NULL);
-    run_case("cancelled_acquire", case_cancelled_acquire, NULL);
-    run_case("with_lock", case_with_lock, NULL);
-
-    /* A lock used by a finished loop is free for the next one when it was
-     * left free. */
+/* A lock used by a finished loop is free for the next one when it was left
+ * free (the cases before it in this process used it). */
+static void case_static_lock_free(void *arg)
+{
+    (void)arg;
     CHECK_EQ(weft_lock_locked(&g_static_lock), 0);
+}
 
+static void case_shared_exports(void *arg)
+{
+    (void)arg;
     check_shared_exports();
+}
+
+static void case_deadlock(void *arg)
+{
+    (void)arg;
     check_deadlock();
-    return check_end();
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_TASK("free_no_suspend", case_free_no_suspend, NULL),
+    CHECK_TASK("fifo", case_fifo, NULL),
+    CHECK_TASK("errors", case_errors, NULL),
+    CHECK_TASK("holder_gone", case_holder_gone, NULL),
+    CHECK_TASK("mutex", case_mutex, NULL),
+    CHECK_TASK("race_release_then_cancel", case_race, I2P(RACE_RELEASE_THEN_CANCEL)),
+    CHECK_TASK("race_release_then_cancel_two", case_race, I2P(RACE_RELEASE_THEN_CANCEL_TWO)),
+    CHECK_TASK("race_cancel_then_release", case_race, I2P(RACE_CANCEL_THEN_RELEASE)),
+    CHECK_TASK("race_cancel_queued", case_race, I2P(RACE_CANCEL_QUEUED)),
+    CHECK_TASK("race_rounds", case_race_rounds, NULL),
+    CHECK_TASK("cancelled_acquire", case_cancelled_acquire, NULL),
+    CHECK_TASK("with_lock", case_with_lock, NULL),
+    CHECK_PLAIN_SERIAL("static_lock_free", case_static_lock_free, NULL),
+    CHECK_PLAIN("shared_exports", case_shared_exports, NULL),
+    CHECK_PLAIN("deadlock", case_deadlock, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

@@ -829,7 +829,8 @@ int main(void)
     check_case("call_soon_fifo_from_thread", call_soon_fifo, NULL, 0);
     case_race_close();
     own_dropped = 0;
-    check_case("call_soon_dropped_at_shutdown", submit_then_return, NULL, 0);
+    check_case_serial("call_soon_dropped_at_shutdown", submit_then_return, NULL,
+                      0);
     CHECK_EQ(atomic_load(&own_dropped), 10);
     case_failure_reported();
     case_deadlock_after_release();

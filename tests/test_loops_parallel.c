@@ -60,21 +60,23 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-int main(void)
+/* Two loops spawning and finishing tasks at once. */
+static void case_two_loops(void *arg)
 {
-    check_begin();
-    check_allow_maps(4 * 2); /* glibc's cached thread stacks and arenas */
-    check_case_alarm_install();
-    check_case_name = "two loops spawning and finishing tasks at once";
-    int before = check_failures;
-    alarm(CHECK_CASE_ALARM);
+    (void)arg;
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         REQUIRE(pthread_create(&th[i], NULL, thread_main, NULL) == 0);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
-    alarm(0);
-    printf("%s %s\n", check_failures == before ? "ok  " : "FAIL",
-           check_case_name);
-    return check_end();
+}
+
+static const struct check_case_def cases[] = {
+    {"two_loops_at_once", NULL, case_two_loops, NULL, 0, 0, CHECK_CASE_ALARM},
+};
+
+int main(void)
+{
+    check_allow_maps(4 * 2); /* glibc's cached thread stacks and arenas */
+    return CHECK_MAIN(cases);
 }

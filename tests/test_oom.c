@@ -537,35 +537,30 @@ static long count_allocations(void)
     return used;
 }
 
-int main(void)
+static void case_await_oom(void *arg)
 {
-    check_begin();
-    if (WEFT_TSAN) {
-        /* ThreadSanitizer makes a fiber of its own for every task record,
-         * at a high price: fewer tasks, still enough to grow the stack
-         * pool. */
-        chain_depth = 50;
-        many = 250;
-    } else if (check_slow_env()) {
-        chain_depth = 400;
-        many = 3000;
-    }
-    chain_depth = check_scaled(chain_depth);
-    many = check_scaled(many);
-    handles = calloc((size_t)many, sizeof *handles);
-    REQUIRE(handles);
-
+    (void)arg;
     CHECK_EQ(weft_run(main_await_oom, NULL, NULL), 0);
     CHECK_EQ(weft__alloc_live, 0);
     CHECK_EQ(weft__map_live, 0);
+}
 
-    /* A clean run first: the scenario itself passes. */
+/* A clean run first: the scenario itself passes. */
+static void case_clean_run(void *arg)
+{
+    (void)arg;
     void *res = NULL;
     CHECK_EQ(weft_run(main_cold, NULL, &res), 0);
     CHECK(res == MAIN_DONE);
     CHECK_EQ(weft__alloc_live, 0);
     CHECK_EQ(weft__map_live, 0);
+}
 
+/* The scenario with each allocation failing in turn, in a cold loop and
+ * in a warm one. */
+static void case_each_allocation_fails(void *arg)
+{
+    (void)arg;
     bool verbose = getenv("WEFT_OOM_VERBOSE") != NULL;
     if (!verbose) {
         fflush(stderr);
@@ -601,7 +596,31 @@ int main(void)
     CHECK(n_task_enomem > 0);
     CHECK(n_lost_msg > 0);
     CHECK_EQ(countdown(), 0);
+}
 
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("await_oom", case_await_oom, NULL),
+    CHECK_PLAIN("clean_run", case_clean_run, NULL),
+    CHECK_PLAIN("each_allocation_fails", case_each_allocation_fails, NULL),
+};
+
+int main(void)
+{
+    if (WEFT_TSAN) {
+        /* ThreadSanitizer makes a fiber of its own for every task record,
+         * at a high price: fewer tasks, still enough to grow the stack
+         * pool. */
+        chain_depth = 50;
+        many = 250;
+    } else if (check_slow_env()) {
+        chain_depth = 400;
+        many = 3000;
+    }
+    chain_depth = check_scaled(chain_depth);
+    many = check_scaled(many);
+    handles = calloc((size_t)many, sizeof *handles);
+    REQUIRE(handles);
+    int rc = CHECK_MAIN(cases);
     free(handles);
-    return check_end();
+    return rc;
 }

@@ -97,6 +97,7 @@ static void run_overflow(void *tier)
 static void check_tier(const char *tier, const char *expect_how)
 {
     char *out;
+    int f0 = check_failures;
     int st = check_fork(run_overflow, (void *)tier, &out);
 #if WEFT_ASAN
     /* Without a guard page, AddressSanitizer (which knows each task's stack
@@ -115,7 +116,7 @@ static void check_tier(const char *tier, const char *expect_how)
     CHECK(strstr(out, expect_how) != NULL ||
           (!strcmp(expect_how, "canary") && strstr(out, "jumped past")));
     CHECK(strstr(out, "stack_size") != NULL);
-    if (check_failures)
+    if (check_failures != f0)
         fprintf(stderr, "--- tier %s, child said:\n%s", tier ? tier : "best",
                 out);
     free(out);
@@ -158,14 +159,27 @@ static void run_wild(void *arg)
     weft_run(wild_write, NULL, NULL);
 }
 
-int main(void)
+static void case_tier_best(void *arg)
 {
-    check_begin();
-
+    (void)arg;
     check_tier(NULL, "");
-    check_tier("mprotect", "guard page");
-    check_tier("canary", "canary");
+}
 
+static void case_tier_mprotect(void *arg)
+{
+    (void)arg;
+    check_tier("mprotect", "guard page");
+}
+
+static void case_tier_canary(void *arg)
+{
+    (void)arg;
+    check_tier("canary", "canary");
+}
+
+static void case_big_frame(void *arg)
+{
+    (void)arg;
     char *out;
     if (!WEFT_ASAN) { /* AddressSanitizer reports this one itself */
         int st = check_fork(run_big, NULL, &out);
@@ -176,27 +190,60 @@ int main(void)
          * -fstack-clash-protection to rule that out) or nothing mapped. */
         CHECK(strstr(out, "jumped past") || strstr(out, "guard page"));
         free(out);
+    } else {
+        check_case_skip("AddressSanitizer reports this one itself");
     }
+}
+
+static void case_print_tier(void *arg)
+{
+    (void)arg;
+    char *out;
     check_fork(print_tier, "canary", &out);
     CHECK(strstr(out, "canary") != NULL);
     free(out);
     check_fork(print_tier, "mprotect", &out);
     CHECK(strstr(out, "mprotect") != NULL);
     free(out);
+}
 
-    /* Another fault reaches the program's own handler.  (Under
-     * AddressSanitizer, its runtime keeps SIGSEGV for itself.) */
+/* Another fault reaches the program's own handler.  (Under
+ * AddressSanitizer, its runtime keeps SIGSEGV for itself.) */
+static void case_wild(void *arg)
+{
+    (void)arg;
+    char *out;
     if (!WEFT_ASAN) {
         int st = check_fork(run_wild, NULL, &out);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42);
         free(out);
+    } else {
+        check_case_skip("AddressSanitizer keeps SIGSEGV for itself");
     }
+}
 
-    /* In this process: the best tier (guard-install on Linux 6.13+, else
-     * mprotect; qemu-user gets mprotect since its madvise is a no-op). */
+/* In this process: the best tier (guard-install on Linux 6.13+, else
+ * mprotect; qemu-user gets mprotect since its madvise is a no-op). */
+static void case_this_process(void *arg)
+{
+    (void)arg;
     weft_run(noop, NULL, NULL);
     printf("guard tier: %s, switch: %s\n", weft_guard_name(),
            weft_switch_name());
     CHECK(strcmp(weft_guard_name(), "canary") != 0);
-    return check_end();
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("tier_best", case_tier_best, NULL),
+    CHECK_PLAIN("tier_mprotect", case_tier_mprotect, NULL),
+    CHECK_PLAIN("tier_canary", case_tier_canary, NULL),
+    CHECK_PLAIN("big_frame", case_big_frame, NULL),
+    CHECK_PLAIN("print_tier", case_print_tier, NULL),
+    CHECK_PLAIN("other_fault", case_wild, NULL),
+    CHECK_PLAIN("this_process", case_this_process, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

@@ -36,28 +36,6 @@
 #include <pthread.h>
 #include <string.h>
 
-static void yield_until(const int *counter, int target)
-{
-    for (int i = 0; *counter < target; i++) {
-        REQUIRE(i < 100000);
-        REQUIRE(weft_yield() == 0);
-    }
-}
-
-static void yield_n(int n)
-{
-    for (int i = 0; i < n; i++)
-        REQUIRE(weft_yield() == 0);
-}
-
-static void run_case(const char *name, weft_fn fn, void *arg)
-{
-    int rc = weft_run(fn, arg, NULL);
-    if (rc != 0)
-        fprintf(stderr, "case %s: weft_run returned %d\n", name, rc);
-    CHECK_EQ(rc, 0);
-}
-
 static int cmp_intptr(const void *a, const void *b)
 {
     intptr_t x = P2I(a), y = P2I(b);
@@ -285,7 +263,7 @@ static void *case_bounded(void *arg)
     P.q = new_queue(WEFT_QUEUE_FIFO, 2);
     weft_task *t;
     REQUIRE(weft_spawn(putter_seq, I2P(N), &t) == 0);
-    yield_n(5);
+    check_yield_n(5);
     CHECK_EQ(P.done, 2); /* the third put waits */
     CHECK_EQ(weft_task_done(t), 0);
     CHECK_EQ(weft_queue_size(P.q), 2);
@@ -299,7 +277,7 @@ static void *case_bounded(void *arg)
             CHECK_EQ(weft_queue_size(P.q), 2);
             CHECK_EQ(weft_queue_try_put(P.q, I2P(99)), -EAGAIN);
         }
-        yield_n(2);
+        check_yield_n(2);
     }
     CHECK_EQ(weft_await(t, NULL), 0);
     CHECK_EQ(P.done, N);
@@ -328,7 +306,7 @@ static const int oqueue[4] = {1, 3, 0, 2}; /* ids sorted by delay */
 static void *one_putter(void *arg)
 {
     int id = (int)P2I(arg);
-    yield_n(odelay[id]);
+    check_yield_n(odelay[id]);
     O.queued++;
     O.rc[id] = weft_queue_put(O.q, I2P(100 + id));
     O.order[O.norder++] = id;
@@ -338,7 +316,7 @@ static void *one_putter(void *arg)
 static void *one_getter(void *arg)
 {
     int id = (int)P2I(arg);
-    yield_n(odelay[id]);
+    check_yield_n(odelay[id]);
     O.queued++;
     void *it = NULL;
     O.rc[id] = weft_queue_get(O.q, &it);
@@ -358,8 +336,8 @@ static void *case_fifo_waiters(void *arg)
     CHECK_EQ(weft_queue_put(O.q, I2P(1)), 0);
     for (int i = 0; i < 4; i++)
         REQUIRE(weft_spawn(one_putter, I2P(i), &t[i]) == 0);
-    yield_until(&O.queued, 4);
-    yield_n(2);
+    check_yield_until(&O.queued, 4);
+    check_yield_n(2);
     CHECK_EQ(O.norder, 0);
     CHECK_EQ(weft_queue_get(O.q, &it), 0);
     CHECK_EQ(P2I(it), 1);
@@ -379,8 +357,8 @@ static void *case_fifo_waiters(void *arg)
     O.q = new_queue(WEFT_QUEUE_LIFO, 0);
     for (int i = 0; i < 4; i++)
         REQUIRE(weft_spawn(one_getter, I2P(i), &t[i]) == 0);
-    yield_until(&O.queued, 4);
-    yield_n(2);
+    check_yield_until(&O.queued, 4);
+    check_yield_n(2);
     CHECK_EQ(O.norder, 0);
     for (int i = 0; i < 4; i++) {
         CHECK_EQ(weft_queue_put(O.q, I2P(200 + i)), 0);
@@ -437,7 +415,7 @@ static void *case_get_cancel(void *arg)
         G.queued = 0;
         for (int i = 0; i < ng; i++)
             REQUIRE(weft_spawn(getter, I2P(i), &t[i]) == 0);
-        yield_until(&G.queued, ng); /* they wait in get */
+        check_yield_until(&G.queued, ng); /* they wait in get */
         switch (mode) {
         case 0: /* put hands the item over; then the getter is cancelled */
             CHECK_EQ(weft_queue_put(G.q, I2P(item)), 0);
@@ -524,7 +502,7 @@ static void *case_put_cancel(void *arg)
     CHECK_EQ(weft_queue_put(O.q, I2P(1)), 0);
     for (int i = 0; i < 4; i++)
         REQUIRE(weft_spawn(one_putter, I2P(i), &t[i]) == 0);
-    yield_until(&O.queued, 4);
+    check_yield_until(&O.queued, 4);
     /* Queue order of the putters: 1, 3, 0, 2.  Cancel 3 while waiting. */
     CHECK_EQ(weft_task_cancel(t[3]), 0);
     CHECK_EQ(weft_await(t[3], NULL), -ECANCELED);
@@ -635,16 +613,16 @@ static void *case_join(void *arg)
         CHECK_EQ(weft_queue_put(J.q, I2P(i + 1)), 0);
     REQUIRE(weft_spawn(joiner, NULL, &t) == 0);
     REQUIRE(weft_spawn(joiner, NULL, &t2) == 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(J.joined, 0);
     /* Getting is not enough: each item must be marked done. */
     for (int i = 0; i < 3; i++)
         CHECK_EQ(weft_queue_get(J.q, &it), 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(J.joined, 0);
     CHECK_EQ(weft_queue_task_done(J.q), 0);
     CHECK_EQ(weft_queue_task_done(J.q), 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(J.joined, 0);
     CHECK_EQ(weft_queue_task_done(J.q), 0);
     CHECK_EQ(weft_await(t, NULL), 0);
@@ -658,13 +636,13 @@ static void *case_join(void *arg)
     G.q = J.q;
     weft_task *g;
     REQUIRE(weft_spawn(getter, I2P(0), &g) == 0);
-    yield_until(&G.queued, 1);
+    check_yield_until(&G.queued, 1);
     CHECK_EQ(weft_queue_put(J.q, I2P(42)), 0);
     CHECK_EQ(weft_await(g, NULL), 0);
     CHECK_EQ(G.got[0], 42);
     J.joined = 0;
     REQUIRE(weft_spawn(joiner, NULL, &t) == 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(J.joined, 0);
     CHECK_EQ(weft_queue_task_done(J.q), 0);
     CHECK_EQ(weft_await(t, NULL), 0);
@@ -676,7 +654,7 @@ static void *case_join(void *arg)
     memset(&P, 0, sizeof P);
     P.q = new_queue(WEFT_QUEUE_FIFO, 1);
     REQUIRE(weft_spawn(putter_seq, I2P(2), &t) == 0);
-    yield_n(3); /* one in, one waiting */
+    check_yield_n(3); /* one in, one waiting */
     CHECK_EQ(weft_queue_get(P.q, &it), 0); /* moves the second in */
     CHECK_EQ(weft_await(t, NULL), 0);
     CHECK_EQ(weft_queue_get(P.q, &it), 0);
@@ -690,7 +668,7 @@ static void *case_join(void *arg)
     memset(&J, 0, sizeof J);
     J.q = P.q;
     REQUIRE(weft_spawn(joiner, NULL, &t) == 0);
-    yield_n(2);
+    check_yield_n(2);
     CHECK_EQ(J.joined, 0);
     CHECK_EQ(weft_task_cancel(t), 0);
     CHECK_EQ(weft_await(t, NULL), -ECANCELED);
@@ -727,7 +705,7 @@ static void *case_shutdown(void *arg)
     memset(&J, 0, sizeof J);
     J.q = q;
     REQUIRE(weft_spawn(joiner, NULL, &t[0]) == 0);
-    yield_n(2);
+    check_yield_n(2);
     CHECK_EQ(J.joined, 0);
     CHECK_EQ(weft_queue_task_done(q), 0);
     CHECK_EQ(weft_queue_task_done(q), 0);
@@ -740,7 +718,7 @@ static void *case_shutdown(void *arg)
     G.q = new_queue(WEFT_QUEUE_LIFO, 0);
     for (int i = 0; i < 3; i++)
         REQUIRE(weft_spawn(getter, I2P(i), &t[i]) == 0);
-    yield_until(&G.queued, 3);
+    check_yield_until(&G.queued, 3);
     CHECK_EQ(weft_queue_shutdown(G.q, 0), 0);
     for (int i = 0; i < 3; i++) {
         CHECK_EQ(weft_await(t[i], NULL), 0);
@@ -756,7 +734,7 @@ static void *case_shutdown(void *arg)
     CHECK_EQ(weft_queue_put(O.q, I2P(2)), 0);
     for (int i = 0; i < 4; i++)
         REQUIRE(weft_spawn(one_putter, I2P(i), &t[i]) == 0);
-    yield_until(&O.queued, 4);
+    check_yield_until(&O.queued, 4);
     CHECK_EQ(weft_queue_shutdown(O.q, 0), 0);
     for (int i = 0; i < 4; i++) {
         CHECK_EQ(weft_await(t[i], NULL), 0);
@@ -782,7 +760,7 @@ static void *case_shutdown(void *arg)
     memset(&J, 0, sizeof J);
     J.q = q;
     REQUIRE(weft_spawn(joiner, NULL, &t[0]) == 0);
-    yield_n(2);
+    check_yield_n(2);
     CHECK_EQ(J.joined, 0);
     CHECK_EQ(weft_queue_shutdown(q, 1), 0);
     CHECK_EQ(weft_queue_size(q), 0);
@@ -807,7 +785,7 @@ static void *case_shutdown_immediate(void *arg)
     memset(&J, 0, sizeof J);
     J.q = q;
     REQUIRE(weft_spawn(joiner, NULL, &t[0]) == 0);
-    yield_n(2);
+    check_yield_n(2);
     CHECK_EQ(J.joined, 0);
     CHECK_EQ(weft_queue_shutdown(q, 1), 0);
     CHECK_EQ(weft_queue_size(q), 0);
@@ -829,9 +807,9 @@ static void *case_shutdown_immediate(void *arg)
     memset(&J, 0, sizeof J);
     J.q = q;
     REQUIRE(weft_spawn(joiner, NULL, &t[0]) == 0);
-    yield_n(2);
+    check_yield_n(2);
     CHECK_EQ(weft_queue_shutdown(q, 1), 0);
-    yield_n(3);
+    check_yield_n(3);
     CHECK_EQ(J.joined, 0);
     CHECK_EQ(weft_queue_task_done(q), 0);
     CHECK_EQ(weft_await(t[0], NULL), 0);
@@ -844,7 +822,7 @@ static void *case_shutdown_immediate(void *arg)
     G.q = new_queue(WEFT_QUEUE_FIFO, 4);
     for (int i = 0; i < 3; i++)
         REQUIRE(weft_spawn(getter, I2P(i), &t[i]) == 0);
-    yield_until(&G.queued, 3);
+    check_yield_until(&G.queued, 3);
     CHECK_EQ(weft_queue_shutdown(G.q, 1), 0);
     for (int i = 0; i < 3; i++) {
         CHECK_EQ(weft_await(t[i], NULL), 0);
@@ -858,7 +836,7 @@ static void *case_shutdown_immediate(void *arg)
     CHECK_EQ(weft_queue_put(O.q, I2P(1)), 0);
     for (int i = 0; i < 3; i++)
         REQUIRE(weft_spawn(one_putter, I2P(i), &t[i]) == 0);
-    yield_until(&O.queued, 3);
+    check_yield_until(&O.queued, 3);
     CHECK_EQ(weft_queue_shutdown(O.q, 1), 0);
     for (int i = 0; i < 3; i++) {
         CHECK_EQ(weft_await(t[i], NULL), 0);
@@ -882,7 +860,7 @@ static void *case_free_busy(void *arg)
     memset(&G, 0, sizeof G);
     G.q = new_queue(WEFT_QUEUE_FIFO, 0);
     REQUIRE(weft_spawn(getter, I2P(0), &t) == 0);
-    yield_until(&G.queued, 1);
+    check_yield_until(&G.queued, 1);
     CHECK_EQ(weft_queue_free(G.q), -EBUSY);
     /* Nothing was freed: the queue still works. */
     CHECK_EQ(weft_queue_put(G.q, I2P(5)), 0);
@@ -895,7 +873,7 @@ static void *case_free_busy(void *arg)
     O.q = new_queue(WEFT_QUEUE_FIFO, 1);
     CHECK_EQ(weft_queue_put(O.q, I2P(1)), 0);
     REQUIRE(weft_spawn(one_putter, I2P(1), &t) == 0);
-    yield_until(&O.queued, 1);
+    check_yield_until(&O.queued, 1);
     CHECK_EQ(weft_queue_free(O.q), -EBUSY);
     CHECK_EQ(weft_task_cancel(t), 0);
     CHECK_EQ(weft_await(t, NULL), -ECANCELED);
@@ -907,7 +885,7 @@ static void *case_free_busy(void *arg)
     J.q = new_queue(WEFT_QUEUE_LIFO, 0);
     CHECK_EQ(weft_queue_put(J.q, I2P(1)), 0);
     REQUIRE(weft_spawn(joiner, NULL, &t) == 0);
-    yield_n(2);
+    check_yield_n(2);
     CHECK_EQ(weft_queue_free(J.q), -EBUSY);
     void *it;
     CHECK_EQ(weft_queue_get(J.q, &it), 0);
@@ -999,11 +977,9 @@ static void *case_outside(void *arg)
     return NULL;
 }
 
-static void check_outside_task(void)
+static void case_new_free_outside(void *arg)
 {
-    check_allow_maps(4); /* glibc caches the thread's stack */
-    run_case("outside", case_outside, NULL);
-
+    (void)arg;
     /* weft_queue_new and weft_queue_free may be called outside a task
      * (weft/sync.h), e.g. to make a queue before weft_run. */
     weft_queue *q2 = NULL;
@@ -1093,7 +1069,7 @@ static void *case_many(void *arg)
     /* Cancel a consumer now and then, and start a replacement. */
     rng_state = 777u + (uint32_t)P2I(arg);
     for (int k = 0; k < 40 && ncons < MAXC; k++) {
-        yield_n(1 + (int)(rng() % 20));
+        check_yield_n(1 + (int)(rng() % 20));
         int victim = (int)(rng() % (uint32_t)ncons);
         if (weft_task_cancel(cons[victim]) == 0)
             MP.cancelled++;
@@ -1127,23 +1103,32 @@ static void *case_many(void *arg)
     return NULL;
 }
 
+static const struct check_case_def cases[] = {
+    CHECK_TASK("outside", case_outside, NULL),
+    CHECK_PLAIN("new_free_outside", case_new_free_outside, NULL),
+    CHECK_TASK("args", case_args, NULL),
+    CHECK_TASK("order", case_order, NULL),
+    CHECK_TASK("no_suspend", case_no_suspend, NULL),
+    CHECK_TASK("bounded", case_bounded, NULL),
+    CHECK_TASK("fifo_waiters", case_fifo_waiters, NULL),
+    CHECK_TASK("get_cancel", case_get_cancel, NULL),
+    CHECK_TASK("put_cancel", case_put_cancel, NULL),
+    CHECK_TASK("cancelled_entry", case_cancelled_entry, NULL),
+    CHECK_TASK("join", case_join, NULL),
+    CHECK_TASK("shutdown", case_shutdown, NULL),
+    CHECK_TASK("shutdown_immediate", case_shutdown_immediate, NULL),
+    CHECK_TASK("free_busy", case_free_busy, NULL),
+
+    CHECK_TASK("many_0", case_many, I2P(0)),
+    CHECK_TASK("many_1", case_many, I2P(1)),
+    CHECK_TASK("many_2", case_many, I2P(2)),
+    CHECK_TASK("many_3", case_many, I2P(3)),
+    CHECK_TASK("many_4", case_many, I2P(4)),
+    CHECK_TASK("many_5", case_many, I2P(5)),
+};
+
 int main(void)
 {
-    check_begin();
-    check_outside_task();
-    run_case("args", case_args, NULL);
-    run_case("order", case_order, NULL);
-    run_case("no_suspend", case_no_suspend, NULL);
-    run_case("bounded", case_bounded, NULL);
-    run_case("fifo_waiters", case_fifo_waiters, NULL);
-    run_case("get_cancel", case_get_cancel, NULL);
-    run_case("put_cancel", case_put_cancel, NULL);
-    run_case("cancelled_entry", case_cancelled_entry, NULL);
-    run_case("join", case_join, NULL);
-    run_case("shutdown", case_shutdown, NULL);
-    run_case("shutdown_immediate", case_shutdown_immediate, NULL);
-    run_case("free_busy", case_free_busy, NULL);
-    for (int v = 0; v < 6; v++)
-        run_case("many", case_many, I2P(v));
-    return check_end();
+    check_allow_maps(4); /* glibc caches the outside thread's stack */
+    return CHECK_MAIN(cases);
 }

@@ -395,38 +395,56 @@ static void *main_trim(void *arg)
     return NULL;
 }
 
-int main(void)
+/* ThreadSanitizer gives every started task a fiber of its own, and
+ * allows 8128 of them at once. */
+static void case_sleepers(void *arg)
 {
-    check_begin();
-    slow = check_slow_env();
-
-    /* ThreadSanitizer gives every started task a fiber of its own, and
-     * allows 8128 of them at once. */
+    (void)arg;
     long n = check_scaled(WEFT_TSAN ? 4000 : slow ? 10000 : 100000);
     CHECK_EQ(weft_run(main_sleepers, I2P(n), NULL), 0);
+}
 
-    n = check_scaled(slow ? 20000 : 200000);
+static void case_trivial(void *arg)
+{
+    (void)arg;
+    long n = check_scaled(slow ? 20000 : 200000);
     order = calloc((size_t)n, sizeof *order);
     REQUIRE(order);
     CHECK_EQ(weft_run(main_trivial, I2P(n), NULL), 0);
     free(order);
+    order = NULL;
+}
 
-    n = check_scaled(slow ? 20000 : 100000);
+static void case_reuse(void *arg)
+{
+    (void)arg;
+    long n = check_scaled(slow ? 20000 : 100000);
     CHECK_EQ(weft_run(main_reuse, I2P(n), NULL), 0);
+}
 
-    n = check_scaled(slow ? 200 : 1000);
+static void case_own_stacks(void *arg)
+{
+    (void)arg;
+    long n = check_scaled(slow ? 200 : 1000);
     CHECK_EQ(weft_run(main_own_stacks, I2P(n), NULL), 0);
+}
 
+static void case_tree(void *arg)
+{
+    (void)arg;
     CHECK_EQ(weft_run(main_tree, I2P(slow ? 7 : 10), NULL), 0);
+}
 
-    CHECK_EQ(weft_run(main_pool_reuse, NULL, NULL), 0);
-
+static void case_trim(void *arg)
+{
+    (void)arg;
     if (WEFT_TSAN) {
         /* ThreadSanitizer's shadow of the stacks stays resident: RSS
          * cannot show the pages given back. */
         printf("idle trim: not measured under ThreadSanitizer\n");
+        check_case_skip("not measured under ThreadSanitizer");
     } else {
-        n = 2000;
+        long n = 2000;
         CHECK_EQ(weft_run(main_trim, I2P(n), NULL), 0);
         long added = rss_peak - rss_before, dropped = rss_peak - rss_after;
         printf("idle trim: %ld stacks added %ld KiB of RSS; %ld KiB given "
@@ -435,7 +453,22 @@ int main(void)
         CHECK(added >= n * (TOUCH / 1024) / 2); /* the stacks were touched */
         CHECK(dropped >= added / 2);
     }
+}
 
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("sleepers", case_sleepers, NULL),
+    CHECK_PLAIN("trivial", case_trivial, NULL),
+    CHECK_PLAIN("reuse", case_reuse, NULL),
+    CHECK_PLAIN("own_stacks", case_own_stacks, NULL),
+    CHECK_PLAIN("tree", case_tree, NULL),
+    CHECK_TASK("pool_reuse", main_pool_reuse, NULL),
+    CHECK_PLAIN("trim", case_trim, NULL),
+};
+
+int main(void)
+{
+    slow = check_slow_env();
+    int rc = CHECK_MAIN(cases);
     free(handles);
-    return check_end();
+    return rc;
 }

@@ -210,30 +210,55 @@ static void *case_main(void *arg)
     return NULL;
 }
 
-static void run_case(const char *name, weft_fn fn, void *arg)
+/* A case of check.c's runner (which names it, filters it, forks it): the
+ * bookkeeping above around a task run under the watchdog, or around a
+ * plain function. */
+typedef struct scope_case {
+    weft_fn fn;
+    void *arg;
+    void (*plain)(void);
+} scope_case;
+
+static void scope_case_run(void *arg)
 {
-    case_begin(name);
-    watch w = {.fn = fn, .arg = arg};
-    int rc = weft_run(case_main, &w, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "[%s] weft_run returned %s (%s)\n", name,
-                weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
-        check_failures++;
+    const scope_case *sc = arg;
+    case_begin(check_case_name);
+    if (sc->plain) {
+        sc->plain();
+    } else {
+        watch w = {.fn = sc->fn, .arg = sc->arg};
+        int rc = weft_run(case_main, &w, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "[%s] weft_run returned %s (%s)\n", cur_case,
+                    weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
+            check_failures++;
+        }
     }
     case_end();
+}
+
+static void run_scope_case(const char *name, const scope_case *sc)
+{
+    struct check_case_def c = {name, NULL, scope_case_run,          (void *)sc,
+                               0,    0,    (int)(WATCHDOG * 3) + 10};
+    check_run_case(&c);
+}
+
+static void run_case(const char *name, weft_fn fn, void *arg)
+{
+    scope_case sc = {.fn = fn, .arg = arg};
+    run_scope_case(name, &sc);
+}
+
+static void run_plain(const char *name, void (*fn)(void))
+{
+    scope_case sc = {.plain = fn};
+    run_scope_case(name, &sc);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
 /* ---------------------------------------------------------------------- */
-
-/* Busy until weft_now() >= t: nothing else runs, the loop notices nothing
- * (no timer fires, the loop's clock stays where it was). */
-static void spin_until(double t)
-{
-    while (weft_now() < t) {
-    }
-}
 
 /* Lets the other tasks run until *flag is set (bounded). */
 static void wait_flag(const volatile int *flag)
@@ -1317,7 +1342,7 @@ static void *sc_cancel_same_turn(void *arg)
     weft_task *t = spawn_w(w_deadline, &w);
     wait_flag(&w.reached);
     settle();
-    spin_until(w.D + U / 4);
+    check_spin_until(w.D + U / 4);
     EXPECT_EQ(weft_task_cancel(t), 0);
     EXPECT_EQ(weft_await(t, NULL), -ECANCELED);
     same_turn_checks(o, &w);
@@ -1341,7 +1366,7 @@ static void *cancel_at(void *arg)
 
 static void *spin_task(void *arg)
 {
-    spin_until(*(double *)arg);
+    check_spin_until(*(double *)arg);
     return NULL;
 }
 
@@ -1554,7 +1579,7 @@ static void *sc_grant(void *arg)
     wait_flag(&w.reached);
     settle();
     EXPECT_EQ(weft_task_done(t), 0);
-    spin_until(w.D + U / 4); /* the deadline passed; nobody noticed yet */
+    check_spin_until(w.D + U / 4); /* the deadline passed; nobody noticed yet */
     o->grant();
     double tg = weft_now();
     EXPECT_EQ(weft_await(t, NULL), 0);
@@ -1701,7 +1726,7 @@ static void *case_pending_never_observed(void *arg)
 
     /* Its deadline passes while the task runs, no call inside. */
     EXPECT_EQ(weft_scope_open(U, &s), 0);
-    spin_until(weft_now() + U + U / 4);
+    check_spin_until(weft_now() + U + U / 4);
     EXPECT_EQ(weft_scope_close(s), 0);
     EXPECT_EQ(weft_yield(), 0);
     double t0 = weft_now();
@@ -2096,7 +2121,7 @@ static void *case_deadline_passed_while_running(void *arg)
     weft_scope *s;
     double D = weft_now() + U;
     EXPECT_EQ(weft_scope_open_at(D, &s), 0);
-    spin_until(D + U / 4);
+    check_spin_until(D + U / 4);
     int c = weft_scope_cancelled(s);
     EXPECT(c == 0 || c == -ETIMEDOUT); /* as of the loop's clock */
     long n = 0;
@@ -2112,7 +2137,7 @@ static void *case_deadline_passed_while_running(void *arg)
     /* A call that arms a timer fails on the next turn at the latest. */
     D = weft_now() + U;
     EXPECT_EQ(weft_scope_open_at(D, &s), 0);
-    spin_until(D + U / 4);
+    check_spin_until(D + U / 4);
     double t0 = weft_now();
     EXPECT_EQ(weft_sleep(LONG_), -ETIMEDOUT);
     EXPECT_LT(weft_now() - t0, SLACK);
@@ -2147,7 +2172,7 @@ static void *case_grant_next_yield_fails(void *arg)
     weft_task *t = spawn_w(w_grant_next_yield, &w);
     wait_flag(&w.reached);
     settle();
-    spin_until(w.D + U / 4);
+    check_spin_until(w.D + U / 4);
     EXPECT_EQ(weft_lock_release(&C.lock), 0);
     EXPECT_EQ(weft_await(t, NULL), 0);
     EXPECT_EQ(w.rc, 0);
@@ -2194,7 +2219,7 @@ static void *case_await_result_in_expiry_turn(void *arg)
     weft_task *t = spawn_w(w_await_turn, &w);
     wait_flag(&w.reached);
     settle();
-    spin_until(w.D + U / 4);
+    check_spin_until(w.D + U / 4);
     EXPECT_EQ(weft_event_set(&C.gen_ev), 0);
     EXPECT_EQ(weft_await(t, NULL), 0);
     EXPECT_EQ(C.prod_wait_rc, 0); /* the child finished on its own */
@@ -2319,7 +2344,7 @@ static void *case_nested_same_deadline(void *arg)
     /* The outer's deadline earlier than the inner's, both passed. */
     EXPECT_EQ(weft_scope_open(U, &o), 0);
     EXPECT_EQ(weft_scope_open(2 * U, &i), 0);
-    spin_until(weft_now() + 3 * U);
+    check_spin_until(weft_now() + 3 * U);
     EXPECT_EQ(weft_sleep(LONG_), -ETIMEDOUT);
     EXPECT_EQ(weft_scope_close(i), 0);
     EXPECT_EQ(weft_scope_close(o), 1);
@@ -3041,6 +3066,29 @@ static void *case_other_loop_handle(void *arg)
     return NULL;
 }
 
+/* Leaves old_loop_handle for other_loop_handle run alone (by name, or in
+ * a child of its own), when from_pool_thread has not run before it. */
+static void *leave_old_handle(void *arg)
+{
+    (void)arg;
+    EXPECT_EQ(weft_scope_open(5.0, &old_loop_handle), 0);
+    EXPECT_EQ(weft_scope_close(old_loop_handle), 0);
+    return NULL;
+}
+
+static void case_other_loop_handle_alone(void)
+{
+    if (!old_loop_handle)
+        EXPECT_EQ(weft_run(leave_old_handle, NULL, NULL), 0);
+    watch w = {.fn = case_other_loop_handle};
+    int rc = weft_run(case_main, &w, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "[%s] weft_run returned %s (%s)\n", cur_case,
+                weft_strerror(rc), weft_errmsg() ? weft_errmsg() : "");
+        check_failures++;
+    }
+}
+
 /* The first scope of a task allocates; failing, it is -ENOMEM, cleanly. */
 static void set_countdown(long n)
 {
@@ -3122,6 +3170,34 @@ static const matrix MATRIX[] = {
 static char names[256][80];
 static int n_names;
 
+/* Outside a task (no loop on this thread). */
+static void case_outside_a_task(void)
+{
+    weft_scope *s = (weft_scope *)(uintptr_t)0x5e5e;
+    double d;
+    EXPECT_EQ(weft_scope_open(1.0, &s), -EPERM);
+    EXPECT_EQ(weft_scope_open_at(1.0, &s), -EPERM);
+    EXPECT(s == (weft_scope *)(uintptr_t)0x5e5e);
+    EXPECT_EQ(weft_scope_open(NAN, &s), -EINVAL);
+    EXPECT_EQ(weft_scope_close(s), -EPERM);
+    EXPECT_EQ(weft_scope_cancel(s), -EPERM);
+    EXPECT_EQ(weft_scope_reschedule(s, 1.0), -EPERM);
+    EXPECT_EQ(weft_scope_deadline(s, &d), -EPERM);
+    EXPECT_EQ(weft_scope_cancelled(s), -EPERM);
+    EXPECT_EQ(weft_scope_close(NULL), -EINVAL);
+}
+
+/* The main task itself returns with a scope open. */
+static void case_main_returns_scope_open(void)
+{
+    void *r = NULL;
+    EXPECT_EQ(weft_run(main_leaves_scope, I2P(4), &r), -EINVAL);
+    EXPECT_EQ(P2I(r), 4);
+    const char *m = weft_errmsg();
+    EXPECT(m != NULL && strstr(m, "returned with") &&
+           strstr(m, "1 cancel scope(s) open"));
+}
+
 int main(void)
 {
     /* Start (and join) one thread first: a sanitizer runtime may start a
@@ -3146,21 +3222,7 @@ int main(void)
     signal(SIGALRM, on_alarm);
     double t_start = weft_now();
 
-    /* Outside a task (no loop on this thread). */
-    case_begin("outside_a_task");
-    weft_scope *s = (weft_scope *)(uintptr_t)0x5e5e;
-    double d;
-    EXPECT_EQ(weft_scope_open(1.0, &s), -EPERM);
-    EXPECT_EQ(weft_scope_open_at(1.0, &s), -EPERM);
-    EXPECT(s == (weft_scope *)(uintptr_t)0x5e5e);
-    EXPECT_EQ(weft_scope_open(NAN, &s), -EINVAL);
-    EXPECT_EQ(weft_scope_close(s), -EPERM);
-    EXPECT_EQ(weft_scope_cancel(s), -EPERM);
-    EXPECT_EQ(weft_scope_reschedule(s, 1.0), -EPERM);
-    EXPECT_EQ(weft_scope_deadline(s, &d), -EPERM);
-    EXPECT_EQ(weft_scope_cancelled(s), -EPERM);
-    EXPECT_EQ(weft_scope_close(NULL), -EINVAL);
-    case_end();
+    run_plain("outside_a_task", case_outside_a_task);
 
     run_case("values", case_values, NULL);
     run_case("first_cause_sticks", case_first_cause_sticks, NULL);
@@ -3206,18 +3268,10 @@ int main(void)
     run_case("task_returns_with_scopes_open",
              case_task_returns_with_scopes_open, NULL);
     run_case("from_pool_thread", case_from_pool_thread, NULL);
-    run_case("other_loop_handle", case_other_loop_handle, NULL);
+    run_plain("other_loop_handle", case_other_loop_handle_alone);
     run_case("first_scope_enomem", case_first_scope_enomem, NULL);
 
-    /* The main task itself returns with a scope open. */
-    case_begin("main_returns_with_scope_open");
-    void *r = NULL;
-    EXPECT_EQ(weft_run(main_leaves_scope, I2P(4), &r), -EINVAL);
-    EXPECT_EQ(P2I(r), 4);
-    const char *m = weft_errmsg();
-    EXPECT(m != NULL && strstr(m, "returned with") &&
-           strstr(m, "1 cancel scope(s) open"));
-    case_end();
+    run_plain("main_returns_with_scope_open", case_main_returns_scope_open);
 
     /* Every call in every situation. */
     for (size_t k = 0; k < sizeof MATRIX / sizeof MATRIX[0]; k++) {
@@ -3234,7 +3288,7 @@ int main(void)
         }
     }
 
-    printf("%ld cases, %ld failed (%.2f s)\n", n_cases, n_failed,
+    printf("%ld cases run here, %ld failed (%.2f s)\n", n_cases, n_failed,
            weft_now() - t_start);
     return check_end();
 }

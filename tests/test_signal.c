@@ -696,7 +696,7 @@ int main(void)
     check_case("describe", case_describe, NULL, 0);
 
     weft_sigwatch *left = NULL;
-    check_case("left_open_closed_by_loop", case_left_open, &left, 0);
+    check_case_serial("left_open_closed_by_loop", case_left_open, &left, 0);
     CHECK(left != NULL);
     CHECK_EQ(weft_sigwatch_close(left), -EINVAL);
     CHECK(handler_of(SIGUSR1) == SIG_DFL && handler_of(SIGTERM) == SIG_DFL);

@@ -125,11 +125,14 @@ static void *many_messages(void *arg)
     return NULL;
 }
 
+
+static const struct check_case_def cases[] = {
+    CHECK_TASK("many_functions", many_functions, NULL),
+    CHECK_TASK("table_overflow", table_overflow, NULL),
+    CHECK_TASK("many_messages", many_messages, NULL),
+};
+
 int main(void)
 {
-    check_begin();
-    CHECK_EQ(weft_run(many_functions, NULL, NULL), 0);
-    CHECK_EQ(weft_run(table_overflow, NULL, NULL), 0);
-    CHECK_EQ(weft_run(many_messages, NULL, NULL), 0);
-    return check_end();
+    return CHECK_MAIN(cases);
 }

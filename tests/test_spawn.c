@@ -565,8 +565,9 @@ static void *main_leaves_children(void *arg)
     return I2P(11);
 }
 
-static void case_leftover_children(void)
+static void case_leftover_children(void *arg)
 {
+    (void)arg;
     struct detached_out out[2] = {{1, 1, -1.0, 0}, {1, 1, -1.0, 0}};
     void *r = NULL;
     double t0 = weft_now();
@@ -647,8 +648,9 @@ static void *main_shutdown_spawns(void *arg)
     return I2P(77);
 }
 
-static void case_shutdown_spawns(void)
+static void case_shutdown_spawns(void *arg)
 {
+    (void)arg;
     memset(&sd, 0, sizeof sd);
     sd.result = sd.await_r = sd.await_eager_r = I2P(-1);
     sd.yield_rc = sd.done_rc = sd.result_rc = sd.await_rc = 1;
@@ -709,8 +711,9 @@ static void *main_one_late_spawn(void *arg)
     return I2P(77);
 }
 
-static void case_shutdown_keeps_main_result(void)
+static void case_shutdown_keeps_main_result(void *arg)
 {
+    (void)arg;
     late_ran = 0;
     void *r = NULL;
     CHECK_EQ(weft_run(main_one_late_spawn, NULL, &r), 0);
@@ -747,8 +750,9 @@ static void *main_many(void *arg)
 /* ---- outside a loop --------------------------------------------------------
  */
 
-static void case_outside_loop(void)
+static void case_outside_loop(void *arg)
 {
+    (void)arg;
     weft_task *const sentinel = (weft_task *)(uintptr_t)0x5a5a5a5a;
     weft_task *t = sentinel;
     CHECK_EQ(weft_spawn(count_run, NULL, &t), -EPERM);
@@ -763,34 +767,36 @@ static void case_outside_loop(void)
     CHECK(weft_current() == NULL);
 }
 
-int main(void)
+static void case_many(void *arg)
 {
-    check_begin();
-    void *r;
-
-    case_outside_loop();
-
-    CHECK_EQ(weft_run(main_fifo, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_queue_behind, NULL, NULL), 0);
-
-    CHECK_EQ(weft_run(main_eager, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_eager_finishes, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_eager_nested, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_eager_sleep, NULL, NULL), 0);
-
-    CHECK_EQ(weft_run(main_names, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_current, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_stack_and_args, NULL, NULL), 0);
-
-    case_leftover_children();
-    case_shutdown_keeps_main_result();
-    case_shutdown_spawns();
-
+    (void)arg;
     long n = check_scaled(100000);
-    r = NULL;
+    void *r = NULL;
     CHECK_EQ(weft_run(main_many, I2P(n), &r), 0);
     CHECK_EQ(P2I(r), n);
+}
 
-    case_outside_loop(); /* and again once loops have come and gone */
-    return check_end();
+/* outside_loop_again: once loops have come and gone. */
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_loop", case_outside_loop, NULL),
+    CHECK_TASK("fifo", main_fifo, NULL),
+    CHECK_TASK("queue_behind", main_queue_behind, NULL),
+    CHECK_TASK("eager", main_eager, NULL),
+    CHECK_TASK("eager_finishes", main_eager_finishes, NULL),
+    CHECK_TASK("eager_nested", main_eager_nested, NULL),
+    CHECK_TASK("eager_sleep", main_eager_sleep, NULL),
+    CHECK_TASK("names", main_names, NULL),
+    CHECK_TASK("current", main_current, NULL),
+    CHECK_TASK("stack_and_args", main_stack_and_args, NULL),
+    CHECK_PLAIN("leftover_children", case_leftover_children, NULL),
+    CHECK_PLAIN("shutdown_keeps_main_result", case_shutdown_keeps_main_result,
+                NULL),
+    CHECK_PLAIN("shutdown_spawns", case_shutdown_spawns, NULL),
+    CHECK_PLAIN("many", case_many, NULL),
+    CHECK_PLAIN_SERIAL("outside_loop_again", case_outside_loop, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

@@ -108,10 +108,10 @@ static void scan_headers(void)
     CHECK(headers > 5);
 }
 
-int main(void)
+/* Every documented code has weft's words. */
+static void case_documented(void *arg)
 {
-    check_begin();
-    check_case_name = "every documented code has weft's words";
+    (void)arg;
     scan_headers();
     /* The headers name at least the codes every call documents. */
     CHECK(n_names >= 10);
@@ -137,8 +137,12 @@ int main(void)
     }
     CHECK_EQ(missing, 0);
     printf("%d documented codes, each with weft's own text\n", n_names);
+}
 
-    check_case_name = "other codes";
+/* Other codes. */
+static void case_other(void *arg)
+{
+    (void)arg;
     CHECK(strcmp(weft_strerror(0), "success") == 0);
     /* A code no header documents: the C library's description. */
     CHECK(strcmp(weft_strerror(-EXDEV), strerrordesc_np(EXDEV)) == 0);
@@ -147,5 +151,14 @@ int main(void)
     CHECK(strcmp(weft_strerror(-100000), "unknown error") == 0);
     CHECK(strcmp(weft_strerror(INT_MIN), "unknown error") == 0);
     CHECK(strcmp(weft_strerror(INT_MAX), "unknown error") == 0);
-    return check_end();
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("every_documented_code", case_documented, NULL),
+    CHECK_PLAIN("other_codes", case_other, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

@@ -203,10 +203,9 @@ static void *thread_b(void *arg)
     return NULL;
 }
 
-int main(void)
+static void case_two_threads(void *arg)
 {
-    check_begin();
-    check_allow_maps(4 * 2); /* glibc's cached thread stacks and arenas */
+    (void)arg;
     REQUIRE(weft_queue_new(WEFT_QUEUE_FIFO, 0, NULL, &queue) == 0);
     pthread_t a, b;
     REQUIRE(pthread_create(&a, NULL, thread_a, NULL) == 0);
@@ -214,5 +213,14 @@ int main(void)
     pthread_join(a, NULL);
     pthread_join(b, NULL);
     CHECK_EQ(weft_queue_free(queue), 0);
-    return check_end();
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("two_threads", case_two_threads, NULL),
+};
+
+int main(void)
+{
+    check_allow_maps(4 * 2); /* glibc's cached thread stacks and arenas */
+    return CHECK_MAIN(cases);
 }

@@ -893,17 +893,10 @@ static void *noop_thread(void *arg)
     return arg;
 }
 
-int main(void)
+/* Outside a task. */
+static void case_outside_task(void *arg)
 {
-    /* Start (and join) one thread first: a sanitizer runtime may start a
-     * helper thread of its own on the first pthread_create. */
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, noop_thread, NULL) == 0);
-    pthread_join(th, NULL);
-    check_begin();
-    check_allow_maps(64); /* glibc's cached thread stacks and arenas */
-
-    /* Outside a task. */
+    (void)arg;
     atomic_store(&jobs_run, 0);
     void *r = NULL;
     weft_task *t;
@@ -914,18 +907,15 @@ int main(void)
     CHECK_EQ(weft_thread_cancelled(), -EPERM);
     CHECK_EQ(atomic_load(&jobs_run), 0);
     int plain_rc = 0;
+    pthread_t th;
     REQUIRE(pthread_create(&th, NULL, plain_thread, &plain_rc) == 0);
     pthread_join(th, NULL);
     CHECK_EQ(plain_rc, -EPERM);
+}
 
-    threads_before = check_count_threads();
-
-    CHECK_EQ(weft_run(main_basic, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_ticker, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_fail, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_gather_mixed, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_many_tasks, NULL, NULL), 0);
-
+static void case_gather_jobs(void *arg)
+{
+    (void)arg;
     long n = check_scaled(100000);
     if (check_slow_env() && n > 10000)
         n = 10000;
@@ -934,35 +924,39 @@ int main(void)
     double took = weft_now() - t0;
     printf("gathered %ld blocking jobs in %.3f s (%.2f us/job)\n", n, took,
            took * 1e6 / (double)n);
-    CHECK(took < (check_slow_env() ? 30.0 : 5.0) * (double)n / 100000.0 +
-                     0.5);
+    CHECK(took < (check_slow_env() ? 30.0 : 5.0) * (double)n / 100000.0 + 0.5);
+}
 
-    CHECK_EQ(weft_run(main_saturation, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_queued_cancel, NULL, NULL), -ECANCELED);
-    CHECK_EQ(weft_run(main_cancel_running, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_thread_cancelled, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_limit, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_limit_default, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_limit_lowered, NULL, NULL), 0);
-
-    /* A detached job running at close is waited for. */
+/* A detached job running at close is waited for. */
+static void case_detached_running(void *arg)
+{
+    (void)arg;
     atomic_store(&det_started, 0);
     atomic_store(&det_done, 0);
-    r = NULL;
+    void *r = NULL;
     CHECK_EQ(weft_run(main_detached, I2P(0), &r), 0);
     CHECK_EQ(P2I(r), 3);
     CHECK_EQ(atomic_load(&det_done), 1);
     CHECK(!check_threads_reliable() ||
           threads_settled(threads_before) <= threads_before);
-    /* ... and one still queued then never runs. */
+}
+
+/* ... and one still queued then never runs. */
+static void case_detached_queued(void *arg)
+{
+    (void)arg;
     atomic_store(&det_started, 0);
     atomic_store(&det_done, 0);
     atomic_store(&det_ran2, 0);
     CHECK_EQ(weft_run(main_detached, I2P(1), NULL), 0);
     CHECK_EQ(atomic_load(&det_done), 1);
     CHECK_EQ(atomic_load(&det_ran2), 0);
+}
 
-    /* No pool thread outlives its loop. */
+/* No pool thread outlives its loop. */
+static void case_pool_threads_end(void *arg)
+{
+    (void)arg;
     atomic_store(&threads_seen, 0);
     CHECK_EQ(weft_run(main_pool_busy, NULL, NULL), 0);
     CHECK(atomic_load(&threads_seen) > threads_before); /* there were some */
@@ -980,22 +974,34 @@ int main(void)
     CHECK(atomic_load(&threads_seen) > threads_before + 3);
     CHECK(!check_threads_reliable() ||
           threads_settled(threads_before) <= threads_before);
+}
 
-    /* A job in flight keeps the loop from declaring a deadlock. */
-    r = NULL;
+/* A job in flight keeps the loop from declaring a deadlock. */
+static void case_await_job(void *arg)
+{
+    (void)arg;
+    void *r = NULL;
     CHECK_EQ(weft_run(main_await_job, NULL, &r), 0);
     CHECK_EQ(P2I(r), 100);
+}
 
+static void case_await_queued_cancelled(void *arg)
+{
+    (void)arg;
     char *out = NULL;
     int st = check_fork(child_await_queued_cancelled, NULL, &out);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-        fprintf(stderr, "--- await of a queued job (status %#x) said:\n%s",
-                st, out);
+        fprintf(stderr, "--- await of a queued job (status %#x) said:\n%s", st,
+                out);
     free(out);
+}
 
-    out = NULL;
-    st = check_fork(child_detach_fail, NULL, &out);
+static void case_detach_fail(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    int st = check_fork(child_detach_fail, NULL, &out);
     bool df_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && out &&
                  strstr(out, "detached job failed after its caller left");
     CHECK(df_ok);
@@ -1005,8 +1011,48 @@ int main(void)
                 "(status %#x) said:\n%s",
                 st, out ? out : "");
     free(out);
+}
 
+/* After all the others: no thread left behind. */
+static void case_threads_settled(void *arg)
+{
+    (void)arg;
     CHECK(!check_threads_reliable() ||
           threads_settled(threads_before) <= threads_before);
-    return check_end();
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_TASK("basic", main_basic, NULL),
+    CHECK_TASK("ticker", main_ticker, NULL),
+    CHECK_TASK("fail", main_fail, NULL),
+    CHECK_TASK("gather_mixed", main_gather_mixed, NULL),
+    CHECK_TASK("many_tasks", main_many_tasks, NULL),
+    CHECK_PLAIN("gather_jobs", case_gather_jobs, NULL),
+    CHECK_TASK("saturation", main_saturation, NULL),
+    CHECK_TASK_WANT("queued_cancel", main_queued_cancel, NULL, -ECANCELED),
+    CHECK_TASK("cancel_running", main_cancel_running, NULL),
+    CHECK_TASK("thread_cancelled", main_thread_cancelled, NULL),
+    CHECK_TASK("limit", main_limit, NULL),
+    CHECK_TASK("limit_default", main_limit_default, NULL),
+    CHECK_TASK("limit_lowered", main_limit_lowered, NULL),
+    CHECK_PLAIN("detached_running", case_detached_running, NULL),
+    CHECK_PLAIN("detached_queued", case_detached_queued, NULL),
+    CHECK_PLAIN("pool_threads_end", case_pool_threads_end, NULL),
+    CHECK_PLAIN("await_job", case_await_job, NULL),
+    CHECK_PLAIN("await_queued_cancelled", case_await_queued_cancelled, NULL),
+    CHECK_PLAIN("detach_fail", case_detach_fail, NULL),
+    CHECK_PLAIN_SERIAL("threads_settled", case_threads_settled, NULL),
+};
+
+int main(void)
+{
+    /* Start (and join) one thread first: a sanitizer runtime may start a
+     * helper thread of its own on the first pthread_create. */
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, noop_thread, NULL) == 0);
+    pthread_join(th, NULL);
+    check_allow_maps(64); /* glibc's cached thread stacks and arenas */
+    threads_before = check_count_threads();
+    return CHECK_MAIN(cases);
 }
