@@ -553,17 +553,73 @@ static void test_locale(void)
     test_fixtures(name);
 }
 
+static void case_width(void *arg)
+{
+    (void)arg;
+    test_width();
+}
+
+static void case_utf8_next(void *arg)
+{
+    (void)arg;
+    test_utf8_next();
+}
+
+static void case_trim(void *arg)
+{
+    (void)arg;
+    test_trim();
+}
+
+static void case_basics(void *arg)
+{
+    (void)arg;
+    test_basics();
+}
+
+static void case_neutralize(void *arg)
+{
+    (void)arg;
+    test_neutralize();
+}
+
+static void case_nonfinite(void *arg)
+{
+    (void)arg;
+    test_nonfinite();
+}
+
+static void case_cap(void *arg)
+{
+    (void)arg;
+    test_cap();
+}
+
+static void case_locale(void *arg)
+{
+    (void)arg;
+    test_locale();
+}
+
+static void case_fixtures(void *arg)
+{
+    (void)arg;
+    test_fixtures(NULL);
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("width", case_width, NULL),
+    CHECK_PLAIN("utf8_next", case_utf8_next, NULL),
+    CHECK_PLAIN("trim", case_trim, NULL),
+    CHECK_PLAIN("fixtures", case_fixtures, NULL),
+    CHECK_PLAIN("basics", case_basics, NULL),
+    CHECK_PLAIN("neutralize", case_neutralize, NULL),
+    CHECK_PLAIN("nonfinite", case_nonfinite, NULL),
+    CHECK_PLAIN("cap", case_cap, NULL),
+    CHECK_PLAIN("locale", case_locale, NULL),
+};
+
 int main(void)
 {
-    check_begin();
-    test_width();
-    test_utf8_next();
-    test_trim();
-    test_fixtures(NULL);
-    test_basics();
-    test_neutralize();
-    test_nonfinite();
-    test_cap();
-    test_locale();
-    return check_end();
+    return CHECK_MAIN(cases);
 }

@@ -48,23 +48,11 @@ static void check_refused(weft_bar *b)
 }
 
 /* Runs fn outside any loop as a named case. */
-static void plain_case(const char *name, void (*fn)(void))
-{
-    check_case_name = name;
-    int before = check_failures;
-    alarm(CHECK_CASE_ALARM);
-    fn();
-    alarm(0);
-    if (check_failures != before)
-        fprintf(stderr, "case %s: FAILED\n", name);
-    else
-        printf("ok   %s\n", name);
-}
-
 /* ---- closed and stale handles ---- */
 
-static void closed_twice(void)
+static void closed_twice(void *arg)
 {
+    (void)arg;
     weft_bar *b = quiet_bar();
     weft_bar_update(b, 2);
     CHECK_EQ(weft_bar_count(b), 2);
@@ -74,8 +62,9 @@ static void closed_twice(void)
 
 /* The stale handle's slot is reused (the table's free list is LIFO): the
  * new bar is untouched by calls through the old handle. */
-static void stale_after_reuse(void)
+static void stale_after_reuse(void *arg)
 {
+    (void)arg;
     weft_bar *old = quiet_bar();
     CHECK_EQ(weft_bar_close(old), 0);
     weft_bar *b = quiet_bar();
@@ -90,15 +79,16 @@ static void stale_after_reuse(void)
 static void *in_task(void *arg)
 {
     (void)arg;
-    closed_twice();
-    stale_after_reuse();
+    closed_twice(NULL);
+    stale_after_reuse(NULL);
     return NULL;
 }
 
 /* ---- never a bar ---- */
 
-static void never_a_bar(void)
+static void never_a_bar(void *arg)
 {
+    (void)arg;
     int on_stack = 42;
     long *heap = malloc(64);
     REQUIRE(heap);
@@ -167,8 +157,9 @@ static void wait_started(race *r)
 }
 
 /* Another thread updates while the bar's creator closes it. */
-static void update_races_close(void)
+static void update_races_close(void *arg)
 {
+    (void)arg;
     long rounds = check_scaled(200);
     for (long k = 0; k < rounds; k++) {
         race r = {.bar = quiet_bar()};
@@ -192,8 +183,9 @@ static void *creator(void *arg)
     return NULL;
 }
 
-static void owner_update_races_close(void)
+static void owner_update_races_close(void *arg)
 {
+    (void)arg;
     long rounds = check_scaled(200);
     for (long k = 0; k < rounds; k++) {
         race r = {0};
@@ -222,8 +214,9 @@ static void *close_on_go(void *arg)
 }
 
 /* Two threads close one bar at once, while a third updates it. */
-static void two_closes_race(void)
+static void two_closes_race(void *arg)
 {
+    (void)arg;
     long rounds = check_scaled(200);
     for (long k = 0; k < rounds; k++) {
         atomic_int go = 0;
@@ -243,17 +236,18 @@ static void two_closes_race(void)
     }
 }
 
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("closed_twice", closed_twice, NULL),
+    CHECK_PLAIN("stale_after_reuse", stale_after_reuse, NULL),
+    CHECK_TASK("in_a_task", in_task, NULL),
+    CHECK_PLAIN("never_a_bar", never_a_bar, NULL),
+    CHECK_PLAIN("update_races_close", update_races_close, NULL),
+    CHECK_PLAIN("owner_update_races_close", owner_update_races_close, NULL),
+    CHECK_PLAIN("two_closes_race", two_closes_race, NULL),
+};
+
 int main(void)
 {
-    check_begin();
     check_allow_maps(4 * 4); /* glibc's cached thread stacks and arenas */
-    check_case_alarm_install();
-    plain_case("closed_twice", closed_twice);
-    plain_case("stale_after_reuse", stale_after_reuse);
-    check_case("in_a_task", in_task, NULL, 0);
-    plain_case("never_a_bar", never_a_bar);
-    plain_case("update_races_close", update_races_close);
-    plain_case("owner_update_races_close", owner_update_races_close);
-    plain_case("two_closes_race", two_closes_race);
-    return check_end();
+    return CHECK_MAIN(cases);
 }

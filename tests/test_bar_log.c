@@ -872,26 +872,118 @@ static void test_threads(void)
     close(devnull);
 }
 
+/* Cases that run a child function under a name. */
+typedef struct named_child {
+    const char *name;
+    void (*fn)(void *);
+} named_child;
+
+static void case_tenths(void *arg)
+{
+    const named_child *c = arg;
+    test_tenths(c->name, c->fn);
+}
+
+static void case_fast_tenths(void *arg)
+{
+    const named_child *c = arg;
+    test_fast_tenths(c->name, c->fn);
+}
+
+static void case_no_total(void *arg)
+{
+    const named_child *c = arg;
+    test_no_total(0, c->fn, c->name);
+}
+
+static const named_child tenths_loop = {"tenths in a loop", c_hundred_loop},
+                         tenths_plain = {"tenths outside a loop",
+                                         c_hundred_plain},
+                         fast_loop = {"tenths of fast updates in a loop",
+                                      c_fast_updates},
+                         fast_plain = {"tenths of fast updates outside a loop",
+                                       c_fast_plain},
+                         fast_gather = {"tenths of a gather of fast tasks",
+                                        c_fast_gather},
+                         seven_loop = {"loop", c_seven},
+                         seven_plain = {"plain", c_seven_plain};
+
+static void case_gather_fd(void *arg)
+{
+    (void)arg;
+    test_gather_fd();
+}
+
+static void case_null_opts(void *arg)
+{
+    (void)arg;
+    test_null_opts();
+}
+
+static void case_closed_pipe(void *arg)
+{
+    (void)arg;
+    test_closed_pipe();
+}
+
+static void case_arguments(void *arg)
+{
+    (void)arg;
+    test_arguments();
+}
+
+static void case_totals(void *arg)
+{
+    (void)arg;
+    test_totals();
+}
+
+static void case_quiet(void *arg)
+{
+    (void)arg;
+    test_quiet();
+}
+
+static void case_forced_tty(void *arg)
+{
+    (void)arg;
+    test_forced_tty();
+}
+
+static void case_deadlock(void *arg)
+{
+    (void)arg;
+    test_deadlock();
+}
+
+static void case_threads(void *arg)
+{
+    (void)arg;
+    test_threads();
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("tenths_in_a_loop", case_tenths, (void *)&tenths_loop),
+    CHECK_PLAIN("tenths_outside_a_loop", case_tenths, (void *)&tenths_plain),
+    CHECK_PLAIN("fast_tenths_in_a_loop", case_fast_tenths, (void *)&fast_loop),
+    CHECK_PLAIN("fast_tenths_outside_a_loop", case_fast_tenths,
+                (void *)&fast_plain),
+    CHECK_PLAIN("fast_tenths_of_a_gather", case_fast_tenths,
+                (void *)&fast_gather),
+    CHECK_PLAIN("gather_fd", case_gather_fd, NULL),
+    CHECK_PLAIN("no_total_in_a_loop", case_no_total, (void *)&seven_loop),
+    CHECK_PLAIN("no_total_outside_a_loop", case_no_total, (void *)&seven_plain),
+    CHECK_PLAIN("null_opts", case_null_opts, NULL),
+    CHECK_PLAIN("closed_pipe", case_closed_pipe, NULL),
+    CHECK_PLAIN("arguments", case_arguments, NULL),
+    CHECK_PLAIN("totals", case_totals, NULL),
+    CHECK_PLAIN("quiet", case_quiet, NULL),
+    CHECK_PLAIN("forced_tty", case_forced_tty, NULL),
+    CHECK_PLAIN("deadlock", case_deadlock, NULL),
+    CHECK_PLAIN("threads", case_threads, NULL),
+};
+
 int main(void)
 {
-    check_begin();
-
-    test_tenths("tenths in a loop", c_hundred_loop);
-    test_tenths("tenths outside a loop", c_hundred_plain);
-    test_fast_tenths("tenths of fast updates in a loop", c_fast_updates);
-    test_fast_tenths("tenths of fast updates outside a loop", c_fast_plain);
-    test_fast_tenths("tenths of a gather of fast tasks", c_fast_gather);
-    test_gather_fd();
-    test_no_total(0, c_seven, "loop");
-    test_no_total(0, c_seven_plain, "plain");
-    test_null_opts();
-    test_closed_pipe();
-    test_arguments();
-    test_totals();
-    test_quiet();
-    test_forced_tty();
-    test_deadlock();
-    test_threads();
-
-    return check_end();
+    return CHECK_MAIN(cases);
 }

@@ -1020,63 +1020,82 @@ static void *main_many(void *arg)
     return NULL;
 }
 
-int main(void)
+static void case_outside_task(void *arg)
 {
-    check_begin();
-
+    (void)arg;
     CHECK_EQ(weft_gather(NULL, 0, NULL, NULL, 0), -EPERM); /* no task */
+}
 
-    CHECK_EQ(weft_run(main_order, I2P(0), NULL), 0);
-    CHECK_EQ(weft_run(main_order, I2P(WEFT_GATHER_RETURN_ERRORS), NULL), 0);
-    CHECK_EQ(weft_run(main_empty, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_first_error, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_return_errors, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_messages_re, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_messages_default, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_return_errors_cancel, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_caller_cancelled, I2P(0), NULL), 0);
-    CHECK_EQ(weft_run(main_caller_cancelled,
-                      I2P(WEFT_GATHER_RETURN_ERRORS), NULL), 0);
-    CHECK_EQ(weft_run(main_precancelled, NULL, NULL), -ECANCELED);
-    CHECK_EQ(weft_run(main_race, I2P(0), NULL), 0);
-    CHECK_EQ(weft_run(main_race, I2P(1), NULL), 0);
-    CHECK_EQ(weft_run(main_consumed, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_invalid, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_self, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_null_arrays, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_completed, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_nested, NULL, NULL), 0);
-
+static void case_many(void *arg)
+{
+    (void)arg;
     long n = check_scaled(100000);
     if (check_slow_env() && n > 20000)
         n = 20000;
     double t0 = weft_now();
     CHECK_EQ(weft_run(main_many, I2P(n), NULL), 0);
     printf("gathered %ld tasks in %.3f s\n", n, weft_now() - t0);
+}
 
-    /* In a child: if a cycle went unnoticed, the two tasks would wait for
-     * each other forever. */
-    for (int mode = 0; mode < 2; mode++) {
-        char *out = NULL;
-        int st = check_fork(child_gather_cycle, I2P(mode), &out);
-        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-            fprintf(stderr, "--- cycle child %d (status %#x) said:\n%s", mode,
-                    st, out);
-        free(out);
-    }
+/* In a child: if a cycle went unnoticed, the two tasks would wait for
+ * each other forever. */
+static void case_cycle(void *arg)
+{
+    int mode = (int)P2I(arg);
+    char *out = NULL;
+    int st = check_fork(child_gather_cycle, I2P(mode), &out);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        fprintf(stderr, "--- cycle child %d (status %#x) said:\n%s", mode, st,
+                out);
+    free(out);
+}
 
-    /* Deep chains of awaits, then of gathers, in a child: running out of
-     * stack would kill it. */
-    for (int gather = 0; gather < 2; gather++) {
-        char *out = NULL;
-        int st = check_fork(child_chain, I2P(gather), &out);
-        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-            fprintf(stderr, "--- chain of %s (status %#x) said:\n%s",
-                    gather ? "gathers" : "awaits", st, out);
-        free(out);
-    }
+/* Deep chains of awaits, then of gathers, in a child: running out of
+ * stack would kill it. */
+static void case_chain(void *arg)
+{
+    int gather = (int)P2I(arg);
+    char *out = NULL;
+    int st = check_fork(child_chain, I2P(gather), &out);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        fprintf(stderr, "--- chain of %s (status %#x) said:\n%s",
+                gather ? "gathers" : "awaits", st, out);
+    free(out);
+}
 
-    return check_end();
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_TASK("order", main_order, I2P(0)),
+    CHECK_TASK("order_return_errors", main_order,
+               I2P(WEFT_GATHER_RETURN_ERRORS)),
+    CHECK_TASK("empty", main_empty, NULL),
+    CHECK_TASK("first_error", main_first_error, NULL),
+    CHECK_TASK("return_errors", main_return_errors, NULL),
+    CHECK_TASK("messages_return_errors", main_messages_re, NULL),
+    CHECK_TASK("messages_default", main_messages_default, NULL),
+    CHECK_TASK("return_errors_cancel", main_return_errors_cancel, NULL),
+    CHECK_TASK("caller_cancelled", main_caller_cancelled, I2P(0)),
+    CHECK_TASK("caller_cancelled_return_errors", main_caller_cancelled,
+               I2P(WEFT_GATHER_RETURN_ERRORS)),
+    CHECK_TASK_WANT("precancelled", main_precancelled, NULL, -ECANCELED),
+    CHECK_TASK("race_0", main_race, I2P(0)),
+    CHECK_TASK("race_1", main_race, I2P(1)),
+    CHECK_TASK("consumed", main_consumed, NULL),
+    CHECK_TASK("invalid", main_invalid, NULL),
+    CHECK_TASK("self", main_self, NULL),
+    CHECK_TASK("null_arrays", main_null_arrays, NULL),
+    CHECK_TASK("completed", main_completed, NULL),
+    CHECK_TASK("nested", main_nested, NULL),
+    CHECK_PLAIN("many", case_many, NULL),
+    CHECK_PLAIN("cycle_await", case_cycle, I2P(0)),
+    CHECK_PLAIN("cycle_gather", case_cycle, I2P(1)),
+    CHECK_PLAIN("chain_of_awaits", case_chain, I2P(0)),
+    CHECK_PLAIN("chain_of_gathers", case_chain, I2P(1)),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

@@ -477,32 +477,44 @@ static void *main_many(void *arg)
     return NULL;
 }
 
-int main(void)
+static void case_outside_task(void *arg)
 {
-    check_begin();
+    (void)arg;
     void *res[1];
     int err[1];
     CHECK_EQ(weft_map(count_call, NULL, 1, 1, res, err, 0), -EPERM);
+}
 
-    CHECK_EQ(weft_run(main_order, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_concurrency, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_first_error, I2P(0), NULL), 0);
-    CHECK_EQ(weft_run(main_messages, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_first_error, I2P(WEFT_GATHER_RETURN_ERRORS), NULL),
-             0);
-    CHECK_EQ(weft_run(main_alternate, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_args, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_caller_cancelled, I2P(0), NULL), 0);
-    CHECK_EQ(weft_run(main_caller_cancelled, I2P(WEFT_GATHER_RETURN_ERRORS),
-                      NULL), 0);
-    CHECK_EQ(weft_run(main_precancelled, NULL, NULL), -ECANCELED);
-    CHECK_EQ(weft_run(main_nested, NULL, NULL), 0);
-
+static void case_many(void *arg)
+{
+    (void)arg;
     long n = check_scaled(100000);
     if (check_slow_env() && n > 20000)
         n = 20000;
     double t0 = weft_now();
     CHECK_EQ(weft_run(main_many, I2P(n), NULL), 0);
     printf("mapped %ld items in %.3f s\n", n, weft_now() - t0);
-    return check_end();
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_TASK("order", main_order, NULL),
+    CHECK_TASK("concurrency", main_concurrency, NULL),
+    CHECK_TASK("first_error", main_first_error, I2P(0)),
+    CHECK_TASK("messages", main_messages, NULL),
+    CHECK_TASK("first_error_return_errors", main_first_error,
+               I2P(WEFT_GATHER_RETURN_ERRORS)),
+    CHECK_TASK("alternate", main_alternate, NULL),
+    CHECK_TASK("args", main_args, NULL),
+    CHECK_TASK("caller_cancelled", main_caller_cancelled, I2P(0)),
+    CHECK_TASK("caller_cancelled_return_errors", main_caller_cancelled,
+               I2P(WEFT_GATHER_RETURN_ERRORS)),
+    CHECK_TASK_WANT("precancelled", main_precancelled, NULL, -ECANCELED),
+    CHECK_TASK("nested", main_nested, NULL),
+    CHECK_PLAIN("many", case_many, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

@@ -535,25 +535,31 @@ static void *main_starve(void *arg)
 
 /* ---------------------------------------------------------------------- */
 
-int main(void)
+static void case_outside_task(void *arg)
 {
-    check_begin();
-    check_allow_maps(4); /* glibc's cached thread stack and arena */
-
-    /* Outside a task (no loop at all). */
+    (void)arg;
+    /* No loop at all. */
     CHECK_EQ(weft_sleep(0.001), -EPERM);
     CHECK_EQ(weft_sleep(0), -EPERM);
     CHECK_EQ(weft_sleep(NAN), -EPERM);
     CHECK_EQ(weft_yield(), -EPERM);
     check_now(); /* weft_now needs no loop */
+}
 
-    CHECK_EQ(weft_run(main_round_robin, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_errors, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_order, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_never_early, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_now, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_errno, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_forever, NULL, NULL), 0);
-    CHECK_EQ(weft_run(main_starve, NULL, NULL), 0);
-    return check_end();
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_task", case_outside_task, NULL),
+    CHECK_TASK("round_robin", main_round_robin, NULL),
+    CHECK_TASK("errors", main_errors, NULL),
+    CHECK_TASK("order", main_order, NULL),
+    CHECK_TASK("never_early", main_never_early, NULL),
+    CHECK_TASK("now", main_now, NULL),
+    CHECK_TASK("errno", main_errno, NULL),
+    CHECK_TASK("forever", main_forever, NULL),
+    CHECK_TASK("starve", main_starve, NULL),
+};
+
+int main(void)
+{
+    check_allow_maps(4); /* glibc's cached thread stack and arena */
+    return CHECK_MAIN(cases);
 }
