@@ -151,10 +151,9 @@ static void *keep_handle(void *arg)
     return NULL;
 }
 
-static void case_outlives_loop(void)
+static void case_outlives_loop(void *arg)
 {
-    check_case_name = "handle_outlives_loop";
-    alarm(CHECK_CASE_ALARM);
+    (void)arg;
     CHECK_EQ(weft_loop_current(&kept), -EPERM);
     CHECK_EQ(weft_run(keep_handle, NULL, NULL), 0);
     CHECK_EQ(weft_loop_closed(kept), 1);
@@ -163,7 +162,6 @@ static void case_outlives_loop(void)
     CHECK_EQ(weft_submit(kept, add_one, NULL, &f), -ESHUTDOWN);
     CHECK(f == (weft_future *)1);
     CHECK_EQ(weft_loop_release(kept), 0);
-    printf("ok   handle_outlives_loop\n");
 }
 
 /* ---- call_soon ---- */
@@ -254,10 +252,9 @@ static void *race_main(void *arg)
     return NULL; /* shutdown races the submitter */
 }
 
-static void case_race_close(void)
+static void case_race_close(void *arg)
 {
-    check_case_name = "call_soon_races_close";
-    alarm(CHECK_CASE_ALARM);
+    (void)arg;
     long ran = 0, dropped = 0, refused = 0;
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < RACE_N; i++) {
@@ -281,8 +278,7 @@ static void case_race_close(void)
             refused += f;
         }
     }
-    printf("ok   call_soon_races_close (ran %ld, dropped %ld, refused %ld)\n",
-           ran, dropped, refused);
+    printf("     ran %ld, dropped %ld, refused %ld\n", ran, dropped, refused);
 }
 
 /* Dropped at shutdown: submitted to the own loop, which ends first. */
@@ -322,10 +318,9 @@ static void run_failing_submitted(void *arg)
     exit(rc == 0 ? 0 : 1);
 }
 
-static void case_failure_reported(void)
+static void case_failure_reported(void *arg)
 {
-    check_case_name = "call_soon_failure_reported";
-    alarm(CHECK_CASE_ALARM);
+    (void)arg;
     char *err = NULL;
     int st = check_fork(run_failing_submitted, NULL, &err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -335,7 +330,6 @@ static void case_failure_reported(void)
           strstr(err, "(submitted to the loop) failed") &&
           strstr(err, "disk 3 on fire"));
     free(err);
-    printf("ok   call_soon_failure_reported\n");
 }
 
 /* ---- deadlock detection with a handle held ---- */
@@ -371,16 +365,14 @@ static void run_deadlock_after_release(void *arg)
     exit(rc == -EDEADLK && ok ? 0 : 1);
 }
 
-static void case_deadlock_after_release(void)
+static void case_deadlock_after_release(void *arg)
 {
-    check_case_name = "deadlock_only_after_release";
-    alarm(CHECK_CASE_ALARM);
+    (void)arg;
     char *err = NULL;
     int st = check_fork(run_deadlock_after_release, NULL, &err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(err && strstr(err, "deadlock"));
     free(err);
-    printf("ok   deadlock_only_after_release\n");
 }
 
 /* ---- futures from a plain thread ---- */
@@ -498,15 +490,13 @@ static void *submit_future_then_return(void *arg)
     return NULL;
 }
 
-static void case_future_dropped(void)
+static void case_future_dropped(void *arg)
 {
-    check_case_name = "future_loop_closed_before_start";
-    alarm(CHECK_CASE_ALARM);
+    (void)arg;
     CHECK_EQ(weft_run(submit_future_then_return, NULL, NULL), 0);
     void *res = I2P(7);
     CHECK_EQ(weft_future_join(late_future, &res), -ECANCELED);
     CHECK(res == NULL);
-    printf("ok   future_loop_closed_before_start\n");
 }
 
 /* ---- two loops ---- */
@@ -605,14 +595,19 @@ static void *call_cycle(void *arg)
     return NULL;
 }
 
-static void two_loops(const char *name, weft_fn fn)
+/* A case of two loops: loop B on a thread of its own, fn on this one. */
+static void two_loops_case(void *arg)
 {
-    check_case_name = name;
-    alarm(CHECK_CASE_ALARM);
+    weft_fn fn = *(const weft_fn *)arg;
     b_start();
     CHECK_EQ(weft_run(fn, NULL, NULL), 0);
     b_finish();
-    printf("ok   %s\n", name);
+}
+
+static void two_loops(const char *name, weft_fn fn)
+{
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        name, two_loops_case, (void *)&fn));
 }
 
 static void *call_closed_target(void *arg)
@@ -626,10 +621,9 @@ static void *call_closed_target(void *arg)
     return NULL;
 }
 
-static void case_closed_target(void)
+static void case_closed_target(void *arg)
 {
-    check_case_name = "call_on_closed_loop";
-    alarm(CHECK_CASE_ALARM);
+    (void)arg;
     b_start();
     weft_loop *b = loop_b;
     REQUIRE(weft_loop_ref(b) == 0);
@@ -638,7 +632,6 @@ static void case_closed_target(void)
     CHECK_EQ(weft_run(call_closed_target, NULL, NULL), 0);
     CHECK_EQ(weft_loop_release(b), 0);
     loop_b = NULL;
-    printf("ok   call_on_closed_loop\n");
 }
 
 /* ---- many threads submitting at once ---- */
@@ -784,10 +777,9 @@ static void *oom_scenario(void *arg)
     return NULL;
 }
 
-static void case_oom(void)
+static void case_oom(void *arg)
 {
-    check_case_name = "out_of_memory_everywhere";
-    alarm(60);
+    (void)arg;
     long base = weft__alloc_live;
     long n;
     for (n = 1; n < 1000; n++) {
@@ -816,7 +808,16 @@ static void case_oom(void)
         if (!reached)
             break;
     }
-    printf("ok   out_of_memory_everywhere (%ld failure points)\n", n - 1);
+    printf("     %ld failure points\n", n - 1);
+}
+
+/* Submitted to its own loop, which ends first: every call is dropped. */
+static void case_dropped(void *arg)
+{
+    (void)arg;
+    own_dropped = 0;
+    CHECK_EQ(weft_run(submit_then_return, NULL, NULL), 0);
+    CHECK_EQ(atomic_load(&own_dropped), 10);
 }
 
 int main(void)
@@ -825,28 +826,34 @@ int main(void)
     check_allow_maps(16);
     check_case_alarm_install();
     check_case("handle_basics", handle_basics, NULL, 0);
-    case_outlives_loop();
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        "handle_outlives_loop", case_outlives_loop, NULL));
     check_case("call_soon_fifo_from_thread", call_soon_fifo, NULL, 0);
-    case_race_close();
-    own_dropped = 0;
-    check_case_serial("call_soon_dropped_at_shutdown", submit_then_return, NULL,
-                      0);
-    CHECK_EQ(atomic_load(&own_dropped), 10);
-    case_failure_reported();
-    case_deadlock_after_release();
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        "call_soon_races_close", case_race_close, NULL));
+    check_run_case(&(const struct check_case_def){
+        .name = "call_soon_dropped_at_shutdown", .plain = case_dropped,
+        .flags = CHECK_SERIAL});
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        "call_soon_failure_reported", case_failure_reported, NULL));
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        "deadlock_only_after_release", case_deadlock_after_release, NULL));
     check_case("future_result", futures_main, I2P(0), 0);
     check_case("future_error_and_message", futures_main, I2P(1), 0);
     check_case("future_timeout_cancel_join", futures_main, I2P(2), 0);
     check_case("future_bad_input", futures_main, I2P(3), 0);
-    case_future_dropped();
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        "future_loop_closed_before_start", case_future_dropped, NULL));
     two_loops("call_on_results_and_errors", call_b_add);
     two_loops("call_on_cancel_and_deadline", call_b_cancelled);
     two_loops("spawn_on_gather", call_b_gather);
     two_loops("call_on_cycle_between_loops", call_cycle);
-    case_closed_target();
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        "call_on_closed_loop", case_closed_target, NULL));
     check_case("many_threads_submit_at_once", many_submitters, NULL, 0);
     check_case("future_cancelled_before_start", future_cancel_before_start,
                NULL, 0);
-    case_oom();
+    check_run_case(&(const struct check_case_def){
+        .name = "out_of_memory_everywhere", .plain = case_oom, .timeout = 60});
     return check_end();
 }

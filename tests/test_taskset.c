@@ -885,6 +885,21 @@ static void *case_stress(void *arg)
     return NULL;
 }
 
+/* A set freed with a member that failed: the failure is reported (in a
+ * child, whose stderr is read). */
+static void case_free_reports_failure(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    int st = check_fork(child_free_failed, NULL, &out);
+    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && out &&
+              strstr(out, "dropped member failure");
+    CHECK(ok);
+    if (!ok)
+        fprintf(stderr, "status %#x, its stderr:\n%s\n", st, out ? out : "");
+    free(out);
+}
+
 int main(void)
 {
     check_begin();
@@ -910,18 +925,8 @@ int main(void)
     check_case("len", case_len, NULL, 0);
     check_case("handle_after_add", case_handle_after_add, NULL, 0);
 
-    check_case_name = "free_reports_failure";
-    char *out = NULL;
-    int st = check_fork(child_free_failed, NULL, &out);
-    bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && out &&
-              strstr(out, "dropped member failure");
-    CHECK(ok);
-    if (!ok)
-        fprintf(stderr, "case %s: FAILED (status %#x), its stderr:\n%s\n",
-                check_case_name, st, out ? out : "");
-    else
-        printf("ok   %s\n", check_case_name);
-    free(out);
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        "free_reports_failure", case_free_reports_failure, NULL));
 
     long n = check_scaled(100000);
     if (check_slow_env() && n > 20000)
