@@ -617,6 +617,12 @@ void weft__sayf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Freed by weft__close_notes_free. */
 void weft__close_notes_take(weft__loop *L);
 void weft__close_notes_free(weft__loop *L);
+/* A task for people: "'fetch' (#2) fetch_config (app+0x4580)" - its name
+ * (or "#2" alone without one), then its function where fn is known.
+ * Returns buf. */
+const char *weft__task_who(uint32_t idx, const char *name, weft_fn fn,
+                           char *buf, size_t len);
+/* The same without the function, for slot idx's task as it is now. */
 const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
                              size_t len);
 void weft__report_add(weft__loop *L, const char *fmt, ...)

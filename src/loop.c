@@ -162,16 +162,15 @@ static const char *wait_text(weft__loop *L, weft__record *r, char *buf,
  * parent, and what it waits on (a primitive's kind and address). */
 static void report_stuck(weft__loop *L, const char *head, const char *each)
 {
-    char label[64], fn[160], parent[48], why[160];
+    char who[320], parent[48], why[160];
     weft__say(head); /* above any bar drawn on stderr */
     for (uint32_t i = 1; i < L->slot_top; i++) {
         weft__slot *s = &L->slots[i];
         if (s->state != WEFT__SLOT_RUNNING || (s->flags & WEFT__SF_STACKLESS))
             continue;
         weft__record *f = s->a.rec;
-        weft__sayf("  task %s %s%s%s: %s",
-                   weft__task_label(L, i, label, sizeof label),
-                   weft__code_where((uintptr_t)f->fn, false, fn, sizeof fn),
+        weft__sayf("  task %s%s%s: %s",
+                   weft__task_who(i, f->name, f->fn, who, sizeof who),
                    weft__task_parent(L, i, parent, sizeof parent), each,
                    wait_text(L, f, why, sizeof why));
     }

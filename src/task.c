@@ -135,18 +135,25 @@ void weft__reports_flush(weft__loop *L)
     L->reports_tail = &L->reports;
 }
 
+const char *weft__task_who(uint32_t idx, const char *name, weft_fn fn,
+                          char *buf, size_t len)
+{
+    int at = name ? snprintf(buf, len, "'%s' (#%u)", name, idx)
+                  : snprintf(buf, len, "#%u", idx);
+    if (fn && at > 0 && (size_t)at < len - 1) {
+        buf[at] = ' ';
+        weft__code_where((uintptr_t)fn, false, buf + at + 1,
+                         len - (size_t)at - 1);
+    }
+    return buf;
+}
+
 const char *weft__task_label(weft__loop *L, uint32_t idx, char *buf,
                              size_t len)
 {
     weft__slot *s = &L->slots[idx];
-    const char *name = NULL;
-    if ((s->flags & WEFT__SF_RECORD) && s->a.rec->name)
-        name = s->a.rec->name;
-    if (name)
-        snprintf(buf, len, "'%s' (#%u)", name, idx);
-    else
-        snprintf(buf, len, "#%u", idx);
-    return buf;
+    const char *name = (s->flags & WEFT__SF_RECORD) ? s->a.rec->name : NULL;
+    return weft__task_who(idx, name, NULL, buf, len);
 }
 
 const char *weft__task_parent(weft__loop *L, uint32_t idx, char *buf,
@@ -223,19 +230,6 @@ void weft__close_notes_free(weft__loop *L)
     L->n_close_notes = 0;
 }
 
-/* "'fetch' (#2) fetch_config (app+0x4580)" from a note, "#2" without. */
-static void note_label(const weft__close_note *e, uint32_t idx, char *buf,
-                       size_t len)
-{
-    int at = e && e->name ? snprintf(buf, len, "'%s' (#%u)", e->name, idx)
-                          : snprintf(buf, len, "#%u", idx);
-    if (e && e->fn && at > 0 && (size_t)at < len - 1) {
-        buf[at] = ' ';
-        weft__code_where((uintptr_t)e->fn, false, buf + at + 1,
-                         len - (size_t)at - 1);
-    }
-}
-
 static bool failed(const weft__slot *s)
 {
     return weft__slot_err(s) != 0 && weft__slot_err(s) != -ECANCELED;
@@ -260,7 +254,8 @@ void weft__report_unretrieved(weft__loop *L)
                 : NULL;
         char parent[48], label[320];
         weft__task_parent(L, i, parent, sizeof parent);
-        note_label(e, i, label, sizeof label);
+        weft__task_who(i, e ? e->name : NULL, e ? e->fn : NULL, label,
+                       sizeof label);
         if (failed(s))
             report_failure(L, i, "failed and was never awaited");
         else if (weft__slot_err(s) == -ECANCELED)

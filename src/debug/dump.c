@@ -201,45 +201,37 @@ static void one_task(out *o, weft__loop *L, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
     weft__record *r = (s->flags & WEFT__SF_RECORD) ? s->a.rec : NULL;
-    char label[80], fn[256], why[160], dur[32];
-    weft__task_label(L, idx, label, sizeof label);
+    char label[320], parent[48], why[160], dur[32];
     weft_fn f = r ? r->fn : s->state == WEFT__SLOT_PENDING ? L->fns[s->x]
                                                            : NULL;
-    fn[0] = '\0';
-    char parent[48];
+    /* "'fetch' (#2) fetch_config (app+0x4580)", then ", child of #1". */
+    weft__task_who(idx, r ? r->name : NULL, f, label, sizeof label);
     weft__task_parent(L, idx, parent, sizeof parent);
-    if (f) {
-        char w[200];
-        weft__code_where((uintptr_t)f, false, w, sizeof w);
-        snprintf(fn, sizeof fn, " %s%s", w, parent);
-    } else {
-        snprintf(fn, sizeof fn, "%s", parent);
-    }
     if (s->flags & WEFT__SF_STACKLESS) {
         put(o, "task %s%s: a job elsewhere (thread pool or another loop)\n",
-            label, fn);
+            label, parent);
         return;
     }
     if (s->state == WEFT__SLOT_DONE) {
-        put(o, "task %s%s: finished (%s), not yet awaited\n", label, fn,
+        put(o, "task %s%s: finished (%s), not yet awaited\n", label, parent,
             weft__slot_err(s) ? weft_strerror(weft__slot_err(s)) : "ok");
         return;
     }
     if (s->state == WEFT__SLOT_PENDING) {
-        put(o, "task %s%s: not started\n", label, fn);
+        put(o, "task %s%s: not started\n", label, parent);
         return;
     }
     if (r == L->cur) {
-        put(o, "task %s%s: running (it asked for this dump)\n", label, fn);
+        put(o, "task %s%s: running (it asked for this dump)\n", label, parent);
         return;
     }
     if (r->wait != WEFT__WAIT_BLOCKED) {
-        put(o, "task %s%s: ready to run\n", label, fn);
+        put(o, "task %s%s: ready to run\n", label, parent);
     } else {
         why[0] = '\0';
         if (r->kind->describe)
             r->kind->describe(L, r, why, sizeof why);
-        put(o, "task %s%s: %s", label, fn, why[0] ? why : "waiting");
+        put(o, "task %s%s: %s", label, parent, why[0] ? why : "waiting");
         if (!r->kind->no_since) {
             seconds(dur, sizeof dur,
                     L->now > r->since ? L->now - r->since : 0);
