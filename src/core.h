@@ -63,8 +63,8 @@ typedef struct weft__slot {
     uint32_t gen;  /* bumped when the slot is freed; never 0 */
     uint8_t state;
     uint8_t flags;
-    /* PENDING without record: the function, as an index into L->fns;
-     * DONE: the outcome, 0 or -errno (weft__slot_err). */
+    /* The function, as an index into L->fns (0 if not there), until the
+     * task fails; DONE: -errno if it failed (weft__slot_err). */
     uint16_t x;
     union {
         void *arg;          /* PENDING without record */
@@ -77,12 +77,15 @@ typedef struct weft__slot {
 
 /* 16 bytes: a million tasks not started yet, or finished and not awaited,
  * cost 16 MB.  The rare parts live elsewhere: a message in L->msgs
- * (WEFT__SF_MSG), a function beyond the table's 65535 in a record. */
+ * (WEFT__SF_MSG), a function beyond the table's 32767 in a record. */
 _Static_assert(sizeof(weft__slot) == 16, "a slot is 16 bytes");
 
+/* A finished slot's outcome: 0, or -errno.  Indices into L->fns are below
+ * 32768, so a success (x still the function's index) reads as 0. */
 static inline int weft__slot_err(const weft__slot *s)
 {
-    return (int16_t)s->x;
+    int v = (int16_t)s->x;
+    return v & (v >> 15);
 }
 
 static inline void weft__slot_set_err(weft__slot *s, int err)
@@ -551,9 +554,14 @@ uint16_t weft__fn_index(weft__loop *L, weft_fn fn);
  * is no memory for the entry. */
 void weft__msg_attach(weft__loop *L, uint32_t idx, char *msg);
 /* The message of slot idx (NULL if none): peek keeps it, take detaches it
- * (the caller owns it then). */
+ * (the caller owns it then).  take also drops a name the slot kept. */
 const char *weft__msg_peek(weft__loop *L, uint32_t idx);
 char *weft__msg_take(weft__loop *L, uint32_t idx);
+/* A finished slot keeps its task's name (ownership passes; freed if there
+ * is no memory) in the same map, for the report at close; it is never
+ * seen as a message, and goes with the slot or with weft__msg_take. */
+void weft__name_attach(weft__loop *L, uint32_t idx, char *name);
+const char *weft__name_peek(weft__loop *L, uint32_t idx);
 int weft__slotdata_init(weft__loop *L);
 void weft__slotdata_free(weft__loop *L);
 
@@ -588,6 +596,11 @@ static inline void weft__slot_release(weft__loop *L, uint32_t idx)
     s->a.next_free = L->slot_free;
     L->slot_free = idx;
 }
+/* Record f is released after its task finished: a task that succeeded
+ * with a result before anyone awaited it keeps its name with its slot (the
+ * record is reused), for the report at close if nobody ever collects the
+ * result.  Off the hot path: only records with a name come here. */
+void weft__task_keep_name(weft__loop *L, weft__record *f);
 /* Marks a task finished and wakes its awaiter.  The message is f's
  * weft_fail message, or (f NULL: a task that never started, or a job) msg,
  * whose ownership passes to the slot. */

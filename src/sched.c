@@ -104,6 +104,8 @@ weft__record *weft__record_alloc(weft__loop *L)
 void weft__record_release(weft__loop *L, weft__record *f)
 {
     if (__builtin_expect(f->fail_msg || f->errmsg || f->name, 0)) {
+        if (f->name)
+            weft__task_keep_name(L, f);
         weft__free(f->fail_msg);
         weft__free(f->errmsg);
         weft__free(f->name);

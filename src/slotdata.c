@@ -1,8 +1,9 @@
 /*
  * slotdata.c - what a 16-byte slot has no room for: the functions of tasks
  * not started yet (a per-loop table, the slot keeps a 16-bit index) and the
- * messages of finished tasks (a map from slot to string, used only by
- * tasks that failed with a message).
+ * messages of finished tasks (a map from slot to string, used by tasks
+ * that failed with a message, and by named tasks that succeeded before
+ * anyone awaited them: their name is kept for the report at close).
  *
  * Both are open-addressing hash tables with linear probing, grown at half
  * (functions) or three quarters (messages) full.  Growth is the only
@@ -18,12 +19,26 @@
 #include <errno.h>
 #include <string.h>
 
-#define FN_MAX 65535u
+/* An index stays below 32768: a finished slot's x holds either an index or
+ * a negative errno (core.h, weft__slot_err). */
+#define FN_MAX 32767u
 
 struct weft__msg_ent {
     uint32_t idx; /* 0: empty */
-    char *msg;
+    char *msg;    /* bit 0 set: a name (weft__name_attach), not a message */
 };
+
+/* Strings from malloc are at least 2-aligned, so bit 0 is free for the
+ * tag; a name is never handed out as a message. */
+static bool is_name(const char *p)
+{
+    return (uintptr_t)p & 1;
+}
+
+static char *untag(char *p)
+{
+    return (char *)((uintptr_t)p & ~(uintptr_t)1);
+}
 
 static uint32_t hash_ptr(const void *p)
 {
@@ -153,7 +168,7 @@ void weft__msg_attach(weft__loop *L, uint32_t idx, char *msg)
     if (!msg)
         return;
     if ((L->msgs_len + 1) * 4 > L->msgs_cap * 3 && msgs_grow(L)) {
-        weft__free(msg); /* the error code stays, without its text */
+        weft__free(untag(msg)); /* the error code stays, without its text */
         return;
     }
     msg_put(L->msgs, L->msgs_cap, idx, msg);
@@ -161,12 +176,26 @@ void weft__msg_attach(weft__loop *L, uint32_t idx, char *msg)
     L->slots[idx].flags |= WEFT__SF_MSG;
 }
 
+void weft__name_attach(weft__loop *L, uint32_t idx, char *name)
+{
+    if (name)
+        weft__msg_attach(L, idx, (char *)((uintptr_t)name | 1));
+}
+
+const char *weft__name_peek(weft__loop *L, uint32_t idx)
+{
+    if (!(L->slots[idx].flags & WEFT__SF_MSG))
+        return NULL;
+    struct weft__msg_ent *e = msg_find(L, idx);
+    return e && is_name(e->msg) ? untag(e->msg) : NULL;
+}
+
 const char *weft__msg_peek(weft__loop *L, uint32_t idx)
 {
     if (!(L->slots[idx].flags & WEFT__SF_MSG))
         return NULL;
     struct weft__msg_ent *e = msg_find(L, idx);
-    return e ? e->msg : NULL;
+    return e && !is_name(e->msg) ? e->msg : NULL;
 }
 
 char *weft__msg_take(weft__loop *L, uint32_t idx)
@@ -191,13 +220,17 @@ char *weft__msg_take(weft__loop *L, uint32_t idx)
     L->msgs[hole].idx = 0;
     L->msgs[hole].msg = NULL;
     L->msgs_len--;
+    if (is_name(msg)) {
+        weft__free(untag(msg));
+        return NULL;
+    }
     return msg;
 }
 
 void weft__slotdata_free(weft__loop *L)
 {
     for (uint32_t i = 0; i < L->msgs_cap; i++)
-        weft__free(L->msgs[i].msg);
+        weft__free(untag(L->msgs[i].msg));
     weft__free(L->msgs);
     weft__free(L->fns);
     weft__free(L->fn_map);

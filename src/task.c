@@ -264,11 +264,15 @@ void weft__report_unretrieved(weft__loop *L)
                              "awaited (still running when its loop shut "
                              "down?)",
                              label, parent, parent[0] ? "," : "");
-        else if (s->a.result)
+        else if (s->a.result) {
+            weft__task_who(i, weft__name_peek(L, i),
+                           s->x ? L->fns[s->x] : NULL, label, sizeof label);
             weft__report_add(L,
-                             "weft: task #%u%s%s finished with a result (%p) "
+                             "weft: task %s%s%s finished with a result (%p) "
                              "that was never awaited",
-                             i, parent, parent[0] ? "," : "", s->a.result);
+                             label, parent, parent[0] ? "," : "",
+                             s->a.result);
+        }
     }
     weft__close_notes_free(L);
 }
@@ -305,6 +309,19 @@ static void notify_waiter(weft__loop *L, uint32_t idx)
     }
 }
 
+void weft__task_keep_name(weft__loop *L, weft__record *f)
+{
+    weft__slot *s = &L->slots[f->idx];
+    if (f->idx && f->idx < L->slot_top && s->state == WEFT__SLOT_DONE &&
+        (s->flags & WEFT__SF_OWNED) &&
+        !(s->flags & (WEFT__SF_AWAITED | WEFT__SF_JOINED |
+                      WEFT__SF_DETACHED)) &&
+        s->a.result && !weft__slot_err(s)) {
+        weft__name_attach(L, f->idx, f->name);
+        f->name = NULL;
+    }
+}
+
 void weft__task_finish(weft__loop *L, uint32_t idx, weft__record *f,
                        void *result, int err, char *msg)
 {
@@ -313,7 +330,8 @@ void weft__task_finish(weft__loop *L, uint32_t idx, weft__record *f,
         err = -ECANCELED;
     s->state = WEFT__SLOT_DONE;
     s->flags &= (uint8_t)~WEFT__SF_RECORD;
-    weft__slot_set_err(s, err);
+    if (err) /* on success x keeps the function's index (weft__slot_err) */
+        weft__slot_set_err(s, err);
     s->a.result = result;
     if (f) {
         msg = f->fail_msg;
@@ -525,8 +543,10 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
     weft__slot *s = &L->slots[idx];
     s->state = WEFT__SLOT_PENDING;
     s->flags = WEFT__SF_OWNED;
-    s->x = 0;
-    if (!record && !(s->x = weft__fn_index(L, fn)))
+    /* The function's index stays in x until the task fails: the report
+     * at close names a task that succeeded unawaited by it. */
+    s->x = fn == L->fn_last ? L->fn_last_idx : weft__fn_index(L, fn);
+    if (!s->x)
         record = true; /* no room in the function table: keep fn aside */
     if (record) {
         weft__record *f = weft__record_alloc(L);

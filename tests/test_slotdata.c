@@ -1,9 +1,9 @@
 /*
  * test_slotdata.c - what a 16-byte task slot keeps elsewhere.
  *
- * - Task functions: the slot of a task not started yet holds a 16-bit index
+ * - Task functions: the slot of a task not started yet holds a 15-bit index
  *   into a per-loop function table.  Many distinct functions grow the table;
- *   past its 65,535 entries a spawn keeps the function in a record instead,
+ *   past its 32,767 entries a spawn keeps the function in a record instead,
  *   and every task still runs its own function.
  * - Messages: a finished task's weft_fail message lives in a per-loop map.
  *   Thousands of them, collected in a shuffled order (so the map grows,
