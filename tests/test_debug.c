@@ -314,9 +314,9 @@ static void *leaves_tasks(void *arg)
     double d = 3600;
     /* cancelled at shutdown: named in the report, with its function */
     weft_spawn_ex(weft_test_nap, &d, &named, &pending);
-    weft_spawn(forever, NULL, &detached);    /* the loop's: exempt */
+    weft_spawn(forever, NULL, &detached); /* the loop's: exempt */
     weft_task_detach(detached);
-    weft_spawn(quick, NULL, &nothing);       /* NULL: nothing to say */
+    weft_spawn(quick, NULL, &nothing); /* NULL: nothing to say */
     weft_sleep(0.01);
     return NULL;
 }
@@ -345,8 +345,7 @@ static void *kept_name_is_not_a_message(void *arg)
     void *rs[2] = {0};
     int errs[2] = {-1, -1};
     char *msgs[2] = {(char *)"x", (char *)"y"};
-    weft_gather_opts g = {.flags = WEFT_GATHER_RETURN_ERRORS,
-                          .messages = msgs};
+    weft_gather_opts g = {.flags = WEFT_GATHER_RETURN_ERRORS, .messages = msgs};
     CHECK_EQ(weft_gather_ex(t + 1, 2, rs, errs, &g), 0);
     CHECK(P2I(rs[0]) == 2 && P2I(rs[1]) == 3);
     CHECK(errs[0] == 0 && errs[1] == 0);
@@ -355,9 +354,9 @@ static void *kept_name_is_not_a_message(void *arg)
 }
 
 /* Run from main, outside any loop (the child runs its own). */
-static void unawaited(void)
+static void unawaited(void *arg)
 {
-    check_case_name = "loop_close_lists_what_nobody_awaited";
+    (void)arg;
     char *err = NULL;
     int st = check_fork(unawaited_child, NULL, &err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -380,7 +379,6 @@ static void unawaited(void)
     if (lines != 3)
         fprintf(stderr, "%s", err ? err : "");
     free(err);
-    printf("ok   %s\n", check_case_name);
 }
 
 /* ---- the blocked-loop warning ---- */
@@ -420,15 +418,16 @@ static void watchdog_child(void *arg)
 /* The watchdog is configured at a process's first loop: the children are
  * forked before this process runs one. */
 
-static void watchdog(void)
+static void watchdog(void *arg)
 {
-    check_case_name = "blocked_loop_warning_names_the_task_once";
+    (void)arg;
     unsetenv("WEFT_BLOCKED_WARN"); /* on by default, at 0.1 s */
     char *err = NULL;
     int st = check_fork(watchdog_child, NULL, &err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     const char *w = err ? strstr(err, "weft: task #2 (weft_test_hog) has "
-                                      "held its loop for ") : NULL;
+                                      "held its loop for ")
+                        : NULL;
     CHECK(w != NULL);
     CHECK(w && strstr(w, "without suspending"));
     int lines = 0;
@@ -438,15 +437,14 @@ static void watchdog(void)
     if (lines != 1)
         fprintf(stderr, "%s", err ? err : "");
     free(err);
-    printf("ok   %s\n", check_case_name);
 }
 
 /* WEFT_BLOCKED_WARN=off (or 0): no warning, and a threshold above the
  * hog's 0.15 s: none either. */
-static void watchdog_off(void)
+static void watchdog_off(void *arg)
 {
+    (void)arg;
     static const char *const values[] = {"off", "0", "0.5"};
-    check_case_name = "blocked_loop_warning_off_or_retuned";
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
         setenv("WEFT_BLOCKED_WARN", values[i], 1);
         char *err = NULL;
@@ -456,7 +454,6 @@ static void watchdog_off(void)
         free(err);
     }
     unsetenv("WEFT_BLOCKED_WARN");
-    printf("ok   %s\n", check_case_name);
 }
 
 static int count_watchdogs(void)
@@ -495,9 +492,9 @@ static void *nothing(void *arg)
  * process forked with one thread (ThreadSanitizer kills a child of a
  * multi-threaded process that starts one).  Run from main, outside any
  * loop: to ThreadSanitizer a live task is a thread too. */
-static void fork_after_a_loop(void)
+static void fork_after_a_loop(void *arg)
 {
-    check_case_name = "fork_after_a_loop_is_single_threaded";
+    (void)arg;
     REQUIRE(weft_run(weft_test_hog, NULL, NULL) == 0);
     CHECK_EQ(count_watchdogs(), 1); /* it lingers */
     pid_t pid = fork();
@@ -512,14 +509,13 @@ static void fork_after_a_loop(void)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    printf("ok   %s\n", check_case_name);
 }
 
 /* A watchdog stuck writing its warning to a stderr nobody reads does not
  * hold up exit: the join at exit gives up after a while. */
-static void exit_past_a_stuck_watchdog(void)
+static void exit_past_a_stuck_watchdog(void *arg)
 {
-    check_case_name = "exit_does_not_wait_for_a_watchdog_stuck_writing";
+    (void)arg;
     int p[2];
     REQUIRE(pipe(p) == 0);
     pid_t pid = fork();
@@ -548,24 +544,22 @@ static void exit_past_a_stuck_watchdog(void)
     }
     CHECK(waited < 1000 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     close(p[0]);
-    printf("ok   %s\n", check_case_name);
 }
 
 /* The thread ends a second after the last loop closed. */
-static void watchdog_ends(void)
+static void watchdog_ends(void *arg)
 {
-    check_case_name = "watchdog_thread_ends_after_the_last_loop";
+    (void)arg;
     int n = 0;
     for (int i = 0; i < 300 && (n = count_watchdogs()) > 0; i++)
         usleep(10000);
     CHECK_EQ(n, 0);
-    printf("ok   %s\n", check_case_name);
 }
 
 /* ---- the dump on a signal (WEFT_DUMP_SIGNAL) ---- */
 
 typedef struct spinner {
-    long yields;     /* done so far */
+    long yields; /* done so far */
     long want;
 } spinner;
 
@@ -620,9 +614,9 @@ static void dumpsig_child(void *arg)
 
 /* Every loop of the process dumps on the signal, between its tasks, and
  * goes on. */
-static void dumpsig(void)
+static void dumpsig(void *arg)
 {
-    check_case_name = "dump_signal_dumps_every_loop_and_goes_on";
+    (void)arg;
     setenv("WEFT_DUMP_SIGNAL", "SIGQUIT", 1);
     setenv("WEFT_BLOCKED_WARN", "off", 1);
     char *err = NULL;
@@ -646,28 +640,39 @@ static void dumpsig(void)
     free(err);
     unsetenv("WEFT_DUMP_SIGNAL");
     unsetenv("WEFT_BLOCKED_WARN");
-    printf("ok   %s\n", check_case_name);
 }
+
+/* Outside any loop, the calls that need one say so. */
+static void without_a_loop(void *arg)
+{
+    (void)arg;
+    weft_loop_metrics m;
+    CHECK_EQ(weft_loop_metrics_read(&m), -EPERM);
+    CHECK_EQ(weft_dump_tasks(2), -EPERM);
+}
+
+/* The watchdog is configured at a process's first loop: the cases that
+ * fork children to watch it come before any case that runs a loop here. */
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("metrics_and_dump_need_a_loop", without_a_loop, NULL),
+    CHECK_PLAIN("blocked_loop_warning_off_or_retuned", watchdog_off, NULL),
+    CHECK_PLAIN("blocked_loop_warning_names_the_task_once", watchdog, NULL),
+    CHECK_PLAIN("dump_signal_dumps_every_loop_and_goes_on", dumpsig, NULL),
+    CHECK_TASK("metrics_add_up", metrics, NULL),
+    CHECK_TASK("dump_names_each_state_and_a_deep_backtrace", dump, NULL),
+    CHECK_TASK("fork_while_the_watchdog_runs", fork_while_watched, NULL),
+    CHECK_TASK("kept_name_is_not_a_message", kept_name_is_not_a_message, NULL),
+    CHECK_PLAIN("fork_after_a_loop_is_single_threaded", fork_after_a_loop,
+                NULL),
+    CHECK_PLAIN("exit_does_not_wait_for_a_watchdog_stuck_writing",
+                exit_past_a_stuck_watchdog, NULL),
+    CHECK_PLAIN("watchdog_thread_ends_after_the_last_loop", watchdog_ends,
+                NULL),
+    CHECK_PLAIN("loop_close_lists_what_nobody_awaited", unawaited, NULL),
+};
 
 int main(void)
 {
-    check_begin();
     check_allow_maps(8);
-    check_case_alarm_install();
-    weft_loop_metrics m;
-    CHECK_EQ(weft_loop_metrics_read(&m), -EPERM); /* no loop */
-    CHECK_EQ(weft_dump_tasks(2), -EPERM);
-    watchdog_off();
-    watchdog();
-    dumpsig();
-    check_case("metrics_add_up", metrics, NULL, 0);
-    check_case("dump_names_each_state_and_a_deep_backtrace", dump, NULL, 0);
-    check_case("fork_while_the_watchdog_runs", fork_while_watched, NULL, 0);
-    check_case("kept_name_is_not_a_message", kept_name_is_not_a_message,
-               NULL, 0);
-    fork_after_a_loop();
-    exit_past_a_stuck_watchdog();
-    watchdog_ends();
-    unawaited();
-    return check_end();
+    return CHECK_MAIN(cases);
 }

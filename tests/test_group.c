@@ -1109,19 +1109,16 @@ static void forked_case(void *arg)
     _exit(check_failures ? 1 : 0);
 }
 
-static void run_forked(const char *name, weft_fn fn, void *arg)
+/* Runs f in a child of its own (a case whose failure is a crash or an
+ * exit, or that leaves process-wide state behind). */
+static void run_forked(void *arg)
 {
-    check_case_name = name;
-    forked f = {fn, arg};
     char *out = NULL;
-    int st = check_fork(forked_case, &f, &out);
+    int st = check_fork(forked_case, arg, &out);
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
     CHECK(ok);
     if (!ok)
-        fprintf(stderr, "case %s: FAILED (status %#x), its stderr:\n%s\n", name,
-                st, out ? out : "");
-    else
-        printf("ok   %s\n", name);
+        fprintf(stderr, "status %#x, its stderr:\n%s\n", st, out ? out : "");
     free(out);
 }
 
@@ -1151,61 +1148,78 @@ static void *case_many_children(void *arg)
     return NULL;
 }
 
-int main(void)
+/* The owner returns without waiting after a child failed: the failure
+ * is reported on stderr.  In a child process, to capture it. */
+static void owner_returns_failure_reported(void *arg)
 {
-    check_begin();
-    check_case_alarm_install();
-
-    /* Outside a task. */
-    weft_group *g = NULL;
-    CHECK_EQ(weft_group_new(&g), -EPERM);
-    CHECK(g == NULL);
-
-    check_case("all_succeed", case_all_succeed, NULL, 0);
-    check_case("one_fails_in_body", case_one_fails, I2P(0), 0);
-    check_case("one_fails_in_wait", case_one_fails, I2P(1), 0);
-    check_case("same_turn_failures", case_same_turn_failures, NULL, 0);
-    check_case("owner_cancelled_in_body", case_owner_cancelled, I2P(1), 0);
-    check_case("owner_cancelled_in_wait", case_owner_cancelled, I2P(0), 0);
-    check_case("fail_and_owner_cancel", case_fail_and_owner_cancel, NULL, 0);
-    check_case("timeout_around_group", case_timeout_around, I2P(0), 0);
-    check_case("timeout_around_group_body", case_timeout_around, I2P(1), 0);
-    check_case("timeout_inside_body", case_timeout_inside, NULL, 0);
-    check_case("group_cancel_by_owner", case_group_cancel, I2P(0), 0);
-    check_case("group_cancel_by_child", case_group_cancel, I2P(1), 0);
-    check_case("cancel_one_child", case_cancel_one_child, NULL, 0);
-    check_case("spawn_into_cancelled", case_spawn_into_cancelled, I2P(0), 0);
-    check_case("spawn_into_failed", case_spawn_into_cancelled, I2P(1), 0);
-    check_case("eager_into_cancelled", case_eager_into_cancelled, NULL, 0);
-    check_case("spawn_from_child", case_spawn_from_child, NULL, 0);
-    check_case("nested", case_nested, NULL, 0);
-    check_case("eager", case_eager, NULL, 0);
-    /* arg: 10 * children before + children the eager one spawns */
-    run_forked("eager_spawns_into_group", case_eager_spawns_into_group, I2P(3));
-    run_forked("eager_spawns_into_group_16", case_eager_spawns_into_group,
-               I2P(151));
-    check_case("misuse", case_misuse, NULL, 0);
-    leave_ctx lc = {.with_failure = false};
-    check_case("owner_returns", case_owner_returns, &lc, 0);
-    check_case("spawn_during_drain", case_spawn_during_drain, NULL, 0);
-    run_forked("too_many_sets_open", case_too_many_sets, I2P(0));
-    run_forked("too_many_sets_then_group", case_too_many_sets, I2P(1));
-    check_case("many_children", case_many_children, NULL, 0);
-
-    /* The owner returns without waiting after a child failed: the failure
-     * is reported on stderr.  In a child process, to capture it. */
-    check_case_name = "owner_returns_failure_reported";
+    (void)arg;
     char *out = NULL;
     int st = check_fork(child_owner_returns_failure, NULL, &out);
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && out &&
               strstr(out, "lost child failure");
     CHECK(ok);
     if (!ok)
-        fprintf(stderr, "case %s: FAILED (status %#x), its stderr:\n%s\n",
-                check_case_name, st, out ? out : "");
-    else
-        printf("ok   %s\n", check_case_name);
+        fprintf(stderr, "status %#x, its stderr:\n%s\n", st, out ? out : "");
     free(out);
+}
 
-    return check_end();
+/* Outside a task. */
+static void outside_a_task(void *arg)
+{
+    (void)arg;
+    weft_group *g = NULL;
+    CHECK_EQ(weft_group_new(&g), -EPERM);
+    CHECK(g == NULL);
+}
+
+static leave_ctx owner_returns_ctx = {.with_failure = false};
+
+/* arg of eager_spawns_into_group: 10 * children before + children the
+ * eager one spawns */
+static forked fork_eager_spawns_into_group = {case_eager_spawns_into_group,
+                                              I2P(3)};
+static forked fork_eager_spawns_into_group_16 = {case_eager_spawns_into_group,
+                                                 I2P(151)};
+static forked fork_too_many_sets_open = {case_too_many_sets, I2P(0)};
+static forked fork_too_many_sets_then_group = {case_too_many_sets, I2P(1)};
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("new_outside_a_task", outside_a_task, NULL),
+    CHECK_TASK("all_succeed", case_all_succeed, NULL),
+    CHECK_TASK("one_fails_in_body", case_one_fails, I2P(0)),
+    CHECK_TASK("one_fails_in_wait", case_one_fails, I2P(1)),
+    CHECK_TASK("same_turn_failures", case_same_turn_failures, NULL),
+    CHECK_TASK("owner_cancelled_in_body", case_owner_cancelled, I2P(1)),
+    CHECK_TASK("owner_cancelled_in_wait", case_owner_cancelled, I2P(0)),
+    CHECK_TASK("fail_and_owner_cancel", case_fail_and_owner_cancel, NULL),
+    CHECK_TASK("timeout_around_group", case_timeout_around, I2P(0)),
+    CHECK_TASK("timeout_around_group_body", case_timeout_around, I2P(1)),
+    CHECK_TASK("timeout_inside_body", case_timeout_inside, NULL),
+    CHECK_TASK("group_cancel_by_owner", case_group_cancel, I2P(0)),
+    CHECK_TASK("group_cancel_by_child", case_group_cancel, I2P(1)),
+    CHECK_TASK("cancel_one_child", case_cancel_one_child, NULL),
+    CHECK_TASK("spawn_into_cancelled", case_spawn_into_cancelled, I2P(0)),
+    CHECK_TASK("spawn_into_failed", case_spawn_into_cancelled, I2P(1)),
+    CHECK_TASK("eager_into_cancelled", case_eager_into_cancelled, NULL),
+    CHECK_TASK("spawn_from_child", case_spawn_from_child, NULL),
+    CHECK_TASK("nested", case_nested, NULL),
+    CHECK_TASK("eager", case_eager, NULL),
+    CHECK_PLAIN("eager_spawns_into_group", run_forked,
+                &fork_eager_spawns_into_group),
+    CHECK_PLAIN("eager_spawns_into_group_16", run_forked,
+                &fork_eager_spawns_into_group_16),
+    CHECK_TASK("misuse", case_misuse, NULL),
+    CHECK_TASK("owner_returns", case_owner_returns, &owner_returns_ctx),
+    CHECK_TASK("spawn_during_drain", case_spawn_during_drain, NULL),
+    CHECK_PLAIN("too_many_sets_open", run_forked, &fork_too_many_sets_open),
+    CHECK_PLAIN("too_many_sets_then_group", run_forked,
+                &fork_too_many_sets_then_group),
+    CHECK_TASK("many_children", case_many_children, NULL),
+    CHECK_PLAIN("owner_returns_failure_reported",
+                owner_returns_failure_reported, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
 }

@@ -177,9 +177,9 @@ static void *communicate_big(void *arg)
     char *out = NULL, *err = NULL;
     size_t outlen = 0, errlen = 9;
     int code = -1;
-    CHECK_EQ(weft_proc_communicate(p, data, n, &out, &outlen, &err, &errlen,
-                                   &code),
-             0);
+    CHECK_EQ(
+        weft_proc_communicate(p, data, n, &out, &outlen, &err, &errlen, &code),
+        0);
     CHECK_EQ(code, 0);
     CHECK_EQ(outlen, n);
     CHECK(out && memcmp(out, data, n) == 0 && out[n] == '\0');
@@ -198,9 +198,9 @@ static void *communicate_streams(void *arg)
     char *out, *err;
     size_t outlen, errlen;
     int code = -1;
-    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, &err, &errlen,
-                                   &code),
-             0);
+    CHECK_EQ(
+        weft_proc_communicate(p, NULL, 0, &out, &outlen, &err, &errlen, &code),
+        0);
     CHECK_EQ(code, 5);
     CHECK(check_streq(out, "out\n") && outlen == 4);
     CHECK(check_streq(err, "err\n") && errlen == 4);
@@ -210,9 +210,9 @@ static void *communicate_streams(void *arg)
 
     /* stderr into stdout; output dropped when not asked for. */
     p = start("ipo", SH("echo a; echo b >&2"));
-    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, &err, &errlen,
-                                   NULL),
-             0);
+    CHECK_EQ(
+        weft_proc_communicate(p, NULL, 0, &out, &outlen, &err, &errlen, NULL),
+        0);
     CHECK(check_streq(out, "a\nb\n"));
     CHECK(err == NULL && errlen == 0); /* not a pipe */
     free(out);
@@ -242,8 +242,7 @@ static void *communicate_streams(void *arg)
              -EINVAL);
     CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, NULL, NULL, NULL, NULL),
              -EINVAL);
-    CHECK_EQ(weft_proc_communicate(NULL, NULL, 0, NULL, NULL, NULL, NULL,
-                                   NULL),
+    CHECK_EQ(weft_proc_communicate(NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL),
              -EINVAL);
     CHECK_EQ(weft_proc_close(p), 0);
     return NULL;
@@ -256,8 +255,7 @@ static void *stdio_modes_env_cwd(void *arg)
     weft_proc *p = start("npi", (const char *const[]){"cat", NULL});
     char *out;
     size_t outlen;
-    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, NULL, NULL,
-                                   NULL),
+    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, NULL, NULL, NULL),
              0);
     CHECK_EQ(outlen, 0);
     free(out);
@@ -308,11 +306,9 @@ static void *stdio_modes_env_cwd(void *arg)
     o.stdio[1].mode = WEFT_STDIO_PIPE;
     o.envp = env;
     o.cwd = "/";
-    REQUIRE(weft_proc_spawn(SH("echo $WEFT_T; pwd; env | wc -l"), &o, &p) ==
-            0);
-    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, NULL, NULL,
-                                   &code),
-             0);
+    REQUIRE(weft_proc_spawn(SH("echo $WEFT_T; pwd; env | wc -l"), &o, &p) == 0);
+    CHECK_EQ(
+        weft_proc_communicate(p, NULL, 0, &out, &outlen, NULL, NULL, &code), 0);
     /* sh adds PWD (and perhaps SHLVL, _) of its own. */
     CHECK(strncmp(out, "bar\n/\n", 6) == 0);
     CHECK(atoi(out + 6) >= 2 && atoi(out + 6) <= 5);
@@ -332,15 +328,14 @@ static void *signal_state(void *arg)
     pthread_sigmask(SIG_BLOCK, &usr1, &old);
     struct sigaction ign = {.sa_handler = SIG_IGN}, prev;
     sigaction(SIGUSR2, &ign, &prev);
-    weft_proc *p = start("ipi", (const char *const[]){
-                                    "grep", "-E", "^Sig(Blk|Ign)",
-                                    "/proc/self/status", NULL});
+    weft_proc *p =
+        start("ipi", (const char *const[]){"grep", "-E", "^Sig(Blk|Ign)",
+                                           "/proc/self/status", NULL});
     sigaction(SIGUSR2, &prev, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     char *out;
     size_t outlen;
-    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, NULL, NULL,
-                                   NULL),
+    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, NULL, NULL, NULL),
              0);
     unsigned long long blk = 1, ignored = 1;
     const char *b = out ? strstr(out, "SigBlk:") : NULL;
@@ -357,8 +352,7 @@ static void *signal_state(void *arg)
     o.new_process_group = true;
     const char *const stat[] = {"cat", "/proc/self/stat", NULL};
     REQUIRE(weft_proc_spawn(stat, &o, &p) == 0);
-    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, NULL, NULL,
-                                   NULL),
+    CHECK_EQ(weft_proc_communicate(p, NULL, 0, &out, &outlen, NULL, NULL, NULL),
              0);
     int pid = 0, pgrp = 0;
     const char *rp = strrchr(out, ')');
@@ -412,8 +406,7 @@ static void *wait_in_scope(void *arg)
     char *out = (char *)1;
     size_t outlen = 1;
     REQUIRE(weft_scope_open(0.05, &sc) == 0);
-    CHECK_EQ(weft_proc_communicate(p, big, n, &out, &outlen, NULL, NULL,
-                                   NULL),
+    CHECK_EQ(weft_proc_communicate(p, big, n, &out, &outlen, NULL, NULL, NULL),
              -ETIMEDOUT);
     CHECK_EQ(weft_scope_close(sc), 1);
     CHECK(out == NULL && outlen == 0);
@@ -560,9 +553,9 @@ static void loop_close_child(void *arg)
 }
 
 /* Run from main, outside any loop (the child runs a loop of its own). */
-static void loop_close(void)
+static void loop_close(void *arg)
 {
-    check_case_name = "loop_close_kills_reaps_reports";
+    (void)arg;
     char *err = NULL;
     int st = check_fork(loop_close_child, NULL, &err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -570,7 +563,6 @@ static void loop_close(void)
           strstr(err, "(sleep) was still running when its loop closed: "
                       "killed"));
     free(err);
-    printf("ok   %s\n", check_case_name);
 }
 
 /* ---- out of memory ---- */
@@ -588,12 +580,12 @@ static void *spawn_oom(void *arg)
         const char *const t[] = {"true", NULL};
         int rc = weft_proc_spawn(t, &o, &p);
         bool injected =
-            __atomic_load_n(&weft__alloc_fail_countdown, __ATOMIC_RELAXED) ==
-            0;
+            __atomic_load_n(&weft__alloc_fail_countdown, __ATOMIC_RELAXED) == 0;
         __atomic_store_n(&weft__alloc_fail_countdown, 0, __ATOMIC_RELAXED);
         CHECK(rc == 0 || rc == -ENOMEM);
         if (rc)
-            CHECK(no_children()); /* never call it with a child alive: it reaps */
+            CHECK(
+                no_children()); /* never call it with a child alive: it reaps */
         if (rc == 0) {
             CHECK_EQ(weft_proc_wait(p, NULL), 0);
             CHECK_EQ(weft_proc_close(p), 0);
@@ -625,43 +617,51 @@ static void thread_loop_close_child(void *arg)
     loop_close_child(arg);
 }
 
-static void thread_loop_close(void)
+static void thread_loop_close(void *arg)
 {
-    check_case_name = "without_pidfd_loop_close";
+    (void)arg;
     char *err = NULL;
     int st = check_fork(thread_loop_close_child, NULL, &err);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(err && strstr(err, "was still running when its loop closed"));
     free(err);
-    printf("ok   %s\n", check_case_name);
 }
+
+/* Outside a task. */
+static void outside_a_task(void *arg)
+{
+    (void)arg;
+    weft_proc *p;
+    const char *const t[] = {"true", NULL};
+    CHECK_EQ(weft_proc_spawn(t, NULL, &p), -EPERM);
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("spawn_outside_a_task", outside_a_task, NULL),
+    CHECK_TASK("returncodes_exit_signal_running", returncodes, NULL),
+    CHECK_TASK("spawn_errors_leave_no_child", spawn_errors, NULL),
+    CHECK_TASK("pipes_are_streams", pipes_as_streams, NULL),
+    CHECK_TASK("communicate_4mib_through_cat", communicate_big, NULL),
+    CHECK_TASK("communicate_stdout_stderr_epipe_args", communicate_streams,
+               NULL),
+    CHECK_TASK("stdio_devnull_fd_swap_env_cwd", stdio_modes_env_cwd, NULL),
+    CHECK_TASK("child_signal_state_and_process_group", signal_state, NULL),
+    CHECK_TASK("signals", signals, NULL),
+    CHECK_TASK("wait_and_communicate_under_deadline", wait_in_scope, NULL),
+    CHECK_TASK("several_waiters_and_close", several_waiters, NULL),
+    CHECK_TASK_WANT("close_from_cancelled_task_reaps", close_cancelled, NULL,
+                    -ECANCELED),
+    CHECK_TASK("stale_and_foreign_handles", handles, NULL),
+    CHECK_TASK("others_children_left_alone", others_children, NULL),
+    CHECK_PLAIN("loop_close_kills_reaps_reports", loop_close, NULL),
+    CHECK_TASK("spawn_out_of_memory_each_allocation", spawn_oom, NULL),
+    CHECK_TASK_WANT("without_pidfd_waiter_thread", thread_path, NULL,
+                    -ECANCELED),
+    CHECK_PLAIN("without_pidfd_loop_close", thread_loop_close, NULL),
+};
 
 int main(void)
 {
-    check_begin();
     check_allow_maps(8);
-    check_case_alarm_install();
-    weft_proc *p;
-    const char *const t[] = {"true", NULL};
-    CHECK_EQ(weft_proc_spawn(t, NULL, &p), -EPERM); /* not in a task */
-    check_case("returncodes_exit_signal_running", returncodes, NULL, 0);
-    check_case("spawn_errors_leave_no_child", spawn_errors, NULL, 0);
-    check_case("pipes_are_streams", pipes_as_streams, NULL, 0);
-    check_case("communicate_4mib_through_cat", communicate_big, NULL, 0);
-    check_case("communicate_stdout_stderr_epipe_args", communicate_streams,
-               NULL, 0);
-    check_case("stdio_devnull_fd_swap_env_cwd", stdio_modes_env_cwd, NULL, 0);
-    check_case("child_signal_state_and_process_group", signal_state, NULL, 0);
-    check_case("signals", signals, NULL, 0);
-    check_case("wait_and_communicate_under_deadline", wait_in_scope, NULL, 0);
-    check_case("several_waiters_and_close", several_waiters, NULL, 0);
-    check_case("close_from_cancelled_task_reaps", close_cancelled, NULL,
-               -ECANCELED);
-    check_case("stale_and_foreign_handles", handles, NULL, 0);
-    check_case("others_children_left_alone", others_children, NULL, 0);
-    loop_close();
-    check_case("spawn_out_of_memory_each_allocation", spawn_oom, NULL, 0);
-    check_case("without_pidfd_waiter_thread", thread_path, NULL, -ECANCELED);
-    thread_loop_close();
-    return check_end();
+    return CHECK_MAIN(cases);
 }

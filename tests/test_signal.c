@@ -99,8 +99,10 @@ static void *send_main(void *arg)
 
 static void sender_start(sender *s, int signo, int delay_ms, bool by_thread)
 {
-    *s = (sender){.target = pthread_self(), .signo = signo,
-                  .delay_ms = delay_ms, .by_thread = by_thread};
+    *s = (sender){.target = pthread_self(),
+                  .signo = signo,
+                  .delay_ms = delay_ms,
+                  .by_thread = by_thread};
     REQUIRE(pthread_create(&s->thread, NULL, send_main, s) == 0);
 }
 
@@ -259,8 +261,8 @@ static void *case_bad_signals(void *arg)
 {
     (void)arg;
     weft_sigwatch *w = NULL;
-    int bad[] = {0, -1, NSIG, 1000, SIGKILL, SIGSTOP, SIGSEGV, SIGBUS,
-                 SIGFPE, SIGILL, 32, SIGRTMIN - 1};
+    int bad[] = {0,       -1,     NSIG,   1000,   SIGKILL, SIGSTOP,
+                 SIGSEGV, SIGBUS, SIGFPE, SIGILL, 32,      SIGRTMIN - 1};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_EQ(weft_signal_watch(&bad[i], 1, &w), -EINVAL);
         CHECK_EQ(weft_signal_wait(bad[i]), -EINVAL);
@@ -296,8 +298,7 @@ static void *case_double_close(void *arg)
     /* Pointers weft never gave. */
     static char junk[256];
     CHECK_EQ(weft_sigwatch_close((weft_sigwatch *)(void *)junk), -EINVAL);
-    CHECK_EQ(weft_sigwatch_next((weft_sigwatch *)(void *)junk, NULL),
-             -EINVAL);
+    CHECK_EQ(weft_sigwatch_next((weft_sigwatch *)(void *)junk, NULL), -EINVAL);
     CHECK_EQ(weft_sigwatch_close((weft_sigwatch *)(uintptr_t)0x10), -EINVAL);
     return NULL;
 }
@@ -470,12 +471,12 @@ static void *case_describe(void *arg)
 
 /* ---- Ctrl-C (weft_run's SIGINT), in forked children ---- */
 
-#define FAIL_IF(cond)                                                         \
-    do {                                                                      \
-        if (cond) {                                                           \
-            fprintf(stderr, "%s:%d: child: %s\n", __FILE__, __LINE__, #cond); \
-            _exit(1);                                                         \
-        }                                                                     \
+#define FAIL_IF(cond)                                                          \
+    do {                                                                       \
+        if (cond) {                                                            \
+            fprintf(stderr, "%s:%d: child: %s\n", __FILE__, __LINE__, #cond);  \
+            _exit(1);                                                          \
+        }                                                                      \
     } while (0)
 
 static bool cleanup_ran;
@@ -584,29 +585,38 @@ static void child_trampoline(void *arg)
     c->fn(c->arg);
 }
 
-/* Runs a Ctrl-C child; wants exit 0, or death by SIGINT with `marker` on
- * its stderr. */
-static void ctrl_c_case(const char *name, void (*fn)(void *), void *arg,
-                        bool dies, const char *marker)
+/* A Ctrl-C child: wants exit 0, or death by SIGINT with `marker` on its
+ * stderr. */
+typedef struct ctrl_c {
+    void (*fn)(void *);
+    void *arg;
+    bool dies;
+    const char *marker;
+} ctrl_c;
+
+static void ctrl_c_case(void *arg)
 {
-    check_case_name = name;
-    alarm(CHECK_CASE_ALARM + 2);
+    const ctrl_c *k = arg;
     char *out = NULL;
-    child_fn c = {fn, arg};
+    child_fn c = {k->fn, k->arg};
     int st = check_fork(child_trampoline, &c, &out);
-    alarm(0);
-    bool ok = dies ? WIFSIGNALED(st) && WTERMSIG(st) == SIGINT
-                   : WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (marker && (!out || !strstr(out, marker)))
+    bool ok = k->dies ? WIFSIGNALED(st) && WTERMSIG(st) == SIGINT
+                      : WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (k->marker && (!out || !strstr(out, k->marker)))
         ok = false;
     CHECK(ok);
     if (!ok)
-        fprintf(stderr, "case %s: FAILED (status %#x), its stderr:\n%s\n", name,
-                st, out ? out : "");
-    else
-        printf("ok   %s\n", name);
+        fprintf(stderr, "status %#x, its stderr:\n%s\n", st, out ? out : "");
     free(out);
 }
+
+static const ctrl_c ctrl_c_main = {child_ctrl_c, I2P(0), false, NULL};
+static const ctrl_c ctrl_c_thread = {child_ctrl_c_thread, NULL, false, NULL};
+static const ctrl_c ctrl_c_reraise = {
+    child_ctrl_c, I2P(WEFT_RUN_RERAISE_SIGINT), true, "cleanup ran"};
+static const ctrl_c ctrl_c_twice = {child_ctrl_c, I2P(1 << 2), true,
+                                    "cleanup ran"};
+static const ctrl_c ctrl_c_watcher = {child_watch_sigint, NULL, false, NULL};
 
 /* WEFT_RUN_NO_SIGINT, SIG_IGN or a handler of the program at entry, a
  * thread other than the main one: nothing installed, SIGINT unchanged. */
@@ -631,24 +641,29 @@ static void *ignored_sigint_main(void *arg)
     return NULL;
 }
 
-static void not_installed_cases(void)
+static void no_sigint_flag(void *arg)
 {
-    check_case_name = "no_sigint_flag";
+    (void)arg;
     weft_run_opts o = {.flags = WEFT_RUN_NO_SIGINT};
     CHECK_EQ(weft_run_ex(expect_sigint, (void *)SIG_DFL, &o, NULL), 0);
     o.flags = 4;
     CHECK_EQ(weft_run_ex(expect_sigint, (void *)SIG_DFL, &o, NULL), -EINVAL);
     CHECK_EQ(weft_run_ex(NULL, NULL, NULL, NULL), -EINVAL);
-    printf("ok   %s\n", check_case_name);
+}
 
-    check_case_name = "sigint_ignored_at_entry";
+static void sigint_ignored_at_entry(void *arg)
+{
+    (void)arg;
     set_handler(SIGINT, SIG_IGN);
     CHECK_EQ(weft_run(expect_sigint, (void *)SIG_IGN, NULL), 0);
     CHECK_EQ(weft_run(ignored_sigint_main, NULL, NULL), 0);
     CHECK(handler_of(SIGINT) == SIG_IGN);
-    printf("ok   %s\n", check_case_name);
+    set_handler(SIGINT, SIG_DFL);
+}
 
-    check_case_name = "sigint_user_handler_at_entry";
+static void sigint_user_handler_at_entry(void *arg)
+{
+    (void)arg;
     set_handler(SIGINT, user_handler);
     atomic_store(&user_hits, 0);
     CHECK_EQ(weft_run(expect_sigint, (void *)user_handler, NULL), 0);
@@ -656,61 +671,76 @@ static void not_installed_cases(void)
     CHECK_EQ(atomic_load(&user_hits), 1);
     CHECK(handler_of(SIGINT) == user_handler);
     set_handler(SIGINT, SIG_DFL);
-    printf("ok   %s\n", check_case_name);
+}
 
-    check_case_name = "sigint_not_main_thread";
+static void sigint_not_main_thread(void *arg)
+{
+    (void)arg;
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, run_on_thread, NULL) == 0);
     pthread_join(th, NULL);
-    printf("ok   %s\n", check_case_name);
+    CHECK(handler_of(SIGINT) == SIG_DFL);
 }
 
-int main(void)
+/* Outside a task. */
+static void outside_a_task(void *arg)
 {
-    check_begin();
-    check_allow_maps(16); /* threads' stacks and arenas */
-    check_case_alarm_install();
-
-    /* Outside a task. */
+    (void)arg;
     int usr1 = SIGUSR1;
     weft_sigwatch *w = NULL;
     CHECK_EQ(weft_signal_watch(&usr1, 1, &w), -EPERM);
     CHECK_EQ(weft_signal_wait(SIGUSR1), -EPERM);
     CHECK_EQ(weft_sigwatch_close(NULL), -EINVAL);
+}
 
-    check_case("from_task_kill", case_from_task, I2P(0), 0);
-    check_case("from_task_raise", case_from_task, I2P(1), 0);
-    check_case("from_thread_kill", case_from_thread, I2P(0), 0);
-    check_case("from_thread_pthread_kill", case_from_thread, I2P(1), 0);
-    check_case("sigterm_wait", case_sigterm, NULL, 0);
-    check_case("two_signals", case_two_signals, NULL, 0);
-    check_case("coalesce", case_coalesce, NULL, 0);
-    check_case("cancel_and_timeout", case_cancel, NULL, 0);
-    check_case("close_wakes_waiter", case_close_wakes, NULL, 0);
-    check_case("bad_signals", case_bad_signals, NULL, 0);
-    check_case("double_close", case_double_close, NULL, 0);
-    check_case("other_loop", case_other_loop, NULL, 0);
-    check_case("dispositions_restored", case_dispositions, NULL, 0);
-    check_case("two_loops", case_two_loops, NULL, 0);
-    check_case("not_a_deadlock", case_not_deadlock, NULL, 0);
-    check_case("describe", case_describe, NULL, 0);
-
+/* A watcher left open is closed by its loop: its handle is stale after,
+ * and the dispositions are back. */
+static void left_open(void *arg)
+{
+    (void)arg;
     weft_sigwatch *left = NULL;
-    check_case_serial("left_open_closed_by_loop", case_left_open, &left, 0);
+    CHECK_EQ(weft_run(case_left_open, &left, NULL), 0);
     CHECK(left != NULL);
     CHECK_EQ(weft_sigwatch_close(left), -EINVAL);
     CHECK(handler_of(SIGUSR1) == SIG_DFL && handler_of(SIGTERM) == SIG_DFL);
+}
 
-    ctrl_c_case("ctrl_c_cancels_main", child_ctrl_c, I2P(0), false, NULL);
-    ctrl_c_case("ctrl_c_from_thread", child_ctrl_c_thread, NULL, false, NULL);
-    ctrl_c_case("ctrl_c_reraise", child_ctrl_c, I2P(WEFT_RUN_RERAISE_SIGINT),
-                true, "cleanup ran");
-    ctrl_c_case("ctrl_c_twice_kills", child_ctrl_c, I2P(1 << 2), true,
-                "cleanup ran");
-    ctrl_c_case("ctrl_c_watcher_takes_over", child_watch_sigint, NULL, false,
-                NULL);
-    not_installed_cases();
-    CHECK(handler_of(SIGINT) == SIG_DFL);
+static const struct check_case_def cases[] = {
+    CHECK_PLAIN("outside_a_task", outside_a_task, NULL),
+    {"from_task_kill", case_from_task, NULL, I2P(0), 0, 0, CHECK_CASE_ALARM},
+    {"from_task_raise", case_from_task, NULL, I2P(1), 0, 0, CHECK_CASE_ALARM},
+    {"from_thread_kill", case_from_thread, NULL, I2P(0), 0, 0,
+     CHECK_CASE_ALARM},
+    {"from_thread_pthread_kill", case_from_thread, NULL, I2P(1), 0, 0,
+     CHECK_CASE_ALARM},
+    CHECK_TASK("sigterm_wait", case_sigterm, NULL),
+    CHECK_TASK("two_signals", case_two_signals, NULL),
+    CHECK_TASK("coalesce", case_coalesce, NULL),
+    CHECK_TASK("cancel_and_timeout", case_cancel, NULL),
+    CHECK_TASK("close_wakes_waiter", case_close_wakes, NULL),
+    CHECK_TASK("bad_signals", case_bad_signals, NULL),
+    CHECK_TASK("double_close", case_double_close, NULL),
+    CHECK_TASK("other_loop", case_other_loop, NULL),
+    CHECK_TASK("dispositions_restored", case_dispositions, NULL),
+    CHECK_TASK("two_loops", case_two_loops, NULL),
+    CHECK_TASK("not_a_deadlock", case_not_deadlock, NULL),
+    CHECK_TASK("describe", case_describe, NULL),
+    CHECK_PLAIN("left_open_closed_by_loop", left_open, NULL),
+    CHECK_PLAIN("ctrl_c_cancels_main", ctrl_c_case, (void *)&ctrl_c_main),
+    CHECK_PLAIN("ctrl_c_from_thread", ctrl_c_case, (void *)&ctrl_c_thread),
+    CHECK_PLAIN("ctrl_c_reraise", ctrl_c_case, (void *)&ctrl_c_reraise),
+    CHECK_PLAIN("ctrl_c_twice_kills", ctrl_c_case, (void *)&ctrl_c_twice),
+    CHECK_PLAIN("ctrl_c_watcher_takes_over", ctrl_c_case,
+                (void *)&ctrl_c_watcher),
+    CHECK_PLAIN("no_sigint_flag", no_sigint_flag, NULL),
+    CHECK_PLAIN("sigint_ignored_at_entry", sigint_ignored_at_entry, NULL),
+    CHECK_PLAIN("sigint_user_handler_at_entry", sigint_user_handler_at_entry,
+                NULL),
+    CHECK_PLAIN("sigint_not_main_thread", sigint_not_main_thread, NULL),
+};
 
-    return check_end();
+int main(void)
+{
+    check_allow_maps(16); /* threads' stacks and arenas */
+    return CHECK_MAIN(cases);
 }
