@@ -31,6 +31,7 @@
 #include "coro/stack.h"
 #include "list.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -571,6 +572,14 @@ void weft__waiter_set(weft__loop *L, uint32_t idx, uint32_t waiter);
 /* Decodes a handle of this thread's loop; `consume`: refuse borrowed
  * handles.  0, -EINVAL or -EPERM. */
 int weft__decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip);
+/* Has any loop of the process had this tag (any thread)?  A handle whose
+ * tag is not the caller's loop's is -EPERM (another loop's, open or
+ * closed) if so, else -EINVAL: no loop made it, it was never a handle. */
+bool weft__tag_issued(uint8_t tag);
+static inline int weft__foreign_tag(uint8_t tag)
+{
+    return weft__tag_issued(tag) ? -EPERM : -EINVAL;
+}
 weft_task *weft__encode(weft__loop *L, uint32_t idx, bool borrowed);
 /* Collects a finished slot: result and error out, message to the current
  * task's weft_errmsg (if keep_msg) or freed; the slot is released. */

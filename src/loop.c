@@ -51,6 +51,12 @@ void weft__report_unretrieved(weft__loop *L);
 #define MAX_STARTED ((size_t)1 << 22)
 
 static atomic_ullong loop_serials;
+bool weft__tag_issued(uint8_t tag)
+{
+    unsigned long long n =
+        atomic_load_explicit(&loop_serials, memory_order_relaxed);
+    return n >= 256 || (tag >= 1 && tag <= n);
+}
 static __thread char run_msg[RUN_MSG_MAX];
 static __thread bool run_msg_set;
 

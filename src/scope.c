@@ -171,7 +171,7 @@ static int decode(weft_scope *s, weft__loop **Lp, weft__record **rp,
     int depth = (int)((h >> 32) & 0xf);
     uint32_t serial = (uint32_t)(h >> 36) & SERIAL_MASK;
     if (((h >> 24) & 0xff) != L->tag)
-        return -EPERM;
+        return weft__foreign_tag((uint8_t)(h >> 24));
     if (!serial || idx == 0 || idx >= L->slot_top)
         return -EINVAL;
     weft__slot *sl = &L->slots[idx];

@@ -6,9 +6,10 @@
  * tag (8 bits), a "borrowed" bit (weft_current's handles, which may not be
  * consumed) and the slot's generation (31 bits).  Every call decodes and
  * checks it, so a consumed or stale handle is -EINVAL and a handle from
- * another loop -EPERM, never a stray write.  (A handle from another loop
- * whose tag happens to match, 1 in 256, is still caught by the index and
- * generation checks unless those match too.)
+ * another loop -EPERM, never a stray write; a tag no loop of the process
+ * has had is -EINVAL: the value was never a handle.  (A handle from
+ * another loop whose tag happens to match, 1 in 256, is still caught by
+ * the index and generation checks unless those match too.)
  */
 #define _GNU_SOURCE
 #include "core.h"
@@ -50,7 +51,7 @@ int weft__decode(weft_task *t, bool consume, weft__loop **Lp, uint32_t *ip)
     bool borrowed = (h >> 32) & 1;
     uint32_t gen = (uint32_t)(h >> 33);
     if (((h >> 24) & 0xff) != L->tag)
-        return -EPERM;
+        return weft__foreign_tag((uint8_t)(h >> 24));
     if (idx == 0 || idx >= L->slot_top)
         return -EINVAL;
     weft__slot *s = &L->slots[idx];

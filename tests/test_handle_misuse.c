@@ -13,7 +13,11 @@
  *   is untouched (for a stream, a made-up value with bit 63 set may also
  *   be taken for another loop's handle: -EPERM);
  * - a live generator's or group's handle used from a thread without a
- *   loop is -EPERM; a freed queue's is -EINVAL there too.
+ *   loop is -EPERM; a freed queue's is -EINVAL there too;
+ * - a task, scope or descriptor handle made up with a loop tag no loop of
+ *   the process has had is -EINVAL, and so is one with this loop's tag
+ *   but an index and generation no task has; a task handle of a loop that
+ *   has closed is -EPERM, from the next loop.
  * (Bars, which other threads may update while they are closed, have
  * test_bar_handle.)
  */
@@ -523,6 +527,74 @@ static void *stream_never_no_loop(void *arg)
     return NULL;
 }
 
+/* ---- tasks, scopes and descriptors: values that no loop made ---- */
+
+/* Handles carry their loop's 8-bit tag beside the index and generation.
+ * These values carry tag 0xEE, which no loop of this process has had (it
+ * runs far fewer than 238 loops): never a handle, so -EINVAL, not another
+ * loop's -EPERM. */
+#define NO_LOOP_TAG 0xEEull
+
+static void *never_a_task_scope_or_fd(void *arg)
+{
+    (void)arg;
+    weft_task *t = (weft_task *)(uintptr_t)(1ull << 33 | NO_LOOP_TAG << 24 | 1);
+    CHECK_EQ(weft_await(t, NULL), -EINVAL);
+    CHECK_EQ(weft_task_cancel(t), -EINVAL);
+    CHECK_EQ(weft_task_detach(t), -EINVAL);
+    weft_scope *sc =
+        (weft_scope *)(uintptr_t)(1ull << 36 | NO_LOOP_TAG << 24 | 1);
+    CHECK_EQ(weft_scope_close(sc), -EINVAL);
+    CHECK_EQ(weft_scope_cancel(sc), -EINVAL);
+    weft_fd *fd =
+        (weft_fd *)(uintptr_t)(1ull << 63 | 1ull << 32 | NO_LOOP_TAG << 24 | 1);
+    CHECK_EQ(weft_fd_close(fd), -EINVAL);
+    CHECK_EQ(weft_stream_close((weft_stream *)fd), -EINVAL);
+    /* This loop's own tag on a made-up value: caught by index and
+     * generation, -EINVAL as well. */
+    uint64_t mine = (uint64_t)(uintptr_t)weft_current() & (0xffull << 24);
+    weft_task *own = (weft_task *)(uintptr_t)(7ull << 33 | mine | 0xfffff0);
+    CHECK_EQ(weft_await(own, NULL), -EINVAL);
+    return NULL;
+}
+
+/* Another loop's handle, also once that loop has closed: -EPERM. */
+static void *returns_null(void *arg)
+{
+    return arg;
+}
+
+static void *keep_own_handle(void *arg)
+{
+    weft_task **out = arg;
+    REQUIRE(weft_spawn(returns_null, NULL, out) == 0);
+    CHECK_EQ(weft_yield(), 0); /* it finishes: nothing to report at close */
+    return NULL;
+}
+
+static void *other_loops_task(void *arg)
+{
+    CHECK_EQ(weft_await(arg, NULL), -EPERM);
+    CHECK_EQ(weft_task_cancel(arg), -EPERM);
+    return NULL;
+}
+
+static void *closed_loops_handle(void *arg)
+{
+    (void)arg;
+    weft_task *old = NULL;
+    CHECK_EQ(weft_run(keep_own_handle, &old, NULL), 0);
+    CHECK(old != NULL);
+    return old;
+}
+
+static void a_closed_loops_task(void *arg)
+{
+    (void)arg;
+    weft_task *old = closed_loops_handle(NULL);
+    CHECK_EQ(weft_run(other_loops_task, old, NULL), 0);
+}
+
 int main(void)
 {
     check_begin();
@@ -548,5 +620,9 @@ int main(void)
     check_case("stream_stale_after_reuse", stream_stale_after_reuse, NULL, 0);
     check_case("stream_never_a_stream", stream_never, NULL, 0);
     check_case("stream_never_no_loop", stream_never_no_loop, NULL, 0);
+    check_case("task_scope_fd_never_made_by_a_loop", never_a_task_scope_or_fd,
+               NULL, 0);
+    check_run_case(&(const struct check_case_def)CHECK_PLAIN(
+        "task_of_a_closed_loop", a_closed_loops_task, NULL));
     return check_end();
 }

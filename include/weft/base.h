@@ -47,8 +47,11 @@ typedef void *(*weft_fn)(void *arg);
  * weft_task_detach() consume it; after that every call given the handle
  * returns -EINVAL (the generation no longer matches), and never touches
  * another task's memory.  A handle is only meaningful on its own loop:
- * passed to another loop's thread it gives -EPERM.  Handles die with their
- * loop; do not keep them past weft_run().
+ * passed to another loop's thread it gives -EPERM, as does a handle of a
+ * loop that has closed.  Handles die with their loop; do not keep them past
+ * weft_run().  A value that never was a handle is -EINVAL, unless its bits
+ * happen to carry the tag (8 bits) of a loop this process has run: then
+ * -EPERM, as for that loop's handles.
  */
 typedef struct weft_task weft_task;
 

@@ -28,8 +28,11 @@
  * descriptor are ignored.  A handle belongs to the loop that opened it
  * (-EPERM elsewhere).  A pointer that never was a handle is -EINVAL
  * everywhere, in every build (handles have bit 63 set, user-space pointers
- * never); a made-up value with bit 63 set may be taken for another loop's
- * handle (-EPERM), never for a live one of this loop unless it equals it.  Descriptors still open when the loop closes are closed then.
+ * never); a made-up value with bit 63 set is -EINVAL too unless its bits
+ * carry the tag of a loop this process has run, which makes it another
+ * loop's handle (-EPERM); it is never taken for a live handle of this loop
+ * unless it equals one.  Descriptors still open when the loop closes are
+ * closed then.
  * The same holds for the handles of streams (weft/stream.h) and processes
  * (weft/proc.h), which are weft_fd handles.
  *

@@ -167,7 +167,7 @@ static int decode_slot(weft_fd *h, weft__loop **Lp, weft__fdreg **regp,
     if (!L)
         return -EPERM;
     if (((v >> IDX_BITS) & 0xff) != L->tag)
-        return -EPERM;
+        return weft__foreign_tag((uint8_t)(v >> IDX_BITS));
     weft__fdreg *reg = (weft__fdreg *)weft__service_find(L, &reg_ops);
     uint32_t idx = (uint32_t)v & IDX_MASK;
     if (!reg || idx == 0 || idx >= reg->top)
