@@ -53,6 +53,14 @@
  * - WEFT_PROGRESS=off and opts.disable draw nothing; WEFT_PROGRESS=log and
  *   TERM=dumb on a terminal print whole lines, no "\r" and no escape.
  * Every child checks that no weft allocation is left when it is done.
+ *
+ * Each scenario is a row of one table (`scenarios`, at the end): its case
+ * name, the task the child runs and its argument, the terminal's columns
+ * and environment, the bars checked in every frame, and the final screen's
+ * rows and bar lines.  One runner (run_scenario) does what every row needs;
+ * what only one scenario checks is a hook of its row - a frame check with
+ * state of its own, an `after` check of the run.  A case runs the rows of
+ * its name (gather has two).
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -268,8 +276,7 @@ static bool bar_ok(const char *line, const char *desc, int width, int ascii,
             return false;
         }
         char want[VT_LINE_MAX];
-        vt_expected_bar(p->n, p->total, p->bar_cols, ascii, want,
-                        sizeof want);
+        vt_expected_bar(p->n, p->total, p->bar_cols, ascii, want, sizeof want);
         if (strcmp(p->bar, want)) {
             snprintf(why, cap,
                      "bar \"%.300s\" for %lld/%lld, expected \"%.300s\"",
@@ -352,8 +359,8 @@ static void expect_rows_then_cursor(const char *const *rows, int n)
     for (int r = n; r < V.rows; r++)
         if (!vt_row_blank(&V, r)) {
             row_text(r, line);
-            fprintf(stderr, "%s: row %d should be blank: \"%s\"\n",
-                    case_name, r, line);
+            fprintf(stderr, "%s: row %d should be blank: \"%s\"\n", case_name,
+                    r, line);
             check_failures++;
         }
     if (V.row != n || V.col != 0) {
@@ -365,8 +372,8 @@ static void expect_rows_then_cursor(const char *const *rows, int n)
 }
 
 /* Checks row r is a correct final bar line: n/total, width, 100%. */
-static void expect_final(int r, const char *desc, long long n,
-                         long long total, int width, int ascii, vt_bar *p)
+static void expect_final(int r, const char *desc, long long n, long long total,
+                         int width, int ascii, vt_bar *p)
 {
     char line[VT_LINE_MAX], why[VT_LINE_MAX + 200];
     vt_bar tmp;
@@ -398,6 +405,14 @@ static void expect_final(int r, const char *desc, long long n,
 
 #define MAX_BARS 4
 
+/* The bars check_frame follows, as a scenario's row names them. */
+typedef struct bars_spec {
+    const char *desc[MAX_BARS]; /* NULL after the last */
+    int width;                  /* of lines with a total; 0: any */
+    int ascii;
+    const char *text_prefix; /* other rows allowed; NULL: none */
+} bars_spec;
+
 typedef struct frames {
     const char *desc[MAX_BARS];
     int nbars;
@@ -410,16 +425,14 @@ typedef struct frames {
     size_t frames;
 } frames;
 
-static void frames_init(frames *f, int width, int ascii)
+static void frames_init(frames *f, const bars_spec *b)
 {
     memset(f, 0, sizeof *f);
-    f->width = width;
-    f->ascii = ascii;
-}
-
-static void frames_add(frames *f, const char *desc)
-{
-    f->desc[f->nbars++] = desc;
+    for (int i = 0; i < MAX_BARS && b->desc[i]; i++)
+        f->desc[f->nbars++] = b->desc[i];
+    f->width = b->width;
+    f->ascii = b->ascii;
+    f->text_prefix = b->text_prefix;
 }
 
 static int elapsed_s(const char *s)
@@ -474,7 +487,155 @@ static void check_frame(vt *t, void *ctx)
             frame_fail(t, "%s shows on %d rows", f->desc[i], count[i]);
 }
 
+/* ------------------------------------------------------------ scenarios */
+
+/* Every scenario runs a child under the pty, feeds its output to the
+ * emulator with a frame check and compares the final screen with what must
+ * be there: that is done here once, for the rows of `scenarios`. */
+
+/* A bar line of the final screen, as expect_final checks it. */
+typedef struct final_line {
+    int row;
+    const char *desc;
+    long long n, total; /* total 0: a line without one */
+    int width;          /* 0: any */
+} final_line;
+
+#define MAX_FINALS 4
+
+typedef struct scene scene;
+
+typedef struct scenario {
+    const char *name;      /* the case's: build/tests/test_bar_tty NAME */
+    const char *title;     /* what its failures are reported as */
+    weft_fn task;          /* run in a loop by the child (run_task), or */
+    void (*child)(void *); /* the child itself (it starts no loop) */
+    void *arg;
+    int cols;               /* of the terminal; 0: COLS */
+    const char *const *env; /* set in the child (pty_run) */
+    int autowrap;           /* the emulator wraps at the margin (vt.h) */
+    bars_spec bars;         /* followed in every frame, if any */
+    void (*on_frame)(vt *, scene *); /* a frame check of its own */
+    void *state; /* the state of its hooks, zeroed before the run */
+    size_t state_size;
+    /* The final screen: rows[0..nrows) (BAR_ROW: a bar line checked
+     * by finals or a hook), then the cursor, then blank rows; rows NULL:
+     * not checked. */
+    const char *const *rows;
+    int nrows;
+    final_line finals[MAX_FINALS]; /* desc NULL after the last */
+    int seen;                      /* bar 0 showed every count 0..seen-1 */
+    size_t min_frames;             /* redrawn at least this often */
+    void (*after)(scene *);        /* its own checks of the run */
+    /* `after` runs only on a screen that was understood, unless this is
+     * set: its checks need no child (the test's own strings) or look at
+     * whatever the child left. */
+    bool after_always;
+} scenario;
+
+/* A scenario being run: what its hooks see. */
+struct scene {
+    const scenario *s;
+    run r;
+    bool ok;                /* the child passed, its output understood */
+    frames f;               /* what check_frame saw */
+    vt_bar fin[MAX_FINALS]; /* the final bar lines, parsed */
+};
+
+/* Left as written: formatted, a list in a macro breaks over lines. */
+/* clang-format off */
+/* For the rows of the table: the final screen's rows (SCREEN, with BAR_ROW
+ * for a bar line), a screen left blank, the child's environment (pty_run's
+ * "NAME=value" or "NAME"), the state of the row's hooks. */
+#define BAR_ROW NULL
+#define SCREEN(...)                                                            \
+    .rows = (const char *const[]){__VA_ARGS__},                                \
+    .nrows = (int)(sizeof((const char *const[]){__VA_ARGS__}) /                \
+                   sizeof(const char *))
+#define BLANK_SCREEN .rows = (const char *const[]){NULL}, .nrows = 0
+#define ENV(...) .env = (const char *const[]){__VA_ARGS__, NULL}
+#define STATE(type) .state = &(type){0}, .state_size = sizeof(type)
+/* clang-format on */
+
+/* The child of a row with a task: the task as the main task of a loop,
+ * which must return 0 and leave no weft allocation live. */
+static void run_task(void *arg)
+{
+    const scenario *s = arg;
+    check_run_clean(s->task, s->arg);
+}
+
+/* The emulator's frame callback: the row's own check, or the generic one. */
+static void scene_frame(vt *t, void *ctx)
+{
+    scene *sc = ctx;
+    if (sc->s->on_frame)
+        sc->s->on_frame(t, sc);
+    else
+        check_frame(t, &sc->f);
+}
+
+/* Bar 0 showed every count 0..seen-1 and there were enough frames. */
+static void expect_frames(const scene *sc)
+{
+    const scenario *s = sc->s;
+    for (int n = 0; n < s->seen; n++)
+        if (!sc->f.seen_n[0][n]) {
+            fprintf(stderr, "%s: %s never showed %d\n", case_name,
+                    s->bars.desc[0], n);
+            check_failures++;
+        }
+    if (sc->f.frames < s->min_frames) {
+        fprintf(stderr, "%s: %zu frames, expected at least %zu\n", case_name,
+                sc->f.frames, s->min_frames);
+        check_failures++;
+    }
+}
+
+/* The final screen the row describes. */
+static void expect_screen(scene *sc)
+{
+    const scenario *s = sc->s;
+    if (s->rows)
+        expect_rows_then_cursor(s->rows, s->nrows);
+    for (int i = 0; i < MAX_FINALS && s->finals[i].desc; i++) {
+        const final_line *l = &s->finals[i];
+        expect_final(l->row, l->desc, l->n, l->total, l->width, s->bars.ascii,
+                     &sc->fin[i]);
+    }
+    expect_frames(sc);
+}
+
+static void run_scenario(const scenario *s)
+{
+    scene sc;
+    memset(&sc, 0, sizeof sc);
+    sc.s = s;
+    if (s->state)
+        memset(s->state, 0, s->state_size);
+    frames_init(&sc.f, &s->bars);
+    int cols = s->cols ? s->cols : COLS;
+    if (s->task)
+        pty_run(run_task, (void *)s, cols, s->env, &sc.r);
+    else
+        pty_run(s->child, s->arg, cols, s->env, &sc.r);
+    /* No frame callback where nothing is checked per frame. */
+    bool per_frame = s->on_frame || s->bars.desc[0];
+    autowrap_next = s->autowrap;
+    sc.ok =
+        screen_of(s->title, &sc.r, cols, per_frame ? scene_frame : NULL, &sc);
+    if (sc.ok)
+        expect_screen(&sc);
+    if (s->after && (sc.ok || s->after_always))
+        s->after(&sc);
+    free(sc.r.out);
+}
+
 /* ------------------------------------------------------------ cases */
+
+/* Each scenario is its task (what the child draws) and, where its checks
+ * are more than rows and bar lines, its hooks; the table at the end says
+ * how they run and what the screen must show. */
 
 /* ---- one bar, total 5, updated 5 times ---- */
 
@@ -492,42 +653,28 @@ static void *t_five(void *arg)
     return NULL;
 }
 
-static void c_five(void *arg)
+static void single_after(scene *sc)
 {
-    CHECK_EQ(weft_run(t_five, arg, NULL), 0);
+    const vt_bar *p = &sc->fin[0];
+    CHECK(!strcmp(p->elapsed, "00:00"));
+    /* the bar is full: 80 - the text around it, all full blocks */
+    CHECK(p->bar_cols >= 30);
+    char want[VT_LINE_MAX];
+    vt_expected_bar(5, 5, p->bar_cols, 0, want, sizeof want);
+    CHECK(!strcmp(p->bar, want));
+    CHECK(strstr(p->bar, " ") == NULL);
 }
 
-static void test_single(const char *desc, const char *name)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, desc);
-    pty_run(c_five, (void *)desc, COLS, NULL, &r);
-    if (screen_of(name, &r, COLS, check_frame, &f)) {
-        vt_bar p;
-        expect_final(0, desc, 5, 5, COLS, 0, &p);
-        CHECK(!strcmp(p.elapsed, "00:00"));
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-        /* every state was drawn, from 0/5 (at creation) to 5/5 */
-        for (int n = 0; n <= 5; n++)
-            CHECK(f.seen_n[0][n]);
-        /* the bar is full: 80 - the text around it, all full blocks */
-        CHECK(p.bar_cols >= 30);
-        char want[VT_LINE_MAX];
-        vt_expected_bar(5, 5, p.bar_cols, 0, want, sizeof want);
-        CHECK(!strcmp(p.bar, want));
-        CHECK(strstr(p.bar, " ") == NULL);
-    }
-    free(r.out);
-}
+#define CJK_DESC "任务进行中..."
 
-static void test_cjk(void)
+/* Runs on any screen (after_always): the widths are the test's own
+ * premise, and the cells were always checked. */
+static void cjk_after(scene *sc)
 {
-    const char *desc = "任务进行中...";
-    CHECK_EQ(vt_str_width(desc), 13);
-    CHECK_EQ(vt_str_width("任务进行中...: "), 15);
-    test_single(desc, "cjk desc");
+    CHECK_EQ(vt_str_width(CJK_DESC), 13);
+    CHECK_EQ(vt_str_width(CJK_DESC ": "), 15);
+    if (sc->ok)
+        single_after(sc);
     /* On the screen: five wide characters, "...: ", then "100%|" from
      * column 15 on, and "]" in the last column. */
     CHECK(!strcmp(V.cell[0][0].ch, "任") && V.cell[0][0].half == 1);
@@ -543,6 +690,7 @@ static void test_cjk(void)
 /* ---- two bars and lines written above them ---- */
 
 #define TWO_STEPS 120
+#define TWO_MSGS 8 /* i % 15 == 7 for i < TWO_STEPS */
 
 static void *t_two(void *arg)
 {
@@ -575,22 +723,16 @@ static void *t_two(void *arg)
     return NULL;
 }
 
-static void c_two(void *arg)
-{
-    CHECK_EQ(weft_run(t_two, arg, NULL), 0);
-}
-
 typedef struct two_ctx {
-    frames f;
-    bool b_seen; /* B was created */
-    int last_msg; /* highest message index seen */
-    size_t both_open;
+    bool b_seen;      /* B was created */
+    int msgs;         /* messages seen (the highest index + 1) */
+    size_t both_open; /* frames with both bars open */
 } two_ctx;
 
-static void two_frame(vt *t, void *ctx)
+static void two_frame(vt *t, scene *sc)
 {
-    two_ctx *c = ctx;
-    check_frame(t, &c->f);
+    two_ctx *c = sc->s->state;
+    check_frame(t, &sc->f);
     char line[VT_LINE_MAX];
     int ra = -1, rb = -1;
     int na = rows_with(t, "A: ", &ra), nb = rows_with(t, "B: ", &rb);
@@ -641,41 +783,19 @@ static void two_frame(vt *t, void *ctx)
                        expect);
         expect++;
     }
-    if (expect - 1 < c->last_msg)
-        frame_fail(t, "message %d vanished", c->last_msg);
-    c->last_msg = expect - 1;
+    if (expect < c->msgs)
+        frame_fail(t, "message %d vanished", c->msgs - 1);
+    c->msgs = expect;
 }
 
-static void test_two_bars(void)
+static void two_after(scene *sc)
 {
-    run r;
-    two_ctx c;
-    memset(&c, 0, sizeof c);
-    frames_init(&c.f, COLS, 0);
-    frames_add(&c.f, "A");
-    frames_add(&c.f, "B");
-    c.f.text_prefix = "message ";
-    c.last_msg = -1;
-    pty_run(c_two, NULL, COLS, NULL, &r);
-    if (screen_of("two bars", &r, COLS, two_frame, &c)) {
-        REQUIRE(r.nvals == 1);
-        int msgs = (int)r.vals[0];
-        REQUIRE(msgs == 8);
-        const char *rows[16];
-        char names[16][32];
-        for (int i = 0; i < msgs; i++) {
-            snprintf(names[i], sizeof names[i], "message %d", i);
-            rows[i] = names[i];
-        }
-        rows[msgs] = rows[msgs + 1] = NULL;
-        expect_rows_then_cursor(rows, msgs + 2);
-        expect_final(msgs, "A", TWO_STEPS, TWO_STEPS, COLS, 0, NULL);
-        expect_final(msgs + 1, "B", TWO_STEPS, TWO_STEPS, COLS, 0, NULL);
-        /* many frames with both bars moving */
-        CHECK(c.both_open >= 20);
-        CHECK(c.f.frames >= 20);
-    }
-    free(r.out);
+    const two_ctx *c = sc->s->state;
+    REQUIRE(sc->r.nvals == 1);
+    int msgs = (int)sc->r.vals[0];
+    REQUIRE(msgs == TWO_MSGS); /* the rows of the table */
+    /* many frames with both bars moving */
+    CHECK(c->both_open >= 20);
 }
 
 /* ---- no_leave, and leave with the average rate ---- */
@@ -684,8 +804,8 @@ static void *t_no_leave(void *arg)
 {
     (void)arg;
     CHECK_EQ(weft_bar_write("text: before"), 0);
-    weft_bar_opts o = {.total = 10, .desc = "gone", .no_leave = 1,
-                       .mininterval = 0.01};
+    weft_bar_opts o = {
+        .total = 10, .desc = "gone", .no_leave = 1, .mininterval = 0.01};
     weft_bar *b;
     REQUIRE(weft_bar_new(&o, &b) == 0);
     for (int i = 0; i < 10; i++) {
@@ -697,26 +817,10 @@ static void *t_no_leave(void *arg)
     return NULL;
 }
 
-static void c_no_leave(void *arg)
+/* The bar was there (it left no trace: the table's rows). */
+static void no_leave_after(scene *sc)
 {
-    CHECK_EQ(weft_run(t_no_leave, arg, NULL), 0);
-}
-
-static void test_no_leave(void)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "gone");
-    f.text_prefix = "text: ";
-    pty_run(c_no_leave, NULL, COLS, NULL, &r);
-    if (screen_of("no_leave", &r, COLS, check_frame, &f)) {
-        /* the bar was there, and left no trace */
-        CHECK(f.seen_n[0][0] && f.seen_n[0][10]);
-        expect_rows_then_cursor(
-            (const char *const[]){"text: before", "text: after"}, 2);
-    }
-    free(r.out);
+    CHECK(sc->f.seen_n[0][0] && sc->f.seen_n[0][10]);
 }
 
 /* ---- the program prints while a bar is drawn ---- */
@@ -743,27 +847,6 @@ static void *t_print(void *arg)
     return NULL;
 }
 
-static void c_print(void *arg)
-{
-    CHECK_EQ(weft_run(t_print, arg, NULL), 0);
-}
-
-static void test_print_below(void)
-{
-    run r;
-    pty_run(c_print, NULL, COLS, NULL, &r);
-    autowrap_next = 1;
-    if (screen_of("print below the bar", &r, COLS, NULL, NULL)) {
-        expect_rows_then_cursor(
-            (const char *const[]){NULL, "1", NULL, "2", NULL}, 5);
-        vt_bar p;
-        expect_final(0, "print", 1, 5, COLS, 0, &p);
-        expect_final(2, "print", 2, 5, COLS, 0, &p);
-        expect_final(4, "print", 2, 5, COLS, 0, &p);
-    }
-    free(r.out);
-}
-
 /* ---- the tick is drawn by the update, before the code goes on ---- */
 
 /* The seed's pattern: pbar.update(1), then the value is printed.  tqdm's
@@ -785,26 +868,6 @@ static void *t_order(void *arg)
     }
     CHECK_EQ(weft_bar_close(b), 0);
     return NULL;
-}
-
-static void c_order(void *arg)
-{
-    CHECK_EQ(weft_run(t_order, arg, NULL), 0);
-}
-
-static void test_order(void)
-{
-    run r;
-    pty_run(c_order, NULL, COLS, NULL, &r);
-    autowrap_next = 1;
-    if (screen_of("update draws before the value", &r, COLS, NULL, NULL)) {
-        expect_rows_then_cursor(
-            (const char *const[]){NULL, "1", NULL, "2", NULL, "3", NULL}, 7);
-        for (int i = 1; i <= 3; i++)
-            expect_final(2 * (i - 1), "order", i, 5, COLS, 0, NULL);
-        expect_final(6, "order", 3, 5, COLS, 0, NULL);
-    }
-    free(r.out);
 }
 
 /* ---- the first rate after an idle second is tqdm's ---- */
@@ -833,15 +896,10 @@ static void *t_first_rate(void *arg)
     return NULL;
 }
 
-static void c_first_rate(void *arg)
-{
-    CHECK_EQ(weft_run(t_first_rate, arg, NULL), 0);
-}
-
 /* Keeps the rate of the first line that shows 1/5. */
-static void first_rate_frame(vt *t, void *ctx)
+static void first_rate_frame(vt *t, scene *sc)
 {
-    first_rate *f = ctx;
+    first_rate *f = sc->s->state;
     char line[VT_LINE_MAX];
     for (int r = 0; r < t->rows && !f->unit[0]; r++) {
         vt_bar p;
@@ -853,24 +911,18 @@ static void first_rate_frame(vt *t, void *ctx)
     }
 }
 
-static void test_first_rate(void)
+static void first_rate_after(scene *sc)
 {
-    run r;
-    first_rate f = {0, ""};
-    pty_run(c_first_rate, NULL, COLS, NULL, &r);
-    if (screen_of("first rate after an idle second", &r, COLS, first_rate_frame,
-                  &f)) {
-        REQUIRE(r.nvals == 1);
-        double took = r.vals[0]; /* creation to update, measured outside */
-        if (strcmp(f.unit, "s/it") || f.rate < 1.04 || f.rate > took + 0.011) {
-            fprintf(stderr,
-                    "%s: 1/5 first drawn at %.2f%s, expected %.2fs/it or a "
-                    "little less\n",
-                    case_name, f.rate, f.unit, took);
-            check_failures++;
-        }
+    const first_rate *f = sc->s->state;
+    REQUIRE(sc->r.nvals == 1);
+    double took = sc->r.vals[0]; /* creation to update, measured outside */
+    if (strcmp(f->unit, "s/it") || f->rate < 1.04 || f->rate > took + 0.011) {
+        fprintf(stderr,
+                "%s: 1/5 first drawn at %.2f%s, expected %.2fs/it or a "
+                "little less\n",
+                case_name, f->rate, f->unit, took);
+        check_failures++;
     }
-    free(r.out);
 }
 
 /* ---- weft's own lines on stderr go above the bars ---- */
@@ -898,30 +950,19 @@ static void *t_report(void *arg)
     return NULL; /* the bar is closed with the loop */
 }
 
-static void c_report(void *arg)
-{
-    CHECK_EQ(weft_run(t_report, arg, NULL), 0);
-}
+#define REPORT_COLS 180 /* the report fits on one row */
 
-static void test_report_above(void)
+static void report_after(scene *sc)
 {
-    run r;
-    enum { WIDE = 180 }; /* the report fits on one row */
-    pty_run(c_report, NULL, WIDE, NULL, &r);
-    autowrap_next = 1; /* breaking the bar must show, not stop the test */
-    if (screen_of("report at loop close", &r, WIDE, NULL, NULL)) {
-        char line[VT_LINE_MAX];
-        row_text(0, line);
-        if (strncmp(line, "weft: task #", 12) ||
-            !strstr(line, "never awaited") || !strstr(line, ": fire")) {
-            fprintf(stderr, "%s: row 0 is \"%s\", expected the report\n",
-                    case_name, line);
-            check_failures++;
-        }
-        expect_rows_then_cursor((const char *const[]){NULL, NULL}, 2);
-        expect_final(1, "rep", 1, 3, WIDE, 0, NULL);
+    (void)sc;
+    char line[VT_LINE_MAX];
+    row_text(0, line);
+    if (strncmp(line, "weft: task #", 12) || !strstr(line, "never awaited") ||
+        !strstr(line, ": fire")) {
+        fprintf(stderr, "%s: row 0 is \"%s\", expected the report\n", case_name,
+                line);
+        check_failures++;
     }
-    free(r.out);
 }
 
 /* ---- a task dump while two bars are drawn ---- */
@@ -929,8 +970,8 @@ static void test_report_above(void)
 static void *t_dump(void *arg)
 {
     (void)arg;
-    weft_bar_opts oa = {.total = 10, .desc = "A"}, ob = {.total = 10,
-                                                          .desc = "B"};
+    weft_bar_opts oa = {.total = 10, .desc = "A"},
+                  ob = {.total = 10, .desc = "B"};
     weft_bar *a, *b;
     REQUIRE(weft_bar_new(&oa, &a) == 0);
     REQUIRE(weft_bar_new(&ob, &b) == 0);
@@ -944,11 +985,6 @@ static void *t_dump(void *arg)
     return NULL;
 }
 
-static void c_dump(void *arg)
-{
-    CHECK_EQ(weft_run(t_dump, arg, NULL), 0);
-}
-
 static bool ends_with(const char *s, const char *tail)
 {
     size_t n = strlen(s), k = strlen(tail);
@@ -957,27 +993,19 @@ static bool ends_with(const char *s, const char *tail)
 
 /* The dump is written where the bars were, whole lines with nothing of
  * the bars left in them, and the bars carry on below it. */
-static void test_dump_above_bars(void)
+static void dump_after(scene *sc)
 {
-    run r;
-    pty_run(c_dump, NULL, COLS, NULL, &r);
-    if (screen_of("dump_above_bars", &r, COLS, NULL, NULL)) {
-        char line[VT_LINE_MAX];
-        row_text(0, line);
-        CHECK(!strncmp(line, "weft: 1 task on loop ", 21) &&
-              ends_with(line, "):"));
-        row_text(1, line);
-        CHECK(!strncmp(line, "task 'main' (#1) ", 17) &&
-              ends_with(line, ": running (it asked for this dump)"));
-        row_text(2, line);
-        CHECK(!strncmp(line, "A: 100%", 7) || !strncmp(line, "A:  30%", 7));
-        row_text(3, line);
-        CHECK(!strncmp(line, "B:  50%", 7));
-        expect_rows_then_cursor((const char *const[]){NULL, NULL, NULL,
-                                                      NULL},
-                                4);
-    }
-    free(r.out);
+    (void)sc;
+    char line[VT_LINE_MAX];
+    row_text(0, line);
+    CHECK(!strncmp(line, "weft: 1 task on loop ", 21) && ends_with(line, "):"));
+    row_text(1, line);
+    CHECK(!strncmp(line, "task 'main' (#1) ", 17) &&
+          ends_with(line, ": running (it asked for this dump)"));
+    row_text(2, line);
+    CHECK(!strncmp(line, "A: 100%", 7) || !strncmp(line, "A:  30%", 7));
+    row_text(3, line);
+    CHECK(!strncmp(line, "B:  50%", 7));
 }
 
 #define AVG_FAST 9
@@ -1007,35 +1035,20 @@ static void *t_average(void *arg)
     return NULL;
 }
 
-static void c_average(void *arg)
+/* The final line shows the average rate over the run. */
+static void average_after(scene *sc)
 {
-    CHECK_EQ(weft_run(t_average, arg, NULL), 0);
-}
-
-static void test_average_rate(void)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "avg");
-    pty_run(c_average, NULL, COLS, NULL, &r);
-    if (screen_of("leave: average rate", &r, COLS, check_frame, &f)) {
-        vt_bar p;
-        expect_final(0, "avg", 10, 10, COLS, 0, &p);
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-        CHECK(f.frames >= 10); /* redrawn along the way */
-        REQUIRE(r.nvals == 2);
-        double lo = r.vals[0], hi = r.vals[1]; /* the average's bounds */
-        CHECK(!strcmp(p.unit, "it/s"));
-        if (p.rate < lo - 0.01 || p.rate > hi + 0.01) {
-            fprintf(stderr,
-                    "final rate %.2f, the average over the run is %.2f .. "
-                    "%.2f\n",
-                    p.rate, lo, hi);
-            check_failures++;
-        }
+    const vt_bar *p = &sc->fin[0];
+    REQUIRE(sc->r.nvals == 2);
+    double lo = sc->r.vals[0], hi = sc->r.vals[1]; /* the average's bounds */
+    CHECK(!strcmp(p->unit, "it/s"));
+    if (p->rate < lo - 0.01 || p->rate > hi + 0.01) {
+        fprintf(stderr,
+                "final rate %.2f, the average over the run is %.2f .. "
+                "%.2f\n",
+                p->rate, lo, hi);
+        check_failures++;
     }
-    free(r.out);
 }
 
 /* ---- the width follows the terminal ---- */
@@ -1061,53 +1074,36 @@ static void *t_resize(void *arg)
     return NULL;
 }
 
-static void c_resize(void *arg)
-{
-    CHECK_EQ(weft_run(t_resize, arg, NULL), 0);
-}
-
 typedef struct resize_ctx {
-    frames f;
-    size_t at80, at60;
+    size_t at80, at60; /* frames before and after the resize */
 } resize_ctx;
 
-static void resize_frame(vt *t, void *ctx)
+/* The generic check, at the width of the moment. */
+static void resize_frame(vt *t, scene *sc)
 {
-    resize_ctx *c = ctx;
+    resize_ctx *c = sc->s->state;
     bool after = rows_with(t, "now 60 columns", NULL) == 1;
-    c->f.width = after ? 60 : 80;
-    check_frame(t, &c->f);
+    sc->f.width = after ? 60 : 80;
+    check_frame(t, &sc->f);
     if (after)
         c->at60++;
     else
         c->at80++;
 }
 
-static void test_resize(void)
+static void resize_after(scene *sc)
 {
-    run r;
-    resize_ctx c;
-    memset(&c, 0, sizeof c);
-    frames_init(&c.f, COLS, 0);
-    frames_add(&c.f, "resize");
-    c.f.text_prefix = "now 60 columns";
-    pty_run(c_resize, NULL, COLS, NULL, &r);
-    if (screen_of("resize", &r, COLS, resize_frame, &c)) {
-        CHECK(c.at80 >= 3);
-        CHECK(c.at60 >= 3);
-        expect_rows_then_cursor((const char *const[]){"now 60 columns", NULL},
-                                2);
-        expect_final(1, "resize", 20, 20, 60, 0, NULL);
-    }
-    free(r.out);
+    const resize_ctx *c = sc->s->state;
+    CHECK(c->at80 >= 3);
+    CHECK(c->at60 >= 3);
 }
 
 /* ---- ASCII bars ---- */
 
 static void *t_ascii(void *arg)
 {
-    weft_bar_opts o = {.total = 7, .desc = "ascii", .mininterval = 0.01,
-                       .ascii = arg != NULL};
+    weft_bar_opts o = {
+        .total = 7, .desc = "ascii", .mininterval = 0.01, .ascii = arg != NULL};
     weft_bar *b;
     REQUIRE(weft_bar_new(&o, &b) == 0);
     for (int i = 0; i < 7; i++) {
@@ -1118,42 +1114,23 @@ static void *t_ascii(void *arg)
     return NULL;
 }
 
-static void c_ascii(void *arg)
+static void ascii_after(scene *sc)
 {
-    CHECK_EQ(weft_run(t_ascii, arg, NULL), 0);
-}
-
-static void test_ascii(const char *name, void *opt_ascii,
-                       const char *const *env)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 1);
-    frames_add(&f, "ascii");
-    pty_run(c_ascii, opt_ascii, COLS, env, &r);
-    if (screen_of(name, &r, COLS, check_frame, &f)) {
-        vt_bar p;
-        expect_final(0, "ascii", 7, 7, COLS, 1, &p);
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-        for (int n = 0; n <= 7; n++)
-            CHECK(f.seen_n[0][n]);
-        for (size_t i = 0; i < r.len; i++)
-            if ((unsigned char)r.out[i] >= 0x80) {
-                fprintf(stderr, "%s: non-ASCII byte at %zu\n", name, i);
-                check_failures++;
-                break;
-            }
-        CHECK(strchr(p.bar, '#') != NULL);
-    }
-    free(r.out);
+    for (size_t i = 0; i < sc->r.len; i++)
+        if ((unsigned char)sc->r.out[i] >= 0x80) {
+            fprintf(stderr, "%s: non-ASCII byte at %zu\n", sc->s->title, i);
+            check_failures++;
+            break;
+        }
+    CHECK(strchr(sc->fin[0].bar, '#') != NULL);
 }
 
 /* ---- unknown total ---- */
 
 static void *t_unknown(void *arg)
 {
-    weft_bar_opts o = {.total = *(double *)arg, .desc = "desc",
-                       .mininterval = 0.01};
+    weft_bar_opts o = {
+        .total = *(double *)arg, .desc = "desc", .mininterval = 0.01};
     weft_bar *b;
     REQUIRE(weft_bar_new(&o, &b) == 0);
     for (int i = 0; i < 7; i++) {
@@ -1164,46 +1141,29 @@ static void *t_unknown(void *arg)
     return NULL;
 }
 
-static void c_unknown(void *arg)
-{
-    CHECK_EQ(weft_run(t_unknown, arg, NULL), 0);
-}
+static const double total_zero = 0, total_negative = -3;
 
-static void test_unknown_total(double total)
+static void unknown_after(scene *sc)
 {
-    run r;
-    frames f;
-    frames_init(&f, 0, 0);
-    frames_add(&f, "desc");
-    char name[64];
-    snprintf(name, sizeof name, "unknown total (%g)", total);
-    pty_run(c_unknown, &total, COLS, NULL, &r);
-    if (screen_of(name, &r, COLS, check_frame, &f)) {
-        vt_bar p;
-        expect_final(0, "desc", 7, 0, 0, 0, &p);
-        CHECK(!strcmp(p.elapsed, "00:00"));
-        CHECK(!strcmp(p.unit, "it/s"));
-        char line[VT_LINE_MAX];
-        row_text(0, line);
-        CHECK(strstr(line, "desc: 7it [00:00, ") == line);
-        CHECK(vt_str_width(line) < COLS); /* not padded to the width */
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-        for (int n = 0; n <= 7; n++)
-            CHECK(f.seen_n[0][n]);
-    }
-    free(r.out);
+    const vt_bar *p = &sc->fin[0];
+    CHECK(!strcmp(p->elapsed, "00:00"));
+    CHECK(!strcmp(p->unit, "it/s"));
+    char line[VT_LINE_MAX];
+    row_text(0, line);
+    CHECK(strstr(line, "desc: 7it [00:00, ") == line);
+    CHECK(vt_str_width(line) < COLS); /* not padded to the width */
 }
 
 /* A line without a total longer than the terminal is cut at its width
  * while it is drawn in place (it would wrap and break the block). */
 
-#define LONG_DESC                                                             \
+#define LONG_DESC                                                              \
     "a description of seventy columns, long enough to push the line out...."
 
 static void *t_long(void *arg)
 {
-    weft_bar_opts o = {.desc = LONG_DESC, .mininterval = 0.01,
-                       .no_leave = arg == NULL};
+    weft_bar_opts o = {
+        .desc = LONG_DESC, .mininterval = 0.01, .no_leave = arg == NULL};
     weft_bar *b;
     REQUIRE(weft_bar_new(&o, &b) == 0);
     for (int i = 0; i < 5; i++) {
@@ -1214,18 +1174,13 @@ static void *t_long(void *arg)
     return NULL;
 }
 
-static void c_long(void *arg)
-{
-    CHECK_EQ(weft_run(t_long, arg, NULL), 0);
-}
-
 typedef struct long_ctx {
-    size_t cut;
+    size_t cut; /* frames showing the line cut */
 } long_ctx;
 
-static void long_frame(vt *t, void *ctx)
+static void long_frame(vt *t, scene *sc)
 {
-    long_ctx *c = ctx;
+    long_ctx *c = sc->s->state;
     char line[VT_LINE_MAX];
     vt_row(t, 0, line, sizeof line);
     if (!line[0])
@@ -1240,17 +1195,13 @@ static void long_frame(vt *t, void *ctx)
             frame_fail(t, "row %d is not blank", r);
 }
 
-static void test_long_unknown(void)
+/* Runs on any screen (after_always): the width is the test's own premise. */
+static void long_after(scene *sc)
 {
+    const long_ctx *c = sc->s->state;
     CHECK_EQ(vt_str_width(LONG_DESC), 70);
-    run r;
-    long_ctx c = {0};
-    pty_run(c_long, NULL, COLS, NULL, &r);
-    if (screen_of("long line, no total", &r, COLS, long_frame, &c)) {
-        CHECK(c.cut >= 6);
-        expect_rows_then_cursor(NULL, 0);
-    }
-    free(r.out);
+    if (sc->ok)
+        CHECK(c->cut >= 6);
 }
 
 /* ---- control characters are neutralized ---- */
@@ -1258,8 +1209,10 @@ static void test_long_unknown(void)
 static void *t_escapes(void *arg)
 {
     (void)arg;
-    weft_bar_opts o = {.total = 3, .desc = "\x1b[31mred\xc2\x9b\xff",
-                       .mininterval = 0.01, .postfix = "a\nb\x1b]0;t\x07"};
+    weft_bar_opts o = {.total = 3,
+                       .desc = "\x1b[31mred\xc2\x9b\xff",
+                       .mininterval = 0.01,
+                       .postfix = "a\nb\x1b]0;t\x07"};
     weft_bar *b;
     REQUIRE(weft_bar_new(&o, &b) == 0);
     weft_bar_update(b, 1);
@@ -1271,27 +1224,14 @@ static void *t_escapes(void *arg)
     return NULL;
 }
 
-static void c_escapes(void *arg)
+static void escapes_after(scene *sc)
 {
-    CHECK_EQ(weft_run(t_escapes, arg, NULL), 0);
-}
-
-static void test_escapes(void)
-{
-    run r;
-    pty_run(c_escapes, NULL, COLS, NULL, &r);
-    if (screen_of("escapes", &r, COLS, NULL, NULL)) {
-        vt_bar p;
-        expect_final(0, "tab?here??", 3, 3, COLS, 0, &p);
-        CHECK(!strcmp(p.postfix, "a?b?]0;t?"));
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-        /* the first description showed too, its ESC as '?' */
-        CHECK(strstr(r.out, "?[31mred??: ") != NULL);
-        /* only the library's own sequences reached the terminal */
-        CHECK(strstr(r.out, "\x1b[31m") == NULL);
-        CHECK(strstr(r.out, "\x1b]") == NULL);
-    }
-    free(r.out);
+    CHECK(!strcmp(sc->fin[0].postfix, "a?b?]0;t?"));
+    /* the first description showed too, its ESC as '?' */
+    CHECK(strstr(sc->r.out, "?[31mred??: ") != NULL);
+    /* only the library's own sequences reached the terminal */
+    CHECK(strstr(sc->r.out, "\x1b[31m") == NULL);
+    CHECK(strstr(sc->r.out, "\x1b]") == NULL);
 }
 
 /* ---- the clock moves without updates ---- */
@@ -1299,8 +1239,8 @@ static void test_escapes(void)
 static void *t_clock(void *arg)
 {
     (void)arg;
-    weft_bar_opts o = {.total = 10, .desc = "clock", .no_leave = 1,
-                       .mininterval = 0.01};
+    weft_bar_opts o = {
+        .total = 10, .desc = "clock", .no_leave = 1, .mininterval = 0.01};
     weft_bar *b;
     REQUIRE(weft_bar_new(&o, &b) == 0);
     weft_bar_update(b, 1);
@@ -1309,28 +1249,14 @@ static void *t_clock(void *arg)
     return NULL;
 }
 
-static void c_clock(void *arg)
+static void clock_after(scene *sc)
 {
-    CHECK_EQ(weft_run(t_clock, arg, NULL), 0);
-}
-
-static void test_clock(void)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "clock");
-    pty_run(c_clock, NULL, COLS, NULL, &r);
-    if (screen_of("clock", &r, COLS, check_frame, &f)) {
-        if (f.max_elapsed[0] < 2) {
-            fprintf(stderr, "clock: elapsed reached %d s on screen, not 2\n",
-                    f.max_elapsed[0]);
-            check_failures++;
-        }
-        CHECK_EQ(f.last_n[0], 1);
-        expect_rows_then_cursor(NULL, 0);
+    if (sc->f.max_elapsed[0] < 2) {
+        fprintf(stderr, "clock: elapsed reached %d s on screen, not 2\n",
+                sc->f.max_elapsed[0]);
+        check_failures++;
     }
-    free(r.out);
+    CHECK_EQ(sc->f.last_n[0], 1);
 }
 
 /* ---- pool threads ---- */
@@ -1349,8 +1275,8 @@ static void *job_updates(void *arg)
 static void *t_pool(void *arg)
 {
     (void)arg;
-    weft_bar_opts o = {.total = POOL_TOTAL, .desc = "pool",
-                       .mininterval = 0.01};
+    weft_bar_opts o = {
+        .total = POOL_TOTAL, .desc = "pool", .mininterval = 0.01};
     weft_bar *b;
     REQUIRE(weft_bar_new(&o, &b) == 0);
     weft_task *t[POOL_JOBS];
@@ -1363,30 +1289,16 @@ static void *t_pool(void *arg)
     return NULL;
 }
 
-static void c_pool(void *arg)
+/* The count the child read matches too. */
+static void pool_after(scene *sc)
 {
-    CHECK_EQ(weft_run(t_pool, arg, NULL), 0);
-}
-
-static void test_pool_updates(void)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "pool");
-    pty_run(c_pool, NULL, COLS, NULL, &r);
-    if (screen_of("pool updates", &r, COLS, check_frame, &f)) {
-        REQUIRE(r.nvals == 1);
-        CHECK_EQ(r.vals[0], POOL_TOTAL);
-        expect_final(0, "pool", POOL_TOTAL, POOL_TOTAL, COLS, 0, NULL);
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-    }
-    free(r.out);
+    REQUIRE(sc->r.nvals == 1);
+    CHECK_EQ(sc->r.vals[0], POOL_TOTAL);
 }
 
 /* weft_bar_printf from a pool job while the owner task updates its bar. */
 
-#define PW_LINES 10
+#define PW_LINES 10 /* the table's rows "from the pool 0" .. 9 */
 
 static void *job_prints(void *arg)
 {
@@ -1420,34 +1332,6 @@ static void *t_pool_write(void *arg)
     return NULL;
 }
 
-static void c_pool_write(void *arg)
-{
-    CHECK_EQ(weft_run(t_pool_write, arg, NULL), 0);
-}
-
-static void test_pool_write(void)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "owner");
-    f.text_prefix = "from the pool ";
-    pty_run(c_pool_write, NULL, COLS, NULL, &r);
-    if (screen_of("printf from the pool", &r, COLS, check_frame, &f)) {
-        const char *rows[PW_LINES + 1];
-        char names[PW_LINES][32];
-        for (int i = 0; i < PW_LINES; i++) {
-            snprintf(names[i], sizeof names[i], "from the pool %d", i);
-            rows[i] = names[i];
-        }
-        rows[PW_LINES] = NULL;
-        expect_rows_then_cursor(rows, PW_LINES + 1);
-        CHECK(f.frames >= 2 * PW_LINES); /* each write redraws the bar */
-        expect_final(PW_LINES, "owner", 40, 40, COLS, 0, NULL);
-    }
-    free(r.out);
-}
-
 /* ---- outside any loop ---- */
 
 static void c_plain(void *arg)
@@ -1464,23 +1348,13 @@ static void c_plain(void *arg)
     CHECK_EQ(weft_bar_close(b), 0);
 }
 
-static void test_plain(void)
+/* Redrawn along the way, not only at the start and the end. */
+static void plain_after(scene *sc)
 {
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "plain");
-    pty_run(c_plain, NULL, COLS, NULL, &r);
-    if (screen_of("outside a loop", &r, COLS, check_frame, &f)) {
-        expect_final(0, "plain", 50, 50, COLS, 0, NULL);
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-        /* redrawn along the way, not only at the start and the end */
-        int mid = 0;
-        for (int n = 1; n < 50; n++)
-            mid += f.seen_n[0][n];
-        CHECK(mid >= 5);
-    }
-    free(r.out);
+    int mid = 0;
+    for (int n = 1; n < 50; n++)
+        mid += sc->f.seen_n[0][n];
+    CHECK(mid >= 5);
 }
 
 /* ---- gather, map and generators ---- */
@@ -1501,11 +1375,19 @@ static void *t_gather(void *arg)
     void *res[G_TASKS];
     for (intptr_t i = 0; i < G_TASKS; i++)
         REQUIRE(weft_spawn(sleeper, I2P(i), &t[i]) == 0);
-    weft_gather_opts o = {.desc = "任务进行中..."};
+    weft_gather_opts o = {.desc = CJK_DESC};
     CHECK_EQ(weft_gather_ex(t, G_TASKS, res, NULL, &o), 0);
     for (int i = 0; i < G_TASKS; i++)
         report((double)P2I(res[i]));
     return NULL;
+}
+
+/* The results came in submission order. */
+static void gather_after(scene *sc)
+{
+    REQUIRE(sc->r.nvals == G_TASKS);
+    for (int i = 0; i < G_TASKS; i++)
+        CHECK_EQ(sc->r.vals[i], i * 10);
 }
 
 static void *twice(void *arg)
@@ -1539,41 +1421,6 @@ static void *t_map(void *arg)
     CHECK_EQ(weft_bar_count(b), 4);
     CHECK_EQ(weft_bar_close(b), 0);
     return NULL;
-}
-
-static void c_gather(void *arg)
-{
-    CHECK_EQ(weft_run(arg ? t_map : t_gather, NULL, NULL), 0);
-}
-
-static void test_gather(void)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "任务进行中...");
-    pty_run(c_gather, NULL, COLS, NULL, &r);
-    if (screen_of("gather with desc", &r, COLS, check_frame, &f)) {
-        REQUIRE(r.nvals == G_TASKS);
-        for (int i = 0; i < G_TASKS; i++)
-            CHECK_EQ(r.vals[i], i * 10);
-        expect_final(0, "任务进行中...", G_TASKS, G_TASKS, COLS, 0, NULL);
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-        CHECK(f.seen_n[0][0]);
-        CHECK(f.frames >= 3);
-    }
-    free(r.out);
-
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "map");
-    frames_add(&f, "mine");
-    pty_run(c_gather, "map", COLS, NULL, &r);
-    if (screen_of("map with desc", &r, COLS, check_frame, &f)) {
-        expect_final(0, "map", 10, 10, COLS, 0, NULL);
-        expect_final(1, "mine", 4, 4, COLS, 0, NULL);
-        expect_rows_then_cursor((const char *const[]){NULL, NULL}, 2);
-    }
-    free(r.out);
 }
 
 static void *producer(void *arg)
@@ -1611,32 +1458,13 @@ static void *t_gen(void *arg)
     return NULL;
 }
 
-static void c_gen(void *arg)
-{
-    CHECK_EQ(weft_run(t_gen, arg, NULL), 0);
-}
-
-static void test_gen_bar(void)
-{
-    run r;
-    frames f;
-    frames_init(&f, COLS, 0);
-    frames_add(&f, "gen");
-    pty_run(c_gen, NULL, COLS, NULL, &r);
-    if (screen_of("generator bar", &r, COLS, check_frame, &f)) {
-        expect_final(0, "gen", 5, 5, COLS, 0, NULL);
-        expect_rows_then_cursor((const char *const[]){NULL}, 1);
-        for (int n = 0; n <= 5; n++)
-            CHECK(f.seen_n[0][n]);
-    }
-    free(r.out);
-}
-
 /* ---- the environment ---- */
 
 static void *t_ten(void *arg)
 {
-    weft_bar_opts o = {.total = 10, .desc = "env", .mininterval = 0.001,
+    weft_bar_opts o = {.total = 10,
+                       .desc = "env",
+                       .mininterval = 0.001,
                        .disable = arg != NULL};
     weft_bar *b;
     REQUIRE(weft_bar_new(&o, &b) == 0);
@@ -1649,252 +1477,203 @@ static void *t_ten(void *arg)
     return NULL;
 }
 
-static void c_ten(void *arg)
+/* Nothing reached the terminal. */
+static void nothing_after(scene *sc)
 {
-    CHECK_EQ(weft_run(t_ten, arg, NULL), 0);
+    CHECK_EQ(sc->r.len, 0);
 }
 
-static void test_nothing(const char *name, void *disable,
-                         const char *const *env)
+/* One log line: a correct bar line of 10 columns, a later count than the
+ * line before (*last).  Returns whether it was a bar line. */
+static bool log_line(const char *name, const char *l, long long *last)
 {
-    run r;
-    pty_run(c_ten, disable, COLS, env, &r);
-    if (screen_of(name, &r, COLS, NULL, NULL))
-        CHECK_EQ(r.len, 0);
-    free(r.out);
+    vt_bar p;
+    char why[VT_LINE_MAX + 200];
+    if (!bar_ok(l, "env", 0, 0, &p, why, sizeof why)) {
+        fprintf(stderr, "%s: %s\n", name, why);
+        check_failures++;
+        return false;
+    }
+    CHECK_EQ(p.bar_cols, 10);
+    if (p.n <= *last) { /* one line per tenth, each once */
+        fprintf(stderr, "%s: %lld/10 printed after %lld/10\n", name, p.n,
+                *last);
+        check_failures++;
+    }
+    *last = p.n;
+    return true;
 }
 
 /* Log mode on a terminal: whole lines, 10-column bars, no "\r" or ESC; with
  * total 10 and a pause after each update, one line per update (tenth). */
-static void test_log_on_tty(const char *name, const char *const *env)
+static void log_after(scene *sc)
 {
-    run r;
-    pty_run(c_ten, NULL, COLS, env, &r);
-    if (screen_of(name, &r, COLS, NULL, NULL)) {
-        CHECK(memchr(r.out, '\r', r.len) == NULL);
-        CHECK(memchr(r.out, 0x1b, r.len) == NULL);
-        CHECK(r.len > 0 && r.out[r.len - 1] == '\n');
-        int lines = 0;
-        long long last = -1;
-        char *save = NULL, *copy = strdup(r.out);
-        REQUIRE(copy);
-        for (char *l = strtok_r(copy, "\n", &save); l;
-             l = strtok_r(NULL, "\n", &save)) {
-            vt_bar p;
-            char why[VT_LINE_MAX + 200];
-            if (!bar_ok(l, "env", 0, 0, &p, why, sizeof why)) {
-                fprintf(stderr, "%s: %s\n", name, why);
-                check_failures++;
-                continue;
-            }
-            CHECK_EQ(p.bar_cols, 10);
-            if (p.n <= last) { /* one line per tenth, each once */
-                fprintf(stderr, "%s: %lld/10 printed after %lld/10\n", name,
-                        p.n, last);
-                check_failures++;
-            }
-            last = p.n;
-            lines++;
-        }
-        free(copy);
-        CHECK_EQ(lines, 10); /* 1/10 ... 10/10 */
-        CHECK_EQ(last, 10);
-    }
-    free(r.out);
+    const run *r = &sc->r;
+    CHECK(memchr(r->out, '\r', r->len) == NULL);
+    CHECK(memchr(r->out, 0x1b, r->len) == NULL);
+    CHECK(r->len > 0 && r->out[r->len - 1] == '\n');
+    int lines = 0;
+    long long last = -1;
+    char *save = NULL, *copy = strdup(r->out);
+    REQUIRE(copy);
+    for (char *l = strtok_r(copy, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save))
+        lines += log_line(sc->s->title, l, &last);
+    free(copy);
+    CHECK_EQ(lines, 10); /* 1/10 ... 10/10 */
+    CHECK_EQ(last, 10);
 }
 
-/* ---- the cases ---- */
+/* ------------------------------------------------------------ the table */
 
-static void case_single(void *arg)
-{
-    (void)arg;
-    test_single("desc", "single bar");
-}
-
-static void case_cjk(void *arg)
-{
-    (void)arg;
-    test_cjk();
-}
-
-static void case_two_bars(void *arg)
-{
-    (void)arg;
-    test_two_bars();
-}
-
-static void case_no_leave(void *arg)
-{
-    (void)arg;
-    test_no_leave();
-}
-
-static void case_print_below(void *arg)
-{
-    (void)arg;
-    test_print_below();
-}
-
-static void case_order(void *arg)
-{
-    (void)arg;
-    test_order();
-}
-
-static void case_first_rate(void *arg)
-{
-    (void)arg;
-    test_first_rate();
-}
-
-static void case_report_above(void *arg)
-{
-    (void)arg;
-    test_report_above();
-}
-
-static void case_dump_above_bars(void *arg)
-{
-    (void)arg;
-    test_dump_above_bars();
-}
-
-static void case_average_rate(void *arg)
-{
-    (void)arg;
-    test_average_rate();
-}
-
-static void case_resize(void *arg)
-{
-    (void)arg;
-    test_resize();
-}
-
-static void case_long_unknown(void *arg)
-{
-    (void)arg;
-    test_long_unknown();
-}
-
-static void case_escapes(void *arg)
-{
-    (void)arg;
-    test_escapes();
-}
-
-static void case_clock(void *arg)
-{
-    (void)arg;
-    test_clock();
-}
-
-static void case_pool_updates(void *arg)
-{
-    (void)arg;
-    test_pool_updates();
-}
-
-static void case_pool_write(void *arg)
-{
-    (void)arg;
-    test_pool_write();
-}
-
-static void case_plain(void *arg)
-{
-    (void)arg;
-    test_plain();
-}
-
-static void case_gather(void *arg)
-{
-    (void)arg;
-    test_gather();
-}
-
-static void case_gen_bar(void *arg)
-{
-    (void)arg;
-    test_gen_bar();
-}
-
-typedef struct env_case {
-    const char *name;
-    void *opt; /* opts.ascii or opts.disable, or NULL */
-    const char *const *env;
-} env_case;
-
-static const char *const env_lang_c[] = {"LANG=C", NULL},
-                         *const env_lc_all_c[] = {"LC_ALL=C", NULL},
-                         *const env_off[] = {"WEFT_PROGRESS=off", NULL},
-                         *const env_log[] = {"WEFT_PROGRESS=log", NULL},
-                         *const env_dumb[] = {"TERM=dumb", NULL};
-static const env_case ascii_opt = {"opts.ascii", "yes", NULL},
-                      ascii_lang = {"LANG=C", NULL, env_lang_c},
-                      ascii_lc_all = {"LC_ALL=C", NULL, env_lc_all_c},
-                      nothing_env = {"WEFT_PROGRESS=off", NULL, env_off},
-                      nothing_opt = {"opts.disable", "yes", NULL},
-                      log_env = {"WEFT_PROGRESS=log", NULL, env_log},
-                      log_dumb = {"TERM=dumb", NULL, env_dumb};
-
-static void case_ascii(void *arg)
-{
-    const env_case *c = arg;
-    test_ascii(c->name, c->opt, c->env);
-}
-
-static void case_nothing(void *arg)
-{
-    const env_case *c = arg;
-    test_nothing(c->name, c->opt, c->env);
-}
-
-static void case_log_on_tty(void *arg)
-{
-    const env_case *c = arg;
-    test_log_on_tty(c->name, c->env);
-}
-
-static void case_unknown_total(void *arg)
-{
-    test_unknown_total(*(const double *)arg);
-}
-
-static const double total_zero = 0, total_negative = -3;
-
-static const struct check_case_def cases[] = {
-    CHECK_PLAIN("single", case_single, NULL),
-    CHECK_PLAIN("cjk", case_cjk, NULL),
-    CHECK_PLAIN("two_bars", case_two_bars, NULL),
-    CHECK_PLAIN("no_leave", case_no_leave, NULL),
-    CHECK_PLAIN("print_below", case_print_below, NULL),
-    CHECK_PLAIN("order", case_order, NULL),
-    CHECK_PLAIN("first_rate", case_first_rate, NULL),
-    CHECK_PLAIN("report_above", case_report_above, NULL),
-    CHECK_PLAIN("dump_above_bars", case_dump_above_bars, NULL),
-    CHECK_PLAIN("average_rate", case_average_rate, NULL),
-    CHECK_PLAIN("resize", case_resize, NULL),
-    CHECK_PLAIN("ascii_opt", case_ascii, (void *)&ascii_opt),
-    CHECK_PLAIN("ascii_lang_c", case_ascii, (void *)&ascii_lang),
-    CHECK_PLAIN("ascii_lc_all_c", case_ascii, (void *)&ascii_lc_all),
-    CHECK_PLAIN("unknown_total_zero", case_unknown_total,
-                (void *)&total_zero),
-    CHECK_PLAIN("unknown_total_negative", case_unknown_total,
-                (void *)&total_negative),
-    CHECK_PLAIN("long_unknown", case_long_unknown, NULL),
-    CHECK_PLAIN("escapes", case_escapes, NULL),
-    CHECK_PLAIN("clock", case_clock, NULL),
-    CHECK_PLAIN("pool_updates", case_pool_updates, NULL),
-    CHECK_PLAIN("pool_write", case_pool_write, NULL),
-    CHECK_PLAIN("plain", case_plain, NULL),
-    CHECK_PLAIN("gather", case_gather, NULL),
-    CHECK_PLAIN("gen_bar", case_gen_bar, NULL),
-    CHECK_PLAIN("nothing_progress_off", case_nothing, (void *)&nothing_env),
-    CHECK_PLAIN("nothing_disable", case_nothing, (void *)&nothing_opt),
-    CHECK_PLAIN("log_on_tty_progress_log", case_log_on_tty, (void *)&log_env),
-    CHECK_PLAIN("log_on_tty_term_dumb", case_log_on_tty, (void *)&log_dumb),
+/* One row per scenario, in the order the cases run; a case is its name's
+ * rows (gather has two: gather, then map). */
+/* Left as written: formatted, each field of a row takes a line. */
+/* clang-format off */
+static const scenario scenarios[] = {
+    /* .seen = 6: every count was drawn, 0/5 (at creation) to 5/5 */
+    {.name = "single", .title = "single bar", .task = t_five, .arg = "desc",
+     .bars = {.desc = {"desc"}, .width = COLS},
+     SCREEN(BAR_ROW), .finals = {{0, "desc", 5, 5, COLS}}, .seen = 6,
+     .after = single_after},
+    {.name = "cjk", .title = "cjk desc", .task = t_five, .arg = CJK_DESC,
+     .bars = {.desc = {CJK_DESC}, .width = COLS},
+     SCREEN(BAR_ROW), .finals = {{0, CJK_DESC, 5, 5, COLS}}, .seen = 6,
+     .after = cjk_after, .after_always = true},
+    {.name = "two_bars", .title = "two bars", .task = t_two,
+     .bars = {.desc = {"A", "B"}, .width = COLS, .text_prefix = "message "},
+     .on_frame = two_frame, STATE(two_ctx),
+     SCREEN("message 0", "message 1", "message 2", "message 3", "message 4",
+            "message 5", "message 6", "message 7", BAR_ROW, BAR_ROW),
+     .finals = {{TWO_MSGS, "A", TWO_STEPS, TWO_STEPS, COLS},
+                {TWO_MSGS + 1, "B", TWO_STEPS, TWO_STEPS, COLS}},
+     .min_frames = 20, .after = two_after},
+    {.name = "no_leave", .title = "no_leave", .task = t_no_leave,
+     .bars = {.desc = {"gone"}, .width = COLS, .text_prefix = "text: "},
+     SCREEN("text: before", "text: after"), .after = no_leave_after},
+    /* .autowrap (here, in order and in report_above): a bar broken by the
+     * text must show on the screen, not stop the emulator */
+    {.name = "print_below", .title = "print below the bar", .task = t_print,
+     .autowrap = 1, SCREEN(BAR_ROW, "1", BAR_ROW, "2", BAR_ROW),
+     .finals = {{0, "print", 1, 5, COLS},
+                {2, "print", 2, 5, COLS},
+                {4, "print", 2, 5, COLS}}},
+    {.name = "order", .title = "update draws before the value",
+     .task = t_order, .autowrap = 1,
+     SCREEN(BAR_ROW, "1", BAR_ROW, "2", BAR_ROW, "3", BAR_ROW),
+     .finals = {{0, "order", 1, 5, COLS},
+                {2, "order", 2, 5, COLS},
+                {4, "order", 3, 5, COLS},
+                {6, "order", 3, 5, COLS}}},
+    {.name = "first_rate", .title = "first rate after an idle second",
+     .task = t_first_rate, .on_frame = first_rate_frame, STATE(first_rate),
+     .after = first_rate_after},
+    {.name = "report_above", .title = "report at loop close",
+     .task = t_report, .cols = REPORT_COLS, .autowrap = 1,
+     SCREEN(BAR_ROW, BAR_ROW), .finals = {{1, "rep", 1, 3, REPORT_COLS}},
+     .after = report_after},
+    {.name = "dump_above_bars", .title = "dump_above_bars", .task = t_dump,
+     SCREEN(BAR_ROW, BAR_ROW, BAR_ROW, BAR_ROW), .after = dump_after},
+    {.name = "average_rate", .title = "leave: average rate",
+     .task = t_average, .bars = {.desc = {"avg"}, .width = COLS},
+     SCREEN(BAR_ROW), .finals = {{0, "avg", 10, 10, COLS}},
+     .min_frames = 10 /* redrawn along the way */, .after = average_after},
+    {.name = "resize", .title = "resize", .task = t_resize,
+     .bars = {.desc = {"resize"}, .width = COLS,
+              .text_prefix = "now 60 columns"},
+     .on_frame = resize_frame, STATE(resize_ctx),
+     SCREEN("now 60 columns", BAR_ROW),
+     .finals = {{1, "resize", 20, 20, 60}}, .after = resize_after},
+    {.name = "ascii_opt", .title = "opts.ascii", .task = t_ascii,
+     .arg = "yes", .bars = {.desc = {"ascii"}, .width = COLS, .ascii = 1},
+     SCREEN(BAR_ROW), .finals = {{0, "ascii", 7, 7, COLS}}, .seen = 8,
+     .after = ascii_after},
+    {.name = "ascii_lang_c", .title = "LANG=C", .task = t_ascii,
+     ENV("LANG=C"), .bars = {.desc = {"ascii"}, .width = COLS, .ascii = 1},
+     SCREEN(BAR_ROW), .finals = {{0, "ascii", 7, 7, COLS}}, .seen = 8,
+     .after = ascii_after},
+    {.name = "ascii_lc_all_c", .title = "LC_ALL=C", .task = t_ascii,
+     ENV("LC_ALL=C"), .bars = {.desc = {"ascii"}, .width = COLS, .ascii = 1},
+     SCREEN(BAR_ROW), .finals = {{0, "ascii", 7, 7, COLS}}, .seen = 8,
+     .after = ascii_after},
+    {.name = "unknown_total_zero", .title = "unknown total (0)",
+     .task = t_unknown, .arg = (void *)&total_zero,
+     .bars = {.desc = {"desc"}}, SCREEN(BAR_ROW),
+     .finals = {{0, "desc", 7, 0, 0}}, .seen = 8, .after = unknown_after},
+    {.name = "unknown_total_negative", .title = "unknown total (-3)",
+     .task = t_unknown, .arg = (void *)&total_negative,
+     .bars = {.desc = {"desc"}}, SCREEN(BAR_ROW),
+     .finals = {{0, "desc", 7, 0, 0}}, .seen = 8, .after = unknown_after},
+    {.name = "long_unknown", .title = "long line, no total", .task = t_long,
+     .on_frame = long_frame, STATE(long_ctx), BLANK_SCREEN,
+     .after = long_after, .after_always = true},
+    {.name = "escapes", .title = "escapes", .task = t_escapes,
+     SCREEN(BAR_ROW), .finals = {{0, "tab?here??", 3, 3, COLS}},
+     .after = escapes_after},
+    {.name = "clock", .title = "clock", .task = t_clock,
+     .bars = {.desc = {"clock"}, .width = COLS}, BLANK_SCREEN,
+     .after = clock_after},
+    {.name = "pool_updates", .title = "pool updates", .task = t_pool,
+     .bars = {.desc = {"pool"}, .width = COLS}, SCREEN(BAR_ROW),
+     .finals = {{0, "pool", POOL_TOTAL, POOL_TOTAL, COLS}},
+     .after = pool_after},
+    /* each write redraws the bar: at least two frames a line */
+    {.name = "pool_write", .title = "printf from the pool",
+     .task = t_pool_write,
+     .bars = {.desc = {"owner"}, .width = COLS,
+              .text_prefix = "from the pool "},
+     SCREEN("from the pool 0", "from the pool 1", "from the pool 2",
+            "from the pool 3", "from the pool 4", "from the pool 5",
+            "from the pool 6", "from the pool 7", "from the pool 8",
+            "from the pool 9", BAR_ROW),
+     .finals = {{PW_LINES, "owner", 40, 40, COLS}},
+     .min_frames = 2 * PW_LINES},
+    {.name = "plain", .title = "outside a loop", .child = c_plain,
+     .bars = {.desc = {"plain"}, .width = COLS}, SCREEN(BAR_ROW),
+     .finals = {{0, "plain", 50, 50, COLS}}, .after = plain_after},
+    {.name = "gather", .title = "gather with desc", .task = t_gather,
+     .bars = {.desc = {CJK_DESC}, .width = COLS}, SCREEN(BAR_ROW),
+     .finals = {{0, CJK_DESC, G_TASKS, G_TASKS, COLS}}, .seen = 1,
+     .min_frames = 3, .after = gather_after},
+    {.name = "gather", .title = "map with desc", .task = t_map,
+     .bars = {.desc = {"map", "mine"}, .width = COLS},
+     SCREEN(BAR_ROW, BAR_ROW),
+     .finals = {{0, "map", 10, 10, COLS}, {1, "mine", 4, 4, COLS}}},
+    {.name = "gen_bar", .title = "generator bar", .task = t_gen,
+     .bars = {.desc = {"gen"}, .width = COLS}, SCREEN(BAR_ROW),
+     .finals = {{0, "gen", 5, 5, COLS}}, .seen = 6},
+    {.name = "nothing_progress_off", .title = "WEFT_PROGRESS=off",
+     .task = t_ten, ENV("WEFT_PROGRESS=off"), .after = nothing_after},
+    {.name = "nothing_disable", .title = "opts.disable", .task = t_ten,
+     .arg = "yes", .after = nothing_after},
+    {.name = "log_on_tty_progress_log", .title = "WEFT_PROGRESS=log",
+     .task = t_ten, ENV("WEFT_PROGRESS=log"), .after = log_after},
+    {.name = "log_on_tty_term_dumb", .title = "TERM=dumb", .task = t_ten,
+     ENV("TERM=dumb"), .after = log_after},
 };
+/* clang-format on */
+
+#define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
+
+/* A case: its row and the rows right after it with the same name. */
+static void run_case(void *arg)
+{
+    const scenario *s = arg, *end = scenarios + N_SCENARIOS;
+    const char *name = s->name;
+    for (; s < end && !strcmp(s->name, name); s++)
+        run_scenario(s);
+}
+
+/* The case table for check_main: one case per name, in the table's order. */
+static size_t cases_of(struct check_case_def *cases)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_SCENARIOS; i++)
+        if (i == 0 || strcmp(scenarios[i].name, scenarios[i - 1].name))
+            cases[n++] = (struct check_case_def)CHECK_PLAIN(
+                scenarios[i].name, run_case, (void *)&scenarios[i]);
+    return n;
+}
 
 int main(void)
 {
@@ -1903,7 +1682,8 @@ int main(void)
         check_skip("no pseudo-terminals here");
     close(m);
     close(sl);
-    int rc = CHECK_MAIN(cases);
+    static struct check_case_def cases[N_SCENARIOS];
+    int rc = check_main(cases, cases_of(cases));
     vt_free(&V);
     return rc;
 }
