@@ -632,6 +632,13 @@ typedef void (*weft__say_fn)(const char *line);
 void weft__say_register(weft__say_fn fn);
 void weft__say(const char *line);
 void weft__sayf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Before a last line written from a signal handler (the stack overflow
+ * report, which then aborts): moves stderr's cursor below whatever a leaf
+ * keeps drawn there (the bars' block), so that the line breaks nothing.
+ * The leaf's function must be async-signal-safe.  Any thread. */
+typedef void (*weft__say_crash_fn)(void);
+void weft__say_register_crash(weft__say_crash_fn fn);
+void weft__say_crash(void);
 
 /* Shutdown begins: notes the name and function of each live task that is
  * owned and neither awaited, detached nor in a join set, for the reports

@@ -4,7 +4,9 @@
  * registered - the progress bars' (progress/bar.c registers it with its
  * first bar), so that a line lands above a bar instead of breaking it -
  * or straight to stderr while none is registered, when no bar was ever
- * drawn.  The core never names the bars.
+ * drawn.  The core never names the bars.  A line written from a signal
+ * handler cannot take the bars' lock: weft__say_crash only moves the
+ * cursor below the bars first.
  */
 #define _GNU_SOURCE
 #include "core.h"
@@ -14,6 +16,21 @@
 #include <stdio.h>
 
 static _Atomic(weft__say_fn) writer;
+static _Atomic(weft__say_crash_fn) crash_prep;
+
+void weft__say_register_crash(weft__say_crash_fn fn)
+{
+    atomic_store_explicit(&crash_prep, fn, memory_order_release);
+}
+
+/* Async-signal-safe: an atomic load and the leaf's own safe function. */
+void weft__say_crash(void)
+{
+    weft__say_crash_fn fn =
+        atomic_load_explicit(&crash_prep, memory_order_acquire);
+    if (fn)
+        fn();
+}
 
 void weft__say_register(weft__say_fn fn)
 {

@@ -30,6 +30,8 @@
  * - the first update 1.05 s after creation, after the idle redraw at 1 s,
  *   is drawn at once with tqdm's rate, 1.05s/it (not 1.10s/it: an idle
  *   redraw does not restart mininterval);
+ * - the stack overflow report, written from a signal handler, comes on
+ *   the row below two open bars, which stay as last drawn;
  * - weft's own lines on stderr (here the report at loop close of a task
  *   that failed and was never awaited) are written above an open bar, which
  *   is then closed below them;
@@ -965,6 +967,83 @@ static void report_after(scene *sc)
     }
 }
 
+/* ---- the stack overflow report, from a signal handler, below the bars ---- */
+
+/* Recurses 1 KiB per frame until it runs into the guard page (the bound
+ * is never reached: 1 GiB of frames). */
+static __attribute__((noinline)) int dive(int depth)
+{
+    char pad[1024];
+    memset(pad, depth, sizeof pad);
+    __asm__ volatile("" : : "r"(pad) : "memory");
+    if (depth > (1 << 20))
+        return pad[0];
+    return dive(depth + 1) + pad[0];
+}
+
+static void *t_diver(void *arg)
+{
+    (void)arg;
+    return I2P(dive(0));
+}
+
+/* Two bars drawn, then a task overflows its stack. */
+static void *t_overflow(void *arg)
+{
+    (void)arg;
+    weft_bar_opts oa = {.total = 10, .desc = "A"},
+                  ob = {.total = 10, .desc = "B"};
+    weft_bar *a, *b;
+    REQUIRE(weft_bar_new(&oa, &a) == 0);
+    REQUIRE(weft_bar_new(&ob, &b) == 0);
+    weft_bar_update(a, 3);
+    weft_bar_update(b, 5);
+    CHECK_EQ(weft_bar_refresh(a), 0);
+    CHECK_EQ(weft_bar_refresh(b), 0);
+    weft_spawn_opts o = {.name = "diver", .stack_size = WEFT_STACK_MIN};
+    weft_task *t;
+    REQUIRE(weft_spawn_ex(t_diver, NULL, &o, &t) == 0);
+    weft_await(t, NULL); /* never returns: the process aborts */
+    return NULL;
+}
+
+/* The child forks the program that aborts (its stderr is the same
+ * terminal) and passes if it died of the report's abort. */
+static void c_overflow(void *arg)
+{
+    (void)arg;
+    fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        weft_run(t_overflow, NULL, NULL);
+        _exit(3); /* survived: the parent's check fails */
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+
+/* The handler cannot take the bars' lock: it moves below the block, and the
+ * bars stay as last drawn above the report. */
+static void overflow_after(scene *sc)
+{
+    (void)sc;
+    static const char head[] = "weft: stack overflow in task 'diver' #";
+    char line[VT_LINE_MAX], next[VT_LINE_MAX], last[VT_LINE_MAX];
+    row_text(2, line);
+    row_text(3, next);
+    row_text(4, last);
+    if (strncmp(line, head, sizeof head - 1) ||
+        !strstr(next, "weft_spawn_opts.stack_size") || last[0]) {
+        fprintf(stderr,
+                "%s: rows 2-4 are \"%s\", \"%s\", \"%s\", expected the "
+                "report on rows 2 and 3\n",
+                case_name, line, next, last);
+        check_failures++;
+    }
+}
+
 /* ---- a task dump while two bars are drawn ---- */
 
 static void *t_dump(void *arg)
@@ -1572,6 +1651,11 @@ static const scenario scenarios[] = {
      .task = t_report, .cols = REPORT_COLS, .autowrap = 1,
      SCREEN(BAR_ROW, BAR_ROW), .finals = {{1, "rep", 1, 3, REPORT_COLS}},
      .after = report_after},
+    {.name = "overflow_report_below_bars",
+     .title = "stack overflow report below the bars", .child = c_overflow,
+     .autowrap = 1, /* the report wraps: its rows are checked after */
+     .finals = {{0, "A", 3, 10, COLS}, {1, "B", 5, 10, COLS}},
+     .after = overflow_after},
     {.name = "dump_above_bars", .title = "dump_above_bars", .task = t_dump,
      SCREEN(BAR_ROW, BAR_ROW, BAR_ROW, BAR_ROW), .after = dump_after},
     {.name = "average_rate", .title = "leave: average rate",

@@ -53,6 +53,7 @@ static void put_u64(uint64_t v)
 void weft__overflow_report(weft__loop *L, weft__record *f, const char *how)
 {
     (void)L;
+    weft__say_crash(); /* below any bars on stderr */
     put("weft: stack overflow in task ");
     if (f->name && f->name[0]) {
         put("'");

@@ -309,12 +309,19 @@ static void say_above(const char *line)
     weft_bar_write(line);
 }
 
+/* Before the stack overflow report, from its signal handler. */
+static void crash_below(void)
+{
+    weft__term_crash_below(2);
+}
+
 int weft_bar_new(const weft_bar_opts *o, weft_bar **out)
 {
     weft_bar_opts none;
     if (!out)
         return -EINVAL;
     weft__say_register(say_above);
+    weft__say_register_crash(crash_below);
     if (!o) {
         memset(&none, 0, sizeof none);
         o = &none;

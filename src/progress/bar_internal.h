@@ -129,5 +129,9 @@ int weft__term_write_above(int fd, const char *text);
  * and draws it again below what was written meanwhile. */
 void weft__term_clear(int fd);
 void weft__term_redraw(int fd);
+/* Without the lock, from a signal handler (async-signal-safe: atomic
+ * loads and write(2)): moves fd's cursor to the line below its block of
+ * bars, where a last line can go; the bars stay as last drawn. */
+void weft__term_crash_below(int fd);
 
 #endif

@@ -152,6 +152,13 @@ static size_t format_line(weft__bar *b, uint64_t now, int ncols)
 
 /* ---- the block of bars on a terminal ---- */
 
+/* fd and drawn are also read without the lock by weft__term_crash_below
+ * (a signal handler): written atomically. */
+static void set_drawn(screen *s, unsigned lines)
+{
+    __atomic_store_n(&s->drawn, lines, __ATOMIC_RELAXED);
+}
+
 static screen *screen_for(int fd, bool create)
 {
     for (int i = 0; i < MAX_SCREENS; i++)
@@ -161,8 +168,8 @@ static screen *screen_for(int fd, bool create)
         return NULL;
     for (int i = 0; i < MAX_SCREENS; i++)
         if (screens[i].fd < 0) {
-            screens[i].fd = fd;
-            screens[i].drawn = 0;
+            set_drawn(&screens[i], 0);
+            __atomic_store_n(&screens[i].fd, fd, __ATOMIC_RELAXED);
             return &screens[i];
         }
     return NULL;
@@ -211,9 +218,9 @@ static void render(screen *s, uint64_t now)
         puts_(up);
         render_line(s, 0, ncols, now);
     }
-    s->drawn = lines;
+    set_drawn(s, lines);
     if (!lines)
-        s->fd = -1; /* free the screen */
+        __atomic_store_n(&s->fd, -1, __ATOMIC_RELAXED); /* free it */
 }
 
 void weft__term_attach(weft__bar *b, unsigned position)
@@ -333,5 +340,19 @@ void weft__term_redraw(int fd)
         clock_gettime(CLOCK_MONOTONIC, &ts);
         render(s, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
         flush(fd);
+    }
+}
+
+void weft__term_crash_below(int fd)
+{
+    for (int i = 0; i < MAX_SCREENS; i++) {
+        if (__atomic_load_n(&screens[i].fd, __ATOMIC_RELAXED) != fd)
+            continue;
+        /* The cursor rests at the end of the block's first line. */
+        unsigned n = __atomic_load_n(&screens[i].drawn, __ATOMIC_RELAXED);
+        for (unsigned k = 0; k < n; k++)
+            if (write(fd, "\n", 1) != 1)
+                return;
+        return;
     }
 }
