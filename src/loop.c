@@ -183,15 +183,23 @@ static void report_stuck(weft__loop *L, const char *head, const char *each)
 }
 
 /* Frees a task that can never run again, without resuming it. */
-static void abandon(weft__loop *L, uint32_t idx)
+/* Undoes what a stuck task's wait linked (a queue entry in an object that
+ * may live on another stuck task's stack, a timer). */
+static void abandon_unlink(weft__loop *L, uint32_t idx)
 {
-    weft__slot *s = &L->slots[idx];
-    weft__record *f = s->a.rec;
+    weft__record *f = L->slots[idx].a.rec;
     if (f->timer_pos)
         weft__timer_del(L, f);
     if (f->wait == WEFT__WAIT_BLOCKED && f->kind->leave)
         f->kind->leave(L, f);
     f->wait = WEFT__WAIT_NONE;
+}
+
+/* Frees a stuck task, once no wait of any of them is linked any more. */
+static void abandon(weft__loop *L, uint32_t idx)
+{
+    weft__slot *s = &L->slots[idx];
+    weft__record *f = s->a.rec;
     weft__stack_put(L->stacks, &f->stack);
     s->flags &= (uint8_t)~WEFT__SF_DETACHED; /* already reported as stuck */
     weft__task_finish(L, idx, f, NULL, -EDEADLK, NULL);
@@ -215,6 +223,12 @@ static void deadlock(weft__loop *L)
     for (uint32_t i = 1; i < L->slot_top; i++)
         if (L->slots[i].state == WEFT__SLOT_RUNNING)
             L->slots[i].flags &= (uint8_t)~WEFT__SF_AWAITED;
+    /* Every wait is unlinked before any stack is freed: a waiter's queue
+     * may be in an object on another stuck task's stack. */
+    for (uint32_t i = 1; i < L->slot_top; i++)
+        if (L->slots[i].state == WEFT__SLOT_RUNNING &&
+            !(L->slots[i].flags & WEFT__SF_STACKLESS))
+            abandon_unlink(L, i);
     for (uint32_t i = 1; i < L->slot_top; i++)
         if (L->slots[i].state == WEFT__SLOT_RUNNING &&
             !(L->slots[i].flags & WEFT__SF_STACKLESS))

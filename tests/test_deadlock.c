@@ -1,7 +1,8 @@
 /*
  * test_deadlock.c - when every task waits and nothing can wake any of
  * them, weft_run stops with -EDEADLK, names the stuck tasks, cancels them;
- * tasks that cannot finish even then are abandoned and reported.
+ * tasks that cannot finish even then are abandoned and reported (their
+ * waits all unlinked before any of their stacks is freed).
  * Timers, fds and sleeping tasks with a deadline are wake sources.
  * The report names each stuck task by its function (module and offset,
  * its symbol where one is found) and, for a primitive, its kind and the
@@ -335,6 +336,66 @@ static void case_stubborn(void *arg)
     free(out);
 }
 
+/* Two stuck tasks, shielded, so shutdown cannot end them: one holds a
+ * lock that lives on its own stack (a size of its own: unmapped, not
+ * pooled, when it is freed), the other waits for that lock.  Abandoning
+ * them must unlink the waiter from the lock before either stack goes. */
+static weft_event never_set = WEFT_EVENT_INIT;
+
+static void *waits_for_stack_lock(void *arg)
+{
+    weft_shield_begin();
+    int rc = weft_lock_acquire(arg);
+    weft_shield_end();
+    return I2P(rc);
+}
+
+static void *holds_stack_lock(void *arg)
+{
+    (void)arg;
+    weft_lock l = WEFT_LOCK_INIT;
+    REQUIRE(weft_lock_acquire(&l) == 0);
+    weft_spawn_opts o = {.name = "lockwaiter"};
+    weft_task *t;
+    REQUIRE(weft_spawn_ex(waits_for_stack_lock, &l, &o, &t) == 0);
+    weft_task_detach(t);
+    weft_shield_begin();
+    weft_event_wait(&never_set);
+    weft_shield_end();
+    return NULL;
+}
+
+static void *main_stack_lock(void *arg)
+{
+    (void)arg;
+    weft_spawn_opts o = {.name = "lockholder", .stack_size = 64 * 1024};
+    weft_task *t;
+    REQUIRE(weft_spawn_ex(holds_stack_lock, NULL, &o, &t) == 0);
+    weft_task_detach(t);
+    CHECK_EQ(weft_sleep(0.01), 0);
+    return NULL;
+}
+
+static void child_stack_lock(void *arg)
+{
+    (void)arg;
+    _exit(weft_run(main_stack_lock, NULL, NULL) == 0 ? 0 : 1);
+}
+
+static void case_abandoned_lock_on_a_stack(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    int f0 = check_failures;
+    int st = check_fork(child_stack_lock, NULL, &out);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(strstr(out, "cannot finish") != NULL);
+    CHECK(strstr(out, "'lockholder'") && strstr(out, "'lockwaiter'"));
+    if (check_failures != f0)
+        fprintf(stderr, "--- child (status %#x) said:\n%s", st, out);
+    free(out);
+}
+
 static void case_awaits_sleeper(void *arg)
 {
     (void)arg;
@@ -357,6 +418,8 @@ static const struct check_case_def cases[] = {
     CHECK_PLAIN("primitives", case_primitives, NULL),
     CHECK_PLAIN("unnamed", check_unnamed, NULL),
     CHECK_PLAIN("stubborn", case_stubborn, NULL),
+    CHECK_PLAIN("abandoned_waiter_of_a_lock_on_a_stack",
+                case_abandoned_lock_on_a_stack, NULL),
     CHECK_PLAIN("awaits_sleeper", case_awaits_sleeper, NULL),
     CHECK_PLAIN("io", case_io, NULL),
 };
