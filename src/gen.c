@@ -230,9 +230,11 @@ static __attribute__((noinline)) int xfer(weft__loop *L, weft__record *self,
  * alerts), kept out of xfer (the hot path).  The hand-off bypasses
  * weft__block, so a scope's deadline gets a timer here - it interrupts the
  * wait, which cancels and joins the producer - removed afterwards if the
- * producer's hand-off (which does not touch timers) ended the wait.  And
- * a producer that is not parked in its yield (the loop shut down and woke
- * it) is not handed to: the consumer waits for its yield or its end. */
+ * producer's hand-off (which does not touch timers) ended the wait.  A
+ * producer parked in its yield, or just given its stack by this next (it
+ * runs by hand-off only: nothing else would ever start it), is handed to;
+ * one that is neither (the loop shut down and woke it) is not: the
+ * consumer waits for its yield or its end. */
 static __attribute__((noinline, cold)) int
 next_scoped(weft__loop *L, weft__record *self, weft__record *pf,
             weft__gen *g, void **value)
@@ -242,7 +244,8 @@ next_scoped(weft__loop *L, weft__record *self, weft__record *pf,
     if (d != WEFT__NO_DEADLINE)
         weft__timer_add(L, self, d);
     int rc;
-    if (pf->wait == WEFT__WAIT_BLOCKED && pf->kind == &gen_wait) {
+    if ((pf->wait == WEFT__WAIT_BLOCKED && pf->kind == &gen_wait) ||
+        !pf->started) {
         rc = xfer(L, self, pf, g, CONSUMER, value);
     } else {
         self->wait = WEFT__WAIT_BLOCKED;

@@ -1461,9 +1461,33 @@ static void regression_4(void *arg)
         (name), (fn), NULL, NULL, 0, CHECK_NO_LEAK, 0                          \
     }
 
+/* Regression: the first next of a consumer inside a scope with a deadline
+ * (the slow path) hands off to the producer it has just started, which
+ * nothing else would ever run (it was a deadlock). */
+static void *case_first_next_in_scope(void *arg)
+{
+    (void)arg;
+    weft_scope *s;
+    REQUIRE(weft_scope_open(30.0, &s) == 0);
+    counter c = {.n = 3};
+    weft_gen *g;
+    REQUIRE(weft_gen_new(count_up, &c, &g) == 0);
+    void *v;
+    long sum = 0;
+    int rc;
+    while ((rc = weft_gen_next(g, &v)) == 1)
+        sum += P2I(v);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(sum, 6);
+    CHECK_EQ(weft_gen_close(g), 0);
+    CHECK_EQ(weft_scope_close(s), 0);
+    return NULL;
+}
+
 static const struct check_case_def cases[] = {
     CHECK_PLAIN("outside_task", check_outside_task, NULL),
     GEN_CASE("order", case_order),
+    GEN_CASE("first_next_in_a_scope", case_first_next_in_scope),
     GEN_CASE("no_read_ahead", case_no_read_ahead),
     GEN_CASE("timing", case_timing),
     GEN_CASE("exhausted", case_exhausted),
