@@ -165,6 +165,13 @@ typedef struct weft__exec {
 #endif
 } weft__exec;
 
+/* Bits of a record's scope_alert. */
+#define WEFT__ALERT_SCOPE 1u
+#define WEFT__ALERT_COMPACT 2u
+
+/* Does r run on the loop's shared stack (compact.c)? */
+#define WEFT__IS_COMPACT(r) (((r)->scope_alert & WEFT__ALERT_COMPACT) != 0)
+
 struct weft__record {
     weft__exec exec;
     uint32_t idx;      /* own slot */
@@ -189,8 +196,12 @@ struct weft__record {
         struct {
             /* mirrors the slot's WEFT__SF_CANCELLED once started */
             uint8_t cancelled;
-            /* Some open scope is cancelled or has a deadline: suspending
-             * calls take weft__check's slow path. */
+            /* WEFT__ALERT_SCOPE: some open scope is cancelled or has a
+             * deadline; WEFT__ALERT_COMPACT: the task runs on the loop's
+             * shared stack (compact.c).  Either sends its suspending calls
+             * down weft__check's slow path - which, for a compact task,
+             * makes room to save its bytes before anything waits: the
+             * flag costs the other tasks nothing. */
             uint8_t scope_alert;
         };
         uint16_t alerts;
@@ -216,7 +227,8 @@ struct weft__record {
     char *fail_msg;    /* from weft_fail, owned */
     char *errmsg;      /* message of the last failed await, owned */
     char *name;        /* owned copy, or NULL */
-    weft__stack stack; /* lo == NULL until started */
+    weft__stack stack; /* lo == NULL until started; compact: the shared one */
+    struct weft__csave *csave; /* compact: its bytes while away, or NULL */
     weft_fn fn;        /* until started */
     void *arg;
     weft__record *free_next;
@@ -334,6 +346,7 @@ struct weft__loop {
     uint32_t wheel_head[WEFT__WHEEL_LEVELS][64];
 
     weft__stacks *stacks;
+    struct weft__compact *compact; /* the shared stack, NULL until needed */
     weft__backend *backend;
     /* Poll data with bit 0 set is not a waiting record but belongs to the
      * feature that set this hook (the fd registry): passed on unread. */
@@ -447,6 +460,24 @@ static inline void weft__record_identify(weft__record *f, uint32_t idx,
  * spare static TLS; glibc keeps some). */
 extern __thread weft__loop *weft__tls_loop
     __attribute__((tls_model("initial-exec")));
+
+/* ---- compact.c: tasks sharing one stack (docs/compact-tasks.md) ---- */
+
+/* A compact task is about to start: its stack becomes the loop's shared
+ * stack (made on first use) and its context the trampoline's, which puts
+ * its frame in place (entry(f) on a fresh frame) when it is switched to.
+ * Returns 0 or -ENOMEM. */
+int weft__compact_prepare(weft__loop *L, weft__record *f,
+                          void (*entry)(void *));
+/* A compact task suspends: its save buffer grows now, if it must, so that
+ * copying it out later never allocates.  Returns 0 or -ENOMEM. */
+int weft__compact_reserve(weft__loop *L, weft__record *f);
+/* A compact task finished or is abandoned: its frame and buffer go. */
+void weft__compact_finish(weft__loop *L, weft__record *f);
+/* Is f's frame elsewhere (a compact task copied out, or not started)? */
+bool weft__compact_away(const weft__loop *L, const weft__record *f);
+/* At loop close. */
+void weft__compact_free(weft__loop *L);
 
 /* ---- sched.c ---- */
 
@@ -939,7 +970,8 @@ typedef struct weft__scope_ent {
 
 /* Why a suspending call of r must fail - its task's cancellation, or the
  * outermost cancelled scope it can see - marking that scope as the cause;
- * 0 if it may proceed. */
+ * or, for a compact task, no memory to save its bytes when it suspends
+ * (-ENOMEM); 0 if it may proceed. */
 int weft__check_slow(weft__loop *L, weft__record *r);
 /* weft__check_slow, also giving the index of the scope responsible in
  * *depth (-1: the task's own cancellation, which is outside them all);
@@ -952,10 +984,13 @@ static inline int weft__check(weft__loop *L, weft__record *r)
     return weft__check_slow(L, r);
 }
 
+/* weft__check_slow without a compact task's reserve: the cause alone. */
+int weft__check_cause(weft__loop *L, weft__record *r);
 /* Should a suspending call of f fail?  (weft__check without the cause.) */
 static inline bool weft__cancelled(weft__loop *L, weft__record *f)
 {
-    return weft__check(L, f) != 0;
+    return (f->cancelled || (f->scope_alert & WEFT__ALERT_SCOPE)) &&
+           weft__check_cause(L, f) != 0;
 }
 
 /* What every suspending call does first: return weft__check's code if

@@ -121,8 +121,10 @@ static void loop_free(weft__loop *L)
         weft__free(L->recs[i].scopes);
     }
     weft__free(L->main_msg);
-    if (L->stacks)
+    if (L->stacks) {
         weft__stack_reap(L->stacks, &L->dead_stack);
+        weft__compact_free(L);
+    }
     weft__backend_close(L->backend);
     weft__stacks_free(L->stacks);
     weft__close_notes_free(L);
@@ -200,7 +202,10 @@ static void abandon(weft__loop *L, uint32_t idx)
 {
     weft__slot *s = &L->slots[idx];
     weft__record *f = s->a.rec;
-    weft__stack_put(L->stacks, &f->stack);
+    if (WEFT__IS_COMPACT(f))
+        weft__compact_finish(L, f); /* the shared stack stays */
+    else
+        weft__stack_put(L->stacks, &f->stack);
     s->flags &= (uint8_t)~WEFT__SF_DETACHED; /* already reported as stuck */
     weft__task_finish(L, idx, f, NULL, -EDEADLK, NULL);
     weft__record_release(L, f);

@@ -143,16 +143,25 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
         s->a.rec = f;
         s->flags |= WEFT__SF_RECORD;
     }
-    if (weft__stack_get(L->stacks, f->stack.size, &f->stack)) {
+    if (__builtin_expect(WEFT__IS_COMPACT(f), 0)) {
+        int rc = weft__compact_prepare(L, f, rec_entry);
+        if (rc) {
+            weft__task_finish(L, idx, f, NULL, rc, NULL);
+            weft__record_release(L, f);
+            return NULL;
+        }
+    } else if (weft__stack_get(L->stacks, f->stack.size, &f->stack)) {
         f->stack.lo = NULL;
         weft__task_finish(L, idx, f, NULL, -ENOMEM, NULL);
         weft__record_release(L, f);
         return NULL;
+    } else {
+        weft__exec_set_stack(&f->exec, f->stack.lo, f->stack.size);
+        weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, rec_entry,
+                       f);
     }
     f->canary = !f->stack.guarded;
     f->cancelled = 0; /* a cancelled task never gets this far */
-    weft__exec_set_stack(&f->exec, f->stack.lo, f->stack.size);
-    weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, rec_entry, f);
     s->state = WEFT__SLOT_RUNNING;
     f->wait = WEFT__WAIT_NONE;
     return f;
@@ -222,7 +231,7 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
     r->since = L->now;
     r->wake_rc = 0;
     r->wait_deadline = deadline;
-    if (__builtin_expect(r->scope_alert, 0)) {
+    if (__builtin_expect(r->scope_alert & WEFT__ALERT_SCOPE, 0)) {
         /* The scopes' deadlines share the one timer (scope.c). */
         uint64_t d = weft__scope_deadline(r);
         if (d < deadline)
@@ -231,7 +240,7 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
     if (deadline != WEFT__NO_DEADLINE)
         weft__timer_add(L, r, deadline);
     int rc = weft__suspend(L);
-    if (__builtin_expect(r->scope_alert, 0)) {
+    if (__builtin_expect(r->scope_alert & WEFT__ALERT_SCOPE, 0)) {
         /* Woken inside a scope with a deadline, maybe by a grant in the
          * turn the deadline passed: the loop's clock is brought up to
          * date (one read, only here), so that the next call sees it. */
@@ -263,7 +272,10 @@ static void rec_entry(void *arg)
     if (f->canary && !weft__canary_ok(f->stack.lo))
         weft__overflow_report(L, f, "its stack canary was overwritten");
     weft__record *next = pick_next(L);
-    weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
+    if (__builtin_expect(WEFT__IS_COMPACT(f), 0))
+        weft__compact_finish(L, f); /* the shared stack stays */
+    else
+        weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
     weft__record_release(L, f);
     weft__running_set(L, next);
     weft__switch(&f->exec, next ? &next->exec : &L->host, true);

@@ -55,7 +55,7 @@ static void update_alert(weft__record *r)
     for (int i = 0; i < r->nscopes; i++)
         if (r->scopes[i].cause || r->scopes[i].deadline != WEFT__NO_DEADLINE)
             alert = 1;
-    r->scope_alert = alert;
+    r->scope_alert = (uint8_t)((r->scope_alert & WEFT__ALERT_COMPACT) | alert);
 }
 
 /* Entry i of r becomes cancelled with `cause`: what was started inside it
@@ -64,7 +64,7 @@ static void update_alert(weft__record *r)
 static void set_cause(weft__loop *L, weft__record *r, int i, int cause)
 {
     r->scopes[i].cause = cause;
-    r->scope_alert = 1;
+    r->scope_alert |= WEFT__ALERT_SCOPE;
     if (r->join)
         weft__scope_cancel_sets(L, r, i);
 }
@@ -95,15 +95,23 @@ int weft__scope_cause(weft__loop *L, weft__record *r, int *depth, bool mark)
     *depth = -1; /* the task's own cancellation: outside every scope */
     if (r->cancelled && r->shield == 0)
         return -ECANCELED;
-    if (!r->scope_alert)
+    if (!(r->scope_alert & WEFT__ALERT_SCOPE))
         return 0;
     return visible_cause(L, r, L->now, mark, depth);
 }
 
-int weft__check_slow(weft__loop *L, weft__record *r)
+int weft__check_cause(weft__loop *L, weft__record *r)
 {
     int depth;
     return weft__scope_cause(L, r, &depth, true);
+}
+
+int weft__check_slow(weft__loop *L, weft__record *r)
+{
+    int why = weft__check_cause(L, r);
+    if (!why && WEFT__IS_COMPACT(r))
+        why = weft__compact_reserve(L, r);
+    return why;
 }
 
 uint64_t weft__scope_deadline(weft__record *r)
@@ -228,7 +236,7 @@ int weft__scope_open(weft__loop *L, weft__record *r, uint64_t deadline,
          * here) cancels the scope now. */
         if (deadline <= L->now)
             e->cause = -ETIMEDOUT;
-        r->scope_alert = 1;
+        r->scope_alert |= WEFT__ALERT_SCOPE;
     }
     *out = encode(L, r, r->nscopes);
     r->nscopes++;
@@ -385,6 +393,6 @@ int weft__scopes_end(weft__loop *L, weft__record *r)
         e->serial = 0;
         r->nscopes--;
     }
-    r->scope_alert = 0;
+    r->scope_alert &= WEFT__ALERT_COMPACT;
     return n;
 }

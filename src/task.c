@@ -520,10 +520,17 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
                     const weft_spawn_opts *o, uint32_t *out)
 {
     size_t stack = 0;
-    bool eager = false, record = false;
+    bool eager = false, record = false, compact = false;
     if (o) {
-        if (o->flags & ~WEFT_SPAWN_EAGER)
+        if (o->flags & ~(WEFT_SPAWN_EAGER | WEFT_SPAWN_COMPACT))
             return -EINVAL;
+        if (o->flags & WEFT_SPAWN_COMPACT) {
+            if (o->stack_size) /* the shared stack's size is the loop's */
+                return -EINVAL;
+#ifdef WEFT_CTX_UCONTEXT
+            return -ENOTSUP;
+#endif
+        }
         if (o->stack_size) {
             if (o->stack_size < WEFT_STACK_MIN ||
                 o->stack_size > WEFT_STACK_MAX)
@@ -534,7 +541,8 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
         eager = (o->flags & WEFT_SPAWN_EAGER) != 0;
         if (eager && !L->cur)
             return -EPERM;
-        record = eager || stack || o->name;
+        compact = (o->flags & WEFT_SPAWN_COMPACT) != 0;
+        record = eager || stack || o->name || compact;
     }
     if (weft__ring_reserve(L, L->n_alive + 1))
         return -ENOMEM;
@@ -565,6 +573,8 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
         f->arg = arg;
         f->name = name;
         f->stack.size = stack;
+        if (compact)
+            f->scope_alert = WEFT__ALERT_COMPACT;
         s->a.rec = f;
         s->flags |= WEFT__SF_RECORD;
     } else {

@@ -284,7 +284,8 @@ void weft__timers_fire(weft__loop *L, uint64_t now)
     while ((r = weft__timers_due(L, now))) {
         /* A scope's deadline (the task is interrupted, its wait may go on
          * without a timer), or the call's own (woken: the entry goes). */
-        if (r->scope_alert && weft__scope_timer(L, r, r->deadline)) {
+        if ((r->scope_alert & WEFT__ALERT_SCOPE) &&
+            weft__scope_timer(L, r, r->deadline)) {
             if (r->timer_pos)
                 weft__timer_del(L, r);
             continue;

@@ -499,7 +499,8 @@ static void *main_stack_and_args(void *arg)
         CHECK_EQ(weft_spawn_ex(count_run, NULL, &o, &t), -EINVAL);
         CHECK(t == sentinel);
     }
-    unsigned bad_flags[] = {2u, 4u, WEFT_SPAWN_EAGER | 2u, 0x80000000u, ~0u};
+    unsigned bad_flags[] = {4u, 8u, WEFT_SPAWN_EAGER | 4u,
+                            WEFT_SPAWN_COMPACT | 4u, 0x80000000u, ~0u};
     for (size_t i = 0; i < sizeof bad_flags / sizeof bad_flags[0]; i++) {
         weft_spawn_opts o = {.flags = bad_flags[i], .name = "flagged"};
         t = sentinel;

@@ -38,6 +38,33 @@ typedef struct weft_spawn_opts {
 #define WEFT_SPAWN_EAGER 1u
 
 /*
+ * Compact task (copy-stack, as libaco's): the task runs on a stack it
+ * shares with the other compact tasks of its loop (WEFT_STACK_DEFAULT
+ * bytes, with the same guard: too deep a frame gets the stack overflow
+ * report), and while it is suspended the bytes it uses - its frames, from
+ * where it suspended to the top - wait in a buffer sized to fit.  An idle
+ * compact task costs its bytes, not a page; a switch to it costs a copy
+ * when another compact task used the stack in between.  stack_size must be
+ * 0 (-EINVAL); builds with the ucontext switch refuse it (-ENOTSUP).
+ *
+ * The rule: while a compact task is suspended, its frame is not
+ * addressable - its bytes are elsewhere and another task's frame occupies
+ * those addresses.  Nothing in a compact task's frame may be used by
+ * anyone else while it waits: no lock, event, semaphore, condition or
+ * barrier declared there, no `arg` pointing there for a task it spawns or
+ * for weft_to_thread and the pool, no buffer there for weft_file_* calls.
+ * Pointers to its frame are fine within its own code, and for calls that
+ * use them only while it runs (weft_gather's arrays, socket and stream
+ * buffers, DNS, out-parameters).  None of this is checked yet.
+ *
+ * A compact task's suspending calls (weft_sleep, weft_yield, awaits, waits
+ * on primitives and descriptors) may also fail with -ENOMEM: its buffer
+ * grows when it suspends, so that waiting never allocates.  In the task
+ * dump a compact task that is not on the stack has no backtrace.
+ */
+#define WEFT_SPAWN_COMPACT 2u
+
+/*
  * asyncio.run(): creates an event loop on the calling thread, runs fn(arg)
  * as the main task and returns when it has finished.  Before returning it
  * cancels and joins every task still alive, reports (on stderr) detached

@@ -245,7 +245,11 @@ static void one_task(out *o, weft__loop *L, uint32_t idx)
         }
         put(o, "\n");
     }
-    backtrace_of(o, r);
+    if (weft__compact_away(L, r))
+        put(o, "    (a compact task: its frame is saved off the stack, "
+               "no backtrace)\n");
+    else
+        backtrace_of(o, r);
 }
 
 int weft__dump_loop(weft__loop *L, int fd, const char *why)

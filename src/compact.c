@@ -1,0 +1,288 @@
+/*
+ * compact.c - compact tasks: many tasks on one shared stack, each keeping
+ * only the bytes it uses while it is away (docs/compact-tasks.md).
+ *
+ * The shared stack has an owner, the compact task whose frame is in place.
+ * A task that suspends stays in place; it is copied out (from its saved
+ * stack pointer to the top) only when another compact task is about to run
+ * there, and copied back in when it runs next.
+ *
+ * The switch path knows nothing of this.  A context is one saved stack
+ * pointer, and a compact task that is away holds the saved stack pointer of
+ * the loop's trampoline: a context on a small stack of its own that loops
+ * forever.  Whoever switches to such a task (having set L->cur to it, as
+ * every switch does) resumes the trampoline, which copies the owner out and
+ * the task in, makes the task the owner and switches to it, saving itself
+ * at the same call site - so its saved stack pointer is the same every
+ * time, and every task that is away can hold it.  The trampoline is primed
+ * when it is made: switched to once, it saves itself there and comes back.
+ *
+ * Buffers grow when a task suspends (weft__compact_reserve, from the
+ * suspending calls, which can then fail with -ENOMEM): the copy-out itself
+ * allocates only where a suspension came by a path that does not reserve,
+ * and aborts with a message if even that fails.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include "alloc.h"
+#include "coro/switch.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if WEFT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#if WEFT_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+/* The trampoline's own stack: it only copies. */
+#define TRAMP_STACK ((size_t)64 * 1024)
+/* Bytes a suspension goes below weft__compact_reserve's caller (the calls
+ * down to the context switch and the registers it saves), with room. */
+#define SUSPEND_DEPTH ((size_t)512)
+
+/* A compact task's bytes while it is away. */
+typedef struct weft__csave {
+    void *sp;      /* its saved stack pointer on the shared stack; NULL:
+                    * not started (its frame is made when it first runs) */
+    uint32_t len;  /* bytes saved: [sp, top) */
+    uint32_t cap;  /* bytes room */
+    unsigned char bytes[];
+} weft__csave;
+
+typedef struct weft__compact {
+    weft__stack shared;
+    char *top;         /* the shared stack's top, 16-aligned */
+    weft__stack tramp_stack;
+    weft__exec tramp;  /* written by the trampoline's saves */
+    void *tramp_sp;    /* ... always this: what an away task holds */
+    weft__exec *boot;  /* who primed the trampoline */
+    weft__record *owner; /* whose frame is in place, or NULL */
+    void (*entry)(void *); /* a task's first function (sched.c) */
+} weft__compact;
+
+/* Frames copied in, for the tests (any loop's; only the trampoline
+ * counts, never the switch path). */
+_Atomic unsigned long weft__compact_copies;
+
+/* ---- copies ---- */
+
+/* The bytes of a frame are copied as bytes: AddressSanitizer's redzones
+ * between frames are not the copier's business (the shadow is cleared on
+ * each copy-in instead), nor is Valgrind's view of them. */
+#if WEFT_ASAN
+__attribute__((no_sanitize_address))
+#endif
+static void copy_frame(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+#if WEFT_ASAN
+    /* The interceptor would check the shadow: copy by hand. */
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+#else
+    memcpy(d, s, n);
+#endif
+}
+
+/* A buffer of at least `need` bytes in place of old, whose bytes are
+ * stale (the task is in place, or about to be copied out anew).  NULL,
+ * with old kept, if there is no memory. */
+static weft__csave *csave_grow(weft__csave *old, size_t need)
+{
+    size_t cap = (need + 63) & ~(size_t)63;
+    weft__csave *c = weft__malloc(sizeof *c + cap);
+    if (!c)
+        return NULL;
+    weft__free(old);
+    c->sp = NULL;
+    c->len = 0;
+    c->cap = (uint32_t)cap;
+    return c;
+}
+
+_Noreturn static void out_of_memory(weft__record *f, size_t need)
+{
+    char buf[160];
+    int n = snprintf(buf, sizeof buf,
+                     "weft: no memory to save compact task #%u's %zu bytes "
+                     "of stack\n",
+                     f->idx, need);
+    if (n > 0 && write(2, buf, (size_t)n) < 0)
+        abort();
+    abort();
+}
+
+/* The owner's frame goes to its buffer; its context becomes the
+ * trampoline's. */
+static void evict(weft__compact *c, weft__record *o)
+{
+    char *sp = o->exec.ctx.sp;
+    size_t len = (size_t)(c->top - sp);
+    if (!o->csave || o->csave->cap < len) {
+        /* A suspension by a path that did not reserve. */
+        weft__csave *s = csave_grow(o->csave, len);
+        if (!s)
+            out_of_memory(o, len);
+        o->csave = s;
+    }
+    copy_frame(o->csave->bytes, sp, len);
+    o->csave->sp = sp;
+    o->csave->len = (uint32_t)len;
+    o->exec.ctx.sp = c->tramp_sp;
+    weft__exec_set_stack(&o->exec, c->tramp_stack.lo, c->tramp_stack.size);
+}
+
+/* f's frame comes in place: copied back, or made if it never ran. */
+static void bring_in(weft__loop *L, weft__compact *c, weft__record *f)
+{
+    if (c->owner)
+        evict(c, c->owner);
+#if WEFT_ASAN
+    /* The shadow still shows the old frames' redzones. */
+    __asan_unpoison_memory_region(c->shared.lo, c->shared.size);
+#endif
+    weft__csave *s = f->csave;
+    if (s && s->sp) {
+        /* Not a read-modify-write: this runs on every copy, and only the
+         * tests read it (one loop at a time). */
+        atomic_store_explicit(
+            &weft__compact_copies,
+            atomic_load_explicit(&weft__compact_copies,
+                                 memory_order_relaxed) + 1,
+            memory_order_relaxed);
+        copy_frame(s->sp, s->bytes, s->len);
+        f->exec.ctx.sp = s->sp;
+    } else {
+        weft__ctx_make(&f->exec.ctx, c->shared.lo, c->shared.size, c->entry,
+                       f);
+    }
+#if WEFT_VALGRIND
+    VALGRIND_MAKE_MEM_DEFINED(f->exec.ctx.sp,
+                              (size_t)(c->top - (char *)f->exec.ctx.sp));
+#endif
+    weft__exec_set_stack(&f->exec, c->shared.lo, c->shared.size);
+    c->owner = f;
+    (void)L;
+}
+
+/* ---- the trampoline ---- */
+
+static void tramp_main(void *arg)
+{
+    weft__loop *L = arg;
+    weft__compact *c = L->compact;
+    weft__switch_arrived(&c->tramp);
+    weft__exec *to = c->boot;
+    for (;;) {
+        /* The one place the trampoline saves itself. */
+        weft__switch(&c->tramp, to, false);
+        if (c->tramp.ctx.sp != c->tramp_sp)
+            abort(); /* cannot be: the same call site saves the same sp */
+        weft__record *f = L->cur;
+        bring_in(L, c, f);
+        to = &f->exec;
+    }
+}
+
+static int compact_new(weft__loop *L, void (*entry)(void *))
+{
+    weft__compact *c = weft__calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    if (weft__stack_get(L->stacks, 0, &c->shared)) {
+        weft__free(c);
+        return -ENOMEM;
+    }
+    if (weft__stack_get(L->stacks, TRAMP_STACK, &c->tramp_stack)) {
+        weft__stack_put(L->stacks, &c->shared);
+        weft__free(c);
+        return -ENOMEM;
+    }
+    if (!c->shared.guarded)
+        weft__canary_set(&c->shared);
+    c->top = (char *)(((uintptr_t)c->shared.lo + c->shared.size) &
+                      ~(uintptr_t)15);
+    c->entry = entry;
+    weft__exec_init_task(&c->tramp);
+    weft__exec_set_stack(&c->tramp, c->tramp_stack.lo, c->tramp_stack.size);
+    weft__ctx_make(&c->tramp.ctx, c->tramp_stack.lo, c->tramp_stack.size,
+                   tramp_main, L);
+    L->compact = c;
+    /* Prime it from here (a task's stack or the host's). */
+    c->boot = L->cur ? &L->cur->exec : &L->host;
+    weft__switch(c->boot, &c->tramp, false);
+    c->tramp_sp = c->tramp.ctx.sp;
+    return 0;
+}
+
+/* ---- the interface ---- */
+
+int weft__compact_prepare(weft__loop *L, weft__record *f,
+                          void (*entry)(void *))
+{
+#ifdef WEFT_CTX_UCONTEXT
+    (void)L, (void)f, (void)entry;
+    return -ENOTSUP;
+#else
+    int rc;
+    if (!L->compact && (rc = compact_new(L, entry)))
+        return rc;
+    weft__compact *c = L->compact;
+    f->stack = c->shared;
+    if (f->csave)
+        f->csave->sp = NULL;
+    f->exec.ctx.sp = c->tramp_sp;
+    weft__exec_set_stack(&f->exec, c->tramp_stack.lo, c->tramp_stack.size);
+    return 0;
+#endif
+}
+
+int weft__compact_reserve(weft__loop *L, weft__record *f)
+{
+    weft__compact *c = L->compact;
+    char *here = __builtin_frame_address(0);
+    size_t need = (size_t)(c->top - here) + SUSPEND_DEPTH;
+    if (f->csave && f->csave->cap >= need)
+        return 0;
+    weft__csave *s = csave_grow(f->csave, need);
+    if (!s)
+        return -ENOMEM;
+    f->csave = s;
+    return 0;
+}
+
+void weft__compact_finish(weft__loop *L, weft__record *f)
+{
+    weft__compact *c = L->compact;
+    if (c && c->owner == f)
+        c->owner = NULL;
+    weft__free(f->csave);
+    f->csave = NULL;
+    memset(&f->stack, 0, sizeof f->stack);
+}
+
+bool weft__compact_away(const weft__loop *L, const weft__record *f)
+{
+    return WEFT__IS_COMPACT(f) && (!L->compact || L->compact->owner != f);
+}
+
+void weft__compact_free(weft__loop *L)
+{
+    weft__compact *c = L->compact;
+    if (!c)
+        return;
+    weft__exec_destroy_task(&c->tramp);
+    weft__stack_put(L->stacks, &c->tramp_stack);
+    weft__stack_put(L->stacks, &c->shared);
+    weft__free(c);
+    L->compact = NULL;
+}

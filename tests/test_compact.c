@@ -1,0 +1,626 @@
+/*
+ * test_compact.c - compact tasks: many tasks on one shared stack, each
+ * keeping only its used bytes while it waits (WEFT_SPAWN_COMPACT).
+ *
+ * Proves that:
+ * - a compact task's locals survive every suspension byte for byte, with
+ *   many compact tasks taking turns on the stack (yield, sleep, a lock,
+ *   an event), also frames several calls deep;
+ * - compact and default tasks await each other, gather and map over them,
+ *   consume generators, call the thread pool (arguments on the heap, as
+ *   the rule says), spawn eagerly (compact from compact), and get results
+ *   and failures back;
+ * - cancellation reaches a compact task in each wait, scopes and deadlines
+ *   expire in it, a shield holds;
+ * - stack_size with the flag, and unknown flags, are -EINVAL; the ucontext
+ *   build refuses compact tasks with -ENOTSUP;
+ * - a suspension that cannot get room to save the stack fails with
+ *   -ENOMEM and the wait is undone (the task goes on, nothing leaks);
+ * - a compact task that recurses too deep gets the stack overflow report;
+ * - compact tasks stuck under a shield at loop close are abandoned and
+ *   reported without touching freed memory; the task dump lists compact
+ *   tasks that are away without a backtrace.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include "alloc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifdef WEFT_CTX_UCONTEXT
+#define UCONTEXT 1
+#else
+#define UCONTEXT 0
+#endif
+
+static const weft_spawn_opts compact = {.flags = WEFT_SPAWN_COMPACT};
+
+/* Frames the loop copied back onto the shared stack (src/compact.c). */
+extern _Atomic unsigned long weft__compact_copies;
+
+static weft_task *spawn_compact(weft_fn fn, void *arg)
+{
+    weft_task *t = NULL;
+    REQUIRE(weft_spawn_ex(fn, arg, &compact, &t) == 0);
+    return t;
+}
+
+/* ---- locals survive ---- */
+
+#define FRAME 200
+
+static void fill(unsigned char *b, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(seed * 31u + i * 7u);
+}
+
+static bool intact(const unsigned char *b, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (unsigned char)(seed * 31u + i * 7u))
+            return false;
+    return true;
+}
+
+typedef int (*suspend_fn)(int round);
+
+static int by_yield(int round)
+{
+    (void)round;
+    return weft_yield();
+}
+
+static int by_sleep(int round)
+{
+    return weft_sleep(round % 3 ? 0 : 0.0005);
+}
+
+static weft_lock shared_lock = WEFT_LOCK_INIT;
+
+/* Holds the lock across a yield: the others queue on it. */
+static int by_lock(int round)
+{
+    (void)round;
+    int rc = weft_lock_acquire(&shared_lock);
+    if (rc)
+        return rc;
+    rc = weft_yield();
+    int r2 = weft_lock_release(&shared_lock);
+    return rc ? rc : r2;
+}
+
+typedef struct turn_arg {
+    unsigned seed;
+    int rounds;
+    suspend_fn suspend;
+} turn_arg;
+
+/* Three frames deep, each with a pattern of its own. */
+static __attribute__((noinline)) int deep(const turn_arg *a, int level)
+{
+    unsigned char mine[FRAME / 2];
+    fill(mine, sizeof mine, a->seed + 1000u * (unsigned)level);
+    int bad = 0;
+    if (level < 3) {
+        bad += deep(a, level + 1);
+    } else {
+        for (int r = 0; r < a->rounds; r++)
+            if (a->suspend(r))
+                bad++;
+    }
+    if (!intact(mine, sizeof mine, a->seed + 1000u * (unsigned)level))
+        bad++;
+    return bad;
+}
+
+static void *turns(void *arg)
+{
+    const turn_arg *a = arg;
+    unsigned char local[FRAME];
+    fill(local, sizeof local, a->seed);
+    int bad = 0;
+    for (int r = 0; r < a->rounds; r++) {
+        if (a->suspend(r))
+            bad++;
+        if (!intact(local, sizeof local, a->seed))
+            bad++;
+    }
+    bad += deep(a, 0);
+    if (!intact(local, sizeof local, a->seed))
+        bad++;
+    return I2P(bad);
+}
+
+static void *locals_survive(void *arg)
+{
+    unsigned long copies = weft__compact_copies;
+    suspend_fn how = (suspend_fn)arg;
+    enum { N = 50 };
+    static turn_arg args[N];
+    weft_task *t[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (turn_arg){.seed = (unsigned)i + 1, .rounds = 20,
+                             .suspend = how};
+        t[i] = spawn_compact(turns, &args[i]);
+    }
+    void *res[N];
+    CHECK_EQ(weft_gather(t, N, res, NULL, 0), 0);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(P2I(res[i]), 0);
+    /* They did take turns on the stack: frames went out and came back. */
+    CHECK(weft__compact_copies - copies >= (unsigned long)N * 20);
+    return NULL;
+}
+
+/* Compact and default tasks interleaved: the default ones never disturb
+ * the shared stack. */
+static void *mixed_with_default(void *arg)
+{
+    (void)arg;
+    enum { N = 20 };
+    static turn_arg args[N];
+    weft_task *t[N];
+    for (int i = 0; i < N; i++) {
+        args[i] = (turn_arg){.seed = (unsigned)i * 3 + 7, .rounds = 30,
+                             .suspend = by_yield};
+        if (i % 2)
+            REQUIRE(weft_spawn(turns, &args[i], &t[i]) == 0);
+        else
+            t[i] = spawn_compact(turns, &args[i]);
+    }
+    void *res[N];
+    CHECK_EQ(weft_gather(t, N, res, NULL, 0), 0);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(P2I(res[i]), 0);
+    return NULL;
+}
+
+/* ---- together with the rest of weft ---- */
+
+static void *answer(void *arg)
+{
+    CHECK_EQ(weft_sleep(0.001), 0);
+    return I2P(P2I(arg) * 2);
+}
+
+static void *fails(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(weft_yield(), 0);
+    return weft_fail(-EPROTO, "compact failure %d", 7);
+}
+
+/* A compact task awaits default and compact children. */
+static void *awaits_children(void *arg)
+{
+    (void)arg;
+    weft_task *a, *b = spawn_compact(answer, I2P(21));
+    REQUIRE(weft_spawn(answer, I2P(5), &a) == 0);
+    void *ra = NULL, *rb = NULL;
+    CHECK_EQ(weft_await(a, &ra), 0);
+    CHECK_EQ(weft_await(b, &rb), 0);
+    CHECK_EQ(P2I(ra), 10);
+    CHECK_EQ(P2I(rb), 42);
+    weft_task *f = spawn_compact(fails, NULL);
+    CHECK_EQ(weft_await(f, NULL), -EPROTO);
+    CHECK(check_streq(weft_errmsg(), "compact failure 7"));
+    return I2P(1);
+}
+
+static void *await_each_way(void *arg)
+{
+    (void)arg;
+    weft_task *t = spawn_compact(awaits_children, NULL);
+    void *r = NULL;
+    CHECK_EQ(weft_await(t, &r), 0);
+    CHECK_EQ(P2I(r), 1);
+    return NULL;
+}
+
+static void *map_double(void *item)
+{
+    CHECK_EQ(weft_yield(), 0);
+    return I2P(P2I(item) * 2);
+}
+
+/* gather and map from a compact task (their arrays may be in its frame:
+ * gather writes them after it resumes; map's are on the heap here). */
+static void *gathers_and_maps(void *arg)
+{
+    (void)arg;
+    enum { N = 16 };
+    weft_task *t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = spawn_compact(answer, I2P(i));
+    void *res[N];
+    CHECK_EQ(weft_gather(t, N, res, NULL, 0), 0);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(P2I(res[i]), 2 * i);
+    void **items = malloc(N * sizeof *items), **out = malloc(N * sizeof *out);
+    int *errs = malloc(N * sizeof *errs);
+    REQUIRE(items && out && errs);
+    for (int i = 0; i < N; i++)
+        items[i] = I2P(i + 1);
+    CHECK_EQ(weft_map(map_double, items, N, 4, out, errs, 0), 0);
+    for (int i = 0; i < N; i++)
+        CHECK(P2I(out[i]) == 2 * (i + 1) && errs[i] == 0);
+    free(items);
+    free(out);
+    free(errs);
+    return I2P(3);
+}
+
+static void *gather_map_from_compact(void *arg)
+{
+    (void)arg;
+    void *r = NULL;
+    CHECK_EQ(weft_await(spawn_compact(gathers_and_maps, NULL), &r), 0);
+    CHECK_EQ(P2I(r), 3);
+    return NULL;
+}
+
+static void *count_up(void *arg)
+{
+    int n = P2I(arg);
+    for (int i = 1; i <= n; i++)
+        if (weft_gen_yield(I2P(i)))
+            break;
+    return NULL;
+}
+
+/* A compact consumer of a generator. */
+static void *consumes(void *arg)
+{
+    (void)arg;
+    unsigned char local[FRAME];
+    fill(local, sizeof local, 99);
+    weft_gen *g;
+    REQUIRE(weft_gen_new(count_up, I2P(100), &g) == 0);
+    long sum = 0;
+    void *v;
+    int rc;
+    while ((rc = weft_gen_next(g, &v)) == 1)
+        sum += P2I(v);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(weft_gen_close(g), 0);
+    CHECK(intact(local, sizeof local, 99));
+    return I2P(sum);
+}
+
+static void *generator_consumers(void *arg)
+{
+    (void)arg;
+    weft_task *a = spawn_compact(consumes, NULL),
+              *b = spawn_compact(consumes, NULL);
+    void *ra = NULL, *rb = NULL;
+    CHECK_EQ(weft_await(a, &ra), 0);
+    CHECK_EQ(weft_await(b, &rb), 0);
+    CHECK_EQ(P2I(ra), 5050);
+    CHECK_EQ(P2I(rb), 5050);
+    return NULL;
+}
+
+static void *add_one(void *arg)
+{
+    long *p = arg;
+    return I2P(*p + 1);
+}
+
+/* weft_to_thread from compact tasks, its argument on the heap. */
+static void *calls_pool(void *arg)
+{
+    long *p = malloc(sizeof *p);
+    REQUIRE(p);
+    *p = P2I(arg);
+    unsigned char local[FRAME];
+    fill(local, sizeof local, (unsigned)*p);
+    void *r = NULL;
+    CHECK_EQ(weft_to_thread(add_one, p, &r), 0);
+    CHECK(intact(local, sizeof local, (unsigned)*p));
+    free(p);
+    return r;
+}
+
+static void *pool_from_compact(void *arg)
+{
+    (void)arg;
+    enum { N = 8 };
+    weft_task *t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = spawn_compact(calls_pool, I2P(i * 10));
+    void *res[N];
+    CHECK_EQ(weft_gather(t, N, res, NULL, 0), 0);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(P2I(res[i]), i * 10 + 1);
+    return NULL;
+}
+
+/* An eager compact child of a compact task runs inside the spawn, on the
+ * same stack: the spawner's frame goes out and comes back. */
+static void *eager_child(void *arg)
+{
+    unsigned char local[FRAME];
+    fill(local, sizeof local, 5);
+    CHECK_EQ(weft_yield(), 0);
+    CHECK(intact(local, sizeof local, 5));
+    return arg;
+}
+
+static void *eager_parent(void *arg)
+{
+    (void)arg;
+    unsigned char local[FRAME];
+    fill(local, sizeof local, 6);
+    weft_spawn_opts o = {.flags = WEFT_SPAWN_COMPACT | WEFT_SPAWN_EAGER};
+    weft_task *t;
+    REQUIRE(weft_spawn_ex(eager_child, I2P(77), &o, &t) == 0);
+    CHECK(intact(local, sizeof local, 6));
+    void *r = NULL;
+    CHECK_EQ(weft_await(t, &r), 0);
+    CHECK_EQ(P2I(r), 77);
+    CHECK(intact(local, sizeof local, 6));
+    return NULL;
+}
+
+static void *eager_compact(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(weft_await(spawn_compact(eager_parent, NULL), NULL), 0);
+    return NULL;
+}
+
+/* ---- cancellation, scopes, shields ---- */
+
+static weft_event never = WEFT_EVENT_INIT;
+
+static void *waits_forever(void *arg)
+{
+    int how = P2I(arg);
+    unsigned char local[FRAME];
+    fill(local, sizeof local, 11);
+    int rc = how == 0   ? weft_sleep(3600)
+             : how == 1 ? weft_event_wait(&never)
+                        : weft_lock_acquire(&shared_lock);
+    CHECK(intact(local, sizeof local, 11));
+    return I2P(rc);
+}
+
+static void *deadline_inside(void *arg)
+{
+    (void)arg;
+    weft_scope *s;
+    REQUIRE(weft_scope_open(0.005, &s) == 0);
+    int rc = weft_sleep(3600);
+    CHECK_EQ(weft_scope_close(s), 1);
+    weft_shield_begin();
+    int shielded = weft_sleep(0.002);
+    weft_shield_end();
+    return I2P(rc * 1000 + shielded);
+}
+
+static void *cancel_each_wait(void *arg)
+{
+    (void)arg;
+    REQUIRE(weft_lock_acquire(&shared_lock) == 0); /* the lock waiter */
+    weft_task *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = spawn_compact(waits_forever, I2P(i));
+    CHECK_EQ(weft_sleep(0.002), 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(weft_task_cancel(t[i]), 0);
+        CHECK_EQ(weft_await(t[i], NULL), -ECANCELED);
+    }
+    CHECK_EQ(weft_lock_release(&shared_lock), 0);
+    void *r = NULL;
+    CHECK_EQ(weft_await(spawn_compact(deadline_inside, NULL), &r), 0);
+    CHECK_EQ(P2I(r), -ETIMEDOUT * 1000);
+    return NULL;
+}
+
+/* ---- errors ---- */
+
+static void *bad_options(void *arg)
+{
+    (void)arg;
+    weft_task *t = NULL;
+    weft_spawn_opts o = {.flags = WEFT_SPAWN_COMPACT, .stack_size = 65536};
+    CHECK_EQ(weft_spawn_ex(answer, NULL, &o, &t), -EINVAL);
+    o = (weft_spawn_opts){.flags = 4};
+    CHECK_EQ(weft_spawn_ex(answer, NULL, &o, &t), -EINVAL);
+    CHECK(t == NULL);
+    return NULL;
+}
+
+static void *ucontext_refuses(void *arg)
+{
+    (void)arg;
+    weft_task *t = NULL;
+    CHECK_EQ(weft_spawn_ex(answer, NULL, &compact, &t), -ENOTSUP);
+    return NULL;
+}
+
+/* Each allocation of a compact task's life fails once in turn: spawn,
+ * start (the shared stack on first use) and its suspensions fail with
+ * -ENOMEM, never crash, and leave nothing behind. */
+static void *sleeps_twice(void *arg)
+{
+    (void)arg;
+    unsigned char local[FRAME];
+    fill(local, sizeof local, 3);
+    int a = weft_sleep(0.0005);
+    int b = weft_yield();
+    CHECK(intact(local, sizeof local, 3));
+    return I2P((a == -ENOMEM) + 2 * (b == -ENOMEM));
+}
+
+static int oom_suspensions; /* suspensions refused for want of memory */
+
+static void *oom_main(void *arg)
+{
+    long n = P2I(arg);
+    weft_task *t = NULL;
+    weft__alloc_fail_countdown = n;
+    int rc = weft_spawn_ex(sleeps_twice, NULL, &compact, &t);
+    if (rc == 0) {
+        void *r = NULL;
+        rc = weft_await(t, &r);
+        CHECK(rc == 0 || rc == -ENOMEM);
+        CHECK(P2I(r) >= 0 && P2I(r) <= 3);
+        oom_suspensions += P2I(r) != 0;
+    } else {
+        CHECK_EQ(rc, -ENOMEM);
+    }
+    weft__alloc_fail_countdown = 0;
+    return NULL;
+}
+
+static void out_of_memory(void *arg)
+{
+    (void)arg;
+    for (long n = 1; n <= 12; n++) {
+        /* A loop of its own each time: the shared stack is made anew. */
+        int rc = weft_run(oom_main, I2P(n), NULL);
+        weft__alloc_fail_countdown = 0;
+        CHECK(rc == 0 || rc == -ENOMEM);
+        CHECK_EQ(weft__alloc_live, 0);
+    }
+    CHECK(oom_suspensions >= 1); /* the reserve's failure was reached */
+}
+
+/* ---- overflow, loop close, dump ---- */
+
+static __attribute__((noinline)) int dive(int depth)
+{
+    char pad[1024];
+    memset(pad, depth, sizeof pad);
+    __asm__ volatile("" : : "r"(pad) : "memory");
+    if (depth > (1 << 20))
+        return pad[0];
+    return dive(depth + 1) + pad[0];
+}
+
+static void *diver(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(weft_yield(), 0);
+    return I2P(dive(0));
+}
+
+static void *overflow_main(void *arg)
+{
+    (void)arg;
+    weft_spawn_opts o = {.name = "compact-diver",
+                         .flags = WEFT_SPAWN_COMPACT};
+    weft_task *t;
+    REQUIRE(weft_spawn_ex(diver, NULL, &o, &t) == 0);
+    weft_await(t, NULL);
+    return NULL;
+}
+
+static void overflow_child(void *arg)
+{
+    (void)arg;
+    weft_run(overflow_main, NULL, NULL);
+    _exit(3);
+}
+
+static void overflow(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    int st = check_fork(overflow_child, NULL, &out);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    CHECK(out && strstr(out, "stack overflow in task 'compact-diver'"));
+    free(out);
+}
+
+static void *stuck(void *arg)
+{
+    (void)arg;
+    unsigned char local[FRAME];
+    fill(local, sizeof local, 1);
+    weft_shield_begin();
+    weft_event_wait(&never);
+    weft_shield_end();
+    return NULL;
+}
+
+static void *leaves_stuck_and_dumps(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        weft_task *t = spawn_compact(stuck, NULL);
+        weft_task_detach(t);
+    }
+    CHECK_EQ(weft_sleep(0.002), 0);
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    CHECK_EQ(weft_dump_tasks(fds[1]), 0);
+    close(fds[1]);
+    char buf[8192];
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    buf[n > 0 ? n : 0] = '\0';
+    CHECK(strstr(buf, "waiting on an event") != NULL);
+    /* Three stuck, at most one on the stack: two saved off it. */
+    const char *away = "(a compact task: its frame is saved off the stack";
+    int n_away = 0;
+    for (const char *p = buf; (p = strstr(p, away)); p++)
+        n_away++;
+    CHECK(n_away >= 2);
+    return NULL;
+}
+
+static void stuck_child(void *arg)
+{
+    (void)arg;
+    _exit(weft_run(leaves_stuck_and_dumps, NULL, NULL) == 0 ? 0 : 1);
+}
+
+static void stuck_at_close(void *arg)
+{
+    (void)arg;
+    char *out = NULL;
+    int st = check_fork(stuck_child, NULL, &out);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(out && strstr(out, "cannot finish"));
+    if (!WIFEXITED(st) || WEXITSTATUS(st))
+        fprintf(stderr, "child said:\n%s", out ? out : "");
+    free(out);
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_TASK("locals_survive_yield", locals_survive, (void *)by_yield),
+    CHECK_TASK("locals_survive_sleep", locals_survive, (void *)by_sleep),
+    CHECK_TASK("locals_survive_lock", locals_survive, (void *)by_lock),
+    CHECK_TASK("mixed_with_default_tasks", mixed_with_default, NULL),
+    CHECK_TASK("await_each_way", await_each_way, NULL),
+    CHECK_TASK("gather_and_map_from_compact", gather_map_from_compact, NULL),
+    CHECK_TASK("generator_consumers", generator_consumers, NULL),
+    CHECK_TASK("to_thread_from_compact", pool_from_compact, NULL),
+    CHECK_TASK("eager_compact_from_compact", eager_compact, NULL),
+    CHECK_TASK("cancel_each_wait_scope_shield", cancel_each_wait, NULL),
+    CHECK_TASK("bad_options", bad_options, NULL),
+    CHECK_PLAIN("out_of_memory_each_allocation", out_of_memory, NULL),
+    CHECK_PLAIN("overflow_report", overflow, NULL),
+    CHECK_PLAIN("stuck_at_close_and_dump", stuck_at_close, NULL),
+};
+
+static const struct check_case_def ucontext_cases[] = {
+    CHECK_TASK("ucontext_refuses", ucontext_refuses, NULL),
+};
+
+int main(void)
+{
+    if (UCONTEXT)
+        return CHECK_MAIN(ucontext_cases);
+    return CHECK_MAIN(cases);
+}
