@@ -1,12 +1,17 @@
 /*
  * file.c - files through the loop's thread pool (weft/file.h).  A leaf on
- * the public API: each call describes its system call in a struct on the
- * caller's stack and runs it with weft_to_thread, which withdraws a queued
- * job when the caller is cancelled and waits out a running one - so the
- * job may use the caller's buffers and paths.
+ * the public API: each call describes its system call in an op and runs
+ * it with weft_to_thread, which withdraws a queued job when the caller is
+ * cancelled and waits out a running one - so the job may use the caller's
+ * buffers and paths.  The op the pool thread reads and writes is a heap
+ * copy, made before the caller suspends and copied back after it resumes:
+ * nothing but the caller itself touches the caller's stack while it is
+ * suspended in a call.
  */
 #define _GNU_SOURCE
 #include "weft.h"
+
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -180,17 +185,27 @@ static void *run(void *arg)
 }
 
 /* Runs o on the pool: the pool's error (cancelled before it ran, no
- * thread) or the system call's result. */
+ * thread), -ENOMEM, or the system call's result.  The pool thread works on
+ * a heap copy of o, not on o (the caller's stack); what it leaves for the
+ * caller (done, data) is copied back once the caller has resumed. */
 static ssize_t go(op *o)
 {
-    int rc = weft_to_thread(run, o, NULL);
+    op *h = weft__malloc(sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    *h = *o;
+    int rc = weft_to_thread(run, h, NULL);
+    o->done = h->done;
+    o->data = h->data;
+    ssize_t result = h->result;
+    weft__free(h);
     if (rc) {
         /* Cancelled, but the job may have run to its end meanwhile. */
         free(o->data);
         o->data = NULL;
         return rc;
     }
-    return o->result;
+    return result;
 }
 
 int weft_file_open(const char *path, int flags, mode_t mode, int *fd)

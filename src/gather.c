@@ -8,7 +8,9 @@
  * is woken early only by the first error, to cancel the others.  It
  * returns only once every child has finished, so nothing it gathered can
  * still write into the caller's arrays.  Its state is one allocation made
- * before anything is consumed.
+ * before anything is consumed.  weft_map's workers likewise read the items
+ * from, and write the outcomes into, the run's own state; the caller's
+ * arrays get them after the caller resumes.
  */
 #define _GNU_SOURCE
 #include "core.h"
@@ -329,20 +331,25 @@ int weft_task_failed(int err, const char *msg, weft_task **task)
 
 /* ---- weft_map: bounded concurrency ---- */
 
+/* The run's state, one allocation: the workers read the items and write
+ * each item's outcome here, never in the caller's arrays - those may be on
+ * the caller's stack, and nothing but the caller itself touches the
+ * caller's stack while it is suspended in a call.  The outcomes are copied
+ * into the caller's arrays once the caller has resumed. */
 typedef struct map_state {
     weft_fn fn;
-    void **items;
-    size_t n, next;
+    void **items; /* a copy of the caller's, or NULL */
+    size_t n, next; /* items [0, next) were taken, and have outcomes */
     void **results;
     int *errors;
-    char **msgs; /* the caller's, or NULL */
+    char **msgs; /* NULL when the caller wants none */
     unsigned flags;
     int first_err;
     char *first_msg;
     bool stop;
     weft_bar *bar;
     uint32_t nworkers;
-    uint32_t workers[]; /* worker slots, to cancel them */
+    uint32_t workers[]; /* worker slots, to cancel them; then the arrays */
 } map_state;
 
 /* Each worker runs fn over the next unclaimed item until none is left; fn
@@ -360,8 +367,10 @@ static void *map_worker(void *arg)
         st->results[i] = r;
         st->errors[i] = err;
         weft_bar_update(st->bar, 1);
-        if (st->msgs && self->fail_msg) /* the item's, to the caller */
-            st->msgs[i] = weft__strndup(self->fail_msg, 1u << 20);
+        if (st->msgs) /* the item's, to the caller */
+            st->msgs[i] = self->fail_msg
+                              ? weft__strndup(self->fail_msg, 1u << 20)
+                              : NULL;
         if (err && !(st->flags & WEFT_GATHER_RETURN_ERRORS) &&
             !st->first_err) {
             st->first_err = err;
@@ -379,11 +388,97 @@ static void *map_worker(void *arg)
     return NULL;
 }
 
+/* Items [from, n) never ran: NULL and -ECANCELED, no message. */
+static void map_unrun(void **results, int *errors, char **msgs, size_t from,
+                      size_t n)
+{
+    for (size_t i = from; i < n; i++) {
+        results[i] = NULL;
+        errors[i] = -ECANCELED;
+        if (msgs)
+            msgs[i] = NULL;
+    }
+}
+
+/* The run's state with room for nw workers and the arrays of n items
+ * (items and msgs only if the caller gave them), or NULL. */
+static map_state *map_new(size_t n, size_t nw, bool items, bool msgs)
+{
+    size_t ptrs = 1 + items + msgs; /* results, items, msgs */
+    size_t head = sizeof(map_state) + nw * sizeof(uint32_t);
+    head = (head + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+    if (n > (SIZE_MAX - head) / (ptrs * sizeof(void *) + sizeof(int)))
+        return NULL;
+    map_state *st =
+        weft__malloc(head + n * (ptrs * sizeof(void *) + sizeof(int)));
+    if (!st)
+        return NULL;
+    memset(st, 0, sizeof *st);
+    void **p = (void **)((char *)st + head);
+    st->results = p;
+    p += n;
+    if (items) {
+        st->items = p;
+        p += n;
+    }
+    if (msgs) {
+        st->msgs = (char **)p;
+        p += n;
+    }
+    st->errors = (int *)p;
+    st->n = n;
+    return st;
+}
+
+/* Back in the caller: the outcomes into its arrays (the messages become
+ * the caller's), NULL and -ECANCELED for the items never taken. */
+static void map_deliver(const map_state *st, void **results, int *errors,
+                        char **msgs)
+{
+    size_t k = st->next;
+    memcpy(results, st->results, k * sizeof *results);
+    memcpy(errors, st->errors, k * sizeof *errors);
+    if (msgs)
+        memcpy(msgs, st->msgs, k * sizeof *msgs);
+    map_unrun(results, errors, msgs, k, st->n);
+}
+
 int weft_map(weft_fn fn, void **items, size_t n, size_t limit,
              void **results, int *errors, unsigned flags)
 {
     weft_gather_opts o = {.flags = flags};
     return weft_map_ex(fn, items, n, limit, results, errors, &o);
+}
+
+/* Spawns up to nw workers over st, claimed by gs, and waits for them:
+ * the run's outcome (0 if no worker could start). */
+static int map_run(weft__loop *L, weft__record *self, map_state *st,
+                   gather_state *gs, size_t nw)
+{
+    int rc = 0;
+    for (size_t w = 0; w < nw; w++) {
+        uint32_t idx;
+        rc = weft__spawn_idx(L, map_worker, st, NULL, &idx);
+        if (rc)
+            break; /* run with the workers we have */
+        st->workers[st->nworkers++] = idx;
+        claim(L, gs, (uint32_t)w, idx); /* no handle was given out */
+    }
+    if (!st->nworkers) {
+        weft__join_close(L, &gs->js);
+        return rc;
+    }
+    gs->n = st->nworkers;
+    rc = gather_run(L, self, gs, NULL, NULL, NULL);
+    if (rc == 0 && !(st->flags & WEFT_GATHER_RETURN_ERRORS))
+        rc = st->first_err;
+    if (st->first_msg) {
+        weft__free(self->errmsg);
+        self->errmsg = st->first_msg;
+        st->first_msg = NULL;
+    }
+    int why = weft__check(L, self);
+    return why ? why : rc;
 }
 
 int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
@@ -397,65 +492,41 @@ int weft_map_ex(weft_fn fn, void **items, size_t n, size_t limit,
     if (!fn || !limit || (flags & ~WEFT_GATHER_RETURN_ERRORS) ||
         (n && (!results || !errors)) || (o && o->fd < 0))
         return -EINVAL;
+    /* Past the argument checks, the caller's arrays are filled whatever
+     * the call returns: at once on the ways out before the run, from the
+     * run's state after it. */
     char **msgs = o ? o->messages : NULL;
-    for (size_t i = 0; i < n; i++) {
-        results[i] = NULL;
-        errors[i] = -ECANCELED; /* until its item runs */
-        if (msgs)
-            msgs[i] = NULL;
+    int rc = weft__check(L, self);
+    if (rc || n == 0) {
+        map_unrun(results, errors, msgs, 0, n);
+        return rc;
     }
-    WEFT__RETURN_IF_CANCELLED(L, self);
-    if (n == 0)
-        return 0;
     size_t nw = limit < n ? limit : n;
     if (nw > 65536)
         nw = 65536;
-    map_state *st = weft__calloc(1, sizeof *st + nw * sizeof(uint32_t));
+    map_state *st = map_new(n, nw, items != NULL, msgs != NULL);
     gather_state *gs = gather_new(nw, WEFT_GATHER_RETURN_ERRORS);
     weft_bar *bar = NULL;
     if (!st || !gs || open_bar(o, n, &bar)) {
         weft__free(st);
         weft__free(gs);
+        map_unrun(results, errors, msgs, 0, n);
         return -ENOMEM;
     }
-    int rc = weft__join_open(L, &gs->js);
-    if (rc) {
+    if ((rc = weft__join_open(L, &gs->js))) {
         close_bar(o, bar);
         weft__free(st);
         weft__free(gs);
+        map_unrun(results, errors, msgs, 0, n);
         return rc;
     }
+    if (items)
+        memcpy(st->items, items, n * sizeof *items);
     st->bar = bar;
     st->fn = fn;
-    st->items = items;
-    st->n = n;
-    st->results = results;
-    st->errors = errors;
-    st->msgs = msgs;
     st->flags = flags;
-    for (size_t w = 0; w < nw; w++) {
-        uint32_t idx;
-        rc = weft__spawn_idx(L, map_worker, st, NULL, &idx);
-        if (rc)
-            break; /* run with the workers we have */
-        st->workers[st->nworkers++] = idx;
-        claim(L, gs, (uint32_t)w, idx); /* no handle was given out */
-    }
-    if (st->nworkers) {
-        gs->n = st->nworkers;
-        rc = gather_run(L, self, gs, NULL, NULL, NULL);
-        if (rc == 0 && !(flags & WEFT_GATHER_RETURN_ERRORS))
-            rc = st->first_err;
-        if (st->first_msg) {
-            weft__free(self->errmsg);
-            self->errmsg = st->first_msg;
-        }
-        int why = weft__check(L, self);
-        if (why)
-            rc = why;
-    } else {
-        weft__join_close(L, &gs->js);
-    }
+    rc = map_run(L, self, st, gs, nw);
+    map_deliver(st, results, errors, msgs);
     close_bar(o, bar);
     weft__free(gs);
     weft__free(st);

@@ -6,11 +6,17 @@
  * full stdout pipe never waits on us while we wait to write its stdin
  * (the classic deadlock of doing them in turn), and so that a failure or
  * a cancellation of the caller cancels and joins them all before the call
- * returns: nothing touches the caller's buffers afterwards.  Built on the
- * public calls only.
+ * returns: nothing touches the caller's buffers afterwards.  The feeder's
+ * and the drains' state is one heap allocation made before the call
+ * suspends, not on the caller's stack: those tasks write it while the
+ * caller waits in the group, and nothing but the caller itself touches the
+ * caller's stack while it is suspended in a call.  Built on the public
+ * calls (and weft's allocator, for its failure injection).
  */
 #define _GNU_SOURCE
 #include "weft.h"
+
+#include "alloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -109,16 +115,27 @@ int weft_proc_communicate(weft_proc *p, const void *input, size_t n,
         *err = NULL;
         *errlen = 0;
     }
-    feed f = {.data = input, .n = n};
-    sink k[2] = {{.keep = out != NULL}, {.keep = err != NULL}};
-    int rc = pipe_of(p, 0, &f.s);
-    for (int j = 0; j < 2 && !rc; j++)
-        rc = pipe_of(p, j + 1, &k[j].s);
+    weft_stream *s[3];
+    int rc = 0;
+    for (int j = 0; j < 3 && !rc; j++)
+        rc = pipe_of(p, j, &s[j]);
     if (rc)
         return rc;
-    if (input && !f.s)
+    if (input && !s[0])
         return -EINVAL; /* input for a stdin that is not a pipe */
-    if (!(rc = pump(&f, k)))
+    /* Written by the group's tasks while the caller waits: on the heap. */
+    struct pumps {
+        feed f;
+        sink k[2];
+    } *ps = weft__malloc(sizeof *ps);
+    if (!ps)
+        return -ENOMEM;
+    *ps = (struct pumps){
+        .f = {.s = s[0], .data = input, .n = n},
+        .k = {{.s = s[1], .keep = out != NULL},
+              {.s = s[2], .keep = err != NULL}}};
+    sink *k = ps->k;
+    if (!(rc = pump(&ps->f, k)))
         rc = weft_proc_wait(p, returncode);
     for (int j = 0; j < 2; j++) {
         if (!rc && k[j].keep && k[j].s && !k[j].buf &&
@@ -128,6 +145,7 @@ int weft_proc_communicate(weft_proc *p, const void *input, size_t n,
     if (rc) {
         free(k[0].buf);
         free(k[1].buf);
+        weft__free(ps);
         return rc;
     }
     char **bufs[2] = {out, err};
@@ -141,5 +159,6 @@ int weft_proc_communicate(weft_proc *p, const void *input, size_t n,
             free(k[j].buf);
         }
     }
+    weft__free(ps);
     return 0;
 }

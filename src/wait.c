@@ -4,23 +4,32 @@
  * cancelling any of them.
  *
  * The tasks are claimed for the duration of the call by a passive,
- * interruptible join set that lives on the caller's stack: passive, so that
- * cancelling the caller does not cancel them; interruptible, so that a
- * cancelled caller or an expired scope ends the wait.  On the way out the
- * claims are given back, whatever happened.
+ * interruptible join set: passive, so that cancelling the caller does not
+ * cancel them; interruptible, so that a cancelled caller or an expired
+ * scope ends the wait.  On the way out the claims are given back, whatever
+ * happened.  The set, its counts and a copy of the handles live in one
+ * allocation made before the caller suspends, not on the caller's stack
+ * (nor in its array): finishing children write the counts and
+ * cancellation and cycle walks read the handles while the caller is
+ * suspended, and nothing but the caller itself touches the caller's stack
+ * while it is suspended in a call.
  */
 #define _GNU_SOURCE
 #include "core.h"
 
+#include "alloc.h"
+
 #include <errno.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct wait_state {
     weft__joinset js; /* first */
-    weft_task **tasks;
     size_t n;
     int mode;
     size_t done;
     bool failed;
+    weft_task *tasks[]; /* a copy of the caller's array: walks read it */
 } wait_state;
 
 static bool satisfied(const wait_state *w)
@@ -117,22 +126,34 @@ int weft_wait(weft_task **tasks, size_t n, int mode)
     WEFT__RETURN_IF_CANCELLED(L, self);
     if (n == 0)
         return 0;
-    wait_state w = {.tasks = tasks, .n = n, .mode = mode};
-    w.js.notify_each = true;
-    w.js.passive = true;
-    w.js.interruptible = true;
-    w.js.on_done = wait_on_done;
-    w.js.targets = wait_targets;
-    int rc = weft__join_open(L, &w.js);
+    /* On the heap, handles copied: finishing children and walks use them
+     * while the caller sleeps. */
+    if (n > (SIZE_MAX - sizeof(wait_state)) / sizeof(weft_task *))
+        return -ENOMEM;
+    wait_state *w = weft__malloc(sizeof *w + n * sizeof(weft_task *));
+    if (!w)
+        return -ENOMEM;
+    *w = (wait_state){.n = n, .mode = mode};
+    memcpy(w->tasks, tasks, n * sizeof(weft_task *));
+    w->js.notify_each = true;
+    w->js.passive = true;
+    w->js.interruptible = true;
+    w->js.on_done = wait_on_done;
+    w->js.targets = wait_targets;
+    int rc = weft__join_open(L, &w->js);
     if (rc)
-        return rc;
-    if ((rc = claim_all(L, self, &w))) {
-        weft__join_close(L, &w.js);
-        return rc;
+        goto out;
+    if ((rc = claim_all(L, self, w))) {
+        weft__join_close(L, &w->js);
+        goto out;
     }
-    while (!satisfied(&w) && !(rc = weft__join_wait(L, &w.js))) {
+    while (!satisfied(w) && !(rc = weft__join_wait(L, &w->js))) {
     }
-    unclaim(L, &w, n);
-    weft__join_close(L, &w.js);
-    return rc ? rc : (int)(w.done > INT32_MAX ? INT32_MAX : w.done);
+    unclaim(L, w, n);
+    weft__join_close(L, &w->js);
+    if (!rc)
+        rc = (int)(w->done > INT32_MAX ? INT32_MAX : w->done);
+out:
+    weft__free(w);
+    return rc;
 }

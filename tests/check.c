@@ -594,6 +594,17 @@ void check_run_clean(weft_fn fn, void *arg)
                     "%ld weft allocations live after weft_run", live);
 }
 
+void check_alloc_fail_next(void)
+{
+    __atomic_store_n(&weft__alloc_fail_countdown, 1, __ATOMIC_RELAXED);
+}
+
+bool check_alloc_fail_hit(void)
+{
+    return __atomic_exchange_n(&weft__alloc_fail_countdown, 0,
+                               __ATOMIC_RELAXED) == 0;
+}
+
 void check_yield_until(const int *counter, int target)
 {
     for (int i = 0; *counter < target; i++) {

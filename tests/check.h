@@ -176,6 +176,10 @@ void check_case_skip(const char *why);
 /* Runs fn(arg) as the main task of a new loop, inside a case: weft_run
  * must return 0 and leave no weft allocation live. */
 void check_run_clean(weft_fn fn, void *arg);
+/* Makes the next weft allocation (or mapping) of the process fail. */
+void check_alloc_fail_next(void);
+/* Disarms check_alloc_fail_next: true if that failure was injected. */
+bool check_alloc_fail_hit(void);
 /* Yields until *counter >= target (bounded: 10,000 yields). */
 void check_yield_until(const int *counter, int target);
 /* Yields n times. */

@@ -2,7 +2,8 @@
  * test_file.c - files through the thread pool (weft/file.h): open, write,
  * read, pread/pwrite, fsync, stat, rename, unlink, whole-file reads with a
  * size limit, atomic whole-file writes, errors from the system calls, and
- * a call whose job is still queued withdrawn by cancellation.
+ * a call whose job is still queued withdrawn by cancellation, and -ENOMEM
+ * (nothing done, no leak) when a call's op cannot be allocated.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -121,6 +122,48 @@ static void *withdrawn(void *arg)
     return NULL;
 }
 
+/* Out of memory for a call's op: -ENOMEM before anything runs, nothing
+ * left allocated (the case checks for leaks). */
+static void *oom(void *arg)
+{
+    (void)arg;
+    char p[128];
+    path(p, sizeof p, "oom.txt");
+    int fd = -7;
+    check_alloc_fail_next();
+    int rc = weft_file_open(p, O_CREAT | O_RDWR | O_TRUNC, 0644, &fd);
+    CHECK(check_alloc_fail_hit());
+    CHECK_EQ(rc, -ENOMEM);
+    CHECK_EQ(fd, -7);
+    CHECK(access(p, F_OK) != 0); /* never created */
+    check_alloc_fail_next();
+    rc = weft_file_write_all(p, "x", 1, 0644);
+    CHECK(check_alloc_fail_hit());
+    CHECK_EQ(rc, -ENOMEM);
+    CHECK(access(p, F_OK) != 0);
+    REQUIRE(weft_file_open(p, O_CREAT | O_RDWR | O_TRUNC, 0644, &fd) == 0);
+    size_t w = 99;
+    check_alloc_fail_next();
+    rc = weft_file_write(fd, "abc", 3, &w);
+    CHECK(check_alloc_fail_hit());
+    CHECK_EQ(rc, -ENOMEM);
+    CHECK_EQ(w, 0);
+    char *data = (char *)(uintptr_t)0x5e5e;
+    size_t len = 77;
+    check_alloc_fail_next();
+    rc = weft_file_read_all(p, 0, &data, &len);
+    CHECK(check_alloc_fail_hit());
+    CHECK_EQ(rc, -ENOMEM);
+    CHECK(data == (char *)(uintptr_t)0x5e5e);
+    CHECK_EQ(len, 77);
+    /* Memory again: the calls work. */
+    CHECK_EQ(weft_file_write(fd, "abc", 3, &w), 0);
+    CHECK_EQ(w, 3);
+    CHECK_EQ(weft_file_close(fd), 0);
+    CHECK_EQ(weft_file_unlink(p), 0);
+    return NULL;
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/weft-file-%d", (int)getpid());
@@ -131,6 +174,8 @@ int main(void)
     check_case("open_write_read_stat_rename_unlink", basics, NULL, 0);
     check_case("whole_files_limit_and_atomic_replace", whole_files, NULL, 0);
     check_case("queued_call_withdrawn_by_cancel", withdrawn, NULL, 0);
+    check_run_case(&(struct check_case_def){
+        .name = "op_oom", .task = oom, .flags = CHECK_NO_LEAK});
     int rc = check_end();
     rmdir(dir);
     return rc;

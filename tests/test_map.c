@@ -18,9 +18,16 @@
  * - when the calling task is cancelled (before or during the run), returns
  *   -ECANCELED with every worker joined (running items cleaned up, no new
  *   item started), also through maps nested inside map items;
+ * - neither reads nor writes the caller's arrays while the caller waits:
+ *   items changed meanwhile by another task do not reach fn, outcomes
+ *   arrive when the call returns;
+ * - out of memory for its state: -ENOMEM, fn never called, every item
+ *   NULL/-ECANCELED with no message, no leak;
  * - handles check_scaled(100000) items.
  */
 #include "check.h"
+
+#include "../src/alloc.h"
 
 #include <stdio.h>
 
@@ -496,6 +503,104 @@ static void case_many(void *arg)
     printf("mapped %ld items in %.3f s\n", n, weft_now() - t0);
 }
 
+/* ---- the caller's arrays: read and written by the caller only ---- */
+
+#define RO_N 3
+#define SENT_M ((char *)(intptr_t)0x5b5b)
+
+typedef struct ro_ctx {
+    void *items[RO_N], *res[RO_N];
+    int err[RO_N];
+    char *msgs[RO_N];
+    weft_event gate;
+    int done, rc;
+} ro_ctx;
+
+static ro_ctx *ro;
+
+static void *ro_fn(void *arg)
+{
+    intptr_t i = P2I(arg);
+    if (i == 1)
+        CHECK_EQ(weft_event_wait(&ro->gate), 0);
+    ro->done++;
+    if (i == 0)
+        return weft_fail(-EIO, "item 0");
+    return I2P(i * 10);
+}
+
+static void *ro_mapper(void *arg)
+{
+    ro_ctx *c = arg;
+    weft_gather_opts o = {.flags = WEFT_GATHER_RETURN_ERRORS,
+                          .messages = c->msgs};
+    c->rc = weft_map_ex(ro_fn, c->items, RO_N, 1, c->res, c->err, &o);
+    return NULL;
+}
+
+/* While the caller waits in weft_map, its arrays are neither written (an
+ * item that finished is not in them yet) nor read (items changed by
+ * another task meanwhile are not what fn gets): the outcomes arrive when
+ * the call returns. */
+static void *main_arrays_untouched(void *arg)
+{
+    (void)arg;
+    ro_ctx c = {.gate = WEFT_EVENT_INIT, .rc = 1};
+    ro = &c;
+    for (int i = 0; i < RO_N; i++) {
+        c.items[i] = I2P(i);
+        c.msgs[i] = SENT_M;
+    }
+    fill(c.res, c.err, RO_N);
+    weft_task *t;
+    REQUIRE(weft_spawn(ro_mapper, &c, &t) == 0);
+    check_yield_until(&c.done, 1); /* item 0 done, item 1 at the gate */
+    CHECK_EQ(c.rc, 1);
+    CHECK(c.res[0] == SENT_R && c.err[0] == SENT_E && c.msgs[0] == SENT_M);
+    c.items[2] = I2P(99);
+    CHECK_EQ(weft_event_set(&c.gate), 0);
+    CHECK_EQ(weft_await(t, NULL), 0);
+    CHECK_EQ(c.rc, 0);
+    CHECK(c.res[0] == NULL && c.err[0] == -EIO);
+    CHECK(c.msgs[0] && strcmp(c.msgs[0], "item 0") == 0);
+    CHECK(P2I(c.res[1]) == 10 && c.err[1] == 0 && c.msgs[1] == NULL);
+    CHECK(P2I(c.res[2]) == 20 && c.err[2] == 0 && c.msgs[2] == NULL);
+    weft_messages_free(c.msgs, RO_N);
+    ro = NULL;
+    return NULL;
+}
+
+/* Out of memory for the run's state (the first allocation) or its join
+ * set (the second): -ENOMEM, fn never called, every item NULL/-ECANCELED
+ * with no message, nothing left allocated (the row checks for leaks). */
+static void *main_oom(void *arg)
+{
+    (void)arg;
+    enum { N = 4 };
+    void *items[N], *res[N];
+    int err[N];
+    char *msgs[N];
+    for (int i = 0; i < N; i++)
+        items[i] = I2P(i);
+    for (long k = 1; k <= 2; k++) {
+        fill(res, err, N);
+        for (int i = 0; i < N; i++)
+            msgs[i] = SENT_M;
+        calls = 0;
+        weft_gather_opts o = {.messages = msgs};
+        __atomic_store_n(&weft__alloc_fail_countdown, k, __ATOMIC_RELAXED);
+        int rc = weft_map_ex(count_call, items, N, 2, res, err, &o);
+        CHECK(check_alloc_fail_hit());
+        CHECK_EQ(rc, -ENOMEM);
+        CHECK_EQ(calls, 0);
+        for (int i = 0; i < N; i++)
+            CHECK(res[i] == NULL && err[i] == -ECANCELED && msgs[i] == NULL);
+    }
+    CHECK_EQ(weft_map(count_call, items, N, 2, res, err, 0), 0);
+    CHECK_EQ(calls, N);
+    return NULL;
+}
+
 static const struct check_case_def cases[] = {
     CHECK_PLAIN("outside_task", case_outside_task, NULL),
     CHECK_TASK("order", main_order, NULL),
@@ -511,6 +616,9 @@ static const struct check_case_def cases[] = {
                I2P(WEFT_GATHER_RETURN_ERRORS)),
     CHECK_TASK_WANT("precancelled", main_precancelled, NULL, -ECANCELED),
     CHECK_TASK("nested", main_nested, NULL),
+    CHECK_TASK("arrays_untouched_while_waiting", main_arrays_untouched,
+               NULL),
+    {"state_out_of_memory", main_oom, NULL, NULL, 0, CHECK_NO_LEAK, 0},
     CHECK_PLAIN("many", case_many, NULL),
 };
 

@@ -5,7 +5,8 @@
  * close and loop close killing and reaping (no zombie, a report), the
  * waiter-thread path of kernels without pidfd, stale handles, the signal
  * state a child starts with, children started by other means left alone,
- * and running out of memory at every allocation of a spawn.
+ * running out of memory at every allocation of a spawn, and for
+ * communicate's state.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -597,6 +598,34 @@ static void *spawn_oom(void *arg)
     return NULL;
 }
 
+/* Out of memory for communicate's state: -ENOMEM before anything is fed
+ * or read (outputs NULL, the child untouched: a second call does it all),
+ * nothing left allocated (the row checks for leaks). */
+static void *communicate_oom(void *arg)
+{
+    (void)arg;
+    weft_proc *p = start("ppp", (const char *const[]){"cat", NULL});
+    char *out = (char *)(uintptr_t)0x5e5e, *err = out;
+    size_t outlen = 7, errlen = 7;
+    check_alloc_fail_next();
+    int rc = weft_proc_communicate(p, "hi", 2, &out, &outlen, &err, &errlen,
+                                   NULL);
+    CHECK(check_alloc_fail_hit());
+    CHECK_EQ(rc, -ENOMEM);
+    CHECK(out == NULL && outlen == 0 && err == NULL && errlen == 0);
+    int code = -1;
+    CHECK_EQ(
+        weft_proc_communicate(p, "hi", 2, &out, &outlen, &err, &errlen, &code),
+        0);
+    CHECK_EQ(code, 0);
+    CHECK(check_streq(out, "hi") && outlen == 2);
+    CHECK(check_streq(err, "") && errlen == 0);
+    free(out);
+    free(err);
+    CHECK_EQ(weft_proc_close(p), 0);
+    return NULL;
+}
+
 /* ---- the waiter-thread path ---- */
 
 static void *thread_path(void *arg)
@@ -655,6 +684,8 @@ static const struct check_case_def cases[] = {
     CHECK_TASK("others_children_left_alone", others_children, NULL),
     CHECK_PLAIN("loop_close_kills_reaps_reports", loop_close, NULL),
     CHECK_TASK("spawn_out_of_memory_each_allocation", spawn_oom, NULL),
+    {"communicate_out_of_memory", communicate_oom, NULL, NULL, 0,
+     CHECK_NO_LEAK, 0},
     CHECK_TASK_WANT("without_pidfd_waiter_thread", thread_path, NULL,
                     -ECANCELED),
     CHECK_PLAIN("without_pidfd_loop_close", thread_loop_close, NULL),

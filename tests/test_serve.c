@@ -3,7 +3,8 @@
  * live connections, graceful shutdown, a thousand slow clients cut by the
  * handler's deadline, and running out of descriptors (RLIMIT_NOFILE 64,
  * 200 clients from another process): no spin, every client served as
- * descriptors come back.
+ * descriptors come back; out of memory for the server's own state,
+ * -ENOMEM with no connection accepted and no leak.
  */
 #define _GNU_SOURCE
 #include "check.h"
@@ -187,6 +188,34 @@ static void *misuse(void *arg)
     return NULL;
 }
 
+/* Out of memory for the server's state: -ENOMEM at once, no connection
+ * accepted (a client waiting in the backlog is served by the next call),
+ * nothing left allocated (the case checks for leaks). */
+static void *serve_oom(void *arg)
+{
+    (void)arg;
+    srv_args a = {.pause = 0};
+    REQUIRE(weft_tcp_listen("127.0.0.1", 0, 0, &a.listener) == 0);
+    int port = weft_sock_port(a.listener);
+    live = 0;
+    weft_task *ct, *st;
+    REQUIRE(weft_spawn(client, I2P(port), &ct) == 0);
+    CHECK_EQ(weft_sleep(0.005), 0); /* connected: in the backlog */
+    check_alloc_fail_next();
+    int rc = weft_serve(a.listener, echo_line, &a.pause, &a.opts);
+    CHECK(check_alloc_fail_hit());
+    CHECK_EQ(rc, -ENOMEM);
+    CHECK_EQ(weft_task_done(ct), 0); /* not served, not dropped */
+    REQUIRE(weft_spawn(server, &a, &st) == 0);
+    void *r;
+    CHECK_EQ(weft_await(ct, &r), 0);
+    CHECK_EQ(P2I(r), 1);
+    CHECK_EQ(weft_task_cancel(st), 0);
+    CHECK_EQ(weft_await(st, &r), -ECANCELED);
+    weft_fd_close(a.listener);
+    return NULL;
+}
+
 /* ---- out of descriptors, in a child process ---- */
 
 
@@ -255,6 +284,9 @@ int main(void)
     check_case("a_thousand_slow_clients_cut_by_deadline", slow_clients,
                NULL, 0);
     check_case("misuse", misuse, NULL, 0);
+    check_run_case(&(const struct check_case_def){
+        .name = "server_state_oom", .task = serve_oom,
+        .flags = CHECK_NO_LEAK});
     check_run_case(&(const struct check_case_def){
         .name = "out_of_descriptors_backs_off", .plain = case_emfile,
         .timeout = 30});

@@ -19,6 +19,9 @@
  *   -EPERM; after any error every handle is still awaitable;
  * - a borrowed handle (a detached task's weft_current()) -> -EINVAL, and
  *   the handle consumed by the detach stays consumed;
+ * - the caller's array is read at the start only: overwritten by another
+ *   task while the caller waits, the claims given back are still right;
+ * - out of memory for its state: -ENOMEM, nothing claimed, no leak;
  * weft_wait_for
  * - expiry: -ETIMEDOUT, the task cancelled and joined (its cleanup ran
  *   before wait_for returned), what its body returned still delivered;
@@ -309,6 +312,48 @@ static void *case_caller_cancelled(void *arg)
     CHECK_EQ(b.rc, 0);
     CHECK_EQ(weft_task_cancel(w.t[0]), 0);
     await_is(w.t[0], -ECANCELED, 1);
+    return NULL;
+}
+
+/* The caller's array is read at the start only: another task overwriting
+ * it while the caller waits changes nothing (the claims given back are the
+ * handles given). */
+static void *case_array_read_once(void *arg)
+{
+    (void)arg;
+    job a = forever(1), b = forever(2);
+    waiter_ctx w = {.mode = WEFT_WAIT_ALL, .rc = 1};
+    weft_task *t[2] = {spawn_job(&a), spawn_job(&b)};
+    w.t[0] = t[0];
+    w.t[1] = t[1];
+    weft_task *wt;
+    REQUIRE(weft_spawn(waiter, &w, &wt) == 0);
+    CHECK_EQ(weft_sleep(0.003), 0);
+    CHECK_EQ(w.rc, 1); /* still waiting */
+    w.t[0] = w.t[1] = NULL;
+    CHECK_EQ(weft_task_cancel(wt), 0);
+    CHECK_EQ(weft_await(wt, NULL), -ECANCELED);
+    CHECK_EQ(w.rc, -ECANCELED);
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(weft_task_cancel(t[i]), 0);
+    await_is(t[0], -ECANCELED, 1);
+    await_is(t[1], -ECANCELED, 2);
+    return NULL;
+}
+
+/* Out of memory for the call's state: -ENOMEM before claiming anything,
+ * nothing left allocated (the case checks for leaks). */
+static void *case_oom(void *arg)
+{
+    (void)arg;
+    job a = {.delay = 0.001, .ret = 1};
+    weft_task *t[1] = {spawn_job(&a)};
+    check_alloc_fail_next();
+    int rc = weft_wait(t, 1, WEFT_WAIT_ALL);
+    CHECK(check_alloc_fail_hit());
+    CHECK_EQ(rc, -ENOMEM);
+    CHECK_EQ(weft_wait(t, 1, WEFT_WAIT_ALL), 1); /* nothing half-claimed */
+    await_is(t[0], 0, 1);
     return NULL;
 }
 
@@ -704,9 +749,12 @@ int main(void)
     check_case("wait_already_finished", case_already_finished, NULL, 0);
     check_case("wait_caller_cancelled", case_caller_cancelled, I2P(0), 0);
     check_case("wait_caller_precancelled", case_caller_cancelled, I2P(1), 0);
+    check_case("wait_array_read_once", case_array_read_once, NULL, 0);
     check_case("wait_timeout_scope", case_timeout_scope, NULL, 0);
     check_case("wait_busy_while_waiting", case_busy_while_waiting, NULL, 0);
     check_case("wait_bad_args", case_bad_args, NULL, 0);
+    check_run_case(&(struct check_case_def){
+        .name = "wait_oom", .task = case_oom, .flags = CHECK_NO_LEAK});
     check_case("wait_borrowed_handle", case_borrowed_handle, NULL, 0);
     check_case("wait_for_expires", case_wait_for_expires, NULL, 0);
     check_case("wait_for_finishes_first", case_wait_for_finishes, NULL, 0);

@@ -174,7 +174,8 @@ int weft_udp_open(const char *host, int port, weft_fd **sock);
  * Returns the reason it stopped: -ECANCELED, a scope's -ETIMEDOUT, or the
  * listener's accept error.
  * Errors: -EINVAL (handler NULL, a bad listener, grace negative or NaN),
- * -EPERM (not in a task).
+ * -EPERM (not in a task), -ENOMEM (no memory for the server's state; no
+ * connection was accepted).
  */
 typedef struct weft_stream weft_stream;
 typedef void (*weft_conn_fn)(weft_stream *conn, void *ctx);

@@ -125,7 +125,8 @@ static int reap(attempt *at, size_t started, size_t *live, long *winner,
 }
 
 /* Waits until an attempt finishes or, with attempts left, `next_at`.
- * 0, or the caller's cancellation / deadline. */
+ * 0, or the caller's cancellation / deadline, or -ENOMEM (weft_wait's
+ * state: the caller stops, as for its other allocations). */
 static int wait_some(attempt *at, size_t started, weft_task **run,
                      bool more, double next_at)
 {

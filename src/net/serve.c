@@ -10,6 +10,10 @@
  * (weft_await of a task that is returning).  The handler tasks are not
  * children of the serving task's scopes: cancelling the server gives them
  * the grace period first, under a shield, then cancels and joins them.
+ * The server record (lists, count, event) is allocated when the call
+ * starts, not kept on the serving task's stack: the handler tasks write it
+ * while the server waits, and nothing but the caller itself touches the
+ * caller's stack while it is suspended in a call.
  */
 #define _GNU_SOURCE
 #include "weft.h"
@@ -141,16 +145,20 @@ int weft_serve(weft_fd *listener, weft_conn_fn handler, void *ctx,
         return rc;
     if (!weft_current())
         return -EPERM;
-    server srv = {.handler = handler,
-                  .ctx = ctx,
-                  .limit = opts ? opts->max_connections : 0,
-                  .changed = WEFT_EVENT_INIT};
+    /* Written by the handler tasks while the server waits: on the heap. */
+    server *srv = weft__malloc(sizeof *srv);
+    if (!srv)
+        return -ENOMEM;
+    *srv = (server){.handler = handler,
+                    .ctx = ctx,
+                    .limit = opts ? opts->max_connections : 0,
+                    .changed = WEFT_EVENT_INIT};
     size_t stream_limit = opts ? opts->stream_limit : 0;
     double backoff = 0.01;
     for (;;) {
-        reap(&srv);
-        if (srv.limit && srv.live >= srv.limit) {
-            if ((rc = weft_event_wait(&srv.changed)))
+        reap(srv);
+        if (srv->limit && srv->live >= srv->limit) {
+            if ((rc = weft_event_wait(&srv->changed)))
                 break; /* cancelled while full */
             continue;
         }
@@ -170,9 +178,10 @@ int weft_serve(weft_fd *listener, weft_conn_fn handler, void *ctx,
         if (rc)
             break; /* cancelled (shutdown), or the listener failed */
         backoff = 0.01;
-        if (start_conn(&srv, fd, stream_limit))
+        if (start_conn(srv, fd, stream_limit))
             weft_fd_close(fd); /* no memory: this client is dropped */
     }
-    shut_down(&srv, grace);
+    shut_down(srv, grace);
+    weft__free(srv);
     return rc;
 }
