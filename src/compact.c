@@ -48,6 +48,8 @@
  * down to the context switch and the registers it saves), with room. */
 #define SUSPEND_DEPTH ((size_t)512)
 
+#ifndef WEFT_CTX_UCONTEXT
+
 /* A compact task's bytes while it is away. */
 typedef struct weft__csave {
     void *sp;      /* its saved stack pointer on the shared stack; NULL:
@@ -229,10 +231,6 @@ static int compact_new(weft__loop *L, void (*entry)(void *))
 int weft__compact_prepare(weft__loop *L, weft__record *f,
                           void (*entry)(void *))
 {
-#ifdef WEFT_CTX_UCONTEXT
-    (void)L, (void)f, (void)entry;
-    return -ENOTSUP;
-#else
     int rc;
     if (!L->compact && (rc = compact_new(L, entry)))
         return rc;
@@ -243,7 +241,6 @@ int weft__compact_prepare(weft__loop *L, weft__record *f,
     f->exec.ctx.sp = c->tramp_sp;
     weft__exec_set_stack(&f->exec, c->tramp_stack.lo, c->tramp_stack.size);
     return 0;
-#endif
 }
 
 int weft__compact_reserve(weft__loop *L, weft__record *f)
@@ -286,3 +283,41 @@ void weft__compact_free(weft__loop *L)
     weft__free(c);
     L->compact = NULL;
 }
+
+#else /* WEFT_CTX_UCONTEXT */
+
+/* A ucontext_t holds pointers into itself: a context cannot stand for
+ * another, so there is no trampoline, and weft_spawn_ex refuses compact
+ * tasks (-ENOTSUP) before any of these could be reached. */
+_Atomic unsigned long weft__compact_copies;
+
+int weft__compact_prepare(weft__loop *L, weft__record *f,
+                          void (*entry)(void *))
+{
+    (void)L, (void)f, (void)entry;
+    return -ENOTSUP;
+}
+
+int weft__compact_reserve(weft__loop *L, weft__record *f)
+{
+    (void)L, (void)f;
+    return 0;
+}
+
+void weft__compact_finish(weft__loop *L, weft__record *f)
+{
+    (void)L, (void)f;
+}
+
+bool weft__compact_away(const weft__loop *L, const weft__record *f)
+{
+    (void)L, (void)f;
+    return false;
+}
+
+void weft__compact_free(weft__loop *L)
+{
+    (void)L;
+}
+
+#endif
