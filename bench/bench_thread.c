@@ -13,6 +13,19 @@
  * weft_gather; wall time per job.  Target <= 1 us.  Peers: bare hand-off
  * 0.15 us; libuv 1.6-4.4 us; asyncio 120 us.
  *
+ * many callers: 100,000 tasks (default options) spawned at once, each
+ * calling weft_to_thread of a trivial function once, all gathered; wall
+ * time per call.  Each task needs a stack, whose first page is fresh
+ * memory, so the floor is weft_spawn_blocking's per-job cost plus one fresh
+ * page written per task, both measured in the same run.  Target: within
+ * 1.3x of that floor.  Beside them, the same tasks calling weft_yield
+ * once instead: what the tasks and their stacks cost without the pool.
+ * On these virtual machines the first process to
+ * touch memory unused since boot pays several times more per page, so
+ * every one of these runs is a fresh process started after another fresh
+ * process touched and freed more memory than the workload uses; the four
+ * alternate, five times, and the medians are reported.
+ *
  * Usage: bench_thread [scale]   (or WEFT_BENCH_SCALE; default 1)
  */
 #define _GNU_SOURCE
@@ -20,12 +33,19 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define CALLS 20000L
 #define JOBS 100000L
 #define REPS 5
 
-static long n_calls, n_jobs;
+#define CALLERS 100000L
+/* More than a task's stack page, record and slot: what the warm-up
+ * touches per task of the many-callers workload. */
+#define WARM_PER_TASK (12L << 10)
+
+static long n_calls, n_jobs, n_callers;
 
 static void *trivial(void *arg)
 {
@@ -91,6 +111,101 @@ static void *bulk(void *arg)
     return NULL;
 }
 
+static void *caller(void *arg)
+{
+    void *r = NULL;
+    int rc = weft_to_thread(trivial, arg, &r);
+    if (rc)
+        return weft_fail(rc, "weft_to_thread: %s", weft_strerror(rc));
+    return r;
+}
+
+static void *yielder(void *arg)
+{
+    weft_yield();
+    return arg;
+}
+
+static weft_fn many_fn = caller;
+
+static void *many_callers(void *arg)
+{
+    double *out = arg;
+    weft_task **h = malloc((size_t)n_callers * sizeof *h);
+    void **res = malloc((size_t)n_callers * sizeof *res);
+    if (!h || !res) {
+        free(h);
+        free(res);
+        return weft_fail(-ENOMEM, "no memory");
+    }
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < n_callers; i++) {
+        int rc = weft_spawn(many_fn, (void *)(intptr_t)i, &h[i]);
+        if (rc)
+            return weft_fail(rc, "weft_spawn: %s", weft_strerror(rc));
+    }
+    int rc = weft_gather(h, (size_t)n_callers, res, NULL, 0);
+    out[0] = (double)(bench_now_ns() - t0) / 1000.0 / (double)n_callers;
+    long bad = 0;
+    for (long i = 0; i < n_callers; i++)
+        bad += res[i] != (void *)(intptr_t)i;
+    free(h);
+    free(res);
+    if (rc || bad)
+        return weft_fail(rc ? rc : -EPROTO, "gather: %s, %ld wrong results",
+                         weft_strerror(rc), bad);
+    return NULL;
+}
+
+/* Writes one byte to each of n fresh pages: what a task's first stack
+ * page costs, without weft. */
+static int run_pages(void *arg, double *out)
+{
+    (void)arg;
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), len = (size_t)n_callers * pg;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return bench_fail("mmap of %zu bytes failed", len);
+    uint64_t t0 = bench_now_ns();
+    for (size_t i = 0; i < len; i += pg)
+        ((volatile char *)p)[i] = 1;
+    out[0] = (double)(bench_now_ns() - t0) / 1000.0 / (double)n_callers;
+    munmap(p, len);
+    return 0;
+}
+
+/* Touches and frees more memory than the next run will use, in a process
+ * of its own, so that the next run does not pay the first use of memory
+ * since boot. */
+static int run_warm(void *arg, double *out)
+{
+    (void)arg;
+    size_t len = (size_t)n_callers * WARM_PER_TASK + (64u << 20);
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return bench_fail("mmap of %zu bytes failed", len);
+    bench_touch(p, len);
+    munmap(p, len);
+    out[0] = 0;
+    return 0;
+}
+
+static int run_many(void *arg, double *out)
+{
+    (void)arg;
+    many_fn = caller;
+    return bench_weft_run(many_callers, out);
+}
+
+static int run_many_yield(void *arg, double *out)
+{
+    (void)arg;
+    many_fn = yielder;
+    return bench_weft_run(many_callers, out);
+}
+
 static int run_trips(void *arg, double *out)
 {
     (void)arg;
@@ -108,6 +223,7 @@ int main(int argc, char **argv)
     double scale = bench_scale(argc, argv);
     n_calls = bench_scaled(scale, CALLS, 10);
     n_jobs = bench_scaled(scale, JOBS, 10);
+    n_callers = bench_scaled(scale, CALLERS, 10);
     bench_header();
 
     bench_stat st[2];
@@ -130,5 +246,48 @@ int main(int argc, char **argv)
               "%ld weft_spawn_blocking + one weft_gather; median of %d "
               "(%.2f..%.2f); libuv 1.6-4.4, asyncio 120, bare hand-off 0.15",
               n_jobs, REPS, st[0].min, st[0].max);
+
+    /* Many callers, spawn_blocking, fresh pages and many yielders: each in
+     * a fresh process after a warm-up process, the four interleaved. */
+    bench_run_fn fns[4] = {run_many, run_bulk, run_pages, run_many_yield};
+    double v[4][REPS], ratio[REPS];
+    for (int r = 0; r < REPS; r++) {
+        for (int k = 0; k < 4; k++) {
+            bench_stat one;
+            if (bench_runs(1, 1, run_warm, NULL, &one) ||
+                bench_runs(1, 1, fns[k], NULL, &one))
+                return 1;
+            v[k][r] = one.med;
+        }
+        ratio[r] = v[0][r] / (v[1][r] + v[2][r]);
+    }
+    double med[4];
+    for (int k = 0; k < 4; k++)
+        med[k] = bench_median(v[k], REPS);
+    double floor_us = med[1] + med[2], q = med[0] / floor_us;
+    judge = n_callers == CALLERS;
+    bench_row("to_thread: 100k tasks call at once", med[0], 2, "us/call", "-",
+              -1,
+              "%ld tasks spawned, each one weft_to_thread, one weft_gather; "
+              "median of %d (%.2f..%.2f), each after a warm-up process",
+              n_callers, REPS, v[0][0], v[0][REPS - 1]);
+    bench_row("to_thread: the same, spawn_blocking", med[1], 2, "us/job", "-",
+              -1, "%ld weft_spawn_blocking + one weft_gather, interleaved "
+              "with the row above; median of %d (%.2f..%.2f)",
+              n_jobs, REPS, v[1][0], v[1][REPS - 1]);
+    bench_row("to_thread: the same, a fresh page", med[2], 2, "us/page", "-",
+              -1, "one byte written to each of %ld fresh pages, interleaved; "
+              "median of %d (%.2f..%.2f)",
+              n_callers, REPS, v[2][0], v[2][REPS - 1]);
+    bench_row("to_thread: the same tasks, weft_yield instead", med[3], 2,
+              "us/task", "-", -1,
+              "%ld tasks each weft_yield once, one weft_gather: the tasks' "
+              "and stacks' own cost; interleaved; median of %d (%.2f..%.2f)",
+              n_callers, REPS, v[3][0], v[3][REPS - 1]);
+    double rlo = bench_percentile(ratio, REPS, 0),
+           rhi = bench_percentile(ratio, REPS, 100);
+    bench_row("to_thread: 100k callers / (spawn_blocking + page)", q, 2, "x",
+              "<= 1.3", judge ? q <= 1.3 : -1,
+              "floor %.2f us; per-run ratios %.2f..%.2f", floor_us, rlo, rhi);
     return 0;
 }

@@ -16,10 +16,21 @@
  * sleeps, and is joined when the loop closes.
  *
  * Hand-off in both directions:
- * - to a worker: a mutex-protected FIFO and a condition variable; the
- *   submitter signals only when no worker is spinning.  A worker that runs
- *   out of work spins for a short while (at most one worker at a time)
- *   before it sleeps, so back-to-back jobs skip the futex wake-up.
+ * - to a worker: the loop pushes a job on a lock-free stack (`incoming`)
+ *   that workers move, under the pool mutex, to the FIFO they take from.
+ *   The loop wakes a worker only when none is awake between jobs (`awake`:
+ *   spinning, just woken, just done with a job - each looks at the queue
+ *   before it sleeps; a seq_cst count checked after the push, so either
+ *   the loop sees it or the worker sees the job), and then at most once
+ *   per turn of the loop: a job submitted while that wake-up is on its way
+ *   is covered by it (a worker taking a job wakes the next if more are
+ *   queued), and a job still untaken at the turn's end gets one more.  So
+ *   100,000 tasks that each submit a job cost a few thousand futex calls
+ *   in all, not one or more per job, and a job never waits past the
+ *   current turn for a thread that is free.  A
+ *   worker that runs out of work spins for a short while (at most one
+ *   worker at a time) before it sleeps, so back-to-back jobs skip the
+ *   wake-up entirely.
  * - back to the loop: a lock-free stack of finished jobs that the loop
  *   empties at each turn; the worker writes the loop's eventfd only if the
  *   loop said it was going to sleep (a seq_cst flag checked after the push:
@@ -52,7 +63,7 @@ enum { JOB_QUEUED, JOB_RUNNING };
 typedef struct weft__job {
     weft__stackless base; /* first: the slot points at it */
     weft__link link;       /* in the pool's queue, under mu */
-    struct weft__job *next; /* the stack of finished jobs */
+    struct weft__job *next; /* in `incoming`, then in the finished stack */
     weft_fn fn;
     void *arg;
     void *result;
@@ -65,15 +76,27 @@ typedef struct weft__job {
 
 typedef struct weft__pool {
     weft__service svc; /* first: the loop's service list points at it */
-    uint32_t in_flight; /* jobs submitted and not finished (loop thread) */
+    /* Loop thread only. */
+    uint32_t in_flight; /* jobs submitted and not finished */
+    bool has_thread;    /* a worker exists (they live until the pool closes) */
+    bool woke;          /* the loop woke a worker during this turn */
+    bool owed;          /* ... and a later job found no worker awake */
+    uint64_t loop_wakes; /* wake-ups sent by the loop (weft__pool_stats) */
+    /* Under mu. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    weft__list queue;       /* jobs not taken yet */
-    unsigned nthreads, nidle, max;
+    weft__list queue;       /* jobs taken in from `incoming`, not started */
+    unsigned nthreads, max;
+    unsigned nidle;         /* in cond_wait and not yet sent a wake-up */
+    unsigned wakeups;       /* signals sent and not yet taken by a worker */
     unsigned nbusy;         /* workers running a job; never above max */
     bool stop;
-    bool spinner;           /* a worker spins (under mu) */
-    atomic_uint queued;     /* what a spinner watches */
+    bool spinner;           /* a worker spins */
+    /* Shared, lock-free. */
+    _Atomic(weft__job *) incoming; /* pushed by the loop, newest first */
+    atomic_uint queued;     /* submitted, not taken nor withdrawn */
+    atomic_uint awake;      /* workers that will look at the queue before
+                               they sleep (neither waiting nor in a job) */
     _Atomic(weft__job *) done;
     atomic_int loop_sleeping;
     weft__backend *backend;
@@ -103,13 +126,68 @@ static bool spin_check(uint64_t until)
 
 /* ---- worker side ---- */
 
+/* With mu held: moves what the loop pushed since to the FIFO, oldest
+ * first. */
+static void take_in(weft__pool *p)
+{
+    if (!atomic_load_explicit(&p->incoming, memory_order_relaxed))
+        return;
+    weft__job *list = atomic_exchange_explicit(&p->incoming, NULL,
+                                               memory_order_acquire);
+    weft__job *rev = NULL;
+    while (list) {
+        weft__job *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    for (; rev; rev = rev->next)
+        weft__list_push(&p->queue, &rev->link);
+}
+
+static int add_worker(weft__pool *p);
+
+/* With mu held: gets one more worker to look at the queue - an idle one
+ * signalled (it counts as awake from now on, so nobody signals for the
+ * same job twice), or a new thread - unless the cap leaves no room. */
+static bool wake_one(weft__pool *p)
+{
+    if (p->nbusy >= p->max)
+        return false; /* nobody could take it: a worker that finishes will */
+    if (p->nidle) {
+        p->nidle--;
+        p->wakeups++;
+        atomic_fetch_add_explicit(&p->awake, 1, memory_order_seq_cst);
+        pthread_cond_signal(&p->cv);
+        return true;
+    }
+    /* On failure the threads there are will do. */
+    return p->nthreads < p->max && add_worker(p) == 0;
+}
+
+/* May this worker take a job now?  Not past the cap (weft_pool_limit may
+ * lower it below the number of threads). */
+static bool can_take(weft__pool *p)
+{
+    take_in(p);
+    return p->queue.head && p->nbusy < p->max;
+}
+
+/* Called with mu held and can_take() true.  The worker stops counting as
+ * awake; if more jobs wait and nobody else is awake, it passes the wake-up
+ * on, so jobs queued in a burst start on as many threads as they need
+ * without the loop waking each. */
 static weft__job *take(weft__pool *p)
 {
     weft__job *j = weft__container_of(weft__list_pop(&p->queue), weft__job,
                                       link);
     j->state = JOB_RUNNING;
-    atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
+    unsigned left = atomic_fetch_sub_explicit(&p->queued, 1,
+                                              memory_order_relaxed) - 1;
     p->nbusy++;
+    if (atomic_fetch_sub_explicit(&p->awake, 1, memory_order_seq_cst) == 1 &&
+        left)
+        wake_one(p);
     return j;
 }
 
@@ -124,15 +202,8 @@ static void complete(weft__pool *p, weft__job *j)
         weft__backend_wake(p->backend);
 }
 
-/* May this worker take a job now?  Not past the cap (weft_pool_limit may
- * lower it below the number of threads). */
-static bool can_take(const weft__pool *p)
-{
-    return p->queue.head && p->nbusy < p->max;
-}
-
-/* Called with mu held and nothing to take: spin (if nobody else does and
- * the pool is not at its cap), else sleep.  Returns with mu held. */
+/* Called with mu held, awake and nothing to take: spin (if nobody else
+ * does and nothing is queued), else sleep.  Returns with mu held, awake. */
 static void idle(weft__pool *p)
 {
     if (!p->spinner && !p->queue.head) {
@@ -150,11 +221,28 @@ static void idle(weft__pool *p)
         if (can_take(p) || p->stop)
             return;
     }
+    /* Going to sleep: no longer awake, then one more look.  seq_cst on
+     * both sides (here: awake then queued; the loop: queued then awake),
+     * so a job pushed meanwhile is seen here or wakes someone. */
+    atomic_fetch_sub_explicit(&p->awake, 1, memory_order_seq_cst);
+    if ((atomic_load_explicit(&p->queued, memory_order_seq_cst) &&
+         can_take(p)) ||
+        p->stop) {
+        atomic_fetch_add_explicit(&p->awake, 1, memory_order_seq_cst);
+        return;
+    }
     p->nidle++;
     pthread_cond_wait(&p->cv, &p->mu);
-    p->nidle--;
+    if (p->wakeups) {
+        p->wakeups--; /* wake_one counted us awake already */
+    } else {
+        p->nidle--; /* a spurious wake-up, or the pool closing */
+        atomic_fetch_add_explicit(&p->awake, 1, memory_order_seq_cst);
+    }
 }
 
+/* A worker counts as awake from its creation (add_worker) to its end,
+ * except while it runs a job or sleeps. */
 static void *worker(void *arg)
 {
     weft__pool *p = arg;
@@ -171,12 +259,14 @@ static void *worker(void *arg)
         j->result = j->fn(j->arg);
         weft__tls_fail_sink = NULL;
         tls_job = NULL;
+        /* Awake again before the loop can see the result: a task resumed
+         * by it that submits at once must not wake a second worker. */
+        atomic_fetch_add_explicit(&p->awake, 1, memory_order_seq_cst);
         complete(p, j);
         pthread_mutex_lock(&p->mu);
-        p->nbusy--;
-        if (p->queue.head && p->nidle) /* a capped job may start now */
-            pthread_cond_signal(&p->cv);
+        p->nbusy--; /* a job held back by the cap: this worker takes it */
     }
+    atomic_fetch_sub_explicit(&p->awake, 1, memory_order_relaxed);
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
@@ -199,6 +289,7 @@ static int add_worker(weft__pool *p)
     if (rc)
         return -rc;
     p->nthreads++;
+    atomic_fetch_add_explicit(&p->awake, 1, memory_order_seq_cst);
     return 0;
 }
 
@@ -253,31 +344,46 @@ static int pool_get(weft__loop *L, weft__pool **out)
     return 0;
 }
 
+/* The loop wakes a worker: once per turn at once, later ones of the turn
+ * at its end (pool_turn). */
+static void loop_wake(weft__pool *p)
+{
+    if (p->woke) {
+        p->owed = true;
+        return;
+    }
+    p->woke = true;
+    pthread_mutex_lock(&p->mu);
+    p->loop_wakes += wake_one(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static int submit(weft__loop *L, weft__job *j)
 {
     weft__pool *p;
     int rc = pool_get(L, &p);
     if (rc)
         return rc;
-    pthread_mutex_lock(&p->mu);
-    /* A new worker if the queued jobs, this one included, outnumber the
-     * workers that will look for work (idle or spinning). */
-    unsigned queued = atomic_load_explicit(&p->queued, memory_order_relaxed);
-    if (queued + 1 > p->nidle + p->spinner && p->nthreads < p->max) {
-        rc = add_worker(p);
-        if (rc && p->nthreads == 0) {
-            pthread_mutex_unlock(&p->mu);
+    if (!p->has_thread) {
+        pthread_mutex_lock(&p->mu);
+        rc = p->nthreads ? 0 : add_worker(p);
+        pthread_mutex_unlock(&p->mu);
+        if (rc)
             return rc; /* no thread at all: the job could never run */
-        }
+        p->has_thread = true;
     }
     j->state = JOB_QUEUED;
-    weft__list_push(&p->queue, &j->link);
-    atomic_fetch_add_explicit(&p->queued, 1, memory_order_release);
-    if (p->nidle)
-        pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    weft__job *old = atomic_load_explicit(&p->incoming, memory_order_relaxed);
+    do
+        j->next = old;
+    while (!atomic_compare_exchange_weak_explicit(
+        &p->incoming, &old, j, memory_order_release, memory_order_relaxed));
+    /* seq_cst, then awake: see idle(). */
+    atomic_fetch_add_explicit(&p->queued, 1, memory_order_seq_cst);
     p->in_flight++;
     weft__source_ref(L);
+    if (!atomic_load_explicit(&p->awake, memory_order_seq_cst))
+        loop_wake(p);
     return 0;
 }
 
@@ -336,6 +442,13 @@ static bool pool_spin(weft__pool *p)
 static void pool_turn(weft__loop *L, weft__service *sv)
 {
     weft__pool *p = (weft__pool *)sv;
+    p->woke = false;
+    if (p->owed) {
+        p->owed = false;
+        if (atomic_load_explicit(&p->queued, memory_order_seq_cst) &&
+            !atomic_load_explicit(&p->awake, memory_order_seq_cst))
+            loop_wake(p);
+    }
     if (p->in_flight)
         pool_reap(L, p);
 }
@@ -374,6 +487,7 @@ static bool job_stop(weft__loop *L, weft__job *j)
 {
     weft__pool *p = (weft__pool *)weft__service_find(L, &pool_service_ops);
     pthread_mutex_lock(&p->mu);
+    take_in(p);
     if (j->state == JOB_QUEUED) {
         weft__list_remove(&p->queue, &j->link);
         atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
@@ -546,6 +660,11 @@ int weft_pool_limit(unsigned max_threads)
         return rc;
     pthread_mutex_lock(&p->mu);
     p->max = max_threads; /* extra threads finish and idle; none is added */
+    /* Raised: jobs held back by the old cap may start now (each taker
+     * wakes the next). */
+    if (atomic_load_explicit(&p->queued, memory_order_seq_cst) &&
+        !atomic_load_explicit(&p->awake, memory_order_seq_cst))
+        wake_one(p);
     pthread_mutex_unlock(&p->mu);
     return 0;
 }
@@ -561,4 +680,5 @@ void weft__pool_stats_get(weft__loop *L, weft__pool_stats *out)
     out->busy = p->nbusy;
     out->queued = atomic_load_explicit(&p->queued, memory_order_relaxed);
     pthread_mutex_unlock(&p->mu);
+    out->loop_wakes = p->loop_wakes;
 }

@@ -10,6 +10,7 @@
 
 typedef struct weft__pool_stats {
     unsigned threads, busy, queued;
+    uint64_t loop_wakes; /* workers the loop woke or started for its jobs */
 } weft__pool_stats;
 
 /* L's thread pool (all zero if it has none).  pool.c. */

@@ -9,6 +9,12 @@
  * - weft_fail inside a job gives the awaiter its error and message;
  * - many tasks using the pool at once get their own results (no data race
  *   under ThreadSanitizer);
+ * - thousands of tasks each calling weft_to_thread at once get their
+ *   results, and the loop wakes a worker at most a few times per turn, not
+ *   once per job;
+ * - jobs submitted together while the threads sleep all start together
+ *   (each worker taking one wakes the next), and jobs held back by
+ *   weft_pool_limit start when it is raised;
  * - check_scaled(100000) weft_spawn_blocking handles gather with the right
  *   results, reasonably fast;
  * - on a saturated pool, cancelled jobs that were still queued never run
@@ -36,6 +42,7 @@
 #include "check.h"
 
 #include "alloc.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -339,6 +346,47 @@ static void *main_gather_jobs(void *arg)
     free(t);
     free(res);
     free(err);
+    return NULL;
+}
+
+/* ---- thousands of callers at once ---- */
+
+static void *mc_task(void *arg)
+{
+    void *r = NULL;
+    int rc = weft_to_thread(job_inc, arg, &r);
+    return rc ? I2P(-1) : r;
+}
+
+static void *main_many_callers(void *arg)
+{
+    (void)arg;
+    /* ThreadSanitizer gives every started task a fiber of its own, and
+     * allows 8128 of them at once. */
+    size_t n = (size_t)check_scaled(WEFT_TSAN ? 2000 : 4000);
+    weft_task **t = malloc(n * sizeof *t);
+    void **res = malloc(n * sizeof *res);
+    REQUIRE(t && res);
+    weft__pool_stats st0, st;
+    weft__pool_stats_get(weft__tls_loop, &st0);
+    for (size_t i = 0; i < n; i++)
+        REQUIRE(weft_spawn(mc_task, I2P(i), &t[i]) == 0);
+    CHECK_EQ(weft_gather(t, n, res, NULL, 0), 0);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += P2I(res[i]) != (intptr_t)i + 1;
+    CHECK_EQ(bad, 0);
+    /* The tasks start in batches of a few hundred per turn of the loop,
+     * and the loop wakes a worker at most twice a turn: at the first job
+     * no awake worker will see, and at the turn's end if one is still
+     * untaken.  One wake-up per job would be n. */
+    weft__pool_stats_get(weft__tls_loop, &st);
+    CHECK(st.loop_wakes - st0.loop_wakes <= n / 32 + 8);
+    if (st.loop_wakes - st0.loop_wakes > n / 32 + 8)
+        fprintf(stderr, "%zu callers: the loop woke workers %llu times\n", n,
+                (unsigned long long)(st.loop_wakes - st0.loop_wakes));
+    free(t);
+    free(res);
     return NULL;
 }
 
@@ -731,6 +779,37 @@ static void *main_limit_lowered(void *arg)
     return NULL;
 }
 
+static void *main_burst_idle(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(run_gated(4, 4), 4); /* four threads exist */
+    weft_sleep(0.1);              /* ... and all sleep, past their spin */
+    /* Submitted in one turn: the loop wakes one, each taker the next. */
+    CHECK_EQ(run_gated(4, 4), 4);
+    return NULL;
+}
+
+static void *main_limit_raised_queued(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(run_gated(3, 3), 3); /* three threads exist */
+    CHECK_EQ(weft_pool_limit(1), 0);
+    weft_task *t[3];
+    atomic_store(&g_cur, 0);
+    atomic_store(&g_max, 0);
+    atomic_store(&g_calls, 0);
+    atomic_store(&g_target, 3);
+    for (int i = 0; i < 3; i++)
+        REQUIRE(weft_spawn_blocking(job_gated, I2P(i), &t[i]) == 0);
+    wait_for(&g_calls, 1); /* one runs, two are held back by the cap */
+    weft_sleep(0.01);
+    CHECK_EQ(atomic_load(&g_calls), 1);
+    CHECK_EQ(weft_pool_limit(3), 0); /* they start now, not after it */
+    CHECK_EQ(weft_gather(t, 3, NULL, NULL, 0), 0);
+    CHECK_EQ(atomic_load(&g_max), 3);
+    return NULL;
+}
+
 /* ---- detached jobs at loop close ---- */
 
 static atomic_int det_started, det_done, det_ran2;
@@ -1028,6 +1107,7 @@ static const struct check_case_def cases[] = {
     CHECK_TASK("fail", main_fail, NULL),
     CHECK_TASK("gather_mixed", main_gather_mixed, NULL),
     CHECK_TASK("many_tasks", main_many_tasks, NULL),
+    CHECK_TASK("many_callers", main_many_callers, NULL),
     CHECK_PLAIN("gather_jobs", case_gather_jobs, NULL),
     CHECK_TASK("saturation", main_saturation, NULL),
     CHECK_TASK_WANT("queued_cancel", main_queued_cancel, NULL, -ECANCELED),
@@ -1036,6 +1116,8 @@ static const struct check_case_def cases[] = {
     CHECK_TASK("limit", main_limit, NULL),
     CHECK_TASK("limit_default", main_limit_default, NULL),
     CHECK_TASK("limit_lowered", main_limit_lowered, NULL),
+    CHECK_TASK("burst_idle", main_burst_idle, NULL),
+    CHECK_TASK("limit_raised_queued", main_limit_raised_queued, NULL),
     CHECK_PLAIN("detached_running", case_detached_running, NULL),
     CHECK_PLAIN("detached_queued", case_detached_queued, NULL),
     CHECK_PLAIN("pool_threads_end", case_pool_threads_end, NULL),

@@ -5,9 +5,14 @@
  *
  * Each loop has its own pool, started on first use, of at most
  * min(32, ncpu + 4) threads (weft_pool_limit changes that), created as work
- * arrives.  Closing the loop waits for the jobs still running and joins the
- * threads: once the last weft_run of a process has returned, no weft thread
- * is left.  Pool threads block asynchronous signals.
+ * arrives.  Jobs are taken in the order they were submitted, and a job
+ * waits for a free thread no longer than the loop's current turn (the loop
+ * wakes a sleeping thread at most once per turn, and threads that take a
+ * job wake the next, so many jobs submitted at once cost no system call
+ * each).
+ * Closing the loop waits for the jobs still running and joins the threads:
+ * once the last weft_run of a process has returned, no weft thread is left.
+ * Pool threads block asynchronous signals.
  */
 #ifndef WEFT_THREAD_H
 #define WEFT_THREAD_H
