@@ -272,6 +272,15 @@ bool weft__compact_away(const weft__loop *L, const weft__record *f)
     return WEFT__IS_COMPACT(f) && (!L->compact || L->compact->owner != f);
 }
 
+bool weft__on_shared_stack(const weft__loop *L, const void *p, size_t len)
+{
+    const weft__compact *c = L ? L->compact : NULL;
+    if (!c || !p)
+        return false;
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)c->shared.lo;
+    return a < (uintptr_t)c->top && a + len > lo;
+}
+
 void weft__compact_free(weft__loop *L)
 {
     weft__compact *c = L->compact;
@@ -312,6 +321,12 @@ void weft__compact_finish(weft__loop *L, weft__record *f)
 bool weft__compact_away(const weft__loop *L, const weft__record *f)
 {
     (void)L, (void)f;
+    return false;
+}
+
+bool weft__on_shared_stack(const weft__loop *L, const void *p, size_t len)
+{
+    (void)L, (void)p, (void)len;
     return false;
 }
 

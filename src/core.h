@@ -478,6 +478,9 @@ void weft__compact_finish(weft__loop *L, weft__record *f);
 bool weft__compact_away(const weft__loop *L, const weft__record *f);
 /* At loop close. */
 void weft__compact_free(weft__loop *L);
+/* Debug checks (WEFT_CHECKS): is [p, p + len) on the loop's shared stack,
+ * where a suspended compact task's frame is not addressable? */
+bool weft__on_shared_stack(const weft__loop *L, const void *p, size_t len);
 
 /* ---- sched.c ---- */
 

@@ -12,6 +12,9 @@
  *   and failures back;
  * - cancellation reaches a compact task in each wait, scopes and deadlines
  *   expire in it, a shield holds;
+ * - debug builds refuse a primitive on the shared stack and an argument
+ *   there for a spawned task or the pool (-EINVAL), and nothing of a
+ *   default task's frame;
  * - stack_size with the flag, and unknown flags, are -EINVAL; the ucontext
  *   build refuses compact tasks with -ENOTSUP;
  * - a suspension that cannot get room to save the stack fails with
@@ -25,6 +28,7 @@
 #include "check.h"
 
 #include "alloc.h"
+#include "coro/sanitize.h"
 
 #include <errno.h>
 #include <math.h>
@@ -495,6 +499,73 @@ static void out_of_memory(void *arg)
     CHECK(oom_suspensions >= 1); /* the reserve's failure was reached */
 }
 
+/* ---- the rule, checked in debug builds ---- */
+
+static void *noop(void *arg)
+{
+    return arg;
+}
+
+static void *breaks_the_rule(void *arg)
+{
+    (void)arg;
+    weft_lock l = WEFT_LOCK_INIT;
+    weft_event ev = WEFT_EVENT_INIT;
+    weft_semaphore sem = WEFT_SEMAPHORE_INIT(1);
+    weft_cond c = WEFT_COND_INIT(&shared_lock);
+    int local = 1;
+    weft_task *t = NULL;
+    CHECK_EQ(weft_lock_acquire(&l), -EINVAL);
+    CHECK_EQ(weft_lock_try(&l), -EINVAL);
+    CHECK_EQ(weft_lock_release(&l), -EINVAL);
+    CHECK_EQ(weft_event_set(&ev), -EINVAL);
+    CHECK_EQ(weft_event_wait(&ev), -EINVAL);
+    CHECK_EQ(weft_sem_acquire(&sem), -EINVAL);
+    CHECK_EQ(weft_sem_release(&sem), -EINVAL);
+    CHECK_EQ(weft_cond_notify(&c, 1), -EINVAL);
+    CHECK_EQ(weft_spawn(noop, &local, &t), -EINVAL);
+    CHECK(t == NULL);
+    CHECK_EQ(weft_to_thread(noop, &local, NULL), -EINVAL);
+    CHECK_EQ(weft_spawn_blocking(noop, &local, &t), -EINVAL);
+    /* The same objects elsewhere are fine. */
+    weft_lock *hl = malloc(sizeof *hl);
+    REQUIRE(hl);
+    *hl = (weft_lock)WEFT_LOCK_INIT;
+    CHECK_EQ(weft_lock_acquire(hl), 0);
+    CHECK_EQ(weft_lock_release(hl), 0);
+    free(hl);
+    return NULL;
+}
+
+/* A default task's frame is its own: nothing refused. */
+static void *default_frame_is_fine(void *arg)
+{
+    (void)arg;
+    weft_lock l = WEFT_LOCK_INIT;
+    int local = 1;
+    CHECK_EQ(weft_lock_acquire(&l), 0);
+    CHECK_EQ(weft_lock_release(&l), 0);
+    void *r = NULL;
+    CHECK_EQ(weft_to_thread(noop, &local, &r), 0);
+    CHECK(r == &local);
+    return NULL;
+}
+
+static void *rule_checks(void *arg)
+{
+    (void)arg;
+    if (!WEFT_CHECKS) {
+        check_case_skip("no debug checks in this build (Debug or sanitizer "
+                        "builds have them)");
+        return NULL;
+    }
+    CHECK_EQ(weft_await(spawn_compact(breaks_the_rule, NULL), NULL), 0);
+    weft_task *t;
+    REQUIRE(weft_spawn(default_frame_is_fine, NULL, &t) == 0);
+    CHECK_EQ(weft_await(t, NULL), 0);
+    return NULL;
+}
+
 /* ---- overflow, loop close, dump ---- */
 
 static __attribute__((noinline)) int dive(int depth)
@@ -609,6 +680,7 @@ static const struct check_case_def cases[] = {
     CHECK_TASK("eager_compact_from_compact", eager_compact, NULL),
     CHECK_TASK("cancel_each_wait_scope_shield", cancel_each_wait, NULL),
     CHECK_TASK("bad_options", bad_options, NULL),
+    CHECK_TASK("debug_checks_of_the_rule", rule_checks, NULL),
     CHECK_PLAIN("out_of_memory_each_allocation", out_of_memory, NULL),
     CHECK_PLAIN("overflow_report", overflow, NULL),
     CHECK_PLAIN("stuck_at_close_and_dump", stuck_at_close, NULL),

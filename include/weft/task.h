@@ -54,8 +54,16 @@ typedef struct weft_spawn_opts {
  * barrier declared there, no `arg` pointing there for a task it spawns or
  * for weft_to_thread and the pool, no buffer there for weft_file_* calls.
  * Pointers to its frame are fine within its own code, and for calls that
- * use them only while it runs (weft_gather's arrays, socket and stream
- * buffers, DNS, out-parameters).  None of this is checked yet.
+ * use them only while it runs (weft_gather's and weft_map's arrays,
+ * socket and stream buffers, DNS, out-parameters).  Debug builds
+ * (CMAKE_BUILD_TYPE=Debug, and the sanitizer builds) refuse with -EINVAL a
+ * lock, event, semaphore, condition (or its lock) or barrier on the shared
+ * stack, and an `arg` there for weft_spawn, weft_spawn_ex,
+ * weft_spawn_blocking, weft_to_thread and weft_to_thread_detachable.  Not
+ * caught in any build: `arg` of weft_group_spawn*, weft_gen_new,
+ * weft_call_on, weft_spawn_on, weft_submit and weft_call_soon, queue items,
+ * weft_serve's ctx, weft_file_* buffers and paths, and a pointer that was
+ * copied elsewhere before it was handed over.
  *
  * A compact task's suspending calls (weft_sleep, weft_yield, awaits, waits
  * on primitives and descriptors) may also fail with -ENOMEM: its buffer

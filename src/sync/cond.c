@@ -18,6 +18,8 @@ int weft_cond_wait(weft_cond *c)
     weft__record *f = weft__sync_self(&L);
     if (!c || !c->lock_)
         return -EINVAL;
+    WEFT__SYNC_CHECK_PLACE(L, c);
+    WEFT__SYNC_CHECK_PLACE(L, c->lock_);
     if (!f || !weft__lock_held(c->lock_, L, f) ||
         weft__waitq_foreign(L, weft__wq(&c->waiters_)))
         return -EPERM;
@@ -41,6 +43,8 @@ int weft_cond_notify(weft_cond *c, int n)
     weft__record *f = weft__sync_self(&L);
     if (!c || !c->lock_ || n < 0)
         return -EINVAL;
+    WEFT__SYNC_CHECK_PLACE(L, c);
+    WEFT__SYNC_CHECK_PLACE(L, c->lock_);
     /* As weft_cond_wait (and asyncio): only the lock's holder notifies. */
     if (!f || !weft__lock_held(c->lock_, L, f) ||
         weft__waitq_foreign(L, weft__wq(&c->waiters_)))

@@ -61,6 +61,7 @@ int weft_lock_release(weft_lock *l)
     weft__record *f = weft__sync_self(&L);
     if (!l)
         return -EINVAL;
+    WEFT__SYNC_CHECK_PLACE(L, l);
     if (!f || !weft__lock_held(l, L, f))
         return -EPERM;
     weft__record *next = weft__waitq_pop(weft__wq(&l->waiters_));
