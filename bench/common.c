@@ -198,8 +198,28 @@ static int warm_child(void *arg, double *out)
     return warm_once(bytes, MADV_NOHUGEPAGE);
 }
 
+/* MemAvailable of /proc/meminfo, in bytes; 0 if unknown. */
+static size_t mem_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[128];
+    unsigned long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return (size_t)kib * 1024;
+}
+
 int bench_warm(size_t bytes)
 {
+    /* Never more than the machine has free: the warm is meant to make the
+     * run cheaper, not to get a process killed. */
+    size_t avail = mem_available();
+    if (avail && bytes > avail / 10 * 9)
+        bytes = avail / 10 * 9;
     double v;
     return bench_run_once(warm_child, &bytes, 1, &v);
 }

@@ -63,8 +63,9 @@ long bench_status_bytes(const char *field);
  * machine the first process to touch memory no process has used since boot
  * pays several times more per page (the hypervisor backs guest memory on
  * first use); a measurement that touches a lot of memory runs after a warm
- * of more than it uses, so it pays what every later process pays.
- * Returns 0, or -1 (reported on stderr).
+ * of more than it uses, so it pays what every later process pays.  At most
+ * 90% of the memory available is warmed.  Returns 0, or -1 (reported on
+ * stderr).
  */
 int bench_warm(size_t bytes);
 
