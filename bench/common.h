@@ -51,12 +51,34 @@ long bench_max_map_count(void);
 /* Pre-faults [p, p + len) so that later writes cost no page fault. */
 void bench_touch(void *p, size_t len);
 
+/* Minor page faults of this process so far (getrusage ru_minflt). */
+long bench_minflt(void);
+/* A "Name:  value kB" field of /proc/self/status (VmPTE, VmRSS...), in
+ * bytes; -1 if missing. */
+long bench_status_bytes(const char *field);
+
+/*
+ * Warms `bytes` of the machine's memory: a child process writes every page
+ * of a fresh mapping that size, then exits, freeing it.  On a virtual
+ * machine the first process to touch memory no process has used since boot
+ * pays several times more per page (the hypervisor backs guest memory on
+ * first use); a measurement that touches a lot of memory runs after a warm
+ * of more than it uses, so it pays what every later process pays.  At most
+ * 90% of the memory available is warmed.  Returns 0, or -1 (reported on
+ * stderr).
+ */
+int bench_warm(size_t bytes);
+
 /*
  * One run of a measurement, executed in a fresh child process: fills
  * out[0..nvals) and returns 0, or prints what went wrong on stderr and
  * returns non-zero (a wrong result, a weft error).
  */
 typedef int (*bench_run_fn)(void *arg, double *out);
+
+/* One run of fn in a new child process: 0 and out[0..nvals), or -1 (the
+ * failure has been reported on stderr). */
+int bench_run_once(bench_run_fn fn, void *arg, int nvals, double *out);
 
 /* Summary of one value over the runs. */
 typedef struct bench_stat {
@@ -70,6 +92,9 @@ typedef struct bench_stat {
  * has been reported on stderr.
  */
 int bench_runs(int reps, int nvals, bench_run_fn fn, void *arg, bench_stat *st);
+
+/* Summarises v[0..n) (reordered) into *st. */
+void bench_summarise(double *v, int n, bench_stat *st);
 
 /* Prints the table header unless WEFT_BENCH_NO_HEADER is set. */
 void bench_header(void);

@@ -3,7 +3,8 @@
 #
 #   bench/run.sh BUILD_DIR
 #
-# Runs every executable in BUILD_DIR/bench/, in name order, one at a time.
+# Runs every executable in BUILD_DIR/bench/, in name order (bench_machine
+# first), one at a time.
 # Their rows form one table, whose header is printed here once; each
 # program's name and wall time go to stderr so that stdout stays a table.
 # WEFT_BENCH_SCALE (default 1) scales every workload, e.g. 0.01 for a quick
@@ -25,6 +26,13 @@ for f in "$build_dir"/bench/*; do
     [[ -f $f && -x $f ]] && benches+=("$f")
 done
 shopt -u nullglob
+# bench_machine first: what a system call and a fresh page cost here, the
+# scale every other row is read against.
+sorted=()
+for b in "${benches[@]}"; do
+    [[ $(basename "$b") == bench_machine ]] && sorted=("$b" "${sorted[@]}") || sorted+=("$b")
+done
+benches=("${sorted[@]}")
 
 if [[ ${#benches[@]} -eq 0 ]]; then
     echo "no benchmarks"

@@ -18,6 +18,7 @@
 #define STACK (32 * 1024)
 
 static char *top;
+static size_t limit = STACK; /* the diving task's usable stack */
 
 /* Recurses 1 KiB per frame until 2 KiB past the bottom of the stack (in
  * the guard region, short of anything beyond it), then switches. */
@@ -26,7 +27,7 @@ static __attribute__((noinline)) int dive(int depth)
     char pad[1024];
     memset(pad, depth, sizeof pad); /* every byte: the canary is in there */
     __asm__ volatile("" : : "r"(pad) : "memory");
-    if ((size_t)(top - (char *)pad) > STACK + 2048) {
+    if ((size_t)(top - (char *)pad) > limit + 2048) {
         weft_yield();
         return pad[0];
     }
@@ -122,6 +123,38 @@ static void check_tier(const char *tier, const char *expect_how)
     free(out);
 }
 
+/* Default-size stacks get their guards ahead, several per system call: the
+ * guards of stacks 4-7 are installed when stack 4 is carved.  The diver
+ * gets stack 6 (the main task has stack 0, the holders 1-5), or 5 if the
+ * main task's stack were not pooled: either way one installed ahead. */
+static void *holder(void *arg)
+{
+    (void)arg;
+    weft_sleep(60); /* keeps its stack while the diver runs */
+    return NULL;
+}
+
+static void *main_pooled(void *arg)
+{
+    (void)arg;
+    weft_task *h[5], *t;
+    for (int i = 0; i < 5; i++)
+        REQUIRE(weft_spawn(holder, NULL, &h[i]) == 0);
+    weft_spawn_opts o = {.name = "pooled-diver"};
+    REQUIRE(weft_spawn_ex(overflow, NULL, &o, &t) == 0);
+    weft_await(t, NULL);
+    return NULL;
+}
+
+static void run_pooled(void *arg)
+{
+    (void)arg;
+    unsetenv("WEFT_GUARD");
+    limit = WEFT_STACK_DEFAULT;
+    weft_run(main_pooled, NULL, NULL);
+    fprintf(stderr, "survived\n");
+}
+
 /* The tier the process would pick, as weft reports it. */
 static void *noop(void *arg)
 {
@@ -195,6 +228,25 @@ static void case_big_frame(void *arg)
     }
 }
 
+static void case_pooled(void *arg)
+{
+    (void)arg;
+    char *out;
+    int st = check_fork(run_pooled, NULL, &out);
+#if WEFT_ASAN
+    if (strstr(out, "AddressSanitizer: stack-overflow")) {
+        free(out);
+        return;
+    }
+#endif
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    CHECK(strstr(out, "stack overflow in task 'pooled-diver'") != NULL);
+    CHECK(strstr(out, "guard page") != NULL);
+    if (!(WIFSIGNALED(st) && strstr(out, "guard page")))
+        fprintf(stderr, "--- child said:\n%s", out);
+    free(out);
+}
+
 static void case_print_tier(void *arg)
 {
     (void)arg;
@@ -238,6 +290,7 @@ static const struct check_case_def cases[] = {
     CHECK_PLAIN("tier_mprotect", case_tier_mprotect, NULL),
     CHECK_PLAIN("tier_canary", case_tier_canary, NULL),
     CHECK_PLAIN("big_frame", case_big_frame, NULL),
+    CHECK_PLAIN("default_stack_guard", case_pooled, NULL),
     CHECK_PLAIN("print_tier", case_print_tier, NULL),
     CHECK_PLAIN("other_fault", case_wild, NULL),
     CHECK_PLAIN("this_process", case_this_process, NULL),

@@ -12,7 +12,9 @@
  * with EFAULT; qemu-user, for one, accepts advice it does not implement):
  *   guard-install  MADV_GUARD_INSTALL (Linux 6.13+): a faulting guard that
  *                  costs neither memory nor a mapping, so a million guarded
- *                  stacks share one mapping.
+ *                  stacks share one mapping.  Where process_madvise(2)
+ *                  takes it (Linux 6.15), guards are installed ahead, up to
+ *                  64 per call, for the next stacks of a chunk.
  *   mprotect       PROT_NONE guard pages; each splits the mapping, so only
  *                  the first WEFT_MPROTECT_BUDGET stacks get one; later
  *                  stacks fall back to the canary.
