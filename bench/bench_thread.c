@@ -82,26 +82,29 @@ static void *round_trips(void *arg)
     return NULL;
 }
 
-static void *bulk(void *arg)
+/* n tasks or jobs started by spawn_one (each returning its argument),
+ * then one weft_gather: out[0] is the wall time per item, in µs. */
+static void *spawn_gather(long n,
+                          int (*spawn_one)(weft_fn, void *, weft_task **),
+                          weft_fn fn, double *out)
 {
-    double *out = arg;
-    weft_task **h = malloc((size_t)n_jobs * sizeof *h);
-    void **res = malloc((size_t)n_jobs * sizeof *res);
+    weft_task **h = malloc((size_t)n * sizeof *h);
+    void **res = malloc((size_t)n * sizeof *res);
     if (!h || !res) {
         free(h);
         free(res);
         return weft_fail(-ENOMEM, "no memory");
     }
     uint64_t t0 = bench_now_ns();
-    for (long i = 0; i < n_jobs; i++) {
-        int rc = weft_spawn_blocking(trivial, (void *)(intptr_t)i, &h[i]);
+    for (long i = 0; i < n; i++) {
+        int rc = spawn_one(fn, (void *)(intptr_t)i, &h[i]);
         if (rc)
-            return weft_fail(rc, "weft_spawn_blocking: %s", weft_strerror(rc));
+            return weft_fail(rc, "spawn: %s", weft_strerror(rc));
     }
-    int rc = weft_gather(h, (size_t)n_jobs, res, NULL, 0);
-    out[0] = (double)(bench_now_ns() - t0) / 1000.0 / (double)n_jobs;
+    int rc = weft_gather(h, (size_t)n, res, NULL, 0);
+    out[0] = (double)(bench_now_ns() - t0) / 1000.0 / (double)n;
     long bad = 0;
-    for (long i = 0; i < n_jobs; i++)
+    for (long i = 0; i < n; i++)
         bad += res[i] != (void *)(intptr_t)i;
     free(h);
     free(res);
@@ -109,6 +112,11 @@ static void *bulk(void *arg)
         return weft_fail(rc ? rc : -EPROTO, "gather: %s, %ld wrong results",
                          weft_strerror(rc), bad);
     return NULL;
+}
+
+static void *bulk(void *arg)
+{
+    return spawn_gather(n_jobs, weft_spawn_blocking, trivial, arg);
 }
 
 static void *caller(void *arg)
@@ -130,31 +138,7 @@ static weft_fn many_fn = caller;
 
 static void *many_callers(void *arg)
 {
-    double *out = arg;
-    weft_task **h = malloc((size_t)n_callers * sizeof *h);
-    void **res = malloc((size_t)n_callers * sizeof *res);
-    if (!h || !res) {
-        free(h);
-        free(res);
-        return weft_fail(-ENOMEM, "no memory");
-    }
-    uint64_t t0 = bench_now_ns();
-    for (long i = 0; i < n_callers; i++) {
-        int rc = weft_spawn(many_fn, (void *)(intptr_t)i, &h[i]);
-        if (rc)
-            return weft_fail(rc, "weft_spawn: %s", weft_strerror(rc));
-    }
-    int rc = weft_gather(h, (size_t)n_callers, res, NULL, 0);
-    out[0] = (double)(bench_now_ns() - t0) / 1000.0 / (double)n_callers;
-    long bad = 0;
-    for (long i = 0; i < n_callers; i++)
-        bad += res[i] != (void *)(intptr_t)i;
-    free(h);
-    free(res);
-    if (rc || bad)
-        return weft_fail(rc ? rc : -EPROTO, "gather: %s, %ld wrong results",
-                         weft_strerror(rc), bad);
-    return NULL;
+    return spawn_gather(n_callers, weft_spawn, many_fn, arg);
 }
 
 /* Writes one byte to each of n fresh pages: what a task's first stack

@@ -124,6 +124,19 @@ static bool spin_check(uint64_t until)
     return weft__clock_ns() > until;
 }
 
+/* A stack of jobs pushed newest first, reversed: oldest first. */
+static weft__job *oldest_first(weft__job *list)
+{
+    weft__job *rev = NULL;
+    while (list) {
+        weft__job *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    return rev;
+}
+
 /* ---- worker side ---- */
 
 /* With mu held: moves what the loop pushed since to the FIFO, oldest
@@ -132,15 +145,8 @@ static void take_in(weft__pool *p)
 {
     if (!atomic_load_explicit(&p->incoming, memory_order_relaxed))
         return;
-    weft__job *list = atomic_exchange_explicit(&p->incoming, NULL,
-                                               memory_order_acquire);
-    weft__job *rev = NULL;
-    while (list) {
-        weft__job *n = list->next;
-        list->next = rev;
-        rev = list;
-        list = n;
-    }
+    weft__job *rev = oldest_first(atomic_exchange_explicit(
+        &p->incoming, NULL, memory_order_acquire));
     for (; rev; rev = rev->next)
         weft__list_push(&p->queue, &rev->link);
 }
@@ -406,16 +412,9 @@ static int pool_reap(weft__loop *L, weft__pool *p)
 {
     if (!atomic_load_explicit(&p->done, memory_order_relaxed))
         return 0;
-    weft__job *list = atomic_exchange_explicit(&p->done, NULL,
-                                               memory_order_acquire);
     /* The stack is newest first; finish in completion order. */
-    weft__job *rev = NULL;
-    while (list) {
-        weft__job *n = list->next;
-        list->next = rev;
-        rev = list;
-        list = n;
-    }
+    weft__job *rev = oldest_first(atomic_exchange_explicit(
+        &p->done, NULL, memory_order_acquire));
     int count = 0;
     while (rev) {
         weft__job *n = rev->next;
