@@ -34,11 +34,14 @@
  * memory that no process has used since boot pays several times more per
  * page, so every run (weft or floor) is a fresh child process, preceded by
  * another child that touches and frees more memory than the run uses
- * (bench_warm).  weft and the floor alternate, swapping which goes first
- * each time; 5 runs of each; medians, with the range.
+ * (bench_warm).  The kinds of run take turns, each round starting with the
+ * next kind; 5 runs of each; medians, with the range.
  *
- * Peers, 1,000,000 tasks sleeping 1 s (total time / memory per task):
- * Tokio 5.6 s and 1.4 KiB, Go 17 s and 2.8 KiB, asyncio 43 s and 1.7 KiB.
+ * Each round runs, in turn: the floor, default tasks, compact tasks
+ * (WEFT_SPAWN_COMPACT: target at most 512 B per task with page tables
+ * included, and an overhead below Tokio's), and the peers built in
+ * bench/peers/ (Tokio's current_thread runtime, Go with GOMAXPROCS=1; each
+ * optional), which run the same workload and measure it the same way.
  *
  * Usage: bench_sleep [scale]   (or WEFT_BENCH_SCALE; default 1)
  */
@@ -46,11 +49,13 @@
 #include "common.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define SLEEP_S 1.0
 #define REPS 5
@@ -65,6 +70,7 @@ enum { V_OVERHEAD, V_PER_TASK, V_PTE, V_MINFLT, V_MAPS, V_START, V_EXIT, NV };
 
 typedef struct run_ctx {
     long n;
+    unsigned flags; /* weft_spawn_opts.flags: 0 or WEFT_SPAWN_COMPACT */
     long started;
     long early;
     uint64_t t_spawn, t_asleep, t_done, t_main_end;
@@ -98,9 +104,10 @@ static void *sleep_main(void *arg)
     c->pte0 = bench_status_bytes("VmPTE");
     c->flt0 = bench_minflt();
 
+    weft_spawn_opts o = {.flags = c->flags};
     c->t_spawn = bench_now_ns();
     for (long i = 0; i < n; i++) {
-        int rc = weft_spawn(sleeper, (void *)(intptr_t)i, &h[i]);
+        int rc = weft_spawn_ex(sleeper, (void *)(intptr_t)i, &o, &h[i]);
         if (rc)
             return weft_fail(rc, "weft_spawn #%ld", i);
     }
@@ -154,9 +161,16 @@ static void *sleep_main(void *arg)
     return NULL;
 }
 
+typedef struct run_arg {
+    long n;
+    unsigned flags;
+    const char *peer; /* a peer's program, or NULL */
+} run_arg;
+
 static int run_sleep(void *arg, double *out)
 {
-    run_ctx c = {.n = *(const long *)arg};
+    const run_arg *a = arg;
+    run_ctx c = {.n = a->n, .flags = a->flags};
     cur = &c;
     int rc = weft_run(sleep_main, &c, NULL);
     uint64_t t_exit = bench_now_ns();
@@ -175,10 +189,42 @@ static int run_sleep(void *arg, double *out)
     return 0;
 }
 
+/* A peer (bench/peers/): `peer N SECONDS` runs the same workload in its
+ * own fresh process, measured the same way, and prints one line
+ * "overhead_s=.. start_s=.. rss_per_task=.. minflt=.. vmpte_kb=..". */
+static int run_peer(void *arg, double *out)
+{
+    const run_arg *a = arg;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "'%s' %ld %.1f", a->peer, a->n, SLEEP_S);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return bench_fail("popen %s: %s", a->peer, strerror(errno));
+    char line[512] = "";
+    char *got = fgets(line, sizeof line, p);
+    int st = pclose(p);
+    double ov, start, rss;
+    long flt, pte_kb;
+    if (!got || st != 0 ||
+        sscanf(line,
+               "overhead_s=%lf start_s=%lf rss_per_task=%lf minflt=%ld "
+               "vmpte_kb=%ld",
+               &ov, &start, &rss, &flt, &pte_kb) != 5)
+        return bench_fail("%s: exit status %d, said: %s", a->peer, st, line);
+    for (int i = 0; i < NV; i++)
+        out[i] = 0;
+    out[V_OVERHEAD] = ov;
+    out[V_START] = start;
+    out[V_PER_TASK] = rss;
+    out[V_MINFLT] = (double)flt / (double)a->n;
+    out[V_PTE] = (double)pte_kb * 1024.0 / (double)a->n;
+    return 0;
+}
+
 /* The floor: one byte written to each of n fresh pages of one mapping. */
 static int run_floor(void *arg, double *out)
 {
-    long n = *(const long *)arg;
+    long n = ((const run_arg *)arg)->n;
     size_t len = (size_t)n * 4096;
     char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -204,16 +250,45 @@ static int run_floor(void *arg, double *out)
     return 0;
 }
 
-/* One weft run and one floor run, each after a warm, in the given order. */
-static int run_pair(long n, int floor_first, double *weft, double *floor_)
+/* What a round runs, each in a fresh process after a warm. */
+enum { M_FLOOR, M_DEFAULT, M_COMPACT, M_TOKIO, M_GO, NM };
+
+#ifndef WEFT_PEER_TOKIO_SLEEP
+#define WEFT_PEER_TOKIO_SLEEP NULL
+#endif
+#ifndef WEFT_PEER_GO_SLEEP
+#define WEFT_PEER_GO_SLEEP NULL
+#endif
+
+/* A peer's program if it was built (it is optional). */
+static const char *peer_of(int m)
+{
+    const char *p = m == M_TOKIO ? WEFT_PEER_TOKIO_SLEEP
+                    : m == M_GO  ? WEFT_PEER_GO_SLEEP
+                                 : NULL;
+    return p && access(p, X_OK) == 0 ? p : NULL;
+}
+
+static bool mode_runs(int m)
+{
+    return m < M_TOKIO || peer_of(m) != NULL;
+}
+
+/* One run of each mode, each after a warm, starting with mode `first`. */
+static int run_round(long n, int first, double v[NM][NV])
 {
     size_t warm = (size_t)n * WARM_PER_TASK + WARM_BASE;
-    for (int k = 0; k < 2; k++) {
-        int is_floor = (k == 0) == (floor_first != 0);
-        if (bench_warm(warm))
-            return -1;
-        if (bench_run_once(is_floor ? run_floor : run_sleep, &n, NV,
-                           is_floor ? floor_ : weft))
+    for (int k = 0; k < NM; k++) {
+        int m = (first + k) % NM;
+        if (!mode_runs(m))
+            continue;
+        run_arg a = {.n = n,
+                     .flags = m == M_COMPACT ? WEFT_SPAWN_COMPACT : 0,
+                     .peer = peer_of(m)};
+        bench_run_fn fn = m == M_FLOOR ? run_floor
+                          : a.peer     ? run_peer
+                                       : run_sleep;
+        if (bench_warm(warm) || bench_run_once(fn, &a, NV, v[m]))
             return -1;
     }
     return 0;
@@ -231,34 +306,33 @@ static double load1(void)
     return l;
 }
 
-/* REPS interleaved pairs, summarised per value. */
-static int measure(long n, bench_stat *w, bench_stat *f)
+/* REPS interleaved rounds, summarised per mode and value. */
+static int measure(long n, bench_stat st[NM][NV])
 {
-    double wv[REPS][NV], fv[REPS][NV], col[REPS];
+    static double v[REPS][NM][NV];
+    double col[REPS];
     for (int r = 0; r < REPS; r++)
-        if (run_pair(n, r % 2, wv[r], fv[r]))
+        if (run_round(n, r % NM, v[r]))
             return -1;
-    for (int i = 0; i < NV; i++) {
-        for (int r = 0; r < REPS; r++)
-            col[r] = wv[r][i];
-        bench_summarise(col, REPS, &w[i]);
-        for (int r = 0; r < REPS; r++)
-            col[r] = fv[r][i];
-        bench_summarise(col, REPS, &f[i]);
-    }
+    for (int m = 0; m < NM; m++)
+        for (int i = 0; i < NV; i++) {
+            for (int r = 0; r < REPS; r++)
+                col[r] = v[r][m][i];
+            bench_summarise(col, REPS, &st[m][i]);
+        }
     return 0;
 }
 
-static void report(long n, int judge, const bench_stat *w, const bench_stat *f,
-                   double la0, double la1, long max_maps)
+static void report_default(long n, int judge, const bench_stat *w,
+                           const bench_stat *f, double la0, double la1,
+                           long max_maps)
 {
     char wl[80], t[32];
     double ratio = w[V_OVERHEAD].med / f[V_OVERHEAD].med;
     snprintf(wl, sizeof wl, "sleep 1 s x %ld: overhead", n);
     bench_row(wl, w[V_OVERHEAD].med, 2, "s", "-", -1,
               "median of %d (%.2f..%.2f); start %.2f s, exit %.2f s; "
-              "total = overhead + 1 s; load average %.2f..%.2f; 1M totals: "
-              "Tokio 5.6, Go 17, asyncio 43 s",
+              "total = overhead + 1 s; load average %.2f..%.2f",
               REPS, w[V_OVERHEAD].min, w[V_OVERHEAD].max, w[V_START].med,
               w[V_EXIT].med, la0, la1);
     snprintf(wl, sizeof wl, "sleep 1 s x %ld: page floor", n);
@@ -273,8 +347,7 @@ static void report(long n, int judge, const bench_stat *w, const bench_stat *f,
     bench_row(wl, w[V_PER_TASK].med, 0, "B/task", "<= 4300",
               judge ? w[V_PER_TASK].med <= TARGET_PER_TASK : -1,
               "RSS while asleep minus before spawning, / N (%.0f..%.0f), "
-              "page tables apart; floor %.0f; Tokio 1.4 KiB, Go 2.8, "
-              "asyncio 1.7",
+              "page tables apart; floor %.0f",
               w[V_PER_TASK].min, w[V_PER_TASK].max, f[V_PER_TASK].med);
     snprintf(wl, sizeof wl, "sleep 1 s x %ld: page tables", n);
     bench_row(wl, w[V_PTE].med, 1, "B/task", "-", -1,
@@ -295,6 +368,49 @@ static void report(long n, int judge, const bench_stat *w, const bench_stat *f,
               REPS);
 }
 
+
+/* Compact tasks and the peers, beside the default rows. */
+static void report_others(long n, int judge, bench_stat st[NM][NV])
+{
+    char wl[80];
+    const bench_stat *c = st[M_COMPACT];
+    bool tokio = mode_runs(M_TOKIO);
+    double mem = c[V_PER_TASK].med + c[V_PTE].med;
+    snprintf(wl, sizeof wl, "sleep 1 s x %ld, compact: overhead", n);
+    bench_row(wl, c[V_OVERHEAD].med, 2, "s", tokio ? "< Tokio" : "-",
+              judge && tokio
+                  ? c[V_OVERHEAD].med < st[M_TOKIO][V_OVERHEAD].med
+                  : -1,
+              "WEFT_SPAWN_COMPACT; median of %d (%.2f..%.2f); start %.2f s%s",
+              REPS, c[V_OVERHEAD].min, c[V_OVERHEAD].max, c[V_START].med,
+              tokio ? "" : "; Tokio not built (bench/peers/)");
+    snprintf(wl, sizeof wl, "sleep 1 s x %ld, compact: memory", n);
+    bench_row(wl, mem, 0, "B/task", "<= 512", judge ? mem <= 512.0 : -1,
+              "RSS and page tables, / N: %.0f + %.1f",
+              c[V_PER_TASK].med, c[V_PTE].med);
+    snprintf(wl, sizeof wl, "sleep 1 s x %ld, compact: minor faults", n);
+    bench_row(wl, c[V_MINFLT].med, 3, "per task", "-", -1,
+              "ru_minflt from the first spawn to the last await, / N");
+    static const char *const names[NM] = {
+        [M_TOKIO] = "Tokio (current_thread)", [M_GO] = "Go (GOMAXPROCS=1)"};
+    for (int m = M_TOKIO; m < NM; m++) {
+        if (!mode_runs(m))
+            continue;
+        const bench_stat *p = st[m];
+        snprintf(wl, sizeof wl, "sleep 1 s x %ld, %s: overhead", n,
+                 names[m]);
+        bench_row(wl, p[V_OVERHEAD].med, 2, "s", "-", -1,
+                  "peer, same workload and measure; median of %d "
+                  "(%.2f..%.2f); start %.2f s",
+                  REPS, p[V_OVERHEAD].min, p[V_OVERHEAD].max,
+                  p[V_START].med);
+        snprintf(wl, sizeof wl, "sleep 1 s x %ld, %s: memory", n, names[m]);
+        bench_row(wl, p[V_PER_TASK].med + p[V_PTE].med, 0, "B/task", "-",
+                  -1, "RSS and page tables, / N: %.0f + %.1f",
+                  p[V_PER_TASK].med, p[V_PTE].med);
+    }
+}
+
 int main(int argc, char **argv)
 {
     double scale = bench_scale(argc, argv);
@@ -304,14 +420,18 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < 2; i++) {
         long n = bench_scaled(scale, sizes[i], 10);
-        bench_stat w[NV], f[NV];
+        static bench_stat st[NM][NV];
         double la0 = load1();
-        if (measure(n, w, f))
+        if (measure(n, st))
             return 1;
-        report(n, n == sizes[i], w, f, la0, load1(), max_maps);
-        if (max_maps > 0 && w[V_MAPS].max >= (double)max_maps)
-            return bench_fail("%.0f mappings, over vm.max_map_count %ld",
-                              w[V_MAPS].max, max_maps);
+        const bench_stat *w = st[M_DEFAULT];
+        report_default(n, n == sizes[i], w, st[M_FLOOR], la0, load1(),
+                       max_maps);
+        report_others(n, n == sizes[i], st);
+        for (int m = M_DEFAULT; m <= M_COMPACT; m++)
+            if (max_maps > 0 && st[m][V_MAPS].max >= (double)max_maps)
+                return bench_fail("%.0f mappings, over vm.max_map_count %ld",
+                                  st[m][V_MAPS].max, max_maps);
     }
     return 0;
 }

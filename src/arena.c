@@ -7,6 +7,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
@@ -41,7 +42,7 @@ int weft__arena_init(weft__arena *a, size_t bytes)
     return 0;
 }
 
-int weft__arena_grow(weft__arena *a, size_t need)
+static int grow(weft__arena *a, size_t need, bool populate)
 {
     if (need <= a->committed)
         return 0;
@@ -53,9 +54,21 @@ int weft__arena_grow(weft__arena *a, size_t need)
         to = a->reserved;
     /* Best effort: a kernel (or emulator) without MADV_POPULATE_WRITE just
      * faults the pages in on first touch. */
-    madvise(a->base + a->committed, to - a->committed, MADV_POPULATE_WRITE);
+    if (populate)
+        madvise(a->base + a->committed, to - a->committed,
+                MADV_POPULATE_WRITE);
     a->committed = to;
     return 0;
+}
+
+int weft__arena_grow(weft__arena *a, size_t need)
+{
+    return grow(a, need, true);
+}
+
+int weft__arena_grow_lazy(weft__arena *a, size_t need)
+{
+    return grow(a, need, false);
 }
 
 void weft__arena_destroy(weft__arena *a)

@@ -26,6 +26,11 @@ int weft__arena_init(weft__arena *a, size_t bytes);
  * when an allocation failure is injected). */
 int weft__arena_grow(weft__arena *a, size_t need);
 
+/* weft__arena_grow without committing memory: for an arena whose reserved
+ * room is mostly never touched (the timer heap has room for every record,
+ * and sleepers use the wheel), pages come as they are first written. */
+int weft__arena_grow_lazy(weft__arena *a, size_t need);
+
 void weft__arena_destroy(weft__arena *a);
 
 #endif

@@ -44,17 +44,19 @@
 
 /* The trampoline's own stack: it only copies. */
 #define TRAMP_STACK ((size_t)64 * 1024)
-/* Bytes a suspension goes below weft__compact_reserve's caller (the calls
- * down to the context switch and the registers it saves), with room. */
+/* Bytes a suspension goes below weft__compact_reserve (the calls down to
+ * the context switch and the registers it saves), assumed until a loop has
+ * seen one: then each loop reserves the deepest it has seen. */
 #define SUSPEND_DEPTH ((size_t)512)
 
 #ifndef WEFT_CTX_UCONTEXT
 
-/* A compact task's bytes while it is away. */
+/* A compact task's bytes while it is away.  8 bytes of header: with a
+ * multiple of 16 bytes of room, a malloc chunk has no padding. */
 typedef struct weft__csave {
-    void *sp;      /* its saved stack pointer on the shared stack; NULL:
-                    * not started (its frame is made when it first runs) */
-    uint32_t len;  /* bytes saved: [sp, top) */
+    uint32_t len;  /* bytes saved: [save_top - len, save_top), the saved
+                    * stack pointer up; 0: not started (its frame is made
+                    * when it first runs) */
     uint32_t cap;  /* bytes room */
     unsigned char bytes[];
 } weft__csave;
@@ -62,17 +64,28 @@ typedef struct weft__csave {
 typedef struct weft__compact {
     weft__stack shared;
     char *top;         /* the shared stack's top, 16-aligned */
+    char *save_top;    /* where a started frame's bytes end (below the
+                        * padding weft__ctx_make leaves at the top) */
     weft__stack tramp_stack;
     weft__exec tramp;  /* written by the trampoline's saves */
     void *tramp_sp;    /* ... always this: what an away task holds */
     weft__exec *boot;  /* who primed the trampoline */
     weft__record *owner; /* whose frame is in place, or NULL */
+    /* The owner's last weft__compact_reserve: bytes from the top to that
+     * call's frame (0: none since it came in).  Its copy-out, len bytes,
+     * shows how deep a suspension goes below it: `depth`, the deepest
+     * seen, is what later reserves add (0: none seen yet). */
+    uint32_t reserved_at;
+    uint32_t depth;
     void (*entry)(void *); /* a task's first function (sched.c) */
 } weft__compact;
 
 /* Frames copied in, for the tests (any loop's; only the trampoline
  * counts, never the switch path). */
 _Atomic unsigned long weft__compact_copies;
+/* Bytes of room in all buffers, for the tests (changed only when a buffer
+ * is made or freed). */
+_Atomic size_t weft__compact_room;
 
 /* ---- copies ---- */
 
@@ -100,12 +113,13 @@ static void copy_frame(void *dst, const void *src, size_t n)
  * with old kept, if there is no memory. */
 static weft__csave *csave_grow(weft__csave *old, size_t need)
 {
-    size_t cap = (need + 63) & ~(size_t)63;
+    size_t cap = (need + 15) & ~(size_t)15;
     weft__csave *c = weft__malloc(sizeof *c + cap);
     if (!c)
         return NULL;
+    atomic_fetch_add_explicit(&weft__compact_room, cap - (old ? old->cap : 0),
+                              memory_order_relaxed);
     weft__free(old);
-    c->sp = NULL;
     c->len = 0;
     c->cap = (uint32_t)cap;
     return c;
@@ -128,16 +142,19 @@ _Noreturn static void out_of_memory(weft__record *f, size_t need)
 static void evict(weft__compact *c, weft__record *o)
 {
     char *sp = o->exec.ctx.sp;
-    size_t len = (size_t)(c->top - sp);
+    size_t len = (size_t)(c->save_top - sp);
+    if (c->reserved_at && len > c->reserved_at &&
+        len - c->reserved_at > c->depth)
+        c->depth = (uint32_t)(len - c->reserved_at);
     if (!o->csave || o->csave->cap < len) {
-        /* A suspension by a path that did not reserve. */
+        /* A suspension by a path that did not reserve, or deeper below
+         * its reserve than any this loop had seen. */
         weft__csave *s = csave_grow(o->csave, len);
         if (!s)
             out_of_memory(o, len);
         o->csave = s;
     }
     copy_frame(o->csave->bytes, sp, len);
-    o->csave->sp = sp;
     o->csave->len = (uint32_t)len;
     o->exec.ctx.sp = c->tramp_sp;
     weft__exec_set_stack(&o->exec, c->tramp_stack.lo, c->tramp_stack.size);
@@ -153,7 +170,7 @@ static void bring_in(weft__loop *L, weft__compact *c, weft__record *f)
     __asan_unpoison_memory_region(c->shared.lo, c->shared.size);
 #endif
     weft__csave *s = f->csave;
-    if (s && s->sp) {
+    if (s && s->len) {
         /* Not a read-modify-write: this runs on every copy, and only the
          * tests read it (one loop at a time). */
         atomic_store_explicit(
@@ -161,18 +178,20 @@ static void bring_in(weft__loop *L, weft__compact *c, weft__record *f)
             atomic_load_explicit(&weft__compact_copies,
                                  memory_order_relaxed) + 1,
             memory_order_relaxed);
-        copy_frame(s->sp, s->bytes, s->len);
-        f->exec.ctx.sp = s->sp;
+        char *sp = c->save_top - s->len;
+        copy_frame(sp, s->bytes, s->len);
+        f->exec.ctx.sp = sp;
     } else {
         weft__ctx_make(&f->exec.ctx, c->shared.lo, c->shared.size, c->entry,
                        f);
     }
 #if WEFT_VALGRIND
     VALGRIND_MAKE_MEM_DEFINED(f->exec.ctx.sp,
-                              (size_t)(c->top - (char *)f->exec.ctx.sp));
+                              (size_t)(c->save_top - (char *)f->exec.ctx.sp));
 #endif
     weft__exec_set_stack(&f->exec, c->shared.lo, c->shared.size);
     c->owner = f;
+    c->reserved_at = 0;
     (void)L;
 }
 
@@ -213,6 +232,7 @@ static int compact_new(weft__loop *L, void (*entry)(void *))
         weft__canary_set(&c->shared);
     c->top = (char *)(((uintptr_t)c->shared.lo + c->shared.size) &
                       ~(uintptr_t)15);
+    c->save_top = c->top - WEFT__CTX_TOP_UNUSED;
     c->entry = entry;
     weft__exec_init_task(&c->tramp);
     weft__exec_set_stack(&c->tramp, c->tramp_stack.lo, c->tramp_stack.size);
@@ -237,7 +257,7 @@ int weft__compact_prepare(weft__loop *L, weft__record *f,
     weft__compact *c = L->compact;
     f->stack = c->shared;
     if (f->csave)
-        f->csave->sp = NULL;
+        f->csave->len = 0;
     f->exec.ctx.sp = c->tramp_sp;
     weft__exec_set_stack(&f->exec, c->tramp_stack.lo, c->tramp_stack.size);
     return 0;
@@ -247,7 +267,9 @@ int weft__compact_reserve(weft__loop *L, weft__record *f)
 {
     weft__compact *c = L->compact;
     char *here = __builtin_frame_address(0);
-    size_t need = (size_t)(c->top - here) + SUSPEND_DEPTH;
+    size_t above = (size_t)(c->save_top - here);
+    c->reserved_at = (uint32_t)above;
+    size_t need = above + (c->depth ? c->depth : SUSPEND_DEPTH);
     if (f->csave && f->csave->cap >= need)
         return 0;
     weft__csave *s = csave_grow(f->csave, need);
@@ -262,9 +284,19 @@ void weft__compact_finish(weft__loop *L, weft__record *f)
     weft__compact *c = L->compact;
     if (c && c->owner == f)
         c->owner = NULL;
+    if (f->csave)
+        atomic_fetch_sub_explicit(&weft__compact_room, f->csave->cap,
+                                  memory_order_relaxed);
     weft__free(f->csave);
     f->csave = NULL;
     memset(&f->stack, 0, sizeof f->stack);
+}
+
+/* For the tests: the calling thread's loop's learned suspension depth. */
+unsigned weft__compact_learned_depth(void)
+{
+    weft__loop *L = weft__tls_loop;
+    return L && L->compact ? L->compact->depth : 0;
 }
 
 bool weft__compact_away(const weft__loop *L, const weft__record *f)
@@ -299,6 +331,12 @@ void weft__compact_free(weft__loop *L)
  * another, so there is no trampoline, and weft_spawn_ex refuses compact
  * tasks (-ENOTSUP) before any of these could be reached. */
 _Atomic unsigned long weft__compact_copies;
+_Atomic size_t weft__compact_room;
+
+unsigned weft__compact_learned_depth(void)
+{
+    return 0;
+}
 
 int weft__compact_prepare(weft__loop *L, weft__record *f,
                           void (*entry)(void *))

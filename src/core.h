@@ -218,20 +218,26 @@ struct weft__record {
      * with the loop's serial beside it): slot, loop tag and generation; 0
      * until first asked (weft__identity), reset with the fields above. */
     uint64_t ident;
-    uint8_t canary;    /* the stack has no guard page: check the canary */
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
     int fail_err;      /* from weft_fail */
     int io_fd;         /* weft__wait_io */
     unsigned io_ready; /* weft__wait_io: events seen */
+    /* Scratch for walks over who-waits-for-whom (cancellation, cycle
+     * checks): an intrusive stack, so walks need neither recursion nor
+     * allocation; walk_epoch marks records already visited. */
+    uint32_t walk_epoch;
+    uint8_t canary;    /* the stack has no guard page: check the canary */
     const weft__wait_kind *kind; /* WEFT__WAIT_BLOCKED: on what */
     char *fail_msg;    /* from weft_fail, owned */
     char *errmsg;      /* message of the last failed await, owned */
     char *name;        /* owned copy, or NULL */
     weft__stack stack; /* lo == NULL until started; compact: the shared one */
     struct weft__csave *csave; /* compact: its bytes while away, or NULL */
-    weft_fn fn;        /* until started */
-    void *arg;
-    weft__record *free_next;
+    weft_fn fn;        /* its body */
+    union {
+        void *arg;     /* until started */
+        weft__record *free_next; /* released: the next free record */
+    };
     /* In a wait queue: links in the queue, which queue, and what the waker
      * hands over (an item, a permit) before waking. */
     weft__link q_link;
@@ -250,11 +256,7 @@ struct weft__record {
     /* Owned by the feature that spawned this task, for its own use (a
      * generator's producer finds its generator here). */
     void *role;
-    /* Scratch for walks over who-waits-for-whom (cancellation, cycle
-     * checks): an intrusive stack, so walks need neither recursion nor
-     * allocation; walk_epoch marks records already visited. */
-    weft__record *walk_next;
-    uint32_t walk_epoch;
+    weft__record *walk_next; /* with walk_epoch */
 };
 
 /* The timer wheel's levels (timer.c). */
@@ -478,6 +480,9 @@ void weft__compact_finish(weft__loop *L, weft__record *f);
 bool weft__compact_away(const weft__loop *L, const weft__record *f);
 /* At loop close. */
 void weft__compact_free(weft__loop *L);
+/* For the tests: how deep below weft__compact_reserve the calling thread's
+ * loop has seen a suspension go (0: none seen, or no compact task yet). */
+unsigned weft__compact_learned_depth(void);
 /* Debug checks (WEFT_CHECKS): is [p, p + len) on the loop's shared stack,
  * where a suspended compact task's frame is not addressable? */
 bool weft__on_shared_stack(const weft__loop *L, const void *p, size_t len);

@@ -203,7 +203,10 @@ static inline weft__record *pick_next(weft__loop *L)
 }
 
 
-int weft__suspend(weft__loop *L)
+/* weft__suspend's body, also inlined into weft__block: one frame fewer
+ * between a blocking call and the switch, which is what a compact task
+ * saves and copies. */
+static inline __attribute__((always_inline)) int suspend(weft__loop *L)
 {
     weft__record *self = L->cur;
     int saved = *L->errno_ptr;
@@ -212,6 +215,11 @@ int weft__suspend(weft__loop *L)
         weft__leave(L, self, next);
     *L->errno_ptr = saved;
     return self->wake_rc;
+}
+
+int weft__suspend(weft__loop *L)
+{
+    return suspend(L);
 }
 
 void weft__wake(weft__loop *L, weft__record *r, int rc)
@@ -239,7 +247,7 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
     }
     if (deadline != WEFT__NO_DEADLINE)
         weft__timer_add(L, r, deadline);
-    int rc = weft__suspend(L);
+    int rc = suspend(L);
     if (__builtin_expect(r->scope_alert & WEFT__ALERT_SCOPE, 0)) {
         /* Woken inside a scope with a deadline, maybe by a grant in the
          * turn the deadline passed: the loop's clock is brought up to
@@ -258,13 +266,23 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
     return rc;
 }
 
+/* The end of a task's life, after its body returned: out of rec_entry, so
+ * that the frame under every task's body holds one register (a compact
+ * task saves and copies that frame with its own). */
+__attribute__((noinline, noreturn)) static void rec_exit(weft__record *f,
+                                                         void *result);
+
 static void rec_entry(void *arg)
 {
     weft__record *f = arg;
-    weft__loop *L = weft__tls_loop;
     weft__switch_arrived(&f->exec);
     f->started = 1;
-    void *result = f->fn(f->arg);
+    rec_exit(f, f->fn(f->arg));
+}
+
+static void rec_exit(weft__record *f, void *result)
+{
+    weft__loop *L = weft__tls_loop;
     if (__builtin_expect(f->nopen != 0, 0))
         weft__task_left_open(L, f);
 

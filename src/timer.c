@@ -77,7 +77,7 @@ uint64_t weft__deadline_after(double seconds)
 
 int weft__heap_reserve(weft__loop *L, uint32_t n)
 {
-    return weft__arena_grow(&L->heap_arena,
+    return weft__arena_grow_lazy(&L->heap_arena,
                             ((size_t)n + HEAP_SKEW) * sizeof(*L->heap));
 }
 
@@ -334,6 +334,26 @@ static int yield_now(weft__loop *L, weft__record *f)
     return 0;
 }
 
+/* weft_sleep once the deadline is known, as its own function (reached by
+ * a tail call): then weft_sleep's frame is gone before this one blocks,
+ * and this one keeps only integers - a compact task saves the frames
+ * under it while it sleeps, so every byte here is a byte per sleeper. */
+__attribute__((noinline)) static int sleep_until(weft__loop *L,
+                                                 weft__record *f,
+                                                 uint64_t deadline)
+{
+    /* Kept in the record, not this frame, across the check (which may
+     * call out); weft__block stores it there anyway. */
+    f->wait_deadline = deadline;
+    WEFT__RETURN_IF_CANCELLED(L, f);
+    int rc = weft__block(L, f, &weft__wait_sleep, f->wait_deadline);
+    /* Its own deadline passing is a success (even if a scope's passed in
+     * the same turn: the next call sees that); a scope's alone is not. */
+    if (rc == -ETIMEDOUT && L->now >= f->wait_deadline)
+        return 0;
+    return rc;
+}
+
 int weft_sleep(double seconds)
 {
     weft__loop *L = weft__tls_loop;
@@ -342,16 +362,11 @@ int weft_sleep(double seconds)
         return -EPERM;
     if (isnan(seconds))
         return -EINVAL;
-    WEFT__RETURN_IF_CANCELLED(L, f);
-    if (seconds <= 0)
+    if (seconds <= 0) {
+        WEFT__RETURN_IF_CANCELLED(L, f);
         return yield_now(L, f);
-    int rc = weft__block(L, f, &weft__wait_sleep,
-                         weft__deadline_after(seconds));
-    /* Its own deadline passing is a success (even if a scope's passed in
-     * the same turn: the next call sees that); a scope's alone is not. */
-    if (rc == -ETIMEDOUT && L->now >= f->wait_deadline)
-        return 0;
-    return rc;
+    }
+    return sleep_until(L, f, weft__deadline_after(seconds));
 }
 
 int weft_yield(void)

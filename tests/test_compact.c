@@ -46,8 +46,11 @@
 
 static const weft_spawn_opts compact = {.flags = WEFT_SPAWN_COMPACT};
 
-/* Frames the loop copied back onto the shared stack (src/compact.c). */
+/* Frames the loop copied back onto the shared stack, and the bytes of
+ * room in all save buffers (src/compact.c). */
 extern _Atomic unsigned long weft__compact_copies;
+extern _Atomic size_t weft__compact_room;
+unsigned weft__compact_learned_depth(void);
 
 static weft_task *spawn_compact(weft_fn fn, void *arg)
 {
@@ -184,6 +187,40 @@ static void *mixed_with_default(void *arg)
     CHECK_EQ(weft_gather(t, N, res, NULL, 0), 0);
     for (int i = 0; i < N; i++)
         CHECK_EQ(P2I(res[i]), 0);
+    return NULL;
+}
+
+/* ---- buffers sized to fit ---- */
+
+static void *short_sleep(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(weft_sleep(0.02), 0);
+    return NULL;
+}
+
+/* The first compact task to suspend reserves a guessed depth below the
+ * call (512 bytes); once the loop has copied a frame out it knows how deep
+ * a suspension goes, and later sleepers, with the same frame, get buffers
+ * that much smaller: an idle compact task holds about its frame. */
+static void *buffers_fit_frames(void *arg)
+{
+    (void)arg;
+    enum { K = 64 };
+    weft_task *t[K];
+    size_t room0 = weft__compact_room;
+    t[0] = spawn_compact(short_sleep, NULL);
+    CHECK_EQ(weft_yield(), 0); /* it runs and suspends, still in place */
+    size_t first = weft__compact_room - room0;
+    for (int i = 1; i < K; i++)
+        t[i] = spawn_compact(short_sleep, NULL);
+    CHECK_EQ(weft_yield(), 0); /* each comes in, the one before goes out */
+    size_t others = (weft__compact_room - room0 - first) / (K - 1);
+    unsigned depth = weft__compact_learned_depth();
+    CHECK(depth > 0 && depth < 512);
+    CHECK(first >= others + (512 - depth) - 16);
+    CHECK_EQ(weft_gather(t, K, NULL, NULL, 0), 0);
+    CHECK_EQ(weft__compact_room, room0);
     return NULL;
 }
 
@@ -673,6 +710,7 @@ static const struct check_case_def cases[] = {
     CHECK_TASK("locals_survive_sleep", locals_survive, (void *)by_sleep),
     CHECK_TASK("locals_survive_lock", locals_survive, (void *)by_lock),
     CHECK_TASK("mixed_with_default_tasks", mixed_with_default, NULL),
+    CHECK_TASK("buffers_fit_frames", buffers_fit_frames, NULL),
     CHECK_TASK("await_each_way", await_each_way, NULL),
     CHECK_TASK("gather_and_map_from_compact", gather_map_from_compact, NULL),
     CHECK_TASK("generator_consumers", generator_consumers, NULL),

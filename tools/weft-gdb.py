@@ -175,9 +175,9 @@ def _saved_registers(sp, arch):
         return int(gdb.Value(sp + off).cast(ptr).dereference())
 
     if "x86-64" in arch:
-        return {"rip": word(64), "rsp": sp + 72, "rbp": word(56),
-                "rbx": word(48), "r12": word(40), "r13": word(32),
-                "r14": word(24), "r15": word(16)}
+        return {"rip": word(56), "rsp": sp + 64, "rbp": word(48),
+                "rbx": word(40), "r12": word(32), "r13": word(24),
+                "r14": word(16), "r15": word(8)}
     if "aarch64" in arch:
         regs = {"x%d" % (19 + i): word(8 * i) for i in range(10)}
         # The switch returns to x30: it is the pc too.

@@ -67,11 +67,13 @@ typedef struct weft_spawn_opts {
  *
  * A compact task's suspending calls (weft_sleep, weft_yield, awaits, waits
  * on primitives and descriptors) may also fail with -ENOMEM: its buffer
- * grows when it suspends, so that waiting never allocates.  (A suspension
- * deeper than that reserve, or a generator's hand-off, grows the buffer
- * when the task is copied out instead; without memory then, the process
- * aborts with a message.)  In the task dump a compact task that is not on
- * the stack has no backtrace.
+ * grows when it suspends, so that waiting never allocates.  It grows to
+ * the frame as it is plus the depth of a suspension below the call, which
+ * each loop learns: the deepest it has seen (512 bytes until it has seen
+ * one).  (A suspension deeper than any its loop had seen, or a generator's
+ * hand-off, grows the buffer when the task is copied out instead; without
+ * memory then, the process aborts with a message.)  In the task dump a
+ * compact task that is not on the stack has no backtrace.
  */
 #define WEFT_SPAWN_COMPACT 2u
 

@@ -32,6 +32,16 @@ typedef struct weft__ctx {
 void weft__ctx_make(weft__ctx *c, void *lo, size_t size,
                     void (*entry)(void *), void *arg);
 
+/* Bytes at the top of a stack made by weft__ctx_make that nothing reads or
+ * writes once the context has started: alignment padding above the entry
+ * trampoline's frame (x86-64; none on AArch64).  Whoever saves a started
+ * context's stack may leave them out. */
+#if defined(__x86_64__) && !defined(WEFT_CTX_UCONTEXT)
+#define WEFT__CTX_TOP_UNUSED 16
+#else
+#define WEFT__CTX_TOP_UNUSED 0
+#endif
+
 /* Saves the current context in `from` and resumes `to`.  Returns when
  * something switches back to `from`. */
 void weft__ctx_switch(weft__ctx *from, weft__ctx *to);

@@ -7,8 +7,12 @@
  * saved stack pointer upwards:
  *
  *      sp+0    MXCSR (4 bytes), x87 control word (2 bytes), padding
- *      sp+16   r15, r14, r13, r12, rbx, rbp
- *      sp+64   return address
+ *      sp+8    r15, r14, r13, r12, rbx, rbp
+ *      sp+56   return address
+ *
+ * Eight bytes for the control state, not sixteen: a saved context's size
+ * is what a compact task pays to keep its frame (src/compact.c), and
+ * nothing needs the saved stack pointer aligned.
  *
  * Only the context switch lives here; the assembly entry stubs of
  * weft_gen_next and weft_gen_yield are in src/gen_x86_64.S.
@@ -26,7 +30,7 @@
     pushq   %r13
     pushq   %r14
     pushq   %r15
-    subq    $16, %rsp
+    subq    $8, %rsp
     stmxcsr (%rsp)              /* rounding mode, exception masks */
     fnstcw  4(%rsp)             /* x87 precision and rounding control */
     movq    %rsp, (%rdi)
@@ -45,7 +49,7 @@ weft__ctx_switch:
     movq    (%rsi), %rsp        /* rsp = to->sp: now on the other stack */
     ldmxcsr (%rsp)
     fldcw   4(%rsp)
-    addq    $16, %rsp
+    addq    $8, %rsp
     popq    %r15
     popq    %r14
     popq    %r13
@@ -61,7 +65,7 @@ weft__ctx_switch:
  *      rdi = c, rsi = lo, rdx = size, rcx = entry, r8 = arg
  * Builds a frame that weft__ctx_switch resumes into weft__ctx_trampoline with
  * r12 = entry and r13 = arg, and the current floating-point control state.
- * top = (lo + size) & ~15; the frame is 88 bytes below it, so that after the
+ * top = (lo + size) & ~15; the frame is 80 bytes below it, so that after the
  * final `ret` rsp = top - 16, 16-byte aligned as a `call` requires. */
     .globl  weft__ctx_make
     .hidden weft__ctx_make
@@ -71,18 +75,18 @@ weft__ctx_make:
     .cfi_startproc
     leaq    (%rsi,%rdx), %rax
     andq    $-16, %rax          /* top of stack, aligned */
-    leaq    -88(%rax), %r9      /* the saved stack pointer */
-    movq    $0, 80(%r9)         /* top-8, top-16: padding, zero */
-    movq    $0, 72(%r9)
+    leaq    -80(%rax), %r9      /* the saved stack pointer */
+    movq    $0, 72(%r9)         /* top-8, top-16: padding, zero */
+    movq    $0, 64(%r9)
     leaq    weft__ctx_trampoline(%rip), %r10
-    movq    %r10, 64(%r9)       /* return address */
-    movq    $0, 56(%r9)         /* rbp = 0 ends frame-pointer chains */
-    movq    $0, 48(%r9)         /* rbx */
-    movq    %rcx, 40(%r9)       /* r12 = entry */
-    movq    %r8, 32(%r9)        /* r13 = arg */
-    movq    $0, 24(%r9)         /* r14 */
-    movq    $0, 16(%r9)         /* r15 */
-    movq    $0, 8(%r9)
+    movq    %r10, 56(%r9)       /* return address */
+    movq    $0, 48(%r9)         /* rbp = 0 ends frame-pointer chains */
+    movq    $0, 40(%r9)         /* rbx */
+    movq    %rcx, 32(%r9)       /* r12 = entry */
+    movq    %r8, 24(%r9)        /* r13 = arg */
+    movq    $0, 16(%r9)         /* r14 */
+    movq    $0, 8(%r9)          /* r15 */
+    movq    $0, (%r9)
     stmxcsr (%r9)               /* inherit the creator's FP control state */
     fnstcw  4(%r9)
     movq    %r9, (%rdi)

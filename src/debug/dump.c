@@ -81,9 +81,9 @@ static void put(out *o, const char *fmt, ...)
 #if defined(WEFT_CTX_UCONTEXT)
 #define SAVED_FP -1
 #elif defined(__x86_64__)
-#define SAVED_FP 56
-#define SAVED_PC 64
-#define ENTRY_SP 64
+#define SAVED_FP 48
+#define SAVED_PC 56
+#define ENTRY_SP 56
 #elif defined(__aarch64__)
 #define SAVED_FP 80
 #define SAVED_PC 88
