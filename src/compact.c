@@ -263,6 +263,27 @@ int weft__compact_prepare(weft__loop *L, weft__record *f,
     return 0;
 }
 
+bool weft__compact_can_pass(const weft__loop *L, const weft__record *next)
+{
+#if WEFT_ASAN || WEFT_TSAN
+    /* The sanitizers must see every switch: the trampoline's way. */
+    (void)L, (void)next;
+    return false;
+#else
+    return WEFT__IS_COMPACT(next) && !next->started && L->compact &&
+           !L->compact->owner;
+#endif
+}
+
+void weft__compact_pass(weft__loop *L, weft__record *next)
+{
+    weft__compact *c = L->compact;
+    c->owner = next;
+    c->reserved_at = 0;
+    weft__exec_set_stack(&next->exec, c->shared.lo, c->shared.size);
+    weft__ctx_enter(c->shared.lo, c->shared.size, c->entry, next);
+}
+
 int weft__compact_reserve(weft__loop *L, weft__record *f)
 {
     weft__compact *c = L->compact;
@@ -343,6 +364,18 @@ int weft__compact_prepare(weft__loop *L, weft__record *f,
 {
     (void)L, (void)f, (void)entry;
     return -ENOTSUP;
+}
+
+bool weft__compact_can_pass(const weft__loop *L, const weft__record *next)
+{
+    (void)L, (void)next;
+    return false;
+}
+
+void weft__compact_pass(weft__loop *L, weft__record *next)
+{
+    (void)L, (void)next;
+    abort();
 }
 
 int weft__compact_reserve(weft__loop *L, weft__record *f)

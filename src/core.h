@@ -65,7 +65,8 @@ typedef struct weft__slot {
     uint8_t state;
     uint8_t flags;
     /* The function, as an index into L->fns (0 if not there), until the
-     * task fails; DONE: -errno if it failed (weft__slot_err). */
+     * task fails; DONE: -errno if it failed (weft__slot_err).  PENDING
+     * without a record: WEFT__X_COMPACT may be set beside the index. */
     uint16_t x;
     union {
         void *arg;          /* PENDING without record */
@@ -80,6 +81,12 @@ typedef struct weft__slot {
  * cost 16 MB.  The rare parts live elsewhere: a message in L->msgs
  * (WEFT__SF_MSG), a function beyond the table's 32767 in a record. */
 _Static_assert(sizeof(weft__slot) == 16, "a slot is 16 bytes");
+
+/* In a PENDING slot's x: the task is compact (WEFT_SPAWN_COMPACT).  The
+ * mark moves to the record when the task starts, so that compact tasks
+ * waiting to start cost no record (a default task has none either). */
+#define WEFT__X_COMPACT 0x8000u
+#define WEFT__X_FN(x) ((x) & ~WEFT__X_COMPACT)
 
 /* A finished slot's outcome: 0, or -errno.  Indices into L->fns are below
  * 32768, so a success (x still the function's index) reads as 0. */
@@ -471,6 +478,14 @@ extern __thread weft__loop *weft__tls_loop
  * Returns 0 or -ENOMEM. */
 int weft__compact_prepare(weft__loop *L, weft__record *f,
                           void (*entry)(void *));
+/* A compact task finished on the shared stack (its frames there are dead,
+ * the stack has no owner) and `next` is to run: can next start right
+ * there, without the trampoline?  (A compact task that has not started,
+ * in a build without sanitizers.) */
+bool weft__compact_can_pass(const weft__loop *L, const weft__record *next);
+/* Then starts it there, on the shared stack's top, abandoning the
+ * caller's frames; L->cur must already be next.  Does not return. */
+_Noreturn void weft__compact_pass(weft__loop *L, weft__record *next);
 /* A compact task suspends: its save buffer grows now, if it must, so that
  * copying it out later never allocates.  Returns 0 or -ENOMEM. */
 int weft__compact_reserve(weft__loop *L, weft__record *f);

@@ -138,6 +138,10 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
             weft__task_finish(L, idx, NULL, NULL, -ENOMEM, NULL);
             return NULL;
         }
+        if (__builtin_expect(s->x & WEFT__X_COMPACT, 0)) {
+            s->x = (uint16_t)WEFT__X_FN(s->x);
+            f->scope_alert = WEFT__ALERT_COMPACT;
+        }
         weft__record_identify(f, idx, L->fns[s->x]);
         f->arg = s->a.arg;
         s->a.rec = f;
@@ -290,10 +294,18 @@ static void rec_exit(weft__record *f, void *result)
     if (f->canary && !weft__canary_ok(f->stack.lo))
         weft__overflow_report(L, f, "its stack canary was overwritten");
     weft__record *next = pick_next(L);
-    if (__builtin_expect(WEFT__IS_COMPACT(f), 0))
+    if (__builtin_expect(WEFT__IS_COMPACT(f), 0)) {
         weft__compact_finish(L, f); /* the shared stack stays */
-    else
-        weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
+        weft__record_release(L, f);
+        weft__running_set(L, next);
+        /* A compact task starting after one that finished: right here,
+         * with one switch fewer (its first would be to the trampoline). */
+        if (next && weft__compact_can_pass(L, next))
+            weft__compact_pass(L, next);
+        weft__switch(&f->exec, next ? &next->exec : &L->host, true);
+        __builtin_unreachable();
+    }
+    weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
     weft__record_release(L, f);
     weft__running_set(L, next);
     weft__switch(&f->exec, next ? &next->exec : &L->host, true);

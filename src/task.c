@@ -217,7 +217,8 @@ void weft__close_notes_take(weft__loop *L)
         weft__record *r = (s->flags & WEFT__SF_RECORD) ? s->a.rec : NULL;
         e->idx = i;
         e->fn = r ? r->fn
-                  : (s->flags & WEFT__SF_STACKLESS) ? NULL : L->fns[s->x];
+                  : (s->flags & WEFT__SF_STACKLESS) ? NULL
+                                                    : L->fns[WEFT__X_FN(s->x)];
         e->name = r && r->name ? weft__strndup(r->name, NAME_MAX_LEN) : NULL;
     }
 }
@@ -542,7 +543,7 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
         if (eager && !L->cur)
             return -EPERM;
         compact = (o->flags & WEFT_SPAWN_COMPACT) != 0;
-        record = eager || stack || o->name || compact;
+        record = eager || stack || o->name;
     }
     if (weft__ring_reserve(L, L->n_alive + 1))
         return -ENOMEM;
@@ -579,6 +580,8 @@ int weft__spawn_idx(weft__loop *L, weft_fn fn, void *arg,
         s->flags |= WEFT__SF_RECORD;
     } else {
         s->a.arg = arg;
+        if (compact)
+            s->x |= WEFT__X_COMPACT;
     }
     if (L->closing)
         s->flags |= WEFT__SF_CANCELLED;

@@ -55,6 +55,15 @@ void weft__ctx_run_on(weft__ctx *back, void *sp, void *fp,
                       void (*fn)(void *), void *arg, void *lr);
 #endif
 
+#ifndef WEFT_CTX_UCONTEXT
+/* Enters entry(arg) on the stack [lo, lo + size), from its top, as the
+ * first switch to a context made by weft__ctx_make would - without saving
+ * the current context, which is abandoned: the caller's frames may be on
+ * that very stack (they are dead).  Does not return. */
+_Noreturn void weft__ctx_enter(void *lo, size_t size, void (*entry)(void *),
+                               void *arg);
+#endif
+
 /* "x86_64", "aarch64" or "ucontext". */
 const char *weft__ctx_name(void);
 

@@ -97,6 +97,28 @@ weft__ctx_make:
     .cfi_endproc
     .size   weft__ctx_make, .-weft__ctx_make
 
+/* void weft__ctx_enter(void *lo, size_t size, void (*entry)(void *),
+ *                      void *arg)
+ *      x0 = lo, x1 = size, x2 = entry, x3 = arg
+ * The state weft__ctx_make's frame resumes with (sp = top, x29 = x30 = 0,
+ * x19 = entry, x20 = arg), entered at once; nothing is saved. */
+    .globl  weft__ctx_enter
+    .hidden weft__ctx_enter
+    .type   weft__ctx_enter, %function
+    .p2align 4
+weft__ctx_enter:
+    .cfi_startproc
+    add     x9, x0, x1
+    and     x9, x9, #~15            /* top of stack, aligned */
+    mov     sp, x9
+    mov     x29, xzr
+    mov     x30, xzr
+    mov     x19, x2
+    mov     x20, x3
+    b       weft__ctx_trampoline
+    .cfi_endproc
+    .size   weft__ctx_enter, .-weft__ctx_enter
+
 /* First code a new context runs: entry(arg), which never returns. */
     .type   weft__ctx_trampoline, %function
     .p2align 4

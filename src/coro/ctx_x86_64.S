@@ -94,6 +94,27 @@ weft__ctx_make:
     .cfi_endproc
     .size   weft__ctx_make, .-weft__ctx_make
 
+/* void weft__ctx_enter(void *lo, size_t size, void (*entry)(void *),
+ *                      void *arg)
+ *      rdi = lo, rsi = size, rdx = entry, rcx = arg
+ * The state weft__ctx_make's frame resumes with (rsp = top - 16, rbp = 0,
+ * r12 = entry, r13 = arg), entered at once; nothing is saved. */
+    .globl  weft__ctx_enter
+    .hidden weft__ctx_enter
+    .type   weft__ctx_enter, @function
+    .p2align 4
+weft__ctx_enter:
+    .cfi_startproc
+    leaq    (%rdi,%rsi), %rax
+    andq    $-16, %rax          /* top of stack, aligned */
+    leaq    -16(%rax), %rsp
+    xorl    %ebp, %ebp
+    movq    %rdx, %r12
+    movq    %rcx, %r13
+    jmp     weft__ctx_trampoline
+    .cfi_endproc
+    .size   weft__ctx_enter, .-weft__ctx_enter
+
 /* First code a new context runs: entry(arg), which never returns. */
     .type   weft__ctx_trampoline, @function
     .p2align 4

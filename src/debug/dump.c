@@ -202,7 +202,7 @@ static void one_task(out *o, weft__loop *L, uint32_t idx)
     weft__slot *s = &L->slots[idx];
     weft__record *r = (s->flags & WEFT__SF_RECORD) ? s->a.rec : NULL;
     char label[320], parent[48], why[160], dur[32];
-    weft_fn f = r ? r->fn : s->state == WEFT__SLOT_PENDING ? L->fns[s->x]
+    weft_fn f = r ? r->fn : s->state == WEFT__SLOT_PENDING ? L->fns[WEFT__X_FN(s->x)]
                                                            : NULL;
     /* "'fetch' (#2) fetch_config (app+0x4580)", then ", child of #1". */
     weft__task_who(idx, r ? r->name : NULL, f, label, sizeof label);
