@@ -108,7 +108,11 @@ aarch64:
 	$(call build,build-aarch64)
 	WEFT_TEST_WRAPPER="$(AARCH64_QEMU) -L $(AARCH64_SYSROOT)" bash tests/run.sh build-aarch64
 
+# The peers that are built only on request (Tokio, Go: see CMakeLists.txt);
+# without them, or if they fail to build, the benchmarks run without them.
 bench: build
+	$(call build,$(BUILD)) --target bench_peers || \
+	  echo "bench peers not built: the benchmarks run without them" >&2
 	bash bench/run.sh $(BUILD)
 
 install: build
