@@ -19,11 +19,13 @@
  * memory, so the floor is weft_spawn_blocking's per-job cost plus one fresh
  * page written per task, both measured in the same run.  Target: within
  * 1.3x of that floor.  Beside them, the same tasks calling weft_yield
- * once instead: what the tasks and their stacks cost without the pool.
+ * once instead: what the tasks and their stacks cost without the pool;
+ * and the same callers spawned WEFT_SPAWN_COMPACT (no stack page each):
+ * target within 1.5x of weft_spawn_blocking's per-job cost.
  * On these virtual machines the first process to
  * touch memory unused since boot pays several times more per page, so
  * every one of these runs is a fresh process started after another fresh
- * process touched and freed more memory than the workload uses; the four
+ * process touched and freed more memory than the workload uses; the five
  * alternate, five times, and the medians are reported.
  *
  * Usage: bench_thread [scale]   (or WEFT_BENCH_SCALE; default 1)
@@ -136,9 +138,17 @@ static void *yielder(void *arg)
 
 static weft_fn many_fn = caller;
 
+static int spawn_compact(weft_fn fn, void *arg, weft_task **t)
+{
+    static const weft_spawn_opts compact = {.flags = WEFT_SPAWN_COMPACT};
+    return weft_spawn_ex(fn, arg, &compact, t);
+}
+
+static int (*many_spawn)(weft_fn, void *, weft_task **) = weft_spawn;
+
 static void *many_callers(void *arg)
 {
-    return spawn_gather(n_callers, weft_spawn, many_fn, arg);
+    return spawn_gather(n_callers, many_spawn, many_fn, arg);
 }
 
 /* Writes one byte to each of n fresh pages: what a task's first stack
@@ -180,6 +190,14 @@ static int run_many(void *arg, double *out)
 {
     (void)arg;
     many_fn = caller;
+    return bench_weft_run(many_callers, out);
+}
+
+static int run_many_compact(void *arg, double *out)
+{
+    (void)arg;
+    many_fn = caller;
+    many_spawn = spawn_compact;
     return bench_weft_run(many_callers, out);
 }
 
@@ -233,10 +251,11 @@ int main(int argc, char **argv)
 
     /* Many callers, spawn_blocking, fresh pages and many yielders: each in
      * a fresh process after a warm-up process, the four interleaved. */
-    bench_run_fn fns[4] = {run_many, run_bulk, run_pages, run_many_yield};
-    double v[4][REPS], ratio[REPS];
+    bench_run_fn fns[5] = {run_many, run_bulk, run_pages, run_many_yield,
+                           run_many_compact};
+    double v[5][REPS], ratio[REPS];
     for (int r = 0; r < REPS; r++) {
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 5; k++) {
             bench_stat one;
             if (bench_runs(1, 1, run_warm, NULL, &one) ||
                 bench_runs(1, 1, fns[k], NULL, &one))
@@ -245,8 +264,8 @@ int main(int argc, char **argv)
         }
         ratio[r] = v[0][r] / (v[1][r] + v[2][r]);
     }
-    double med[4];
-    for (int k = 0; k < 4; k++)
+    double med[5];
+    for (int k = 0; k < 5; k++)
         med[k] = bench_median(v[k], REPS);
     double floor_us = med[1] + med[2], q = med[0] / floor_us;
     judge = n_callers == CALLERS;
@@ -273,5 +292,13 @@ int main(int argc, char **argv)
     bench_row("to_thread: 100k callers / (spawn_blocking + page)", q, 2, "x",
               "<= 1.3", judge ? q <= 1.3 : -1,
               "floor %.2f us; per-run ratios %.2f..%.2f", floor_us, rlo, rhi);
+    double qc = med[4] / med[1];
+    bench_row("to_thread: 100k compact tasks call at once", med[4], 2,
+              "us/call", "-", -1,
+              "the same callers spawned WEFT_SPAWN_COMPACT; interleaved; "
+              "median of %d (%.2f..%.2f)",
+              REPS, v[4][0], v[4][REPS - 1]);
+    bench_row("to_thread: 100k compact callers / spawn_blocking", qc, 2, "x",
+              "<= 1.5", judge ? qc <= 1.5 : -1, "ratio of the medians");
     return 0;
 }
