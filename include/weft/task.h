@@ -52,10 +52,11 @@ typedef struct weft_spawn_opts {
  * those addresses.  Nothing in a compact task's frame may be used by
  * anyone else while it waits: no lock, event, semaphore, condition or
  * barrier declared there, no `arg` pointing there for a task it spawns or
- * for weft_to_thread and the pool, no buffer there for weft_file_* calls.
- * Pointers to its frame are fine within its own code, and for calls that
- * use them only while it runs (weft_gather's and weft_map's arrays,
- * socket and stream buffers, DNS, out-parameters).
+ * for weft_to_thread and the pool.  Pointers to its frame are fine
+ * within its own code, for calls that use them only while it runs
+ * (weft_gather's and weft_map's arrays, socket and stream buffers, DNS,
+ * out-parameters), and for weft_file_* calls, which bounce them through
+ * the heap.
  *
  * Debug builds (CMAKE_BUILD_TYPE=Debug, and the sanitizer builds) check
  * the addresses handed over and refuse with -EINVAL, before anything
@@ -74,7 +75,7 @@ typedef struct weft_spawn_opts {
  * stored inside something else that is handed over (a heap struct passed
  * as `arg`, a queue item that points back into the frame), a primitive of
  * a compact frame used only by the read-only queries (weft_lock_locked,
- * weft_sem_value, ...), and weft_file_* buffers and paths.  Refused
+ * weft_sem_value, ...).  Refused
  * although harmless: an integer passed as a pointer that happens to fall
  * in the shared stack's range (a small integer never does).
  *
