@@ -17,6 +17,10 @@
  *   to others (arg of every spawn, group, generator, pool and cross-loop
  *   call, weft_serve's ctx, queue items) - one case per call (rule_*) -
  *   and the same call with a default task's frame;
+ * - weft_file_* calls from compact tasks with buffers, paths and a struct
+ *   stat on their frames read and write the right bytes while other
+ *   compact tasks take the stack over (bounced through the heap); a copy
+ *   that cannot be allocated is -ENOMEM, with nothing done or leaked;
  * - stack_size with the flag, and unknown flags, are -EINVAL; the ucontext
  *   build refuses compact tasks with -ENOTSUP;
  * - a suspension that cannot get room to save the stack fails with
@@ -33,10 +37,14 @@
 #include "coro/sanitize.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1006,6 +1014,183 @@ static void *rule_kept(void *arg)
     return NULL;
 }
 
+/* ---- file calls: a compact task's buffers bounced through the heap ---- */
+
+typedef struct file_arg {
+    const char *dir;
+    int i;
+} file_arg;
+
+static int files_left; /* file users still at work; the stompers stop at 0 */
+
+/* Files through buffers, paths and a struct stat on the task's frame,
+ * while other compact tasks take the stack over: every byte read must be
+ * the one written, and the frame's own bytes must survive. */
+static void *file_user(void *arg)
+{
+    const file_arg *a = arg;
+    char p[128], p2[128], p3[128];
+    snprintf(p, sizeof p, "%s/f%d", a->dir, a->i);
+    snprintf(p2, sizeof p2, "%s/g%d", a->dir, a->i);
+    snprintf(p3, sizeof p3, "%s/h%d", a->dir, a->i);
+    unsigned seed = 100u + (unsigned)a->i;
+    unsigned char wbuf[FRAME], rbuf[FRAME];
+    fill(wbuf, sizeof wbuf, seed);
+    int bad = 0;
+    for (int round = 0; round < 4; round++) {
+        int fd = -1;
+        REQUIRE(weft_file_open(p, O_CREAT | O_RDWR | O_TRUNC, 0600, &fd) ==
+                0);
+        size_t w = 0;
+        CHECK_EQ(weft_file_write(fd, wbuf, sizeof wbuf, &w), 0);
+        CHECK_EQ(w, sizeof wbuf);
+        CHECK_EQ(weft_file_pwrite(fd, wbuf, 16, FRAME, &w), 0);
+        memset(rbuf, 0, sizeof rbuf);
+        CHECK_EQ(weft_file_pread(fd, rbuf, sizeof rbuf, 0), FRAME);
+        bad += !intact(rbuf, sizeof rbuf, seed);
+        REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
+        memset(rbuf, 0, sizeof rbuf);
+        CHECK_EQ(weft_file_read(fd, rbuf, sizeof rbuf), FRAME);
+        bad += !intact(rbuf, sizeof rbuf, seed);
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        CHECK_EQ(weft_file_stat(p, &st), 0);
+        CHECK_EQ(st.st_size, FRAME + 16);
+        CHECK_EQ(weft_file_fsync(fd), 0);
+        CHECK_EQ(weft_file_close(fd), 0);
+        CHECK_EQ(weft_file_write_all(p2, wbuf, sizeof wbuf, 0600), 0);
+        CHECK_EQ(weft_file_rename(p2, p3), 0);
+        char *data = NULL;
+        size_t len = 0;
+        CHECK_EQ(weft_file_read_all(p3, 0, &data, &len), 0);
+        CHECK_EQ(len, FRAME);
+        bad += !(data && len == FRAME &&
+                 intact((unsigned char *)data, FRAME, seed));
+        free(data);
+        CHECK_EQ(weft_file_unlink(p3), 0);
+        CHECK_EQ(weft_file_unlink(p), 0);
+        bad += !intact(wbuf, sizeof wbuf, seed);
+    }
+    files_left--;
+    return I2P(bad);
+}
+
+/* Takes the shared stack over, again and again, with a frame of its own. */
+static void *stomps(void *arg)
+{
+    unsigned seed = (unsigned)P2I(arg);
+    unsigned char local[2 * FRAME];
+    fill(local, sizeof local, seed);
+    int bad = 0;
+    while (files_left > 0) {
+        bad += weft_yield() != 0;
+        bad += !intact(local, sizeof local, seed);
+    }
+    return I2P(bad);
+}
+
+static void *files_from_compact(void *arg)
+{
+    (void)arg;
+    char dir[] = "/tmp/weft-compact-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    enum { FILES = 6, STOMPERS = 4 };
+    static file_arg args[FILES];
+    weft_task *t[FILES + STOMPERS];
+    unsigned long copies = weft__compact_copies;
+    files_left = FILES;
+    for (int i = 0; i < FILES; i++) {
+        args[i] = (file_arg){.dir = dir, .i = i};
+        t[i] = spawn_compact(file_user, &args[i]);
+    }
+    for (int i = 0; i < STOMPERS; i++)
+        t[FILES + i] = spawn_compact(stomps, I2P(7 + i));
+    void *res[FILES + STOMPERS];
+    CHECK_EQ(weft_gather(t, FILES + STOMPERS, res, NULL, 0), 0);
+    for (int i = 0; i < FILES + STOMPERS; i++)
+        CHECK_EQ(P2I(res[i]), 0);
+    /* The stack changed hands while the pool worked. */
+    CHECK(weft__compact_copies - copies >= FILES * 4u);
+    CHECK_EQ(rmdir(dir), 0);
+    return NULL;
+}
+
+/* The next weft allocation but one fails: in a file call, the first is
+ * its operation, the second its first bounced copy. */
+static void fail_bounce(void)
+{
+    weft__alloc_fail_countdown = 2;
+}
+
+static bool bounce_failed(void)
+{
+    bool hit = weft__alloc_fail_countdown == 0;
+    weft__alloc_fail_countdown = 0;
+    return hit;
+}
+
+/* A copy that cannot be made: -ENOMEM, nothing done, nothing leaked. */
+static void *file_oom_user(void *arg)
+{
+    const char *dir = arg;
+    char p[128], p2[128];
+    snprintf(p, sizeof p, "%s/oom", dir);
+    snprintf(p2, sizeof p2, "%s/oom2", dir);
+    unsigned char buf[FRAME], rb[FRAME];
+    fill(buf, sizeof buf, 9);
+    int fd = -7;
+    fail_bounce();
+    CHECK_EQ(weft_file_open(p, O_CREAT | O_RDWR, 0600, &fd), -ENOMEM);
+    CHECK(bounce_failed());
+    CHECK_EQ(fd, -7);
+    CHECK(access(p, F_OK) != 0); /* never created */
+    REQUIRE(weft_file_open(p, O_CREAT | O_RDWR, 0600, &fd) == 0);
+    size_t w = 99;
+    fail_bounce();
+    CHECK_EQ(weft_file_write(fd, buf, sizeof buf, &w), -ENOMEM);
+    CHECK(bounce_failed());
+    CHECK_EQ(w, 0);
+    CHECK_EQ(weft_file_write(fd, buf, sizeof buf, &w), 0);
+    memset(rb, 0xaa, sizeof rb);
+    fail_bounce();
+    CHECK_EQ(weft_file_pread(fd, rb, sizeof rb, 0), -ENOMEM);
+    CHECK(bounce_failed());
+    for (size_t i = 0; i < sizeof rb; i++)
+        if (rb[i] != 0xaa) {
+            CHECK(!"the read buffer was written");
+            break;
+        }
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    fail_bounce();
+    CHECK_EQ(weft_file_stat(p, &st), -ENOMEM);
+    CHECK(bounce_failed());
+    CHECK_EQ(st.st_size, 0);
+    weft__alloc_fail_countdown = 3; /* the second path's copy */
+    CHECK_EQ(weft_file_rename(p, p2), -ENOMEM);
+    CHECK(bounce_failed());
+    CHECK(access(p, F_OK) == 0);
+    /* Memory again: the same calls work. */
+    CHECK_EQ(weft_file_pread(fd, rb, sizeof rb, 0), FRAME);
+    CHECK(intact(rb, sizeof rb, 9));
+    CHECK_EQ(weft_file_stat(p, &st), 0);
+    CHECK_EQ(st.st_size, FRAME);
+    CHECK_EQ(weft_file_rename(p, p2), 0);
+    CHECK_EQ(weft_file_close(fd), 0);
+    CHECK_EQ(weft_file_unlink(p2), 0);
+    return NULL;
+}
+
+static void *file_oom(void *arg)
+{
+    (void)arg;
+    char dir[] = "/tmp/weft-compact-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    CHECK_EQ(weft_await(spawn_compact(file_oom_user, dir), NULL), 0);
+    CHECK_EQ(rmdir(dir), 0);
+    return NULL;
+}
+
 /* ---- overflow, loop close, dump ---- */
 
 static __attribute__((noinline)) int dive(int depth)
@@ -1154,6 +1339,9 @@ static const struct check_case_def cases[] = {
     RULE_CASE(barrier_reset),
     RULE_CASE(barrier_abort),
     CHECK_TASK("rule_kept_off_the_frame", rule_kept, NULL),
+    CHECK_TASK("file_calls_from_compact", files_from_compact, NULL),
+    {.name = "file_copy_out_of_memory", .task = file_oom,
+     .flags = CHECK_NO_LEAK},
     CHECK_PLAIN("out_of_memory_each_allocation", out_of_memory, NULL),
     CHECK_PLAIN("overflow_report", overflow, NULL),
     CHECK_PLAIN("stuck_at_close_and_dump", stuck_at_close, NULL),
@@ -1167,5 +1355,8 @@ int main(void)
 {
     if (UCONTEXT)
         return CHECK_MAIN(ucontext_cases);
+    /* The pool's threads (up to 32, and the file calls' mallocs on them):
+     * the C library keeps their stacks and arenas mapped after join. */
+    check_allow_maps(32);
     return CHECK_MAIN(cases);
 }
