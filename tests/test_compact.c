@@ -20,7 +20,9 @@
  * - weft_file_* calls from compact tasks with buffers, paths and a struct
  *   stat on their frames read and write the right bytes while other
  *   compact tasks take the stack over (bounced through the heap); a copy
- *   that cannot be allocated is -ENOMEM, with nothing done or leaked;
+ *   that cannot be allocated is -ENOMEM, with nothing done or leaked; a
+ *   read cut short by a scope while the pool thread is in it still gets
+ *   its bytes, copied out on the resumed task;
  * - stack_size with the flag, and unknown flags, are -EINVAL; the ucontext
  *   build refuses compact tasks with -ENOTSUP;
  * - a suspension that cannot get room to save the stack fails with
@@ -1115,6 +1117,64 @@ static void *files_from_compact(void *arg)
     return NULL;
 }
 
+/* A read into the frame cut short by a scope while the pool thread is
+ * blocked in it: the call waits for the job (a pipe's writer ends it), the
+ * bytes it read are copied out on the resumed task, the copy freed. */
+typedef struct pipe_arg {
+    int rfd, wfd;
+} pipe_arg;
+
+static void *reads_pipe(void *arg)
+{
+    const pipe_arg *a = arg;
+    unsigned char local[FRAME];
+    fill(local, sizeof local, 5);
+    char buf[16];
+    memset(buf, '.', sizeof buf);
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(0.005, &sc) == 0);
+    ssize_t rc = weft_file_read(a->rfd, buf, sizeof buf);
+    CHECK_EQ(weft_scope_close(sc), 1);
+    CHECK_EQ(rc, -ETIMEDOUT);
+    /* Withdrawn while queued: untouched; else what the writer sent. */
+    CHECK(memcmp(buf, "................", 16) == 0 ||
+          memcmp(buf, "xyz.............", 16) == 0);
+    CHECK(intact(local, sizeof local, 5));
+    return NULL;
+}
+
+static void *writes_pipe_late(void *arg)
+{
+    const pipe_arg *a = arg;
+    CHECK_EQ(weft_sleep(0.03), 0);
+    CHECK_EQ(write(a->wfd, "xyz", 3), 3);
+    return NULL;
+}
+
+static void *file_read_cut_short(void *arg)
+{
+    (void)arg;
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    static pipe_arg pa;
+    pa = (pipe_arg){fds[0], fds[1]};
+    files_left = 1;
+    weft_task *t[4];
+    t[0] = spawn_compact(reads_pipe, &pa);
+    t[1] = spawn_compact(stomps, I2P(3));
+    REQUIRE(weft_spawn(writes_pipe_late, &pa, &t[2]) == 0);
+    t[3] = spawn_compact(stomps, I2P(4));
+    CHECK_EQ(weft_await(t[0], NULL), 0);
+    files_left = 0;
+    void *res[3];
+    CHECK_EQ(weft_gather(t + 1, 3, res, NULL, 0), 0);
+    CHECK_EQ(P2I(res[0]), 0);
+    CHECK_EQ(P2I(res[2]), 0);
+    close(fds[0]);
+    close(fds[1]);
+    return NULL;
+}
+
 /* The next weft allocation but one fails: in a file call, the first is
  * its operation, the second its first bounced copy. */
 static void fail_bounce(void)
@@ -1340,6 +1400,7 @@ static const struct check_case_def cases[] = {
     RULE_CASE(barrier_abort),
     CHECK_TASK("rule_kept_off_the_frame", rule_kept, NULL),
     CHECK_TASK("file_calls_from_compact", files_from_compact, NULL),
+    CHECK_TASK("file_read_cut_short", file_read_cut_short, NULL),
     {.name = "file_copy_out_of_memory", .task = file_oom,
      .flags = CHECK_NO_LEAK},
     CHECK_PLAIN("out_of_memory_each_allocation", out_of_memory, NULL),
