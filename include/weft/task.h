@@ -73,11 +73,11 @@ typedef struct weft_spawn_opts {
  * calls (only compact frames live on the shared stack), and costs nothing
  * in other builds.  Not caught in any build: a pointer into the frame
  * stored inside something else that is handed over (a heap struct passed
- * as `arg`, a queue item that points back into the frame), a primitive of
- * a compact frame used only by the read-only queries (weft_lock_locked,
- * weft_sem_value, ...).  Refused
- * although harmless: an integer passed as a pointer that happens to fall
- * in the shared stack's range (a small integer never does).
+ * as `arg`, a queue item that points back into the frame), and a primitive
+ * of a compact frame used only by the read-only queries (weft_lock_locked,
+ * weft_sem_value, ...).  Refused although harmless: an integer passed as a
+ * pointer that happens to fall in the shared stack's range (a small
+ * integer never does).
  *
  * A compact task's suspending calls (weft_sleep, weft_yield, awaits, waits
  * on primitives and descriptors) may also fail with -ENOMEM: its buffer
