@@ -224,6 +224,9 @@ int weft_spawn_on(weft_loop *handle, weft_fn fn, void *arg,
     weft__loop *L = weft__tls_loop;
     if (!L || !L->cur)
         return -EPERM;
+    /* The other loop's task uses it while the caller waits (a compact
+     * task's frame: docs/compact-tasks.md). */
+    WEFT__REFUSE_ON_SHARED_STACK(L, arg);
     weft_loop *here = weft__loop_handle(L);
     if (!here || weft__ring_reserve(L, L->n_alive + 1))
         return -ENOMEM;
@@ -291,6 +294,9 @@ int weft_submit(weft_loop *handle, weft_fn fn, void *arg,
     weft_loop *loop = weft__loop_resolve(handle);
     if (!loop)
         return -EINVAL;
+    /* From a loop's thread: not into its compact tasks' shared stack, which
+     * the target loop would read while they are away. */
+    WEFT__REFUSE_ON_SHARED_STACK(weft__tls_loop, arg);
     weft__call *c = call_new(loop, fn, arg, true);
     if (!c)
         return -ENOMEM;

@@ -501,6 +501,23 @@ unsigned weft__compact_learned_depth(void);
 /* Debug checks (WEFT_CHECKS): is [p, p + len) on the loop's shared stack,
  * where a suspended compact task's frame is not addressable? */
 bool weft__on_shared_stack(const weft__loop *L, const void *p, size_t len);
+/* Debug builds (WEFT_CHECKS): makes the calling public function return
+ * -EINVAL when p, a pointer it would hand to others (a task, a pool
+ * thread, another loop, a queue's getter), points into the shared stack -
+ * into some compact task's frame, which is not addressable while that
+ * task waits (docs/compact-tasks.md).  Exact for the address itself,
+ * whoever calls (only compact frames live there); blind to what p points
+ * to and to integers passed as pointers that happen to fall in the range.
+ * Nothing in other builds. */
+#if WEFT_CHECKS
+#define WEFT__REFUSE_ON_SHARED_STACK(L, p)                                    \
+    do {                                                                      \
+        if (weft__on_shared_stack((L), (p), 1))                               \
+            return -EINVAL;                                                   \
+    } while (0)
+#else
+#define WEFT__REFUSE_ON_SHARED_STACK(L, p) ((void)0)
+#endif
 
 /* ---- sched.c ---- */
 

@@ -7,11 +7,20 @@
  * copy, made before the caller suspends and copied back after it resumes:
  * nothing but the caller itself touches the caller's stack while it is
  * suspended in a call.
+ *
+ * A compact task (WEFT_SPAWN_COMPACT) is the exception: its frame - where
+ * its buffers, paths and struct stat usually are - is not addressable
+ * while it waits (docs/compact-tasks.md).  For such a caller, what lies on
+ * the shared stack is bounced through the heap: paths and write buffers
+ * copied in before the job, read buffers and the struct stat copied out
+ * once the caller has resumed, the copies freed after the job has ended.
+ * Default tasks never pay for it.
  */
 #define _GNU_SOURCE
 #include "weft.h"
 
 #include "alloc.h"
+#include "core.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -184,17 +193,94 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* The heap copies of a compact caller's pointers into the shared stack
+ * (NULL: none made, the pointer is used as it is). */
+typedef struct bounced {
+    char *path, *path2;
+    void *buf;  /* read into, copied out */
+    void *cbuf; /* copied in, written from */
+    struct stat *st;
+} bounced;
+
+static char *dup_path(const char *p)
+{
+    size_t n = strlen(p) + 1;
+    char *c = weft__malloc(n);
+    if (c)
+        memcpy(c, p, n);
+    return c;
+}
+
+/* Replaces in h (a copy of the caller's op) every pointer into the shared
+ * stack by a heap copy, recorded in b.  -ENOMEM if one cannot be made
+ * (those made are in b, for unbounce). */
+static int bounce(const weft__loop *L, op *h, bounced *b)
+{
+    if (h->path && weft__on_shared_stack(L, h->path, 1)) {
+        if (!(h->path = b->path = dup_path(h->path)))
+            return -ENOMEM;
+    }
+    if (h->path2 && weft__on_shared_stack(L, h->path2, 1)) {
+        if (!(h->path2 = b->path2 = dup_path(h->path2)))
+            return -ENOMEM;
+    }
+    if (h->buf && h->n && weft__on_shared_stack(L, h->buf, h->n)) {
+        if (!(h->buf = b->buf = weft__malloc(h->n)))
+            return -ENOMEM;
+    }
+    if (h->cbuf && h->n && weft__on_shared_stack(L, h->cbuf, h->n)) {
+        if (!(b->cbuf = weft__malloc(h->n)))
+            return -ENOMEM;
+        memcpy(b->cbuf, h->cbuf, h->n);
+        h->cbuf = b->cbuf;
+    }
+    if (h->st && weft__on_shared_stack(L, h->st, sizeof *h->st)) {
+        if (!(h->st = b->st = weft__malloc(sizeof *h->st)))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* On the resumed caller, once the job has ended or was withdrawn: what the
+ * job read goes to the caller's buffers (bytes read - also when the call
+ * was cancelled while the job ran, as without the bounce - and a stat that
+ * succeeded), and the copies are freed. */
+static void unbounce(const op *o, const op *h, bounced *b, bool ran)
+{
+    if (b->buf) {
+        if (h->result > 0)
+            memcpy(o->buf, b->buf, (size_t)h->result);
+        weft__free(b->buf);
+    }
+    if (b->st) {
+        if (ran && h->result == 0)
+            *o->st = *b->st;
+        weft__free(b->st);
+    }
+    weft__free(b->cbuf);
+    weft__free(b->path2);
+    weft__free(b->path);
+}
+
 /* Runs o on the pool: the pool's error (cancelled before it ran, no
  * thread), -ENOMEM, or the system call's result.  The pool thread works on
  * a heap copy of o, not on o (the caller's stack); what it leaves for the
- * caller (done, data) is copied back once the caller has resumed. */
+ * caller (done, data) is copied back once the caller has resumed.  A
+ * compact caller's pointers into the shared stack are bounced (above). */
 static ssize_t go(op *o)
 {
+    weft__loop *L = weft__tls_loop;
+    bool compact = L && L->cur && WEFT__IS_COMPACT(L->cur);
     op *h = weft__malloc(sizeof *h);
     if (!h)
         return -ENOMEM;
     *h = *o;
-    int rc = weft_to_thread(run, h, NULL);
+    bounced b = {0};
+    int rc = compact ? bounce(L, h, &b) : 0;
+    if (rc == 0)
+        rc = weft_to_thread(run, h, NULL);
+    if (compact)
+        unbounce(o, h, &b, rc == 0);
     o->done = h->done;
     o->data = h->data;
     ssize_t result = h->result;

@@ -138,6 +138,9 @@ int weft_gen_new(weft_fn fn, void *arg, weft_gen **out)
         return -EINVAL;
     if (!L || !L->cur)
         return -EPERM;
+    /* The producer uses it while the consumer may be away (a compact
+     * task's frame: docs/compact-tasks.md). */
+    WEFT__REFUSE_ON_SHARED_STACK(L, arg);
     gen_service *gs = gen_service_get(L);
     weft__gen *g = gs ? weft__calloc(1, sizeof *g) : NULL;
     if (!g)

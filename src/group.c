@@ -263,6 +263,9 @@ int weft_group_spawn_ex(weft_group *h, weft_fn fn, void *arg,
         return -EINVAL;
     if (!L->cur)
         return -EPERM;
+    /* The child would use it while the compact task whose frame holds it
+     * is away (docs/compact-tasks.md). */
+    WEFT__REFUSE_ON_SHARED_STACK(L, arg);
     if (g->nkids == g->cap) {
         uint32_t cap = g->cap ? g->cap * 2 : 16;
         uint32_t *k = weft__malloc((size_t)cap * sizeof *k);

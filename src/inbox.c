@@ -449,6 +449,9 @@ int weft_call_soon(weft_loop *handle, weft_fn fn, void *arg,
     weft_loop *loop = weft__loop_resolve(handle);
     if (!loop)
         return -EINVAL;
+    /* From a loop's thread: not into its compact tasks' shared stack, which
+     * fn would read while they are away (docs/compact-tasks.md). */
+    WEFT__REFUSE_ON_SHARED_STACK(weft__tls_loop, arg);
     weft__run *r = run_alloc(loop);
     if (!r)
         return -ENOMEM;

@@ -533,12 +533,9 @@ int weft_spawn_blocking(weft_fn fn, void *arg, weft_task **task)
         return -EINVAL;
     if (!L || !L->cur)
         return -EPERM;
-#if WEFT_CHECKS
     /* A pool thread would use it while other compact tasks run on the
      * stack that holds it (docs/compact-tasks.md). */
-    if (weft__on_shared_stack(L, arg, 1))
-        return -EINVAL;
-#endif
+    WEFT__REFUSE_ON_SHARED_STACK(L, arg);
     if (weft__ring_reserve(L, L->n_alive + 1))
         return -ENOMEM;
     weft__job *j = weft__calloc(1, sizeof *j);

@@ -602,12 +602,9 @@ int weft_spawn_ex(weft_fn fn, void *arg, const weft_spawn_opts *opts,
         return -EINVAL;
     if (!L || !L->cur)
         return -EPERM;
-#if WEFT_CHECKS
     /* The child would use it while the compact task whose frame holds it
      * is away (docs/compact-tasks.md). */
-    if (weft__on_shared_stack(L, arg, 1))
-        return -EINVAL;
-#endif
+    WEFT__REFUSE_ON_SHARED_STACK(L, arg);
     uint32_t idx;
     int rc = weft__spawn_idx(L, fn, arg, opts, &idx);
     if (rc)

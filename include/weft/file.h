@@ -17,6 +17,15 @@
  * -EEXIST, -ENOSPC, -EIO, ...), plus -ECANCELED,
  * -ETIMEDOUT, -EINVAL (NULL arguments), -ENOMEM, -EAGAIN (no pool thread
  * could be started).
+ *
+ * From a compact task (WEFT_SPAWN_COMPACT, weft/task.h), whose frame is not
+ * addressable while it waits, buffers, paths and the struct stat that lie
+ * in its frame are bounced through the heap: paths and write buffers are
+ * copied before the job, read buffers and the struct stat are filled once
+ * the task has resumed (a read buffer of n bytes costs an allocation of n
+ * bytes while the call lasts).  -ENOMEM when a copy cannot be allocated
+ * (nothing was done).  Default tasks' calls use their pointers as they
+ * are, at no cost.
  */
 #ifndef WEFT_FILE_H
 #define WEFT_FILE_H

@@ -42,7 +42,10 @@ struct weft_bar; /* weft/bar.h */
 
 /* A generator producing with fn(arg); nothing runs until the first next.
  * *gen is the caller's, to weft_gen_close.  One never closed is finalized
- * when the loop closes.  Errors: -EINVAL, -EPERM, -ENOMEM. */
+ * when the loop closes.  Errors: -EINVAL (fn or gen NULL; debug builds:
+ * arg points into a compact task's frame, which the producer must not use
+ * while that task waits - WEFT_SPAWN_COMPACT in weft/task.h), -EPERM,
+ * -ENOMEM. */
 int weft_gen_new(weft_fn fn, void *arg, weft_gen **gen);
 
 /* Runs the producer until it yields: 1 and *value set; 0 when it has

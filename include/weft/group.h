@@ -78,8 +78,9 @@ int weft_group_new(weft_group **group);
  * never runs and finishes -ECANCELED; so does one spawned while the group
  * is being joined because its owner was cancelled or returned.
  * Errors: -EINVAL (NULL fn, bad opts, the group was waited for; NULL,
- * freed or unknown group), -EPERM (not in a task of the group's loop),
- * -ENOMEM.
+ * freed or unknown group; debug builds: arg points into a compact task's
+ * frame, see WEFT_SPAWN_COMPACT in weft/task.h), -EPERM (not in a task of
+ * the group's loop), -ENOMEM.
  */
 int weft_group_spawn(weft_group *group, weft_fn fn, void *arg,
                      weft_task **task);

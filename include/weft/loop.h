@@ -89,8 +89,10 @@ int weft_loop_closed(weft_loop *loop);
  * and drop(arg) happens for every accepted submission.
  * Returns 0 (accepted).
  * Errors (nothing was accepted, drop is not called, the caller keeps arg):
- * -EINVAL (loop or fn NULL, not a live handle), -ESHUTDOWN (the loop is
- * shutting down or closed), -ENOMEM.
+ * -EINVAL (loop or fn NULL, not a live handle; debug builds: arg points
+ * into a compact task's frame on the calling thread's loop, see
+ * WEFT_SPAWN_COMPACT in weft/task.h), -ESHUTDOWN (the loop is shutting
+ * down or closed), -ENOMEM.
  * Any thread, including the loop's own tasks and other loops' tasks.
  */
 int weft_call_soon(weft_loop *loop, weft_fn fn, void *arg,
@@ -104,9 +106,11 @@ int weft_call_soon(weft_loop *loop, weft_fn fn, void *arg,
  * weft_future_join exactly once (a future never joined is a leak, and its
  * task may still be running).  arg must stay valid until the join: the
  * task may use it until then, also after a timed-out wait.
- * Errors: -EINVAL (loop, fn or future NULL, not a live handle),
- * -ESHUTDOWN (the loop is shutting down or closed), -ENOMEM.  On error
- * *future is untouched and nothing runs.
+ * Errors: -EINVAL (loop, fn or future NULL, not a live handle; debug
+ * builds: arg points into a compact task's frame on the calling thread's
+ * loop, see WEFT_SPAWN_COMPACT in weft/task.h), -ESHUTDOWN (the loop is
+ * shutting down or closed), -ENOMEM.  On error *future is untouched and
+ * nothing runs.
  * Any thread.  From a task of the same loop, use weft_spawn / weft_await
  * instead: waiting on the future there would block the loop that has to
  * run the task (weft_future_wait says -EDEADLK).
@@ -173,8 +177,10 @@ const char *weft_future_message(weft_future *future);
  * weft_fail message) is the remote task's; -ECANCELED if `loop` shut down
  * before starting it.
  * The handle is owned by the caller, as weft_spawn's.
- * Errors: -EINVAL (loop, fn or task NULL, not a live handle), -EPERM (not
- * in a task), -ESHUTDOWN (`loop` is shutting down or closed), -ENOMEM.
+ * Errors: -EINVAL (loop, fn or task NULL, not a live handle; debug builds:
+ * arg points into a compact task's frame, see WEFT_SPAWN_COMPACT in
+ * weft/task.h), -EPERM (not in a task), -ESHUTDOWN (`loop` is shutting
+ * down or closed), -ENOMEM.
  */
 int weft_spawn_on(weft_loop *loop, weft_fn fn, void *arg, weft_task **task);
 

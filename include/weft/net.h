@@ -173,8 +173,10 @@ int weft_udp_open(const char *host, int port, weft_fd **sock);
  * a busy loop.
  * Returns the reason it stopped: -ECANCELED, a scope's -ETIMEDOUT, or the
  * listener's accept error.
- * Errors: -EINVAL (handler NULL, a bad listener, grace negative or NaN),
- * -EPERM (not in a task), -ENOMEM (no memory for the server's state; no
+ * Errors: -EINVAL (handler NULL, a bad listener, grace negative or NaN;
+ * debug builds: ctx points into a compact task's frame, which the
+ * handlers must not use while the server waits - WEFT_SPAWN_COMPACT in
+ * weft/task.h), -EPERM (not in a task), -ENOMEM (no memory for the server's state; no
  * connection was accepted).
  */
 typedef struct weft_stream weft_stream;

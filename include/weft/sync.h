@@ -27,6 +27,11 @@
  * calling at the same moment on an object neither holds nor waits on (a
  * data race - keep one object to one loop at a time), moving or reusing
  * the storage while a task waits on it, and a pointer to anything else.
+ * Never in a compact task's frame (WEFT_SPAWN_COMPACT, weft/task.h): other
+ * tasks and the loop write into a primitive while the task whose frame
+ * holds it is away.  Debug builds refuse every call that waits on, wakes
+ * or changes a primitive there (all but the read-only queries) with
+ * -EINVAL, the condition's lock included.
  * A queue is allocated by weft, and its weft_queue * is a checked handle:
  * once freed, and for anything that never was a queue's handle, every
  * call returns -EINVAL (weft_queue_size 0), in every build.
@@ -257,7 +262,9 @@ int weft_queue_free(weft_queue *q);
 
 /* Adds an item, waiting while the queue is full.
  * Errors: -ESHUTDOWN, -ECANCELED, -ENOMEM (unbounded queue), -EPERM,
- * -EINVAL (NULL, freed or unknown queue). */
+ * -EINVAL (NULL, freed or unknown queue; debug builds: item points into a
+ * compact task's frame, which the getter must not use while that task
+ * waits - WEFT_SPAWN_COMPACT in weft/task.h). */
 int weft_queue_put(weft_queue *q, void *item);
 /* Removes the next item, waiting while the queue is empty.  After
  * shutdown, the remaining items still come out, then -ESHUTDOWN.

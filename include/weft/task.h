@@ -52,18 +52,32 @@ typedef struct weft_spawn_opts {
  * those addresses.  Nothing in a compact task's frame may be used by
  * anyone else while it waits: no lock, event, semaphore, condition or
  * barrier declared there, no `arg` pointing there for a task it spawns or
- * for weft_to_thread and the pool, no buffer there for weft_file_* calls.
- * Pointers to its frame are fine within its own code, and for calls that
- * use them only while it runs (weft_gather's and weft_map's arrays,
- * socket and stream buffers, DNS, out-parameters).  Debug builds
- * (CMAKE_BUILD_TYPE=Debug, and the sanitizer builds) refuse with -EINVAL a
- * lock, event, semaphore, condition (or its lock) or barrier on the shared
- * stack, and an `arg` there for weft_spawn, weft_spawn_ex,
- * weft_spawn_blocking, weft_to_thread and weft_to_thread_detachable.  Not
- * caught in any build: `arg` of weft_group_spawn*, weft_gen_new,
- * weft_call_on, weft_spawn_on, weft_submit and weft_call_soon, queue items,
- * weft_serve's ctx, weft_file_* buffers and paths, and a pointer that was
- * copied elsewhere before it was handed over.
+ * for weft_to_thread and the pool.  Pointers to its frame are fine
+ * within its own code, for calls that use them only while it runs
+ * (weft_gather's and weft_map's arrays, socket and stream buffers, DNS,
+ * out-parameters), and for weft_file_* calls, which bounce them through
+ * the heap.
+ *
+ * Debug builds (CMAKE_BUILD_TYPE=Debug, and the sanitizer builds) check
+ * the addresses handed over and refuse with -EINVAL, before anything
+ * starts, one that lies on the shared stack - in some compact task's
+ * frame: a lock, event, semaphore, condition (or its lock) or barrier
+ * there, for every call on it that links a waiter, wakes one or changes it
+ * (weft_*_acquire, _try, _release, _wait, _set, _clear, _notify*,
+ * weft_barrier_init, _reset, _abort); `arg` of weft_spawn, weft_spawn_ex,
+ * weft_group_spawn, weft_group_spawn_ex, weft_gen_new, weft_spawn_blocking,
+ * weft_to_thread, weft_to_thread_detachable, weft_spawn_on, weft_call_on,
+ * weft_submit and weft_call_soon (checked against the calling thread's
+ * loop); weft_serve's ctx; an item given to weft_queue_put or
+ * weft_queue_try_put.  The test is exact for the address passed, whoever
+ * calls (only compact frames live on the shared stack), and costs nothing
+ * in other builds.  Not caught in any build: a pointer into the frame
+ * stored inside something else that is handed over (a heap struct passed
+ * as `arg`, a queue item that points back into the frame), and a primitive
+ * of a compact frame used only by the read-only queries (weft_lock_locked,
+ * weft_sem_value, ...).  Refused although harmless: an integer passed as a
+ * pointer that happens to fall in the shared stack's range (a small
+ * integer never does).
  *
  * A compact task's suspending calls (weft_sleep, weft_yield, awaits, waits
  * on primitives and descriptors) may also fail with -ENOMEM: its buffer
@@ -143,8 +157,9 @@ int weft_run_ex(weft_fn fn, void *arg, const weft_run_opts *opts,
  *
  * task: receives the handle, which the caller owns (await or detach it).
  * Must not be NULL.
- * Errors: -EINVAL (fn or task NULL), -EPERM (no loop on this thread),
- * -ENOMEM.  On error nothing was started and *task is untouched.
+ * Errors: -EINVAL (fn or task NULL; debug builds: arg points into a
+ * compact task's frame, see WEFT_SPAWN_COMPACT), -EPERM (no loop on this
+ * thread), -ENOMEM.  On error nothing was started and *task is untouched.
  * Callable from a task of the loop.  During loop shutdown new tasks are
  * created already cancelled: they never run and finish as -ECANCELED.
  */

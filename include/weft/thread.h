@@ -35,8 +35,10 @@ extern "C" {
  * as long as fn takes.  fn can poll weft_thread_cancelled() to stop early;
  * or use weft_to_thread_detachable to leave at once.
  * Errors: fn's weft_fail code, -ECANCELED, -ETIMEDOUT (a scope), -EINVAL
- * (fn NULL), -EPERM (not in a task), -ENOMEM, -EAGAIN (no thread could be
- * created).
+ * (fn NULL; debug builds: arg points into a compact task's frame, which a
+ * pool thread must not use while the task waits - see WEFT_SPAWN_COMPACT
+ * in weft/task.h), -EPERM (not in a task), -ENOMEM, -EAGAIN (no thread
+ * could be created).
  */
 int weft_to_thread(weft_fn fn, void *arg, void **result);
 

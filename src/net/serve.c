@@ -19,6 +19,7 @@
 #include "weft.h"
 
 #include "../alloc.h"
+#include "../core.h"
 
 #include <errno.h>
 #include <math.h>
@@ -145,6 +146,9 @@ int weft_serve(weft_fd *listener, weft_conn_fn handler, void *ctx,
         return rc;
     if (!weft_current())
         return -EPERM;
+    /* The handler tasks use it while the server waits (a compact task's
+     * frame: docs/compact-tasks.md). */
+    WEFT__REFUSE_ON_SHARED_STACK(weft__tls_loop, ctx);
     /* Written by the handler tasks while the server waits: on the heap. */
     server *srv = weft__malloc(sizeof *srv);
     if (!srv)

@@ -56,6 +56,7 @@ int weft_barrier_init(weft_barrier *b, unsigned parties)
 {
     if (!b || parties == 0 || parties > INT_MAX)
         return -EINVAL;
+    WEFT__SYNC_CHECK_PLACE(weft__tls_loop, b);
     *b = (weft_barrier)WEFT_BARRIER_INIT(parties);
     return 0;
 }

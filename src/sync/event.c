@@ -42,6 +42,7 @@ int weft_event_clear(weft_event *ev)
 {
     if (!ev)
         return -EINVAL;
+    WEFT__SYNC_CHECK_PLACE(weft__tls_loop, ev);
     ev->set_ = 0;
     return 0;
 }

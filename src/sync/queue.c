@@ -219,6 +219,9 @@ static int put(weft__queue *q, void *item, bool wait)
         return rc;
     if (queue_foreign(L, q))
         return -EPERM; /* bound to another loop's tasks */
+    /* A getter reads what it points to while the putter may be away (a
+     * compact task's frame: docs/compact-tasks.md). */
+    WEFT__REFUSE_ON_SHARED_STACK(L, item);
     if (wait)
         WEFT__RETURN_IF_CANCELLED(L, f);
     if (q->shutdown)

@@ -27,22 +27,14 @@ static inline weft__record *weft__sync_self(weft__loop **Lp)
     return L ? L->cur : NULL;
 }
 
-/* What every call checks first: the object (-EINVAL if NULL) and that a
- * task of a loop is calling (-EPERM otherwise).  0 when both hold. */
 /* Debug builds (WEFT_CHECKS): a primitive on the shared stack of compact
  * tasks is refused - other tasks' calls, and the loop when a waiter is
  * cancelled, write into it while the task whose frame holds it is away
  * (docs/compact-tasks.md). */
-#if WEFT_CHECKS
-#define WEFT__SYNC_CHECK_PLACE(L, obj)                                        \
-    do {                                                                      \
-        if (weft__on_shared_stack((L), (obj), 1))                             \
-            return -EINVAL;                                                   \
-    } while (0)
-#else
-#define WEFT__SYNC_CHECK_PLACE(L, obj) ((void)0)
-#endif
+#define WEFT__SYNC_CHECK_PLACE(L, obj) WEFT__REFUSE_ON_SHARED_STACK(L, obj)
 
+/* What every call checks first: the object (-EINVAL if NULL) and that a
+ * task of a loop is calling (-EPERM otherwise).  0 when both hold. */
 static inline int weft__sync_enter(const void *obj, weft__loop **Lp,
                                    weft__record **fp)
 {
