@@ -8,6 +8,9 @@
  *         other in), with frames of 256 B, 1 KiB and 4 KiB: the cost per
  *         extra KiB is the slope.  Target: compact with 256 B at most 2x
  *         default.
+ * spawn + gather: 1M tasks returning their argument, spawned at once and
+ *         gathered; ns per task, default and compact.  Target: compact no
+ *         slower than default.
  * sleepers: n tasks each sleeping 0.2 s, all gathered: resident memory per
  *         task while they sleep (RSS delta / n) and the time beyond the
  *         sleep, default and compact.  Target: compact at most 512 B per
@@ -125,6 +128,51 @@ static int run_sleep(void *arg, double *out)
     return bench_weft_run(sleep_main, out);
 }
 
+/* spawn + gather: n tasks that return their argument, spawned at once and
+ * gathered; ns per task. */
+static const sl_arg *sg_cur;
+
+static void *echo(void *arg)
+{
+    return arg;
+}
+
+static void *spawn_gather_main(void *arg)
+{
+    double *out = arg;
+    const sl_arg *a = sg_cur;
+    weft_task **h = malloc((size_t)a->n * sizeof *h);
+    void **res = malloc((size_t)a->n * sizeof *res);
+    if (!h || !res) {
+        free(h);
+        free(res);
+        return weft_fail(-ENOMEM, "arrays");
+    }
+    bench_touch(h, (size_t)a->n * sizeof *h);
+    bench_touch(res, (size_t)a->n * sizeof *res);
+    weft_spawn_opts o = {.flags = a->flags};
+    uint64_t t0 = bench_now_ns();
+    for (long i = 0; i < a->n; i++)
+        if (weft_spawn_ex(echo, (void *)(intptr_t)i, &o, &h[i]))
+            return weft_fail(-ENOMEM, "spawn #%ld", i);
+    int rc = weft_gather(h, (size_t)a->n, res, NULL, 0);
+    out[0] = (double)(bench_now_ns() - t0) / (double)a->n;
+    long bad = 0;
+    for (long i = 0; i < a->n; i++)
+        bad += res[i] != (void *)(intptr_t)i;
+    free(h);
+    free(res);
+    if (rc || bad)
+        return weft_fail(-EPROTO, "gather: %d, %ld wrong", rc, bad);
+    return NULL;
+}
+
+static int run_spawn_gather(void *arg, double *out)
+{
+    sg_cur = arg;
+    return bench_weft_run(spawn_gather_main, out);
+}
+
 int main(int argc, char **argv)
 {
     double scale = bench_scale(argc, argv);
@@ -133,6 +181,7 @@ int main(int argc, char **argv)
     bench_stat st[2];
     double dflt = 0;
     static const size_t frames[] = {256, 1024, 4096};
+    double at[3] = {0};
     for (int k = -1; k < 3; k++) {
         sw_arg a = {.n = n,
                     .frame = k < 0 ? 256 : frames[k],
@@ -142,6 +191,8 @@ int main(int argc, char **argv)
         char name[96];
         snprintf(name, sizeof name, "switch, %s tasks, %zu B live frame",
                  k < 0 ? "default" : "compact", a.frame);
+        if (k >= 0)
+            at[k] = st[0].med;
         if (k < 0) {
             dflt = st[0].med;
             bench_row(name, st[0].med, 1, "ns", "-", -1, "%.1f..%.1f",
@@ -152,6 +203,26 @@ int main(int argc, char **argv)
         } else {
             bench_row(name, st[0].med, 1, "ns", "-", -1, "%.2fx default",
                       st[0].med / dflt);
+        }
+    }
+    bench_row("switch, compact tasks: per extra KiB of frame",
+              (at[2] - at[1]) / 3.0, 1, "ns", "-", -1,
+              "the slope from 1 KiB to 4 KiB");
+    for (int c = 0; c < 2; c++) {
+        sl_arg a = {.n = n, .flags = c ? WEFT_SPAWN_COMPACT : 0};
+        if (bench_runs(REPS, 1, run_spawn_gather, &a, st))
+            return 1;
+        char name[96];
+        snprintf(name, sizeof name, "spawn + gather %ld, %s tasks", n,
+                 c ? "compact" : "default");
+        if (!c) {
+            dflt = st[0].med;
+            bench_row(name, st[0].med, 1, "ns/task", "-", -1, "%.1f..%.1f",
+                      st[0].min, st[0].max);
+        } else {
+            bench_row(name, st[0].med, 1, "ns/task", "<= default",
+                      st[0].med <= dflt, "%.2fx default (%.1f..%.1f)",
+                      st[0].med / dflt, st[0].min, st[0].max);
         }
     }
     long ns = bench_scaled(scale, 100000, 1000);

@@ -86,6 +86,8 @@ _Atomic unsigned long weft__compact_copies;
 /* Bytes of room in all buffers, for the tests (changed only when a buffer
  * is made or freed). */
 _Atomic size_t weft__compact_room;
+/* Compact tasks started where another finished, for the tests. */
+_Atomic unsigned long weft__compact_passes;
 
 /* ---- copies ---- */
 
@@ -278,6 +280,11 @@ bool weft__compact_can_pass(const weft__loop *L, const weft__record *next)
 void weft__compact_pass(weft__loop *L, weft__record *next)
 {
     weft__compact *c = L->compact;
+    /* Not a read-modify-write, as for the copies. */
+    atomic_store_explicit(
+        &weft__compact_passes,
+        atomic_load_explicit(&weft__compact_passes, memory_order_relaxed) + 1,
+        memory_order_relaxed);
     c->owner = next;
     c->reserved_at = 0;
     weft__exec_set_stack(&next->exec, c->shared.lo, c->shared.size);
@@ -353,6 +360,7 @@ void weft__compact_free(weft__loop *L)
  * tasks (-ENOTSUP) before any of these could be reached. */
 _Atomic unsigned long weft__compact_copies;
 _Atomic size_t weft__compact_room;
+_Atomic unsigned long weft__compact_passes;
 
 unsigned weft__compact_learned_depth(void)
 {

@@ -62,6 +62,7 @@ static const weft_spawn_opts compact = {.flags = WEFT_SPAWN_COMPACT};
  * room in all save buffers (src/compact.c). */
 extern _Atomic unsigned long weft__compact_copies;
 extern _Atomic size_t weft__compact_room;
+extern _Atomic unsigned long weft__compact_passes;
 unsigned weft__compact_learned_depth(void);
 
 static weft_task *spawn_compact(weft_fn fn, void *arg)
@@ -233,6 +234,40 @@ static void *buffers_fit_frames(void *arg)
     CHECK(first >= others + (512 - depth) - 16);
     CHECK_EQ(weft_gather(t, K, NULL, NULL, 0), 0);
     CHECK_EQ(weft__compact_room, room0);
+    return NULL;
+}
+
+/* ---- starting where another finished ---- */
+
+/* Fills its frame, checks it, finishes without suspending. */
+static void *fill_and_check(void *arg)
+{
+    unsigned char local[FRAME];
+    fill(local, sizeof local, (unsigned)P2I(arg));
+    __asm__ volatile("" : : "r"(local) : "memory");
+    return I2P(intact(local, sizeof local, (unsigned)P2I(arg)) ? P2I(arg)
+                                                                 : -1);
+}
+
+/* A chain of compact tasks that never suspend: each starts on the stack
+ * the one before left (no trampoline, no copy, outside sanitizer builds),
+ * and each sees its own frame. */
+static void *start_after_finish(void *arg)
+{
+    (void)arg;
+    enum { K = 100 };
+    weft_task *t[K];
+    void *res[K];
+    unsigned long passes = weft__compact_passes;
+    for (int i = 0; i < K; i++)
+        t[i] = spawn_compact(fill_and_check, I2P(i + 1));
+    CHECK_EQ(weft_gather(t, K, res, NULL, 0), 0);
+    for (int i = 0; i < K; i++)
+        CHECK_EQ(P2I(res[i]), i + 1);
+    if (WEFT_ASAN || WEFT_TSAN)
+        CHECK_EQ(weft__compact_passes - passes, 0);
+    else
+        CHECK(weft__compact_passes - passes >= K - 1);
     return NULL;
 }
 
@@ -1359,6 +1394,7 @@ static const struct check_case_def cases[] = {
     CHECK_TASK("locals_survive_lock", locals_survive, (void *)by_lock),
     CHECK_TASK("mixed_with_default_tasks", mixed_with_default, NULL),
     CHECK_TASK("buffers_fit_frames", buffers_fit_frames, NULL),
+    CHECK_TASK("start_where_the_last_finished", start_after_finish, NULL),
     CHECK_TASK("await_each_way", await_each_way, NULL),
     CHECK_TASK("gather_and_map_from_compact", gather_map_from_compact, NULL),
     CHECK_TASK("generator_consumers", generator_consumers, NULL),
