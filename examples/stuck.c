@@ -6,6 +6,8 @@
  *
  *     build/examples/stuck            # then press Ctrl-\ (or kill -QUIT)
  *     build/examples/stuck --once     # dump once after 0.1 s and exit
+ *     build/examples/stuck --once --compact
+ *                                     # the waiting tasks compact ones
  *
  * Link with -rdynamic (as the build does for this example) so that the
  * backtraces name the program's own functions.
@@ -58,14 +60,23 @@ static void *dump_on_sigquit(void *arg)
     return NULL;
 }
 
+static int compact;
+
 static void *main_task(void *arg)
 {
     int once = arg != NULL;
     weft_spawn_opts o = {.name = "fetch"};
+    /* Compact tasks share one stack: an idle one keeps only its bytes. */
+    weft_spawn_opts c = {.flags = compact ? WEFT_SPAWN_COMPACT : 0};
     weft_task *fetch, *waiter, *cache, *dumper;
     weft_spawn_ex(fetch_config, NULL, &o, &fetch);
-    weft_spawn(wait_for_config, fetch, &waiter);
-    weft_spawn(update_cache, NULL, &cache);
+    int rc = weft_spawn_ex(wait_for_config, fetch, &c, &waiter);
+    if (rc == 0)
+        rc = weft_spawn_ex(update_cache, NULL, &c, &cache);
+    if (rc != 0) { /* -ENOTSUP: compact tasks, in a ucontext build */
+        fprintf(stderr, "stuck: %s\n", weft_strerror(rc));
+        return NULL;
+    }
     if (once) {
         weft_sleep(0.1);
         weft_dump_tasks(2);
@@ -81,13 +92,14 @@ static void *main_task(void *arg)
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        printf("usage: stuck [--once]\n"
+        printf("usage: stuck [--once] [--compact]\n"
                "  Starts tasks that get stuck on a lock; prints a dump of\n"
                "  every task on SIGQUIT (Ctrl-\\), or once after 0.1 s with\n"
-               "  --once.\n");
+               "  --once.  --compact: the waiting tasks are compact tasks.\n");
         return 0;
     }
     int once = argc > 1 && strcmp(argv[1], "--once") == 0;
+    compact = argc > 2 && strcmp(argv[2], "--compact") == 0;
     int rc = weft_run(main_task, once ? (void *)1 : NULL, NULL);
     return rc == 0 || rc == -EINTR ? 0 : 1;
 }

@@ -337,10 +337,13 @@ static int yield_now(weft__loop *L, weft__record *f)
 /* weft_sleep once the deadline is known, as its own function (reached by
  * a tail call): then weft_sleep's frame is gone before this one blocks,
  * and this one keeps only integers - a compact task saves the frames
- * under it while it sleeps, so every byte here is a byte per sleeper. */
-__attribute__((noinline)) static int sleep_until(weft__loop *L,
-                                                 weft__record *f,
-                                                 uint64_t deadline)
+ * under it while it sleeps, so every byte here is a byte per sleeper.
+ * Not static: task dumps name it where a sleeping task waits. */
+int weft__sleep_until(weft__loop *L, weft__record *f, uint64_t deadline);
+
+__attribute__((noinline)) int weft__sleep_until(weft__loop *L,
+                                                weft__record *f,
+                                                uint64_t deadline)
 {
     /* Kept in the record, not this frame, across the check (which may
      * call out); weft__block stores it there anyway. */
@@ -366,7 +369,7 @@ int weft_sleep(double seconds)
         WEFT__RETURN_IF_CANCELLED(L, f);
         return yield_now(L, f);
     }
-    return sleep_until(L, f, weft__deadline_after(seconds));
+    return weft__sleep_until(L, f, weft__deadline_after(seconds));
 }
 
 int weft_yield(void)

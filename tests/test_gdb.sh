@@ -13,7 +13,10 @@
 #   no libthread_db
 #             the same again with gdb kept from loading libthread_db, as
 #             when a core is read on another machine: the script finds
-#             the thread-local loop pointer itself.
+#             the thread-local loop pointer itself;
+#   compact   examples/stuck --once --compact, live: a compact task copied
+#             off the shared stack is marked and has no backtrace, the one
+#             on it has its frames.
 #
 #   tests/test_gdb.sh BUILD_DIR
 #
@@ -127,6 +130,18 @@ check "no libthread_db"
 
 if $ucontext; then
     echo "ok: weft tasks live and on a core (weft bt: not with the ucontext switch)"
-else
-    echo "ok: weft tasks, weft bt 2 live and on a core (with and without libthread_db)"
+    exit 0
 fi
+
+# Compact tasks (which the ucontext switch has not): #3 ran first and was
+# copied off the shared stack when #4 came on it, so it has no backtrace;
+# #4's frames are in place.
+out=$(timeout -k 5 90 gdb -q -batch -nx     -ex "source $script" -ex 'break weft_dump_tasks'     -ex 'run --once --compact' -ex 'weft tasks' -ex 'weft bt 3'     -ex 'weft bt 4' -ex 'kill' "$exe" 2>&1)
+grep -q "^task #3 wait_for_config: waiting: await (compact, its frame saved off the stack)" \
+    <<<"$out" || fail "compact: the task off the stack"
+grep -q "^task #3 is a compact task whose frame is saved off the stack: no backtrace" \
+    <<<"$out" || fail "compact: weft bt of the task off the stack"
+grep -qE "^#[0-9]+ .* in update_cache " <<<"$out" ||
+    fail "compact: weft bt of the task on the stack"
+echo "ok: weft tasks, weft bt 2 live and on a core (with and without libthread_db); compact tasks"
+

@@ -130,6 +130,20 @@ def _state(loop, slot):
     return "ready to run", rec
 
 
+ALERT_COMPACT = 2  # WEFT__ALERT_COMPACT, in a record's scope_alert
+
+
+def _compact_away(rec):
+    """Is rec a compact task (WEFT_SPAWN_COMPACT) whose frame is copied
+    off the shared stack?  Its saved stack pointer is then the loop's
+    trampoline's, outside the shared stack (src/compact.c)."""
+    if not int(rec["scope_alert"]) & ALERT_COMPACT:
+        return False
+    sp = int(rec["exec"]["ctx"]["sp"])
+    lo = int(rec["stack"]["lo"])
+    return not lo <= sp < lo + int(rec["stack"]["size"])
+
+
 class WeftPrefix(gdb.Command):
     """weft tasks | weft bt N: tasks of the weft loop on this thread."""
 
@@ -158,6 +172,8 @@ class WeftTasks(gdb.Command):
             if rec is not None and int(rec["name"]):
                 label = "'%s' (#%d)" % (rec["name"].string(), i)
             fn = _symbol(int(rec["fn"])) if rec is not None else None
+            if rec is not None and what != "running" and _compact_away(rec):
+                what += " (compact, its frame saved off the stack)"
             gdb.write("task %s%s: %s\n" % (label, " " + fn if fn else "",
                                            what))
         gdb.write("%d task%s\n" % (count, "" if count == 1 else "s"))
@@ -259,6 +275,12 @@ class WeftBt(gdb.Command):
         ctx = rec["exec"]["ctx"]
         if "uc" in [f.name for f in ctx.type.fields()]:
             raise gdb.GdbError("weft bt: not with the ucontext switch")
+        if _compact_away(rec):
+            # Its bytes are in a heap buffer, its addresses another
+            # task's: nothing to unwind (weft_dump_tasks says the same).
+            gdb.write("task #%d is a compact task whose frame is saved off "
+                      "the stack: no backtrace\n" % idx)
+            return
         arch = gdb.newest_frame().architecture().name()
         regs = _saved_registers(int(ctx["sp"]), arch)
         # Dropping the frame cache selects frame 0: the user's frame is
