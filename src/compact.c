@@ -49,10 +49,22 @@
  * seen one: then each loop reserves the deepest it has seen. */
 #define SUSPEND_DEPTH ((size_t)512)
 
+/* Save buffers (header included) up to this size come from the loop's
+ * slabs, not malloc: no malloc header, no allocator call when compact
+ * tasks come and go (a block is kept until the loop closes). */
+#define SLAB_MAX ((size_t)2048)
+#define SLAB_BLOCK ((size_t)64 * 1024)
+
 #ifndef WEFT_CTX_UCONTEXT
 
-/* A compact task's bytes while it is away.  8 bytes of header: with a
- * multiple of 16 bytes of room, a malloc chunk has no padding. */
+/* A block of buffers: this header, then buffers cut one after another. */
+typedef struct slab_block {
+    struct slab_block *next;
+    void *pad; /* 16 bytes: the buffers after it stay 16-aligned */
+} slab_block;
+
+/* A compact task's bytes while it is away: 8 bytes of header, and room
+ * enough to make the whole a multiple of 16 bytes. */
 typedef struct weft__csave {
     uint32_t len;  /* bytes saved: [save_top - len, save_top), the saved
                     * stack pointer up; 0: not started (its frame is made
@@ -78,6 +90,11 @@ typedef struct weft__compact {
     uint32_t reserved_at;
     uint32_t depth;
     void (*entry)(void *); /* a task's first function (sched.c) */
+    /* Buffers of up to SLAB_MAX bytes: cut from blocks, kept when freed on
+     * a list per size (16-byte steps, linked through their bytes). */
+    struct slab_block *blocks;
+    char *slab_at, *slab_end; /* what is left of the newest block */
+    weft__csave *slab_free[SLAB_MAX / 16 + 1];
 } weft__compact;
 
 /* Frames copied in, for the tests (any loop's; only the trampoline
@@ -110,21 +127,71 @@ static void copy_frame(void *dst, const void *src, size_t n)
 #endif
 }
 
+/* The test counter of bytes of room, changed by `delta` (not a
+ * read-modify-write: this runs for every compact task, and only the tests
+ * read it, one loop at a time). */
+static void room_add(size_t delta)
+{
+    atomic_store_explicit(
+        &weft__compact_room,
+        atomic_load_explicit(&weft__compact_room, memory_order_relaxed) +
+            delta,
+        memory_order_relaxed);
+}
+
+/* A buffer with room for at least `need` bytes, or NULL. */
+static weft__csave *csave_new(weft__compact *c, size_t need)
+{
+    size_t total = (sizeof(weft__csave) + need + 15) & ~(size_t)15;
+    weft__csave *s;
+    if (total > SLAB_MAX) {
+        if (!(s = weft__malloc(total)))
+            return NULL;
+    } else if ((s = c->slab_free[total / 16])) {
+        c->slab_free[total / 16] = *(weft__csave **)(void *)s->bytes;
+    } else {
+        if ((size_t)(c->slab_end - c->slab_at) < total) {
+            slab_block *b = weft__malloc(SLAB_BLOCK);
+            if (!b)
+                return NULL;
+            b->next = c->blocks;
+            c->blocks = b;
+            c->slab_at = (char *)(b + 1);
+            c->slab_end = (char *)b + SLAB_BLOCK;
+        }
+        s = (weft__csave *)(void *)c->slab_at;
+        c->slab_at += total;
+    }
+    s->len = 0;
+    s->cap = (uint32_t)(total - sizeof *s);
+    room_add(s->cap);
+    return s;
+}
+
+static void csave_free(weft__compact *c, weft__csave *s)
+{
+    if (!s)
+        return;
+    room_add(-(size_t)s->cap);
+    size_t total = sizeof *s + s->cap;
+    if (total > SLAB_MAX) {
+        weft__free(s);
+        return;
+    }
+    *(weft__csave **)(void *)s->bytes = c->slab_free[total / 16];
+    c->slab_free[total / 16] = s;
+}
+
 /* A buffer of at least `need` bytes in place of old, whose bytes are
  * stale (the task is in place, or about to be copied out anew).  NULL,
  * with old kept, if there is no memory. */
-static weft__csave *csave_grow(weft__csave *old, size_t need)
+static weft__csave *csave_grow(weft__compact *c, weft__csave *old,
+                               size_t need)
 {
-    size_t cap = (need + 15) & ~(size_t)15;
-    weft__csave *c = weft__malloc(sizeof *c + cap);
-    if (!c)
-        return NULL;
-    atomic_fetch_add_explicit(&weft__compact_room, cap - (old ? old->cap : 0),
-                              memory_order_relaxed);
-    weft__free(old);
-    c->len = 0;
-    c->cap = (uint32_t)cap;
-    return c;
+    weft__csave *s = csave_new(c, need);
+    if (s)
+        csave_free(c, old);
+    return s;
 }
 
 _Noreturn static void out_of_memory(weft__record *f, size_t need)
@@ -151,7 +218,7 @@ static void evict(weft__compact *c, weft__record *o)
     if (!o->csave || o->csave->cap < len) {
         /* A suspension by a path that did not reserve, or deeper below
          * its reserve than any this loop had seen. */
-        weft__csave *s = csave_grow(o->csave, len);
+        weft__csave *s = csave_grow(c, o->csave, len);
         if (!s)
             out_of_memory(o, len);
         o->csave = s;
@@ -300,7 +367,7 @@ int weft__compact_reserve(weft__loop *L, weft__record *f)
     size_t need = above + (c->depth ? c->depth : SUSPEND_DEPTH);
     if (f->csave && f->csave->cap >= need)
         return 0;
-    weft__csave *s = csave_grow(f->csave, need);
+    weft__csave *s = csave_grow(c, f->csave, need);
     if (!s)
         return -ENOMEM;
     f->csave = s;
@@ -313,9 +380,7 @@ void weft__compact_finish(weft__loop *L, weft__record *f)
     if (c && c->owner == f)
         c->owner = NULL;
     if (f->csave)
-        atomic_fetch_sub_explicit(&weft__compact_room, f->csave->cap,
-                                  memory_order_relaxed);
-    weft__free(f->csave);
+        csave_free(c, f->csave);
     f->csave = NULL;
     memset(&f->stack, 0, sizeof f->stack);
 }
@@ -347,6 +412,11 @@ void weft__compact_free(weft__loop *L)
     if (!c)
         return;
     weft__exec_destroy_task(&c->tramp);
+    while (c->blocks) {
+        slab_block *b = c->blocks;
+        c->blocks = b->next;
+        weft__free(b);
+    }
     weft__stack_put(L->stacks, &c->tramp_stack);
     weft__stack_put(L->stacks, &c->shared);
     weft__free(c);
