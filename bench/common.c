@@ -184,11 +184,11 @@ static int warm_once(size_t bytes, int advice)
     return 0;
 }
 
-/* Huge pages, then base pages: weft commits its slot and record arenas in
- * 2 MiB pages, and memory freed in 4 KiB pages is not what the kernel hands
- * out for a 2 MiB one (measured here: a huge page after a 4 KiB-only warm
- * cost 7-12 us per 4 KiB, as memory never touched does; after this warm,
- * 0.5-1). */
+/* Huge pages, then base pages: memory freed in 4 KiB pages is not what the
+ * kernel hands out for a 2 MiB one (measured here: a huge page after a
+ * 4 KiB-only warm cost 7-12 us per 4 KiB, as memory never touched does;
+ * after this warm, 0.5-1), and a program measured after the warm may use
+ * either (weft itself asks for 4 KiB pages everywhere). */
 static int warm_child(void *arg, double *out)
 {
     size_t bytes = *(const size_t *)arg;

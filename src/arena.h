@@ -4,8 +4,8 @@
  *
  * Task slots, task records, the ready ring and the timer heap live in
  * arenas: growing one never copies or invalidates a pointer, and memory is
- * committed in bulk (MADV_POPULATE_WRITE, and transparent huge pages past the
- * first 2 MiB) instead of one 12 us page fault at a time.  The reservation is
+ * committed in bulk (MADV_POPULATE_WRITE, 4 KiB pages: arena.c says why not
+ * huge ones) instead of one 12 us page fault at a time.  The reservation is
  * MAP_NORESERVE: untouched parts cost nothing but address space.
  */
 #ifndef WEFT_ARENA_H
@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 typedef struct weft__arena {
-    char *base;        /* start of the reservation (2 MiB aligned) */
+    char *base;        /* start of the reservation */
     size_t reserved;   /* bytes reserved */
     size_t committed;  /* bytes [0, committed) may be used */
 } weft__arena;
