@@ -406,8 +406,13 @@ static void report_others(long n, int judge, bench_stat st[NM][NV])
                   p[V_START].med);
         snprintf(wl, sizeof wl, "sleep 1 s x %ld, %s: memory", n, names[m]);
         bench_row(wl, p[V_PER_TASK].med + p[V_PTE].med, 0, "B/task", "-",
-                  -1, "RSS and page tables, / N: %.0f + %.1f",
-                  p[V_PER_TASK].med, p[V_PTE].med);
+                  -1, "RSS and page tables, / N: %.0f + %.1f%s",
+                  p[V_PER_TASK].med, p[V_PTE].med,
+                  p[V_START].med > SLEEP_S
+                      ? "; its start outlasts the sleep, so tasks that had "
+                        "finished may have left their memory to later ones: "
+                        "a low reading"
+                      : "");
     }
 }
 
