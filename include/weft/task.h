@@ -86,8 +86,12 @@ typedef struct weft_spawn_opts {
  * each loop learns: the deepest it has seen (512 bytes until it has seen
  * one).  (A suspension deeper than any its loop had seen, or a generator's
  * hand-off, grows the buffer when the task is copied out instead; without
- * memory then, the process aborts with a message.)  In the task dump a
- * compact task that is not on the stack has no backtrace.
+ * memory then, the process aborts with a message.)  Buffers of up to
+ * 2 KiB come from blocks the loop keeps until it closes: a loop that once
+ * held a million idle compact tasks keeps their buffers' memory (about
+ * 200 bytes each) for reuse until weft_run returns.  In the task dump, and
+ * in gdb's `weft bt` (tools/weft-gdb.py), a compact task that is not on
+ * the stack has no backtrace.
  */
 #define WEFT_SPAWN_COMPACT 2u
 
