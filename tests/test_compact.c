@@ -117,6 +117,82 @@ static int by_lock(int round)
     return rc ? rc : r2;
 }
 
+/* Waits for a pipe to turn readable: the loop's poller wakes it. */
+static int by_io(int round)
+{
+    (void)round;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -errno;
+    int rc = write(fds[1], "x", 1) == 1 ? 0 : -EIO;
+    if (rc == 0)
+        rc = weft_io_wait(fds[0], WEFT_READABLE, -1) == (int)WEFT_READABLE
+                 ? 0
+                 : -EPROTO;
+    close(fds[0]);
+    close(fds[1]);
+    return rc;
+}
+
+static weft_semaphore shared_sem = WEFT_SEMAPHORE_INIT(1);
+
+/* Holds the only permit across a yield: the others queue for it. */
+static int by_semaphore(int round)
+{
+    (void)round;
+    int rc = weft_sem_acquire(&shared_sem);
+    if (rc)
+        return rc;
+    rc = weft_yield();
+    int r2 = weft_sem_release(&shared_sem);
+    return rc ? rc : r2;
+}
+
+static weft_queue *shared_queue; /* capacity 1 */
+
+/* Puts an item, yields, then gets one: the others' puts wait meanwhile,
+ * the queue being full. */
+static int by_queue(int round)
+{
+    int rc = weft_queue_put(shared_queue, (void *)(intptr_t)(round + 1));
+    void *item = NULL;
+    if (rc == 0)
+        rc = weft_yield();
+    if (rc == 0)
+        rc = weft_queue_get(shared_queue, &item);
+    return rc ? rc : item ? 0 : -EPROTO;
+}
+
+static void *yields_once(void *arg)
+{
+    weft_yield();
+    return arg;
+}
+
+/* Awaits a child that yields once. */
+static int by_await(int round)
+{
+    weft_task *t;
+    int rc = weft_spawn(yields_once, (void *)(intptr_t)(round + 1), &t);
+    void *r = NULL;
+    if (rc == 0)
+        rc = weft_await(t, &r);
+    return rc ? rc : r == (void *)(intptr_t)(round + 1) ? 0 : -EPROTO;
+}
+
+static void *plus_one(void *arg)
+{
+    return (void *)((intptr_t)arg + 1);
+}
+
+/* A round trip through the thread pool. */
+static int by_to_thread(int round)
+{
+    void *r = NULL;
+    int rc = weft_to_thread(plus_one, (void *)(intptr_t)round, &r);
+    return rc ? rc : r == (void *)(intptr_t)(round + 1) ? 0 : -EPROTO;
+}
+
 typedef struct turn_arg {
     unsigned seed;
     int rounds;
@@ -163,6 +239,7 @@ static void *locals_survive(void *arg)
 {
     unsigned long copies = weft__compact_copies;
     suspend_fn how = (suspend_fn)arg;
+    REQUIRE(weft_queue_new(WEFT_QUEUE_FIFO, 1, NULL, &shared_queue) == 0);
     enum { N = 50 };
     static turn_arg args[N];
     weft_task *t[N];
@@ -177,6 +254,7 @@ static void *locals_survive(void *arg)
         CHECK_EQ(P2I(res[i]), 0);
     /* They did take turns on the stack: frames went out and came back. */
     CHECK(weft__compact_copies - copies >= (unsigned long)N * 20);
+    CHECK_EQ(weft_queue_free(shared_queue), 0);
     return NULL;
 }
 
@@ -1392,6 +1470,13 @@ static const struct check_case_def cases[] = {
     CHECK_TASK("locals_survive_yield", locals_survive, (void *)by_yield),
     CHECK_TASK("locals_survive_sleep", locals_survive, (void *)by_sleep),
     CHECK_TASK("locals_survive_lock", locals_survive, (void *)by_lock),
+    CHECK_TASK("locals_survive_io", locals_survive, (void *)by_io),
+    CHECK_TASK("locals_survive_semaphore", locals_survive,
+               (void *)by_semaphore),
+    CHECK_TASK("locals_survive_queue", locals_survive, (void *)by_queue),
+    CHECK_TASK("locals_survive_await", locals_survive, (void *)by_await),
+    CHECK_TASK("locals_survive_to_thread", locals_survive,
+               (void *)by_to_thread),
     CHECK_TASK("mixed_with_default_tasks", mixed_with_default, NULL),
     CHECK_TASK("buffers_fit_frames", buffers_fit_frames, NULL),
     CHECK_TASK("start_where_the_last_finished", start_after_finish, NULL),
