@@ -272,9 +272,17 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
 
 /* The end of a task's life, after its body returned: out of rec_entry, so
  * that the frame under every task's body holds one register (a compact
- * task saves and copies that frame with its own). */
-__attribute__((noinline, noreturn)) static void rec_exit(weft__record *f,
-                                                         void *result);
+ * task saves and copies that frame with its own).  Not under
+ * ThreadSanitizer, which keeps a call stack per fiber - one per record,
+ * reused by task after task - where a task's entry frames, which never
+ * return, pile up: one frame per task, not two, keeps 100,000 tasks on two
+ * records under its limit of 65,536. */
+#if WEFT_TSAN
+#define REC_EXIT_ATTRS static inline __attribute__((always_inline, noreturn))
+#else
+#define REC_EXIT_ATTRS __attribute__((noinline, noreturn)) static
+#endif
+REC_EXIT_ATTRS void rec_exit(weft__record *f, void *result);
 
 static void rec_entry(void *arg)
 {
@@ -284,7 +292,7 @@ static void rec_entry(void *arg)
     rec_exit(f, f->fn(f->arg));
 }
 
-static void rec_exit(weft__record *f, void *result)
+REC_EXIT_ATTRS void rec_exit(weft__record *f, void *result)
 {
     weft__loop *L = weft__tls_loop;
     if (__builtin_expect(f->nopen != 0, 0))
