@@ -169,6 +169,7 @@ typedef struct weft__exec {
 #endif
 #if WEFT_TSAN
     void *tsan_fiber;
+    unsigned tsan_tasks; /* tasks that have run on tsan_fiber */
 #endif
 } weft__exec;
 

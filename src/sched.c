@@ -84,6 +84,7 @@ weft__record *weft__record_alloc(weft__loop *L)
      * reset only what a new task relies on being zero (a full clear costs
      * as much as the rest of an eager spawn's set-up). */
     L->rec_free = f->free_next;
+    weft__exec_reuse_task(&f->exec);
     f->awaiting = 0;
     f->wait = WEFT__WAIT_NONE;
     f->started = 0;
@@ -275,8 +276,8 @@ int weft__block(weft__loop *L, weft__record *r, const weft__wait_kind *kind,
  * task saves and copies that frame with its own).  Not under
  * ThreadSanitizer, which keeps a call stack per fiber - one per record,
  * reused by task after task - where a task's entry frames, which never
- * return, pile up: one frame per task, not two, keeps 100,000 tasks on two
- * records under its limit of 65,536. */
+ * return, pile up until the fiber is replaced (weft__exec_reuse_task):
+ * one frame per task is enough. */
 #if WEFT_TSAN
 #define REC_EXIT_ATTRS static inline __attribute__((always_inline, noreturn))
 #else

@@ -69,6 +69,23 @@ static inline void weft__exec_destroy_task(weft__exec *e)
 #endif
 }
 
+/* A record taken for another task.  ThreadSanitizer keeps a call stack
+ * per fiber, and every task leaves its entry frame on it (a task's context
+ * never returns); a fiber that has carried many tasks is replaced, so that
+ * the stack stays far below TSan's limit of 65,536 frames. */
+static inline void weft__exec_reuse_task(weft__exec *e)
+{
+#if WEFT_TSAN
+    if (++e->tsan_tasks >= 1024) {
+        weft__exec_destroy_task(e);
+        weft__exec_init_task(e);
+        e->tsan_tasks = 0;
+    }
+#else
+    (void)e;
+#endif
+}
+
 static inline void weft__exec_set_stack(weft__exec *e, const void *lo,
                                         size_t size)
 {
