@@ -368,7 +368,6 @@ static void report_default(long n, int judge, const bench_stat *w,
               REPS);
 }
 
-
 /* Compact tasks and the peers, beside the default rows. */
 static void report_others(long n, int judge, bench_stat st[NM][NV])
 {
@@ -378,16 +377,15 @@ static void report_others(long n, int judge, bench_stat st[NM][NV])
     double mem = c[V_PER_TASK].med + c[V_PTE].med;
     snprintf(wl, sizeof wl, "sleep 1 s x %ld, compact: overhead", n);
     bench_row(wl, c[V_OVERHEAD].med, 2, "s", tokio ? "< Tokio" : "-",
-              judge && tokio
-                  ? c[V_OVERHEAD].med < st[M_TOKIO][V_OVERHEAD].med
-                  : -1,
+              judge && tokio ? c[V_OVERHEAD].med < st[M_TOKIO][V_OVERHEAD].med
+                             : -1,
               "WEFT_SPAWN_COMPACT; median of %d (%.2f..%.2f); start %.2f s%s",
               REPS, c[V_OVERHEAD].min, c[V_OVERHEAD].max, c[V_START].med,
               tokio ? "" : "; Tokio not built (bench/peers/)");
     snprintf(wl, sizeof wl, "sleep 1 s x %ld, compact: memory", n);
     bench_row(wl, mem, 0, "B/task", "<= 512", judge ? mem <= 512.0 : -1,
-              "RSS and page tables, / N: %.0f + %.1f",
-              c[V_PER_TASK].med, c[V_PTE].med);
+              "RSS and page tables, / N: %.0f + %.1f", c[V_PER_TASK].med,
+              c[V_PTE].med);
     snprintf(wl, sizeof wl, "sleep 1 s x %ld, compact: minor faults", n);
     bench_row(wl, c[V_MINFLT].med, 3, "per task", "-", -1,
               "ru_minflt from the first spawn to the last await, / N");
@@ -397,17 +395,15 @@ static void report_others(long n, int judge, bench_stat st[NM][NV])
         if (!mode_runs(m))
             continue;
         const bench_stat *p = st[m];
-        snprintf(wl, sizeof wl, "sleep 1 s x %ld, %s: overhead", n,
-                 names[m]);
+        snprintf(wl, sizeof wl, "sleep 1 s x %ld, %s: overhead", n, names[m]);
         bench_row(wl, p[V_OVERHEAD].med, 2, "s", "-", -1,
                   "peer, same workload and measure; median of %d "
                   "(%.2f..%.2f); start %.2f s",
-                  REPS, p[V_OVERHEAD].min, p[V_OVERHEAD].max,
-                  p[V_START].med);
+                  REPS, p[V_OVERHEAD].min, p[V_OVERHEAD].max, p[V_START].med);
         snprintf(wl, sizeof wl, "sleep 1 s x %ld, %s: memory", n, names[m]);
-        bench_row(wl, p[V_PER_TASK].med + p[V_PTE].med, 0, "B/task", "-",
-                  -1, "RSS and page tables, / N: %.0f + %.1f%s",
-                  p[V_PER_TASK].med, p[V_PTE].med,
+        bench_row(wl, p[V_PER_TASK].med + p[V_PTE].med, 0, "B/task", "-", -1,
+                  "RSS and page tables, / N: %.0f + %.1f%s", p[V_PER_TASK].med,
+                  p[V_PTE].med,
                   p[V_START].med > SLEEP_S
                       ? "; its start outlasts the sleep, so tasks that had "
                         "finished may have left their memory to later ones: "

@@ -54,8 +54,7 @@ static int grow(weft__arena *a, size_t need, bool populate)
     /* Best effort: a kernel (or emulator) without MADV_POPULATE_WRITE just
      * faults the pages in on first touch. */
     if (populate)
-        madvise(a->base + a->committed, to - a->committed,
-                MADV_POPULATE_WRITE);
+        madvise(a->base + a->committed, to - a->committed, MADV_POPULATE_WRITE);
     a->committed = to;
     return 0;
 }

@@ -78,7 +78,7 @@ uint64_t weft__deadline_after(double seconds)
 int weft__heap_reserve(weft__loop *L, uint32_t n)
 {
     return weft__arena_grow_lazy(&L->heap_arena,
-                            ((size_t)n + HEAP_SKEW) * sizeof(*L->heap));
+                                 ((size_t)n + HEAP_SKEW) * sizeof(*L->heap));
 }
 
 void weft__timers_init(weft__loop *L)
