@@ -380,9 +380,13 @@ static void *case_timeout_scope(void *arg)
     return NULL;
 }
 
-/* While weft_wait waits, other tasks cannot consume the handles. */
+/* While weft_wait waits, other tasks cannot consume the handles.  The
+ * tasks waited for wait for gates, opened only once the intruder has
+ * looked: no timing decides the outcome. */
 typedef struct intruder_ctx {
     weft_task *t;
+    weft_event *awaiting; /* set just before it awaits t, if not NULL */
+    weft_event *done;     /* set once it has looked, if not NULL */
     int await_rc, detach_rc, wait_rc, done_rc, cancel_rc;
 } intruder_ctx;
 
@@ -390,21 +394,30 @@ static void *intruder(void *arg)
 {
     intruder_ctx *c = arg;
     CHECK_EQ(weft_sleep(0.002), 0);
+    if (c->awaiting)
+        CHECK_EQ(weft_event_set(c->awaiting), 0);
     c->await_rc = weft_await(c->t, NULL);
     c->detach_rc = weft_task_detach(c->t);
     weft_task *one[1] = {c->t};
     c->wait_rc = weft_wait(one, 1, WEFT_WAIT_ALL);
     c->done_rc = weft_task_done(c->t);
+    if (c->done)
+        CHECK_EQ(weft_event_set(c->done), 0);
     return NULL;
 }
 
 static void *case_busy_while_waiting(void *arg)
 {
     (void)arg;
-    job a = {.delay = 0.01, .ret = 1};
+    weft_event gate_a = WEFT_EVENT_INIT;
+    job a = {.gate = &gate_a, .ret = 1};
     weft_task *t[1] = {spawn_job(&a)};
-    intruder_ctx ic = {
-        .t = t[0], .await_rc = 1, .detach_rc = 1, .wait_rc = 1, .done_rc = 1};
+    intruder_ctx ic = {.t = t[0],
+                       .done = &gate_a,
+                       .await_rc = 1,
+                       .detach_rc = 1,
+                       .wait_rc = 1,
+                       .done_rc = 1};
     weft_task *it;
     REQUIRE(weft_spawn(intruder, &ic, &it) == 0);
     CHECK_EQ(weft_wait(t, 1, WEFT_WAIT_ALL), 1);
@@ -417,15 +430,17 @@ static void *case_busy_while_waiting(void *arg)
     await_is(t[0], 0, 1);
 
     /* A handle another task awaits: -EBUSY. */
-    job b = {.delay = 0.005, .ret = 2};
+    weft_event gate_b = WEFT_EVENT_INIT, awaiting = WEFT_EVENT_INIT;
+    job b = {.gate = &gate_b, .ret = 2};
     weft_task *tb = spawn_job(&b);
-    intruder_ctx ic2 = {.t = tb};
+    intruder_ctx ic2 = {.t = tb, .awaiting = &awaiting};
     weft_task *aw;
     REQUIRE(weft_spawn(intruder, &ic2, &aw) == 0);
-    /* The intruder awaits tb (after 2 ms) and gets it. */
-    CHECK_EQ(weft_sleep(0.003), 0);
+    /* The intruder awaits tb and gets it once the gate opens. */
+    CHECK_EQ(weft_event_wait(&awaiting), 0);
     weft_task *one[1] = {tb};
     CHECK_EQ(weft_wait(one, 1, WEFT_WAIT_ALL), -EBUSY);
+    CHECK_EQ(weft_event_set(&gate_b), 0);
     CHECK_EQ(weft_await(aw, NULL), 0);
     CHECK_EQ(ic2.await_rc, 0);
     return NULL;
