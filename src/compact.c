@@ -127,9 +127,18 @@ static void copy_frame(void *dst, const void *src, size_t n)
 #endif
 }
 
-/* The test counter of bytes of room, changed by `delta` (not a
- * read-modify-write: this runs for every compact task, and only the tests
- * read it, one loop at a time). */
+/* One more on a test counter.  Not a read-modify-write: this runs on
+ * every copy and every start on a finished task's stack, and only the
+ * tests read the counters (one loop at a time). */
+static void count(_Atomic unsigned long *counter)
+{
+    atomic_store_explicit(
+        counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+}
+
+/* The test counter of bytes of room, changed by `delta`, as count()
+ * does (every compact task's buffer passes here). */
 static void room_add(size_t delta)
 {
     atomic_store_explicit(
@@ -240,13 +249,7 @@ static void bring_in(weft__loop *L, weft__compact *c, weft__record *f)
 #endif
     weft__csave *s = f->csave;
     if (s && s->len) {
-        /* Not a read-modify-write: this runs on every copy, and only the
-         * tests read it (one loop at a time). */
-        atomic_store_explicit(
-            &weft__compact_copies,
-            atomic_load_explicit(&weft__compact_copies,
-                                 memory_order_relaxed) + 1,
-            memory_order_relaxed);
+        count(&weft__compact_copies);
         char *sp = c->save_top - s->len;
         copy_frame(sp, s->bytes, s->len);
         f->exec.ctx.sp = sp;
@@ -347,11 +350,7 @@ bool weft__compact_can_pass(const weft__loop *L, const weft__record *next)
 void weft__compact_pass(weft__loop *L, weft__record *next)
 {
     weft__compact *c = L->compact;
-    /* Not a read-modify-write, as for the copies. */
-    atomic_store_explicit(
-        &weft__compact_passes,
-        atomic_load_explicit(&weft__compact_passes, memory_order_relaxed) + 1,
-        memory_order_relaxed);
+    count(&weft__compact_passes);
     c->owner = next;
     c->reserved_at = 0;
     weft__exec_set_stack(&next->exec, c->shared.lo, c->shared.size);

@@ -303,20 +303,18 @@ REC_EXIT_ATTRS void rec_exit(weft__record *f, void *result)
     if (f->canary && !weft__canary_ok(f->stack.lo))
         weft__overflow_report(L, f, "its stack canary was overwritten");
     weft__record *next = pick_next(L);
-    if (__builtin_expect(WEFT__IS_COMPACT(f), 0)) {
+    bool compact = WEFT__IS_COMPACT(f);
+    if (__builtin_expect(compact, 0))
         weft__compact_finish(L, f); /* the shared stack stays */
-        weft__record_release(L, f);
-        weft__running_set(L, next);
-        /* A compact task starting after one that finished: right here,
-         * with one switch fewer (its first would be to the trampoline). */
-        if (next && weft__compact_can_pass(L, next))
-            weft__compact_pass(L, next);
-        weft__switch(&f->exec, next ? &next->exec : &L->host, true);
-        __builtin_unreachable();
-    }
-    weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
+    else
+        weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
     weft__record_release(L, f);
     weft__running_set(L, next);
+    /* A compact task starting after one that finished: right here, with
+     * one switch fewer (its first would be to the trampoline). */
+    if (__builtin_expect(compact, 0) && next &&
+        weft__compact_can_pass(L, next))
+        weft__compact_pass(L, next);
     weft__switch(&f->exec, next ? &next->exec : &L->host, true);
     __builtin_unreachable();
 }
