@@ -185,10 +185,17 @@ struct weft__record {
     uint32_t idx;      /* own slot */
     uint32_t awaiting; /* slot this one awaits (weft__wait_await) */
     /* Where its timer is (timer.c): 0 if none is armed; 1 + its position
-     * in the timer heap; or WEFT__IN_WHEEL with the link to the previous
-     * entry of its wheel slot's list, wheel_next the link to the next. */
+     * in the timer heap; or WEFT__IN_WHEEL with its wheel slot's number
+     * (level * 64 + slot), the slot's list linked through wheel_next and
+     * wheel_prev (NULL at the ends).  Pointers, not numbers: a default
+     * task's record lies in its stack, not in an array. */
     uint32_t timer_pos;
-    uint32_t wheel_next;
+    /* Scratch for walks over who-waits-for-whom (cancellation, cycle
+     * checks): an intrusive stack (walk_next), so walks need neither
+     * recursion nor allocation; walk_epoch marks records already
+     * visited. */
+    uint32_t walk_epoch;
+    weft__record *wheel_next, *wheel_prev;
     uint64_t deadline; /* armed timer (ns), WEFT__NO_DEADLINE if none */
     uint64_t wait_deadline; /* what the blocked call itself asked for */
     uint64_t since;    /* when it last blocked (weft__block), on the loop's
@@ -230,11 +237,6 @@ struct weft__record {
     int fail_err;      /* from weft_fail */
     int io_fd;         /* weft__wait_io */
     unsigned io_ready; /* weft__wait_io: events seen */
-    /* Scratch for walks over who-waits-for-whom (cancellation, cycle
-     * checks): an intrusive stack, so walks need neither recursion nor
-     * allocation; walk_epoch marks records already visited. */
-    uint32_t walk_epoch;
-    uint8_t canary;    /* the stack has no guard page: check the canary */
     const weft__wait_kind *kind; /* WEFT__WAIT_BLOCKED: on what */
     char *fail_msg;    /* from weft_fail, owned */
     char *errmsg;      /* message of the last failed await, owned */
@@ -266,6 +268,16 @@ struct weft__record {
     void *role;
     weft__record *walk_next; /* with walk_epoch */
 };
+
+/* A default task's record lies at the top of its stack, in the page its
+ * first frames fault in anyway, not in the record arena: a sleeping task
+ * costs that page and no more.  The arena holds the records of compact
+ * tasks, of tasks given one before they start (a name, a stack size) and
+ * of everything under ThreadSanitizer, whose fiber per context lives with
+ * a record in the arena (weft__exec_reuse_task). */
+#define WEFT__REC_IN_STACK (!WEFT_TSAN)
+/* The bytes a record takes at its stack's top. */
+#define WEFT__REC_ROOM ((sizeof(weft__record) + 63) & ~(size_t)63)
 
 /* The timer wheel's levels (timer.c). */
 #define WEFT__WHEEL_LEVELS 8
@@ -307,6 +319,7 @@ struct weft__loop {
     weft__arena rec_arena;
     weft__record *recs;
     uint32_t rec_top;
+    uint32_t recs_in_stacks; /* default tasks' records, in their stacks */
     weft__record *rec_free;
 
     /* Task functions of slots without a record: slot.x indexes fns.  A
@@ -345,15 +358,15 @@ struct weft__loop {
 
     /* Timers (timer.c): a min-heap by (deadline, timer_seq) for those due
      * up to the tick wheel_tick, capacity >= records; later ones in the
-     * wheel's slot lists (heads: links, 0 if empty; a bit per non-empty
-     * slot in wheel_used). */
+     * wheel's slot lists (heads: NULL if empty; a bit per non-empty slot
+     * in wheel_used). */
     weft__arena heap_arena;
     weft__timer_ent *heap;
     uint32_t heap_len;
     uint64_t timer_seq;
     uint64_t wheel_tick;
     uint64_t wheel_used[WEFT__WHEEL_LEVELS];
-    uint32_t wheel_head[WEFT__WHEEL_LEVELS][64];
+    weft__record *wheel_head[WEFT__WHEEL_LEVELS][64];
 
     weft__stacks *stacks;
     struct weft__compact *compact; /* the shared stack, NULL until needed */

@@ -15,7 +15,7 @@
 static inline void weft__leave(weft__loop *L, weft__record *self,
                                weft__record *next)
 {
-    if (self->canary && !weft__canary_ok(self->stack.lo))
+    if (!self->stack.guarded && !weft__canary_ok(self->stack.lo))
         weft__overflow_report(L, self, "its stack canary was overwritten");
     weft__running_set(L, next);
     weft__switch(&self->exec, next ? &next->exec : &L->host, false);

@@ -69,7 +69,7 @@ weft__record *weft__record_alloc(weft__loop *L)
     weft__record *f = L->rec_free;
     if (!f) {
         /* The arenas' reservations bound the number of records. */
-        if (weft__heap_reserve(L, L->rec_top + 1) ||
+        if (weft__heap_reserve(L, L->rec_top + L->recs_in_stacks + 1) ||
             weft__arena_grow(&L->rec_arena,
                              (size_t)(L->rec_top + 1) * sizeof *f))
             return NULL;
@@ -102,6 +102,8 @@ weft__record *weft__record_alloc(weft__loop *L)
     return f;
 }
 
+static bool record_in_stack(const weft__record *f);
+
 void weft__record_release(weft__loop *L, weft__record *f)
 {
     if (__builtin_expect(f->fail_msg || f->errmsg || f->name, 0)) {
@@ -112,6 +114,13 @@ void weft__record_release(weft__loop *L, weft__record *f)
         weft__free(f->name);
         f->fail_msg = f->errmsg = f->name = NULL;
     }
+    if (record_in_stack(f)) {
+        /* It goes with its stack, which its task has given back (or gives
+         * back before anything else runs); what it owns goes now. */
+        weft__free(f->scopes);
+        L->recs_in_stacks--;
+        return;
+    }
     f->free_next = L->rec_free;
     L->rec_free = f;
 }
@@ -119,6 +128,35 @@ void weft__record_release(weft__loop *L, weft__record *f)
 /* ---- starting and finishing ---- */
 
 static void rec_entry(void *arg);
+
+static bool record_in_stack(const weft__record *f)
+{
+    return WEFT__REC_IN_STACK && f->stack.lo &&
+           (const char *)f + WEFT__REC_ROOM ==
+               (const char *)f->stack.lo + f->stack.size;
+}
+
+/* A stack of the default size with a fresh record at its top, ready to
+ * run rec_entry; NULL if there is no memory. */
+static weft__record *stack_with_record(weft__loop *L)
+{
+    weft__stack st;
+    /* The timer heap holds a timer for every record there may be. */
+    if (weft__heap_reserve(L, L->rec_top + L->recs_in_stacks + 1) ||
+        weft__stack_get(L->stacks, 0, &st))
+        return NULL;
+    size_t room = st.size - WEFT__REC_ROOM;
+    weft__record *f = (weft__record *)((char *)st.lo + room);
+    /* Whatever the stack held before (a compact task's shared stack comes
+     * back to the same pool) is overwritten whole. */
+    memset(f, 0, sizeof *f);
+    f->deadline = WEFT__NO_DEADLINE;
+    f->stack = st;
+    weft__exec_set_stack(&f->exec, st.lo, room);
+    weft__ctx_make(&f->exec.ctx, st.lo, room, rec_entry, f);
+    L->recs_in_stacks++;
+    return f;
+}
 
 /* Gives a PENDING task a record and a stack.  Returns the record to switch
  * to, or NULL if the task finished instead (cancelled before it started, or
@@ -134,12 +172,15 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
         return NULL;
     }
     if (!f) {
-        f = weft__record_alloc(L);
+        bool compact = (s->x & WEFT__X_COMPACT) != 0;
+        f = WEFT__REC_IN_STACK && __builtin_expect(!compact, 1)
+                ? stack_with_record(L)
+                : weft__record_alloc(L);
         if (!f) {
             weft__task_finish(L, idx, NULL, NULL, -ENOMEM, NULL);
             return NULL;
         }
-        if (__builtin_expect(s->x & WEFT__X_COMPACT, 0)) {
+        if (__builtin_expect(compact, 0)) {
             s->x = (uint16_t)WEFT__X_FN(s->x);
             f->scope_alert = WEFT__ALERT_COMPACT;
         }
@@ -155,6 +196,8 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
             weft__record_release(L, f);
             return NULL;
         }
+    } else if (f->stack.lo) {
+        /* Its record came with its stack, set up. */
     } else if (weft__stack_get(L->stacks, f->stack.size, &f->stack)) {
         f->stack.lo = NULL;
         weft__task_finish(L, idx, f, NULL, -ENOMEM, NULL);
@@ -165,7 +208,6 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
         weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, rec_entry,
                        f);
     }
-    f->canary = !f->stack.guarded;
     f->cancelled = 0; /* a cancelled task never gets this far */
     s->state = WEFT__SLOT_RUNNING;
     f->wait = WEFT__WAIT_NONE;
@@ -300,7 +342,7 @@ REC_EXIT_ATTRS void rec_exit(weft__record *f, void *result)
         weft__task_left_open(L, f);
 
     weft__task_finish(L, f->idx, f, result, f->fail_err, NULL);
-    if (f->canary && !weft__canary_ok(f->stack.lo))
+    if (!f->stack.guarded && !weft__canary_ok(f->stack.lo))
         weft__overflow_report(L, f, "its stack canary was overwritten");
     weft__record *next = pick_next(L);
     bool compact = WEFT__IS_COMPACT(f);

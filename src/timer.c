@@ -147,46 +147,33 @@ static void heap_remove(weft__loop *L, uint32_t i)
 
 /* ---- the wheel: timers due after its current tick ---- */
 
-/* A link in a slot's list: 1 + the record's number in L->recs, or
- * HEAD_LINK | (level * 64 + slot) for the slot's head (as a previous). */
-#define HEAD_LINK 0x40000000u
-
-static uint32_t link_of(weft__loop *L, weft__record *f)
-{
-    return (uint32_t)(f - L->recs) + 1;
-}
-
-static weft__record *rec_of(weft__loop *L, uint32_t link)
-{
-    return &L->recs[link - 1];
-}
-
 /* f's tick is after wheel_tick: it goes to the level of the highest 6-bit
  * digit in which the two differ, in the slot of its own digit there. */
 static void wheel_put(weft__loop *L, weft__record *f, uint64_t tick)
 {
     unsigned level = (63 - __builtin_clzll(tick ^ L->wheel_tick)) / 6;
     unsigned slot = (unsigned)(tick >> (6 * level)) & 63;
-    uint32_t *head = &L->wheel_head[level][slot];
-    uint32_t me = link_of(L, f);
+    weft__record **head = &L->wheel_head[level][slot];
     if (*head)
-        rec_of(L, *head)->timer_pos = WEFT__IN_WHEEL | me;
+        (*head)->wheel_prev = f;
     f->wheel_next = *head;
-    f->timer_pos = WEFT__IN_WHEEL | HEAD_LINK | (level * 64 + slot);
-    *head = me;
+    f->wheel_prev = NULL;
+    f->timer_pos = WEFT__IN_WHEEL | (level * 64 + slot);
+    *head = f;
     L->wheel_used[level] |= (uint64_t)1 << slot;
 }
 
 static void wheel_unlink(weft__loop *L, weft__record *f, uint32_t pos)
 {
-    uint32_t prev = pos & ~WEFT__IN_WHEEL, next = f->wheel_next;
+    weft__record *prev = f->wheel_prev, *next = f->wheel_next;
     if (next)
-        rec_of(L, next)->timer_pos = WEFT__IN_WHEEL | prev;
-    if (!(prev & HEAD_LINK)) {
-        rec_of(L, prev)->wheel_next = next;
+        next->wheel_prev = prev;
+    if (prev) {
+        prev->wheel_next = next;
         return;
     }
-    unsigned level = (prev & ~HEAD_LINK) / 64, slot = (prev & ~HEAD_LINK) % 64;
+    unsigned level = (pos & ~WEFT__IN_WHEEL) / 64;
+    unsigned slot = (pos & ~WEFT__IN_WHEEL) % 64;
     L->wheel_head[level][slot] = next;
     if (!next)
         L->wheel_used[level] &= ~((uint64_t)1 << slot);
@@ -235,13 +222,13 @@ static void wheel_advance(weft__loop *L, uint64_t tick)
     int level;
     while ((level = wheel_first(L, &slot, &start)) >= 0 && start <= tick) {
         L->wheel_tick = start;
-        uint32_t k = L->wheel_head[level][slot];
-        L->wheel_head[level][slot] = 0;
+        weft__record *f = L->wheel_head[level][slot];
+        L->wheel_head[level][slot] = NULL;
         L->wheel_used[level] &= ~((uint64_t)1 << slot);
-        while (k) {
-            weft__record *f = rec_of(L, k);
-            k = f->wheel_next;
+        while (f) {
+            weft__record *next = f->wheel_next;
             arm(L, f);
+            f = next;
         }
     }
     L->wheel_tick = tick;

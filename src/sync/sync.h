@@ -69,8 +69,9 @@ static inline bool weft__lock_held(const weft_lock *l, weft__loop *L,
 
 /* Is q waited on by tasks of another loop?  A primitive in the caller's
  * storage belongs to the loop whose tasks hold it or wait on it, while they
- * do: any other loop's call is then refused (-EPERM).  A waiter's record
- * lies in its loop's record arena, which says whose it is. */
+ * do: any other loop's call is then refused (-EPERM).  A waiter is a
+ * running task: its loop's slot of its number names its record, which no
+ * slot of another loop does. */
 static inline bool weft__waitq_foreign(const weft__loop *L,
                                        const weft__waitq *q)
 {
@@ -78,8 +79,10 @@ static inline bool weft__waitq_foreign(const weft__loop *L,
         return false;
     const weft__record *r =
         weft__container_of(q->head, const weft__record, q_link);
-    return (uintptr_t)r < (uintptr_t)L->recs ||
-           (uintptr_t)r >= (uintptr_t)(L->recs + L->rec_top);
+    /* Written by its own loop's thread (weft__record_identify). */
+    uint32_t i = __atomic_load_n(&r->idx, __ATOMIC_RELAXED);
+    return i >= L->slot_top || !(L->slots[i].flags & WEFT__SF_RECORD) ||
+           L->slots[i].a.rec != r;
 }
 
 /* Defines `var`, the wait kind of a primitive's wait queue: the queue's

@@ -1,0 +1,274 @@
+/*
+ * test_records.c - where task records live.
+ *
+ * A default task's record lies at the top of its own stack (the page its
+ * first frames fault in), not in the loop's record arena; compact tasks,
+ * tasks given a record before they start (a name) and every task under
+ * ThreadSanitizer use the arena.  Proves that:
+ * - a default task's record is in its stack, above every frame of the
+ *   task, and a thousand default tasks leave the arena untouched; the
+ *   count of records in stacks follows them and comes back down;
+ * - a compact task's and a named task's records are in the arena;
+ * - a stack handed back and taken again (the pool is a LIFO) gives the next
+ *   task a record as clean as a fresh one, though the last task there
+ *   failed with a message, opened scopes and armed a timer (the scopes'
+ *   array is freed with its record: the leak check at the end sees it);
+ * - timers of records in stacks, linked in the wheel's lists, fire and
+ *   cancel right: 2,000 tasks sleep 50-300 ms (the wheel's first two
+ *   levels), a third are cancelled in a random order, the rest wake no
+ *   earlier than asked, each exactly once.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+#include "core.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool in_arena(const weft__loop *L, const weft__record *r)
+{
+    return r >= L->recs && r < L->recs + L->rec_top;
+}
+
+static bool in_own_stack_top(const weft__record *r)
+{
+    const char *top = (const char *)r->stack.lo + r->stack.size;
+    return r->stack.lo && (const char *)r == top - WEFT__REC_ROOM;
+}
+
+/* ---- placement ---- */
+
+static void *where_am_i(void *arg)
+{
+    weft__loop *L = weft__tls_loop;
+    weft__record *me = L->cur;
+    int local = 0;
+    if (WEFT__REC_IN_STACK) {
+        CHECK(in_own_stack_top(me));
+        CHECK(!in_arena(L, me));
+        /* Every frame of the task lies below its record. */
+        CHECK((char *)&local < (char *)me);
+    } else {
+        CHECK(in_arena(L, me));
+    }
+    (void)arg;
+    return I2P(local + 1);
+}
+
+static void *default_record_in_its_stack(void *arg)
+{
+    (void)arg;
+    weft_task *t;
+    REQUIRE(weft_spawn(where_am_i, NULL, &t) == 0);
+    void *res;
+    CHECK_EQ(weft_await(t, &res), 0);
+    CHECK_EQ(P2I(res), 1);
+    return NULL;
+}
+
+enum { MANY = 1000 };
+
+static void *nap(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(weft_sleep(0.001), 0);
+    return NULL;
+}
+
+static void *arena_untouched(void *arg)
+{
+    (void)arg;
+    weft__loop *L = weft__tls_loop;
+    uint32_t top = L->rec_top, in_stacks = L->recs_in_stacks;
+    weft_task *t[MANY];
+    for (int i = 0; i < MANY; i++)
+        REQUIRE(weft_spawn(nap, NULL, &t[i]) == 0);
+    CHECK_EQ(weft_yield(), 0); /* they all start and sleep */
+    if (WEFT__REC_IN_STACK) {
+        CHECK_EQ(L->rec_top, top);
+        CHECK_EQ(L->recs_in_stacks, in_stacks + MANY);
+    } else {
+        CHECK(L->rec_top >= MANY);
+    }
+    CHECK_EQ(weft_gather(t, MANY, NULL, NULL, 0), 0);
+    CHECK_EQ(L->recs_in_stacks, in_stacks);
+    return NULL;
+}
+
+static void *in_the_arena(void *arg)
+{
+    (void)arg;
+    weft__loop *L = weft__tls_loop;
+    CHECK(in_arena(L, L->cur));
+    CHECK(!in_own_stack_top(L->cur));
+    CHECK_EQ(weft_yield(), 0);
+    return I2P(7);
+}
+
+static void *compact_and_named_in_the_arena(void *arg)
+{
+    (void)arg;
+    weft_spawn_opts compact = {.flags = WEFT_SPAWN_COMPACT};
+    weft_spawn_opts named = {.name = "named"};
+    weft_task *t[2];
+    int rc = weft_spawn_ex(in_the_arena, NULL, &compact, &t[0]);
+    if (rc == -ENOTSUP) /* the ucontext build has no compact tasks */
+        REQUIRE(weft_spawn_ex(in_the_arena, NULL, &named, &t[0]) == 0);
+    else
+        REQUIRE(rc == 0);
+    REQUIRE(weft_spawn_ex(in_the_arena, NULL, &named, &t[1]) == 0);
+    void *res[2];
+    CHECK_EQ(weft_gather(t, 2, res, NULL, 0), 0);
+    CHECK_EQ(P2I(res[0]), 7);
+    CHECK_EQ(P2I(res[1]), 7);
+    return NULL;
+}
+
+/* ---- reuse ---- */
+
+static weft__record *last_record;
+
+static void *leave_a_mess(void *arg)
+{
+    (void)arg;
+    weft__loop *L = weft__tls_loop;
+    last_record = L->cur;
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(10.0, &sc) == 0); /* allocates the scopes */
+    CHECK_EQ(weft_scope_close(sc), 0);
+    CHECK_EQ(weft_sleep(0.0005), 0);
+    return weft_fail(-EIO, "left %s", "behind");
+}
+
+static void *look_clean(void *arg)
+{
+    (void)arg;
+    weft__record *me = weft__tls_loop->cur;
+    if (WEFT__REC_IN_STACK)
+        CHECK(me == last_record); /* the same stack, taken again */
+    if (WEFT__REC_IN_STACK)
+        CHECK(me->scopes == NULL); /* an arena record keeps its array */
+    CHECK(me->fail_msg == NULL && me->errmsg == NULL && me->name == NULL);
+    CHECK_EQ(me->fail_err, 0);
+    CHECK_EQ(me->timer_pos, 0);
+    CHECK(me->deadline == WEFT__NO_DEADLINE);
+    CHECK_EQ(me->nopen, 0);
+    CHECK_EQ(me->shield, 0);
+    CHECK_EQ(me->cancelled, 0);
+    /* And it works as one: a scope, a timer. */
+    weft_scope *sc;
+    REQUIRE(weft_scope_open(10.0, &sc) == 0);
+    CHECK_EQ(weft_sleep(0.0005), 0);
+    CHECK_EQ(weft_scope_close(sc), 0);
+    return I2P(3);
+}
+
+static void *reused_stack_clean_record(void *arg)
+{
+    (void)arg;
+    weft_task *t;
+    REQUIRE(weft_spawn(leave_a_mess, NULL, &t) == 0);
+    CHECK_EQ(weft_await(t, NULL), -EIO);
+    CHECK(weft_errmsg() && strstr(weft_errmsg(), "left behind"));
+    REQUIRE(weft_spawn(look_clean, NULL, &t) == 0);
+    void *res;
+    CHECK_EQ(weft_await(t, &res), 0);
+    CHECK_EQ(P2I(res), 3);
+    return NULL;
+}
+
+/* ---- timers of records in stacks ---- */
+
+enum { SLEEPERS = 2000 };
+
+typedef struct sleeper {
+    double asked, start, woke;
+    int rc, wakes;
+} sleeper;
+
+static void *sleep_for(void *arg)
+{
+    sleeper *s = arg;
+    s->start = weft_now();
+    s->rc = weft_sleep(s->asked);
+    s->woke = weft_now();
+    s->wakes++;
+    return NULL;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void *wheel_timers_in_stacks(void *arg)
+{
+    (void)arg;
+    sleeper *s = calloc(SLEEPERS, sizeof *s);
+    weft_task **t = calloc(SLEEPERS, sizeof *t);
+    int *order = calloc(SLEEPERS, sizeof *order);
+    REQUIRE(s && t && order);
+    for (int i = 0; i < SLEEPERS; i++) {
+        /* 50 ms at least: none is due before the cancels are done. */
+        s[i].asked = 0.05 + (double)(rng() % 250000) * 1e-6;
+        REQUIRE(weft_spawn(sleep_for, &s[i], &t[i]) == 0);
+        order[i] = i;
+    }
+    CHECK_EQ(weft_yield(), 0); /* all asleep */
+    for (int i = SLEEPERS - 1; i > 0; i--) {
+        int j = (int)(rng() % (uint64_t)(i + 1)), k = order[i];
+        order[i] = order[j];
+        order[j] = k;
+    }
+    /* A third, in a random order, while the rest sleep on. */
+    for (int i = 0; i < SLEEPERS / 3; i++)
+        CHECK_EQ(weft_task_cancel(t[order[i]]), 0);
+    int *errs = calloc(SLEEPERS, sizeof *errs);
+    REQUIRE(errs);
+    CHECK_EQ(weft_gather(t, SLEEPERS, NULL, errs, WEFT_GATHER_RETURN_ERRORS),
+             0);
+    bool *cancelled = calloc(SLEEPERS, sizeof *cancelled);
+    REQUIRE(cancelled);
+    for (int i = 0; i < SLEEPERS / 3; i++)
+        cancelled[order[i]] = true;
+    int wrong = 0;
+    for (int i = 0; i < SLEEPERS; i++) {
+        wrong += s[i].wakes != 1;
+        bool slept =
+            s[i].rc == 0 && s[i].woke - s[i].start >= s[i].asked - 1e-9;
+        if (!cancelled[i])
+            wrong += !slept || errs[i] != 0;
+        else if (s[i].rc == -ECANCELED)
+            wrong += errs[i] != -ECANCELED;
+        else /* its sleep ended before the cancel came (a slow machine) */
+            wrong += !slept;
+    }
+    CHECK_EQ(wrong, 0);
+    free(cancelled);
+    free(errs);
+    free(order);
+    free(t);
+    free(s);
+    return NULL;
+}
+
+static const struct check_case_def cases[] = {
+    CHECK_TASK("default_record_in_its_stack", default_record_in_its_stack,
+               NULL),
+    CHECK_TASK("arena_untouched_by_default_tasks", arena_untouched, NULL),
+    CHECK_TASK("compact_and_named_in_the_arena", compact_and_named_in_the_arena,
+               NULL),
+    CHECK_TASK("reused_stack_clean_record", reused_stack_clean_record, NULL),
+    CHECK_TASK("wheel_timers_in_stacks", wheel_timers_in_stacks, NULL),
+};
+
+int main(void)
+{
+    return CHECK_MAIN(cases);
+}
