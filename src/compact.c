@@ -108,6 +108,13 @@ _Atomic unsigned long weft__compact_passes;
 
 /* ---- copies ---- */
 
+/* The shared stack's bytes for frames: all but the top a record may take
+ * when the stack goes back to the pool (weft__frames_room). */
+static size_t shared_room(const weft__compact *c)
+{
+    return weft__frames_room(&c->shared);
+}
+
 /* The bytes of a frame are copied as bytes: AddressSanitizer's redzones
  * between frames are not the copier's business (the shadow is cleared on
  * each copy-in instead), nor is Valgrind's view of them. */
@@ -254,14 +261,14 @@ static void bring_in(weft__loop *L, weft__compact *c, weft__record *f)
         copy_frame(sp, s->bytes, s->len);
         f->exec.ctx.sp = sp;
     } else {
-        weft__ctx_make(&f->exec.ctx, c->shared.lo, c->shared.size, c->entry,
+        weft__ctx_make(&f->exec.ctx, c->shared.lo, shared_room(c), c->entry,
                        f);
     }
 #if WEFT_VALGRIND
     VALGRIND_MAKE_MEM_DEFINED(f->exec.ctx.sp,
                               (size_t)(c->save_top - (char *)f->exec.ctx.sp));
 #endif
-    weft__exec_set_stack(&f->exec, c->shared.lo, c->shared.size);
+    weft__exec_set_stack(&f->exec, c->shared.lo, shared_room(c));
     c->owner = f;
     c->reserved_at = 0;
     (void)L;
@@ -302,7 +309,7 @@ static int compact_new(weft__loop *L, void (*entry)(void *))
     }
     if (!c->shared.guarded)
         weft__canary_set(&c->shared);
-    c->top = (char *)(((uintptr_t)c->shared.lo + c->shared.size) &
+    c->top = (char *)(((uintptr_t)c->shared.lo + shared_room(c)) &
                       ~(uintptr_t)15);
     c->save_top = c->top - WEFT__CTX_TOP_UNUSED;
     c->entry = entry;
@@ -353,8 +360,8 @@ void weft__compact_pass(weft__loop *L, weft__record *next)
     count(&weft__compact_passes);
     c->owner = next;
     c->reserved_at = 0;
-    weft__exec_set_stack(&next->exec, c->shared.lo, c->shared.size);
-    weft__ctx_enter(c->shared.lo, c->shared.size, c->entry, next);
+    weft__exec_set_stack(&next->exec, c->shared.lo, shared_room(c));
+    weft__ctx_enter(c->shared.lo, shared_room(c), c->entry, next);
 }
 
 int weft__compact_reserve(weft__loop *L, weft__record *f)

@@ -8,16 +8,19 @@
  *   and the function (an index into L->fns) and argument (not started) or
  *   the error and result (finished); a message waits in L->msgs.  Slots are
  *   what a million unstarted or finished tasks cost.
- * - its record (struct weft__record, from a pooled arena) and its stack from
- *   the moment it starts until it finishes.  A task that has not started
- *   holds no stack; a finished one has given both back.
- * A not-started task gets a record early only when it needs one: it has a
- * name or a stack size, it starts eagerly, or its function did not fit in
- * the loop's function table.  Who awaits a task is kept in L->waiter_of.
+ * - its record (struct weft__record) and its stack from the moment it
+ *   starts until it finishes: the record from a pooled arena or, once
+ *   many tasks live, a default task's at the top of its stack, above its
+ *   frames (WEFT__REC_IN_STACK).  A task that has not started holds no
+ *   stack; a finished one has given both back.
+ * A not-started task gets a record early (from the arena) only when it
+ * needs one: it has a name or a stack size, it starts eagerly, or its
+ * function did not fit in the loop's function table.  Who awaits a task is
+ * kept in L->waiter_of.
  *
- * The runtime keeps nothing on a task's stack: wait links, the wake reason
- * and the timer live in the record; results are copied when the waiter
- * resumes.
+ * The runtime keeps nothing in a task's frames: wait links, the wake
+ * reason and the timer live in the record; results are copied when the
+ * waiter resumes.
  */
 #ifndef WEFT_CORE_H
 #define WEFT_CORE_H
@@ -195,14 +198,13 @@ struct weft__record {
      * recursion nor allocation; walk_epoch marks records already
      * visited. */
     uint32_t walk_epoch;
-    weft__record *wheel_next, *wheel_prev;
     uint64_t deadline; /* armed timer (ns), WEFT__NO_DEADLINE if none */
     uint64_t wait_deadline; /* what the blocked call itself asked for */
     uint64_t since;    /* when it last blocked (weft__block), on the loop's
                         * clock */
     uint64_t timer_seq; /* orders equal deadlines by arming order */
-    /* wait, started, shield, alerts, nopen and ident are contiguous: a
-     * reused record resets them together. */
+    /* wait, started, shield, alerts and nopen are contiguous: a reused
+     * record resets them together. */
     uint8_t wait;      /* WEFT__WAIT_* */
     uint8_t started;   /* has run at least once */
     uint16_t shield;   /* depth of weft_shield_begin scopes */
@@ -229,10 +231,9 @@ struct weft__record {
         };
         uint16_t nopen;
     };
-    /* The task's identity for ownership within its loop (a lock's holder,
-     * with the loop's serial beside it): slot, loop tag and generation; 0
-     * until first asked (weft__identity), reset with the fields above. */
-    uint64_t ident;
+    /* After the fields every switch and wait touches, which fill the
+     * first 64 bytes. */
+    weft__record *wheel_next, *wheel_prev;
     int wake_rc;       /* what the wait returns: 0, -ETIMEDOUT, -ECANCELED */
     int fail_err;      /* from weft_fail */
     int io_fd;         /* weft__wait_io */
@@ -244,10 +245,6 @@ struct weft__record {
     weft__stack stack; /* lo == NULL until started; compact: the shared one */
     struct weft__csave *csave; /* compact: its bytes while away, or NULL */
     weft_fn fn;        /* its body */
-    union {
-        void *arg;     /* until started */
-        weft__record *free_next; /* released: the next free record */
-    };
     /* In a wait queue: links in the queue, which queue, and what the waker
      * hands over (an item, a permit) before waking. */
     weft__link q_link;
@@ -267,17 +264,41 @@ struct weft__record {
      * generator's producer finds its generator here). */
     void *role;
     weft__record *walk_next; /* with walk_epoch */
+    union {
+        void *arg;     /* until started */
+        weft__record *free_next; /* released: the next free record */
+    };
 };
 
-/* A default task's record lies at the top of its stack, in the page its
- * first frames fault in anyway, not in the record arena: a sleeping task
- * costs that page and no more.  The arena holds the records of compact
- * tasks, of tasks given one before they start (a name, a stack size) and
- * of everything under ThreadSanitizer, whose fiber per context lives with
- * a record in the arena (weft__exec_reuse_task). */
+/* Where a task's record lives.  The record arena keeps records side by
+ * side, reused last-freed first: the records of the tasks a loop switches
+ * among stay in the caches together.  Many live tasks outgrow the caches
+ * anyway, and then the arena costs memory the tasks' stacks have room
+ * for: once the arena holds WEFT__ARENA_RECORDS records, none of them
+ * free, a default task that starts gets its record at the top of its own
+ * stack, in the page its first frames fault in anyway - a sleeping task
+ * then costs that page and no more.  (With every record in its stack, 100
+ * tasks taking turns on a lock missed the first-level cache 2.3 times as
+ * often: each stack's top lies at the same offset in its page, so all the
+ * records and top frames compete for the same few cache sets.)  The arena
+ * always holds the records of compact tasks, of tasks given one before
+ * they start (a name, a stack size) and, under ThreadSanitizer, all of
+ * them: its fiber per context lives with a record in the arena
+ * (weft__exec_reuse_task). */
 #define WEFT__REC_IN_STACK (!WEFT_TSAN)
+#define WEFT__ARENA_RECORDS 1024u
 /* The bytes a record takes at its stack's top. */
 #define WEFT__REC_ROOM ((sizeof(weft__record) + 63) & ~(size_t)63)
+
+/* The bytes of st a task's frames may use: all of it, but for the stack
+ * pool's (the default size), whose top WEFT__REC_ROOM bytes hold a record
+ * or nothing, never frames, whoever runs there - so that a record placed
+ * there finds zeros or a released record, and is reset, not cleared. */
+static inline size_t weft__frames_room(const weft__stack *st)
+{
+    return st->size == WEFT_STACK_DEFAULT ? st->size - WEFT__REC_ROOM
+                                          : st->size;
+}
 
 /* The timer wheel's levels (timer.c). */
 #define WEFT__WHEEL_LEVELS 8
@@ -616,6 +637,8 @@ void weft__waitq_push(weft__waitq *q, weft__record *f);
 void weft__waitq_remove(weft__waitq *q, weft__record *f);
 /* Removes and returns the first waiter, NULL if none. */
 weft__record *weft__waitq_pop(weft__waitq *q);
+/* Is the first waiter of q, which has one, a task of L? */
+bool weft__waitq_ours(const weft__loop *L, const weft__waitq *q);
 /* The wait-kind hooks of a wait queue, for a primitive's own kind (its
  * name in reports): see WEFT__QUEUE_WAIT in sync/sync.h. */
 void weft__waitq_leave(weft__loop *L, weft__record *r);

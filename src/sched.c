@@ -64,6 +64,8 @@ int weft__ring_grow(weft__loop *L, uint32_t alive)
 
 /* ---- task records ---- */
 
+static void reset_released(weft__record *f);
+
 weft__record *weft__record_alloc(weft__loop *L)
 {
     weft__record *f = L->rec_free;
@@ -79,27 +81,32 @@ weft__record *weft__record_alloc(weft__loop *L)
         f->deadline = WEFT__NO_DEADLINE;
         return f;
     }
-    /* A released record: its owned strings are freed and NULL, it is in no
-     * timer heap, wait queue or walk, and the rest is set before use;
-     * reset only what a new task relies on being zero (a full clear costs
-     * as much as the rest of an eager spawn's set-up). */
     L->rec_free = f->free_next;
     weft__exec_reuse_task(&f->exec);
+    reset_released(f);
+    memset(&f->stack, 0, sizeof f->stack);
+    return f;
+}
+
+/* A released record (or zeros) made ready for a new task.  Released: its
+ * owned strings and scopes are freed and NULL, it is in no timer heap,
+ * wait queue or walk, and the rest is set before use; only what a new
+ * task relies on being zero is reset (a full clear costs as much as the
+ * rest of an eager spawn's set-up). */
+static void reset_released(weft__record *f)
+{
     f->awaiting = 0;
     f->wait = WEFT__WAIT_NONE;
     f->started = 0;
     f->shield = 0;
     f->alerts = 0;
     f->nopen = 0;
-    f->ident = 0;
     f->wake_rc = 0;
     f->fail_err = 0;
     f->join = NULL;
     f->role = NULL;
     f->q_owner = NULL;
-    memset(&f->stack, 0, sizeof f->stack);
     f->deadline = WEFT__NO_DEADLINE;
-    return f;
 }
 
 static bool record_in_stack(const weft__record *f);
@@ -118,6 +125,7 @@ void weft__record_release(weft__loop *L, weft__record *f)
         /* It goes with its stack, which its task has given back (or gives
          * back before anything else runs); what it owns goes now. */
         weft__free(f->scopes);
+        f->scopes = NULL;
         L->recs_in_stacks--;
         return;
     }
@@ -131,13 +139,14 @@ static void rec_entry(void *arg);
 
 static bool record_in_stack(const weft__record *f)
 {
-    return WEFT__REC_IN_STACK && f->stack.lo &&
-           (const char *)f + WEFT__REC_ROOM ==
-               (const char *)f->stack.lo + f->stack.size;
+    return WEFT__REC_IN_STACK &&
+           (uintptr_t)f - (uintptr_t)f->stack.lo < f->stack.size;
 }
 
-/* A stack of the default size with a fresh record at its top, ready to
- * run rec_entry; NULL if there is no memory. */
+/* A stack of the default size with a record at its top, ready to run
+ * rec_entry; NULL if there is no memory.  The record is reset, not
+ * cleared: the top of a pooled stack holds zeros or a released record,
+ * never frames (weft__frames_room). */
 static weft__record *stack_with_record(weft__loop *L)
 {
     weft__stack st;
@@ -145,12 +154,9 @@ static weft__record *stack_with_record(weft__loop *L)
     if (weft__heap_reserve(L, L->rec_top + L->recs_in_stacks + 1) ||
         weft__stack_get(L->stacks, 0, &st))
         return NULL;
-    size_t room = st.size - WEFT__REC_ROOM;
+    size_t room = weft__frames_room(&st);
     weft__record *f = (weft__record *)((char *)st.lo + room);
-    /* Whatever the stack held before (a compact task's shared stack comes
-     * back to the same pool) is overwritten whole. */
-    memset(f, 0, sizeof *f);
-    f->deadline = WEFT__NO_DEADLINE;
+    reset_released(f);
     f->stack = st;
     weft__exec_set_stack(&f->exec, st.lo, room);
     weft__ctx_make(&f->exec.ctx, st.lo, room, rec_entry, f);
@@ -173,7 +179,8 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
     }
     if (!f) {
         bool compact = (s->x & WEFT__X_COMPACT) != 0;
-        f = WEFT__REC_IN_STACK && __builtin_expect(!compact, 1)
+        f = WEFT__REC_IN_STACK && __builtin_expect(!compact, 1) &&
+                    !L->rec_free && L->rec_top >= WEFT__ARENA_RECORDS
                 ? stack_with_record(L)
                 : weft__record_alloc(L);
         if (!f) {
@@ -204,9 +211,9 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
         weft__record_release(L, f);
         return NULL;
     } else {
-        weft__exec_set_stack(&f->exec, f->stack.lo, f->stack.size);
-        weft__ctx_make(&f->exec.ctx, f->stack.lo, f->stack.size, rec_entry,
-                       f);
+        size_t room = weft__frames_room(&f->stack);
+        weft__exec_set_stack(&f->exec, f->stack.lo, room);
+        weft__ctx_make(&f->exec.ctx, f->stack.lo, room, rec_entry, f);
     }
     f->cancelled = 0; /* a cancelled task never gets this far */
     s->state = WEFT__SLOT_RUNNING;

@@ -22,6 +22,19 @@ void weft__waitq_push(weft__waitq *q, weft__record *f)
     f->q_owner = q;
 }
 
+bool weft__waitq_ours(const weft__loop *L, const weft__waitq *q)
+{
+    /* A waiter is a running task: the slot of its number in its own loop
+     * names its record, which no slot of another loop does.  (Records are
+     * not all in the loop's arena: its address would not tell.) */
+    const weft__record *r =
+        weft__container_of(q->head, const weft__record, q_link);
+    /* Written by its own loop's thread (weft__record_identify). */
+    uint32_t i = __atomic_load_n(&r->idx, __ATOMIC_RELAXED);
+    return i < L->slot_top && (L->slots[i].flags & WEFT__SF_RECORD) &&
+           L->slots[i].a.rec == r;
+}
+
 void weft__waitq_remove(weft__waitq *q, weft__record *f)
 {
     weft__list_remove(q, &f->q_link);

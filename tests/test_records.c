@@ -1,18 +1,25 @@
 /*
  * test_records.c - where task records live.
  *
- * A default task's record lies at the top of its own stack (the page its
- * first frames fault in), not in the loop's record arena; compact tasks,
- * tasks given a record before they start (a name) and every task under
- * ThreadSanitizer use the arena.  Proves that:
- * - a default task's record is in its stack, above every frame of the
- *   task, and a thousand default tasks leave the arena untouched; the
- *   count of records in stacks follows them and comes back down;
- * - a compact task's and a named task's records are in the arena;
+ * The loop's record arena holds up to WEFT__ARENA_RECORDS records; once
+ * it is full and none of them is free, a default task that starts gets its
+ * record at the top of its own stack (the page its first frames fault
+ * in).  Compact tasks, tasks given a record before they start (a name)
+ * and every task under ThreadSanitizer always use the arena.  The cases
+ * first fill the arena with tasks that wait on an event.  Proves that:
+ * - while the arena has room, or a free record, a default task's record is
+ *   in the arena; once it is full, in its stack, above every frame of the
+ *   task, and a thousand such tasks leave the arena as it was; the count
+ *   of records in stacks follows them and comes back down;
+ * - a compact task's and a named task's records are in the arena, full or
+ *   not;
  * - a stack handed back and taken again (the pool is a LIFO) gives the next
  *   task a record as clean as a fresh one, though the last task there
  *   failed with a message, opened scopes and armed a timer (the scopes'
- *   array is freed with its record: the leak check at the end sees it);
+ *   array is freed with its record: the leak check at the end sees it),
+ *   and so it does after a task with an arena record (named) ran there:
+ *   whoever runs on a default stack keeps its frames below the record's
+ *   place, so a record there is reset, not cleared;
  * - timers of records in stacks, linked in the wheel's lists, fire and
  *   cancel right: 2,000 tasks sleep 50-300 ms (the wheel's first two
  *   levels), a third are cancelled in a random order, the rest wake no
@@ -38,6 +45,43 @@ static bool in_own_stack_top(const weft__record *r)
     return r->stack.lo && (const char *)r == top - WEFT__REC_ROOM;
 }
 
+/* ---- filling the arena ---- */
+
+typedef struct filler {
+    weft_event go;
+    weft_task *t[WEFT__ARENA_RECORDS];
+    size_t n;
+} filler;
+
+static void *wait_for_go(void *arg)
+{
+    CHECK_EQ(weft_event_wait(arg), 0);
+    return NULL;
+}
+
+/* Starts tasks that wait until the arena is full, none of its records
+ * free (they take the free ones first). */
+static void fill(filler *fl)
+{
+    weft__loop *L = weft__tls_loop;
+    weft_event go = WEFT_EVENT_INIT;
+    fl->go = go;
+    fl->n = 0;
+    while ((L->rec_free || L->rec_top < WEFT__ARENA_RECORDS) &&
+           fl->n < WEFT__ARENA_RECORDS) {
+        REQUIRE(weft_spawn(wait_for_go, &fl->go, &fl->t[fl->n]) == 0);
+        fl->n++;
+        CHECK_EQ(weft_yield(), 0); /* it starts, takes a record, waits */
+    }
+    REQUIRE(!L->rec_free && L->rec_top >= WEFT__ARENA_RECORDS);
+}
+
+static void unfill(filler *fl)
+{
+    CHECK_EQ(weft_event_set(&fl->go), 0);
+    CHECK_EQ(weft_gather(fl->t, fl->n, NULL, NULL, 0), 0);
+}
+
 /* ---- placement ---- */
 
 static void *where_am_i(void *arg)
@@ -45,26 +89,36 @@ static void *where_am_i(void *arg)
     weft__loop *L = weft__tls_loop;
     weft__record *me = L->cur;
     int local = 0;
-    if (WEFT__REC_IN_STACK) {
+    if (arg && WEFT__REC_IN_STACK) {
         CHECK(in_own_stack_top(me));
         CHECK(!in_arena(L, me));
         /* Every frame of the task lies below its record. */
         CHECK((char *)&local < (char *)me);
     } else {
         CHECK(in_arena(L, me));
+        CHECK(!in_own_stack_top(me));
     }
-    (void)arg;
     return I2P(local + 1);
 }
 
-static void *default_record_in_its_stack(void *arg)
+static void *record_placement(void *arg)
 {
     (void)arg;
     weft_task *t;
-    REQUIRE(weft_spawn(where_am_i, NULL, &t) == 0);
     void *res;
+    /* Room in the arena: there. */
+    REQUIRE(weft_spawn(where_am_i, NULL, &t) == 0);
     CHECK_EQ(weft_await(t, &res), 0);
     CHECK_EQ(P2I(res), 1);
+    static filler fl;
+    fill(&fl);
+    REQUIRE(weft_spawn(where_am_i, I2P(1), &t) == 0);
+    CHECK_EQ(weft_await(t, &res), 0);
+    CHECK_EQ(P2I(res), 1);
+    unfill(&fl);
+    /* Free records again: the arena's. */
+    REQUIRE(weft_spawn(where_am_i, NULL, &t) == 0);
+    CHECK_EQ(weft_await(t, &res), 0);
     return NULL;
 }
 
@@ -81,8 +135,10 @@ static void *arena_untouched(void *arg)
 {
     (void)arg;
     weft__loop *L = weft__tls_loop;
+    static filler fl;
+    fill(&fl);
     uint32_t top = L->rec_top, in_stacks = L->recs_in_stacks;
-    weft_task *t[MANY];
+    static weft_task *t[MANY];
     for (int i = 0; i < MANY; i++)
         REQUIRE(weft_spawn(nap, NULL, &t[i]) == 0);
     CHECK_EQ(weft_yield(), 0); /* they all start and sleep */
@@ -90,10 +146,11 @@ static void *arena_untouched(void *arg)
         CHECK_EQ(L->rec_top, top);
         CHECK_EQ(L->recs_in_stacks, in_stacks + MANY);
     } else {
-        CHECK(L->rec_top >= MANY);
+        CHECK_EQ(L->rec_top, top + MANY);
     }
     CHECK_EQ(weft_gather(t, MANY, NULL, NULL, 0), 0);
     CHECK_EQ(L->recs_in_stacks, in_stacks);
+    unfill(&fl);
     return NULL;
 }
 
@@ -110,6 +167,8 @@ static void *in_the_arena(void *arg)
 static void *compact_and_named_in_the_arena(void *arg)
 {
     (void)arg;
+    static filler fl;
+    fill(&fl);
     weft_spawn_opts compact = {.flags = WEFT_SPAWN_COMPACT};
     weft_spawn_opts named = {.name = "named"};
     weft_task *t[2];
@@ -123,6 +182,7 @@ static void *compact_and_named_in_the_arena(void *arg)
     CHECK_EQ(weft_gather(t, 2, res, NULL, 0), 0);
     CHECK_EQ(P2I(res[0]), 7);
     CHECK_EQ(P2I(res[1]), 7);
+    unfill(&fl);
     return NULL;
 }
 
@@ -165,9 +225,60 @@ static void *look_clean(void *arg)
     return I2P(3);
 }
 
+/* A task with a record of the arena's (named) runs on a default stack:
+ * its frames stay below the stack's top, so the next task there finds its
+ * record slot as a released record left it. */
+static void *named_on_a_default_stack(void *arg)
+{
+    (void)arg;
+    weft__record *me = weft__tls_loop->cur;
+    last_record = (weft__record *)((char *)me->stack.lo + me->stack.size -
+                                   WEFT__REC_ROOM);
+    /* Frames as deep as a few KiB, full of non-zero bytes. */
+    volatile unsigned char pad[3000];
+    memset((void *)pad, 0xa5, sizeof pad);
+    CHECK_EQ(weft_sleep(0.0005), 0);
+    CHECK_EQ(pad[0] + pad[sizeof pad - 1], 2 * 0xa5);
+    CHECK((char *)&pad[sizeof pad - 1] < (char *)last_record);
+    return NULL;
+}
+
+static void *named_then_default(void *arg)
+{
+    (void)arg;
+    static filler fl;
+    fill(&fl);
+    /* The named task's record goes back to the arena's free list, which a
+     * starting task takes first: another one must take it, on another
+     * stack, before the next task can get the named one's stack with a
+     * record at its top.  The pool hands out the last stack given back
+     * first: x's, given back after the named task's, goes to the taker. */
+    weft_event x_go = WEFT_EVENT_INIT, taker_go = WEFT_EVENT_INIT;
+    weft_spawn_opts named = {.name = "named"};
+    weft_task *x, *n, *taker, *t;
+    REQUIRE(weft_spawn(wait_for_go, &x_go, &x) == 0);
+    CHECK_EQ(weft_yield(), 0);
+    REQUIRE(weft_spawn_ex(named_on_a_default_stack, NULL, &named, &n) == 0);
+    CHECK_EQ(weft_await(n, NULL), 0);
+    CHECK_EQ(weft_event_set(&x_go), 0);
+    CHECK_EQ(weft_await(x, NULL), 0);
+    REQUIRE(weft_spawn(wait_for_go, &taker_go, &taker) == 0);
+    CHECK_EQ(weft_yield(), 0);
+    REQUIRE(weft_spawn(look_clean, NULL, &t) == 0);
+    void *res;
+    CHECK_EQ(weft_await(t, &res), 0);
+    CHECK_EQ(P2I(res), 3);
+    CHECK_EQ(weft_event_set(&taker_go), 0);
+    CHECK_EQ(weft_await(taker, NULL), 0);
+    unfill(&fl);
+    return NULL;
+}
+
 static void *reused_stack_clean_record(void *arg)
 {
     (void)arg;
+    static filler fl;
+    fill(&fl);
     weft_task *t;
     REQUIRE(weft_spawn(leave_a_mess, NULL, &t) == 0);
     CHECK_EQ(weft_await(t, NULL), -EIO);
@@ -176,10 +287,12 @@ static void *reused_stack_clean_record(void *arg)
     void *res;
     CHECK_EQ(weft_await(t, &res), 0);
     CHECK_EQ(P2I(res), 3);
+    unfill(&fl);
     return NULL;
 }
 
-/* ---- timers of records in stacks ---- */
+/* ---- timers of records in stacks (and of the arena's: the first
+ * thousand start with room in it) ---- */
 
 enum { SLEEPERS = 2000 };
 
@@ -259,12 +372,12 @@ static void *wheel_timers_in_stacks(void *arg)
 }
 
 static const struct check_case_def cases[] = {
-    CHECK_TASK("default_record_in_its_stack", default_record_in_its_stack,
-               NULL),
+    CHECK_TASK("record_in_the_arena_then_in_the_stack", record_placement, NULL),
     CHECK_TASK("arena_untouched_by_default_tasks", arena_untouched, NULL),
     CHECK_TASK("compact_and_named_in_the_arena", compact_and_named_in_the_arena,
                NULL),
     CHECK_TASK("reused_stack_clean_record", reused_stack_clean_record, NULL),
+    CHECK_TASK("arena_record_task_leaves_the_top", named_then_default, NULL),
     CHECK_TASK("wheel_timers_in_stacks", wheel_timers_in_stacks, NULL),
 };
 

@@ -19,7 +19,9 @@ typedef struct weft_spawn_opts {
     const char *name;
     /* Usable stack size in bytes; 0 for the default (WEFT_STACK_DEFAULT).
      * Rounded up to the page size; at least WEFT_STACK_MIN, at most
-     * WEFT_STACK_MAX, otherwise weft_spawn_ex() returns -EINVAL. */
+     * WEFT_STACK_MAX, otherwise weft_spawn_ex() returns -EINVAL.  Of the
+     * default size, the top 256 bytes (more in sanitizer builds) are weft's
+     * (the task's record may lie there). */
     size_t stack_size;
     /* WEFT_SPAWN_* flags. */
     unsigned flags;

@@ -48,15 +48,15 @@ static inline int weft__sync_enter(const void *obj, weft__loop **Lp,
 }
 
 /* A task's identity for ownership within its loop: its slot, its loop's
- * tag and its generation (weft__record.ident), never 0.  Another loop may
- * have a task with the same identity (the tag has 8 bits): whoever keeps
- * it keeps the loop's serial too. */
+ * tag and its slot's generation (never 0, so neither is this).  Another
+ * loop may have a task with the same identity (the tag has 8 bits):
+ * whoever keeps it keeps the loop's serial too.  Computed, not kept in the
+ * record: a load from the slot array, where a field would cost every
+ * record 8 bytes. */
 static inline uint64_t weft__identity(weft__loop *L, weft__record *f)
 {
-    if (__builtin_expect(!f->ident, 0))
-        f->ident = (uint64_t)f->idx | (uint64_t)L->tag << 24 |
-                   (uint64_t)L->slots[f->idx].gen << 32;
-    return f->ident;
+    return (uint64_t)f->idx | (uint64_t)L->tag << 24 |
+           (uint64_t)L->slots[f->idx].gen << 32;
 }
 
 /* Does task f of loop L hold lock l? */
@@ -69,20 +69,12 @@ static inline bool weft__lock_held(const weft_lock *l, weft__loop *L,
 
 /* Is q waited on by tasks of another loop?  A primitive in the caller's
  * storage belongs to the loop whose tasks hold it or wait on it, while they
- * do: any other loop's call is then refused (-EPERM).  A waiter is a
- * running task: its loop's slot of its number names its record, which no
- * slot of another loop does. */
+ * do: any other loop's call is then refused (-EPERM).  Its first waiter
+ * says which loop (weft__waitq_ours). */
 static inline bool weft__waitq_foreign(const weft__loop *L,
                                        const weft__waitq *q)
 {
-    if (!q->head)
-        return false;
-    const weft__record *r =
-        weft__container_of(q->head, const weft__record, q_link);
-    /* Written by its own loop's thread (weft__record_identify). */
-    uint32_t i = __atomic_load_n(&r->idx, __ATOMIC_RELAXED);
-    return i >= L->slot_top || !(L->slots[i].flags & WEFT__SF_RECORD) ||
-           L->slots[i].a.rec != r;
+    return q->head && !weft__waitq_ours(L, q);
 }
 
 /* Defines `var`, the wait kind of a primitive's wait queue: the queue's
