@@ -139,7 +139,7 @@ static void rec_entry(void *arg);
 
 static bool record_in_stack(const weft__record *f)
 {
-    return WEFT__REC_IN_STACK &&
+    return WEFT__REC_IN_STACK && f->stack.lo &&
            (uintptr_t)f - (uintptr_t)f->stack.lo < f->stack.size;
 }
 
