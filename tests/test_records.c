@@ -20,6 +20,8 @@
  *   and so it does after a task with an arena record (named) ran there:
  *   whoever runs on a default stack keeps its frames below the record's
  *   place, so a record there is reset, not cleared;
+ * - a start that finds no memory for a stack (a new chunk, a longer pool)
+ *   ends its task with -ENOMEM and leaks nothing;
  * - timers of records in stacks, linked in the wheel's lists, fire and
  *   cancel right: 2,000 tasks sleep 50-300 ms (the wheel's first two
  *   levels), a third are cancelled in a random order, the rest wake no
@@ -291,6 +293,56 @@ static void *reused_stack_clean_record(void *arg)
     return NULL;
 }
 
+/* ---- no memory at a start ---- */
+
+enum { MORE = 1100 };
+
+/* With the arena full, tasks start one by one, each with the next
+ * allocation made to fail: most starts allocate nothing (a stack from the
+ * chunk being carved), but a new chunk of stacks, or a longer pool, does -
+ * and then the start fails, the task ends with -ENOMEM, nothing leaks and
+ * the loop goes on. */
+static void *start_without_memory(void *arg)
+{
+    (void)arg;
+    static filler fl;
+    fill(&fl);
+    weft_event go = WEFT_EVENT_INIT;
+    static weft_task *t[MORE];
+    static bool refused[MORE];
+    int n = 0, refusals = 0;
+    for (int i = 0; i < MORE; i++) {
+        int rc = weft_spawn(wait_for_go, &go, &t[n]);
+        if (rc != 0) {
+            CHECK_EQ(rc, -ENOMEM);
+            continue;
+        }
+        check_alloc_fail_next();
+        CHECK_EQ(weft_yield(), 0); /* it starts, or fails to */
+        refused[n] = check_alloc_fail_hit();
+        if (refused[n]) {
+            refusals++;
+            CHECK_EQ(weft_task_done(t[n]), 1);
+        }
+        n++;
+    }
+    CHECK(refusals >= 1); /* a chunk boundary lies within MORE starts */
+    CHECK_EQ(weft_event_set(&go), 0);
+    static int errs[MORE];
+    CHECK_EQ(weft_gather(t, (size_t)n, NULL, errs, WEFT_GATHER_RETURN_ERRORS),
+             0);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(errs[i], refused[i] ? -ENOMEM : 0);
+    /* With memory again, a start gets its stack and its record there. */
+    weft_task *ok;
+    void *res;
+    REQUIRE(weft_spawn(where_am_i, I2P(1), &ok) == 0);
+    CHECK_EQ(weft_await(ok, &res), 0);
+    CHECK_EQ(P2I(res), 1);
+    unfill(&fl);
+    return NULL;
+}
+
 /* ---- timers of records in stacks (and of the arena's: the first
  * thousand start with room in it) ---- */
 
@@ -378,6 +430,7 @@ static const struct check_case_def cases[] = {
                NULL),
     CHECK_TASK("reused_stack_clean_record", reused_stack_clean_record, NULL),
     CHECK_TASK("arena_record_task_leaves_the_top", named_then_default, NULL),
+    CHECK_TASK("start_without_memory", start_without_memory, NULL),
     CHECK_TASK("wheel_timers_in_stacks", wheel_timers_in_stacks, NULL),
 };
 
