@@ -287,6 +287,11 @@ struct weft__record {
  * (weft__exec_reuse_task). */
 #define WEFT__REC_IN_STACK (!WEFT_TSAN)
 #define WEFT__ARENA_RECORDS 1024u
+/* The arena's share, WEFT__ARENA_RECORDS.  The test suite may lower it
+ * before any loop runs (0: every default task's record in its stack, so
+ * that all the tests run with records there: WEFT_TEST_RECORDS_IN_STACKS,
+ * tests/check.c). */
+extern uint32_t weft__arena_records;
 /* The bytes a record takes at its stack's top. */
 #define WEFT__REC_ROOM ((sizeof(weft__record) + 63) & ~(size_t)63)
 

@@ -64,6 +64,8 @@ int weft__ring_grow(weft__loop *L, uint32_t alive)
 
 /* ---- task records ---- */
 
+uint32_t weft__arena_records = WEFT__ARENA_RECORDS;
+
 static void reset_released(weft__record *f);
 
 weft__record *weft__record_alloc(weft__loop *L)
@@ -180,7 +182,7 @@ static weft__record *prepare_start(weft__loop *L, uint32_t idx)
     if (!f) {
         bool compact = (s->x & WEFT__X_COMPACT) != 0;
         f = WEFT__REC_IN_STACK && __builtin_expect(!compact, 1) &&
-                    !L->rec_free && L->rec_top >= WEFT__ARENA_RECORDS
+                    !L->rec_free && L->rec_top >= weft__arena_records
                 ? stack_with_record(L)
                 : weft__record_alloc(L);
         if (!f) {
