@@ -600,6 +600,15 @@ void check_run_clean(weft_fn fn, void *arg)
                     "%ld weft allocations live after weft_run", live);
 }
 
+uint64_t check_xorshift(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
 void check_alloc_fail_next(void)
 {
     __atomic_store_n(&weft__alloc_fail_countdown, 1, __ATOMIC_RELAXED);

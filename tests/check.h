@@ -65,6 +65,11 @@ void check_allow_maps(int extra);
 /* Exits 77 with a reason. */
 _Noreturn void check_skip(const char *why);
 
+/* xorshift64: the next value of *state (which must start non-zero), for
+ * tests that want the same "random" sequence on every run, each from a
+ * state of its own. */
+uint64_t check_xorshift(uint64_t *state);
+
 /* WEFT_TEST_SCALE (default 1.0): multiplies heavy counts; at least 1. */
 long check_scaled(long n);
 

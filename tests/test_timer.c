@@ -25,10 +25,7 @@
 static uint64_t rng_state = 88172645463325252u;
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return check_xorshift(&rng_state);
 }
 
 static weft__record **take(weft__loop *L, long n)
