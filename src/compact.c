@@ -7,15 +7,13 @@
  * stack pointer to the top) only when another compact task is about to run
  * there, and copied back in when it runs next.
  *
- * The switch path knows nothing of this.  A context is one saved stack
- * pointer, and a compact task that is away holds the saved stack pointer of
- * the loop's trampoline: a context on a small stack of its own that loops
- * forever.  Whoever switches to such a task (having set L->cur to it, as
- * every switch does) resumes the trampoline, which copies the owner out and
- * the task in, makes the task the owner and switches to it, saving itself
- * at the same call site - so its saved stack pointer is the same every
- * time, and every task that is away can hold it.  The trampoline is primed
- * when it is made: switched to once, it saves itself there and comes back.
+ * A compact task that is away holds a deferred context (coro/ctx.h): the
+ * loop's maker, whose make runs inside the switch to the task, on a small
+ * stack of its own, copies the owner out and the task in, makes the task
+ * the owner and returns its stack pointer.  So a switch to a compact task
+ * that is away is one switch (the registers saved once and restored once)
+ * from the scheduler's one call site, and the switch path knows nothing of
+ * tasks or copies.
  *
  * Buffers grow when a task suspends (weft__compact_reserve, from the
  * suspending calls, which can then fail with -ENOMEM): the copy-out itself
@@ -29,6 +27,7 @@
 #include "coro/switch.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +41,8 @@
 #include <valgrind/memcheck.h>
 #endif
 
-/* The trampoline's own stack: it only copies. */
-#define TRAMP_STACK ((size_t)64 * 1024)
+/* The stack copies run on (the maker's). */
+#define COPY_STACK ((size_t)64 * 1024)
 /* Bytes a suspension goes below weft__compact_reserve (the calls down to
  * the context switch and the registers it saves), assumed until a loop has
  * seen one: then each loop reserves the deepest it has seen. */
@@ -74,14 +73,14 @@ typedef struct weft__csave {
 } weft__csave;
 
 typedef struct weft__compact {
+    weft__ctx_maker maker; /* first: a weft__compact is its maker */
+    void *away_sp;     /* what every task that is away holds:
+                        * WEFT__CTX_DEFER(&maker) */
     weft__stack shared;
     char *top;         /* the shared stack's top, 16-aligned */
     char *save_top;    /* where a started frame's bytes end (below the
                         * padding weft__ctx_make leaves at the top) */
-    weft__stack tramp_stack;
-    weft__exec tramp;  /* written by the trampoline's saves */
-    void *tramp_sp;    /* ... always this: what an away task holds */
-    weft__exec *boot;  /* who primed the trampoline */
+    weft__stack copy_stack;
     weft__record *owner; /* whose frame is in place, or NULL */
     /* The owner's last weft__compact_reserve: bytes from the top to that
      * call's frame (0: none since it came in).  Its copy-out, len bytes,
@@ -97,8 +96,7 @@ typedef struct weft__compact {
     weft__csave *slab_free[SLAB_MAX / 16 + 1];
 } weft__compact;
 
-/* Frames copied in, for the tests (any loop's; only the trampoline
- * counts, never the switch path). */
+/* Frames copied in, for the tests (any loop's). */
 _Atomic unsigned long weft__compact_copies;
 /* Bytes of room in all buffers, for the tests (changed only when a buffer
  * is made or freed). */
@@ -223,7 +221,7 @@ _Noreturn static void out_of_memory(weft__record *f, size_t need)
 }
 
 /* The owner's frame goes to its buffer; its context becomes the
- * trampoline's. */
+ * deferred one. */
 static void evict(weft__compact *c, weft__record *o)
 {
     char *sp = o->exec.ctx.sp;
@@ -241,13 +239,18 @@ static void evict(weft__compact *c, weft__record *o)
     }
     copy_frame(o->csave->bytes, sp, len);
     o->csave->len = (uint32_t)len;
-    o->exec.ctx.sp = c->tramp_sp;
-    weft__exec_set_stack(&o->exec, c->tramp_stack.lo, c->tramp_stack.size);
+    o->exec.ctx.sp = c->away_sp;
 }
 
-/* f's frame comes in place: copied back, or made if it never ran. */
-static void bring_in(weft__loop *L, weft__compact *c, weft__record *f)
+/* The maker's make (coro/ctx.h), inside the switch to `to`, a compact
+ * task that is away, on the copy stack: its frame comes in place, copied
+ * back or made if it never ran, after the owner's goes out. */
+static void *bring_in(weft__ctx_maker *m, weft__ctx *to)
 {
+    weft__compact *c = (weft__compact *)(void *)m;
+    weft__record *f = (weft__record *)(void *)((char *)to -
+                                               offsetof(weft__record,
+                                                        exec.ctx));
     if (c->owner)
         evict(c, c->owner);
 #if WEFT_ASAN
@@ -268,29 +271,9 @@ static void bring_in(weft__loop *L, weft__compact *c, weft__record *f)
     VALGRIND_MAKE_MEM_DEFINED(f->exec.ctx.sp,
                               (size_t)(c->save_top - (char *)f->exec.ctx.sp));
 #endif
-    weft__exec_set_stack(&f->exec, c->shared.lo, shared_room(c));
     c->owner = f;
     c->reserved_at = 0;
-    (void)L;
-}
-
-/* ---- the trampoline ---- */
-
-static void tramp_main(void *arg)
-{
-    weft__loop *L = arg;
-    weft__compact *c = L->compact;
-    weft__switch_arrived(&c->tramp);
-    weft__exec *to = c->boot;
-    for (;;) {
-        /* The one place the trampoline saves itself. */
-        weft__switch(&c->tramp, to, false);
-        if (c->tramp.ctx.sp != c->tramp_sp)
-            abort(); /* cannot be: the same call site saves the same sp */
-        weft__record *f = L->cur;
-        bring_in(L, c, f);
-        to = &f->exec;
-    }
+    return f->exec.ctx.sp;
 }
 
 static int compact_new(weft__loop *L, void (*entry)(void *))
@@ -302,7 +285,7 @@ static int compact_new(weft__loop *L, void (*entry)(void *))
         weft__free(c);
         return -ENOMEM;
     }
-    if (weft__stack_get(L->stacks, TRAMP_STACK, &c->tramp_stack)) {
+    if (weft__stack_get(L->stacks, COPY_STACK, &c->copy_stack)) {
         weft__stack_put(L->stacks, &c->shared);
         weft__free(c);
         return -ENOMEM;
@@ -313,15 +296,12 @@ static int compact_new(weft__loop *L, void (*entry)(void *))
                       ~(uintptr_t)15);
     c->save_top = c->top - WEFT__CTX_TOP_UNUSED;
     c->entry = entry;
-    weft__exec_init_task(&c->tramp);
-    weft__exec_set_stack(&c->tramp, c->tramp_stack.lo, c->tramp_stack.size);
-    weft__ctx_make(&c->tramp.ctx, c->tramp_stack.lo, c->tramp_stack.size,
-                   tramp_main, L);
+    c->maker.stack_top =
+        (void *)(((uintptr_t)c->copy_stack.lo + c->copy_stack.size) &
+                 ~(uintptr_t)15);
+    c->maker.make = bring_in;
+    c->away_sp = WEFT__CTX_DEFER(&c->maker);
     L->compact = c;
-    /* Prime it from here (a task's stack or the host's). */
-    c->boot = L->cur ? &L->cur->exec : &L->host;
-    weft__switch(c->boot, &c->tramp, false);
-    c->tramp_sp = c->tramp.ctx.sp;
     return 0;
 }
 
@@ -337,15 +317,15 @@ int weft__compact_prepare(weft__loop *L, weft__record *f,
     f->stack = c->shared;
     if (f->csave)
         f->csave->len = 0;
-    f->exec.ctx.sp = c->tramp_sp;
-    weft__exec_set_stack(&f->exec, c->tramp_stack.lo, c->tramp_stack.size);
+    f->exec.ctx.sp = c->away_sp;
+    weft__exec_set_stack(&f->exec, c->shared.lo, shared_room(c));
     return 0;
 }
 
 bool weft__compact_can_pass(const weft__loop *L, const weft__record *next)
 {
 #if WEFT_ASAN || WEFT_TSAN
-    /* The sanitizers must see every switch: the trampoline's way. */
+    /* The sanitizers must see every switch: the maker's way. */
     (void)L, (void)next;
     return false;
 #else
@@ -364,6 +344,19 @@ void weft__compact_pass(weft__loop *L, weft__record *next)
     weft__ctx_enter(c->shared.lo, shared_room(c), c->entry, next);
 }
 
+/* weft__compact_reserve's buffer that must grow: out of its line, so that
+ * the usual case (room enough) saves no registers. */
+__attribute__((noinline)) static int reserve_more(weft__compact *c,
+                                                  weft__record *f,
+                                                  size_t need)
+{
+    weft__csave *s = csave_grow(c, f->csave, need);
+    if (!s)
+        return -ENOMEM;
+    f->csave = s;
+    return 0;
+}
+
 int weft__compact_reserve(weft__loop *L, weft__record *f)
 {
     weft__compact *c = L->compact;
@@ -371,13 +364,9 @@ int weft__compact_reserve(weft__loop *L, weft__record *f)
     size_t above = (size_t)(c->save_top - here);
     c->reserved_at = (uint32_t)above;
     size_t need = above + (c->depth ? c->depth : SUSPEND_DEPTH);
-    if (f->csave && f->csave->cap >= need)
+    if (__builtin_expect(f->csave && f->csave->cap >= need, 1))
         return 0;
-    weft__csave *s = csave_grow(c, f->csave, need);
-    if (!s)
-        return -ENOMEM;
-    f->csave = s;
-    return 0;
+    return reserve_more(c, f, need);
 }
 
 void weft__compact_finish(weft__loop *L, weft__record *f)
@@ -417,13 +406,12 @@ void weft__compact_free(weft__loop *L)
     weft__compact *c = L->compact;
     if (!c)
         return;
-    weft__exec_destroy_task(&c->tramp);
     while (c->blocks) {
         slab_block *b = c->blocks;
         c->blocks = b->next;
         weft__free(b);
     }
-    weft__stack_put(L->stacks, &c->tramp_stack);
+    weft__stack_put(L->stacks, &c->copy_stack);
     weft__stack_put(L->stacks, &c->shared);
     weft__free(c);
     L->compact = NULL;
@@ -431,8 +419,8 @@ void weft__compact_free(weft__loop *L)
 
 #else /* WEFT_CTX_UCONTEXT */
 
-/* A ucontext_t holds pointers into itself: a context cannot stand for
- * another, so there is no trampoline, and weft_spawn_ex refuses compact
+/* A ucontext_t holds pointers into itself: it cannot be copied away and
+ * back, nor deferred, and weft_spawn_ex refuses compact
  * tasks (-ENOTSUP) before any of these could be reached. */
 _Atomic unsigned long weft__compact_copies;
 _Atomic size_t weft__compact_room;

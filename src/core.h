@@ -513,15 +513,15 @@ extern __thread weft__loop *weft__tls_loop
 /* ---- compact.c: tasks sharing one stack (docs/compact-tasks.md) ---- */
 
 /* A compact task is about to start: its stack becomes the loop's shared
- * stack (made on first use) and its context the trampoline's, which puts
- * its frame in place (entry(f) on a fresh frame) when it is switched to.
- * Returns 0 or -ENOMEM. */
+ * stack (made on first use) and its context the loop's deferred one, which
+ * puts its frame in place (entry(f) on a fresh frame) when it is switched
+ * to.  Returns 0 or -ENOMEM. */
 int weft__compact_prepare(weft__loop *L, weft__record *f,
                           void (*entry)(void *));
 /* A compact task finished on the shared stack (its frames there are dead,
  * the stack has no owner) and `next` is to run: can next start right
- * there, without the trampoline?  (A compact task that has not started,
- * in a build without sanitizers.) */
+ * there, without a switch?  (A compact task that has not started, in a
+ * build without sanitizers.) */
 bool weft__compact_can_pass(const weft__loop *L, const weft__record *next);
 /* Then starts it there, on the shared stack's top, abandoning the
  * caller's frames; L->cur must already be next.  Does not return. */

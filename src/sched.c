@@ -361,8 +361,8 @@ REC_EXIT_ATTRS void rec_exit(weft__record *f, void *result)
         weft__stack_put_later(L->stacks, &f->stack, &L->dead_stack);
     weft__record_release(L, f);
     weft__running_set(L, next);
-    /* A compact task starting after one that finished: right here, with
-     * one switch fewer (its first would be to the trampoline). */
+    /* A compact task starting after one that finished: right here,
+     * without a switch (nothing to save: this task is done). */
     if (__builtin_expect(compact, 0) && next &&
         weft__compact_can_pass(L, next))
         weft__compact_pass(L, next);

@@ -108,10 +108,14 @@ int weft__check_cause(weft__loop *L, weft__record *r)
 
 int weft__check_slow(weft__loop *L, weft__record *r)
 {
-    int why = weft__check_cause(L, r);
-    if (!why && WEFT__IS_COMPACT(r))
-        why = weft__compact_reserve(L, r);
-    return why;
+    /* A compact task takes this path on every suspension: the cause is
+     * looked for only where there can be one. */
+    if (r->cancelled || (r->scope_alert & WEFT__ALERT_SCOPE)) {
+        int why = weft__check_cause(L, r);
+        if (why)
+            return why;
+    }
+    return WEFT__IS_COMPACT(r) ? weft__compact_reserve(L, r) : 0;
 }
 
 uint64_t weft__scope_deadline(weft__record *r)

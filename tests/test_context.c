@@ -20,6 +20,9 @@
  *   WEFT_STACK_MIN stack, each yielding at its deepest point.
  * - Variadic functions and struct returns (in registers and through
  *   memory) work across switches.
+ * - All of it holds for compact tasks too (WEFT_SPAWN_COMPACT: registers,
+ *   live values, rounding modes, struct returns and 16 KiB frames survive
+ *   being copied off the shared stack and back at every switch).
  * - weft_switch_name() names the switch this build uses.
  */
 #define _GNU_SOURCE
@@ -162,6 +165,13 @@ __asm__(
 /* clang-format on */
 #else
 #define HAVE_PROBE 0
+#endif
+
+/* Compact tasks (WEFT_SPAWN_COMPACT), which the ucontext build refuses. */
+#if defined(WEFT_CTX_UCONTEXT)
+#define HAVE_COMPACT 0
+#else
+#define HAVE_COMPACT 1
 #endif
 
 #if HAVE_PROBE
@@ -328,8 +338,14 @@ static void *fp_main(void *arg)
      * task (still in host_m) switching among them. */
     enum { N = 30 };
     weft_task *t[N];
-    for (int i = 0; i < N; i++)
-        REQUIRE(weft_spawn(fp_task, I2P(i), &t[i]) == 0);
+    for (int i = 0; i < N; i++) {
+        /* Every fourth one compact (in every mode): its control state is
+         * copied out and in with its frame. */
+        weft_spawn_opts o = {.flags = HAVE_COMPACT && i % 4 == 1
+                                          ? WEFT_SPAWN_COMPACT
+                                          : 0};
+        REQUIRE(weft_spawn_ex(fp_task, I2P(i), &o, &t[i]) == 0);
+    }
     weft_yield();
     CHECK_EQ(mode_wrong(host_m), 0);
     for (int i = 0; i < N; i++) {
@@ -583,6 +599,18 @@ static void *main_registers(void *arg)
     c.opts.flags = WEFT_SPAWN_EAGER;
     c.arg0 = 1000;
     CHECK_EQ(run_batch(&c, false), 0);
+#if HAVE_COMPACT
+    /* Compact tasks: each switch copies one frame out and the other in,
+     * inside the switch (a deferred context, src/coro/ctx.h). */
+#if HAVE_PROBE
+    probe.opts = (weft_spawn_opts){.flags = WEFT_SPAWN_COMPACT};
+    probe.arg0 = 200;
+    CHECK_EQ(run_batch(&probe, false), 0);
+#endif
+    c.opts.flags = WEFT_SPAWN_COMPACT;
+    c.arg0 = 2000;
+    CHECK_EQ(run_batch(&c, false), 0);
+#endif
     return NULL;
 }
 
@@ -606,6 +634,15 @@ static void *main_stacks(void *arg)
     CHECK_EQ(run_batch(&small, true), 0);
     small.opts.flags = WEFT_SPAWN_EAGER;
     CHECK_EQ(run_batch(&small, true), 0);
+#if HAVE_COMPACT
+    /* 16 KiB of locals in each of four compact tasks, copied out and in
+     * at every yield. */
+    batch shared = {.fn = recurse_task,
+                    .n = 4,
+                    .arg0 = 16,
+                    .opts = {.flags = WEFT_SPAWN_COMPACT}};
+    CHECK_EQ(run_batch(&shared, false), 0);
+#endif
     return NULL;
 }
 
@@ -617,6 +654,10 @@ static void *main_abi(void *arg)
     b.opts.flags = WEFT_SPAWN_EAGER;
     b.opts.stack_size = WEFT_STACK_MIN;
     CHECK_EQ(run_batch(&b, false), 0);
+#if HAVE_COMPACT
+    b.opts = (weft_spawn_opts){.flags = WEFT_SPAWN_COMPACT};
+    CHECK_EQ(run_batch(&b, false), 0);
+#endif
     return NULL;
 }
 

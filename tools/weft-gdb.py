@@ -136,7 +136,7 @@ ALERT_COMPACT = 2  # WEFT__ALERT_COMPACT, in a record's scope_alert
 def _compact_away(rec):
     """Is rec a compact task (WEFT_SPAWN_COMPACT) whose frame is copied
     off the shared stack?  Its saved stack pointer is then the loop's
-    trampoline's, outside the shared stack (src/compact.c)."""
+    deferred context (tagged), outside the shared stack (src/compact.c)."""
     if not int(rec["scope_alert"]) & ALERT_COMPACT:
         return False
     sp = int(rec["exec"]["ctx"]["sp"])

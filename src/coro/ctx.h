@@ -13,6 +13,7 @@
 #define WEFT_CTX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef WEFT_CTX_UCONTEXT
 #include <ucontext.h>
@@ -43,8 +44,27 @@ void weft__ctx_make(weft__ctx *c, void *lo, size_t size,
 #endif
 
 /* Saves the current context in `from` and resumes `to`.  Returns when
- * something switches back to `from`. */
+ * something switches back to `from`.  `to` may be a deferred context
+ * (below): it is made first, on another stack. */
 void weft__ctx_switch(weft__ctx *from, weft__ctx *to);
+
+#ifndef WEFT_CTX_UCONTEXT
+/* A context made only when something switches to it.  A context whose sp
+ * is WEFT__CTX_DEFER(m) holds no registers: weft__ctx_switch to it saves
+ * the current context as usual, then calls m->make(m, to) on the stack
+ * whose 16-byte aligned top is m->stack_top (make may overwrite the stack
+ * being left: it is not on it) and resumes the stack pointer make returns,
+ * a context saved by weft__ctx_switch or made by weft__ctx_make.  One
+ * switch, one call site: to the return-stack predictor a deferred context
+ * resumes like any other (src/compact.c lays compact tasks' frames out this
+ * way).  m must be at least 2-byte aligned; make must not switch. */
+typedef struct weft__ctx_maker {
+    void *stack_top; /* first: the .S files read it at offset 0 */
+    void *(*make)(struct weft__ctx_maker *m, weft__ctx *to); /* offset 8 */
+} weft__ctx_maker;
+#define WEFT__CTX_DEFER(m) ((void *)((char *)(m) + 1))
+#define WEFT__CTX_DEFERRED(sp) (((uintptr_t)(sp) & 1u) != 0)
+#endif
 
 #ifndef WEFT_CTX_UCONTEXT
 /* Saves the current context in `back` and enters fn(arg) on the stack at

@@ -43,7 +43,8 @@ weft__ctx_switch:
     .cfi_startproc
     SAVE_CONTEXT                    /* from->sp = sp */
     ldr     x9, [x1]
-    mov     sp, x9                  /* now on the other stack */
+    tbnz    x9, #0, 2f              /* a deferred context: make it first */
+1:  mov     sp, x9                  /* now on the other stack */
     ldp     x19, x20, [sp, #0]
     ldp     x21, x22, [sp, #16]
     ldp     x23, x24, [sp, #32]
@@ -58,6 +59,16 @@ weft__ctx_switch:
     msr     fpcr, x9
     add     sp, sp, #176
     ret                             /* branch to x30 */
+    /* to->sp - 1 is a weft__ctx_maker (ctx.h): make(m, to) on its stack,
+     * x1 still `to`; it returns the stack pointer to resume. */
+2:  sub     x0, x9, #1
+    ldr     x9, [x0]
+    mov     sp, x9
+    .cfi_undefined x30              /* on the maker's stack: outermost */
+    ldr     x9, [x0, #8]
+    blr     x9
+    mov     x9, x0
+    b       1b
     .cfi_endproc
     .size   weft__ctx_switch, .-weft__ctx_switch
 

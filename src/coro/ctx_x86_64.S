@@ -46,7 +46,10 @@
 weft__ctx_switch:
     .cfi_startproc
     SAVE_CONTEXT                /* from->sp = rsp */
-    movq    (%rsi), %rsp        /* rsp = to->sp: now on the other stack */
+    movq    (%rsi), %rax
+    testb   $1, %al
+    jnz     2f                  /* a deferred context: make it first */
+1:  movq    %rax, %rsp          /* rsp = to->sp: now on the other stack */
     ldmxcsr (%rsp)
     fldcw   4(%rsp)
     addq    $8, %rsp
@@ -57,6 +60,13 @@ weft__ctx_switch:
     popq    %rbx
     popq    %rbp
     ret                         /* into the resumed context */
+    /* to->sp - 1 is a weft__ctx_maker (ctx.h): make(m, to) on its stack,
+     * rsi still `to`; it returns the stack pointer to resume. */
+2:  leaq    -1(%rax), %rdi
+    movq    (%rdi), %rsp
+    .cfi_undefined rip          /* on the maker's stack: outermost */
+    call    *8(%rdi)
+    jmp     1b
     .cfi_endproc
     .size   weft__ctx_switch, .-weft__ctx_switch
 
