@@ -8,6 +8,9 @@
  *         other in), with frames of 256 B, 1 KiB and 4 KiB: the cost per
  *         extra KiB is the slope.  Target: compact with 256 B at most 2x
  *         default.
+ *         Beside them, the floor of any copy-stack: default tasks that
+ *         copy their frame out and back in at every yield (256 B, and the
+ *         464 B a compact switch copies each way on x86-64).
  * spawn + gather: 1M tasks returning their argument, spawned at once and
  *         gathered; ns per task, default and compact.  Target: compact no
  *         slower than default.
@@ -23,6 +26,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,17 +39,35 @@ typedef struct sw_arg {
     long n;
     size_t frame;
     unsigned flags;
+    bool copy; /* copy the frame out and back in at every yield */
 } sw_arg;
 
 static volatile unsigned long sink;
+
+/* Where the copy floor's frames go: two buffers per task, written and
+ * read in turns, so that what is copied in was copied out a yield before
+ * (as a compact task's bytes were, a switch before), not just now.  Each
+ * at 2 KiB from the frame's offset in its page: the copies' loads and
+ * stores never alias by their low 12 bits, which would make the floor
+ * depend on where the stack happens to lie. */
+static unsigned char away[2][2][8192] __attribute__((aligned(4096)));
+static int away_next; /* which task's pair the next yielder takes */
 
 static void *yielder(void *arg)
 {
     const sw_arg *a = arg;
     unsigned char *buf = __builtin_alloca(a->frame);
     memset(buf, 1, a->frame);
+    size_t at = ((uintptr_t)buf + 2048) & 4095;
+    unsigned char(*mine)[8192] = away[away_next++ & 1];
     for (long i = 0; i < a->n; i++) {
         buf[i % a->frame]++;
+        if (a->copy) {
+            memcpy(mine[i & 1] + at, buf, a->frame);
+            __asm__ volatile("" : : : "memory");
+            memcpy(buf, mine[~i & 1] + at, a->frame);
+            __asm__ volatile("" : : : "memory");
+        }
         if (weft_yield())
             return weft_fail(-EPROTO, "yield");
     }
@@ -208,6 +230,22 @@ int main(int argc, char **argv)
     bench_row("switch, compact tasks: per extra KiB of frame",
               (at[2] - at[1]) / 3.0, 1, "ns", "-", -1,
               "the slope from 1 KiB to 4 KiB");
+    /* The least any copy-stack pays: a default switch plus the live frame
+     * copied out and back in - 256 B, and 464 B: what the compact switch
+     * above copies each way on x86-64 (the task's 256 B and 48 of its own
+     * frame, weft's entry frame, weft_yield, the scheduler and the saved
+     * registers: 160). */
+    static const size_t floors[] = {256, 464};
+    for (int k = 0; k < 2; k++) {
+        sw_arg fl = {.n = n, .frame = floors[k], .copy = true};
+        if (bench_runs(REPS, 1, run_switch, &fl, st))
+            return 1;
+        char name[96];
+        snprintf(name, sizeof name,
+                 "switch, default tasks + %zu B copied out and in", fl.frame);
+        bench_row(name, st[0].med, 1, "ns", "-", -1,
+                  "%.2fx default: a copy-stack's floor", st[0].med / dflt);
+    }
     for (int c = 0; c < 2; c++) {
         sl_arg a = {.n = n, .flags = c ? WEFT_SPAWN_COMPACT : 0};
         if (bench_runs(REPS, 1, run_spawn_gather, &a, st))
