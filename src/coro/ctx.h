@@ -13,7 +13,6 @@
 #define WEFT_CTX_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #ifdef WEFT_CTX_UCONTEXT
 #include <ucontext.h>
@@ -63,7 +62,6 @@ typedef struct weft__ctx_maker {
     void *(*make)(struct weft__ctx_maker *m, weft__ctx *to); /* offset 8 */
 } weft__ctx_maker;
 #define WEFT__CTX_DEFER(m) ((void *)((char *)(m) + 1))
-#define WEFT__CTX_DEFERRED(sp) (((uintptr_t)(sp) & 1u) != 0)
 #endif
 
 #ifndef WEFT_CTX_UCONTEXT
