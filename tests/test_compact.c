@@ -5,7 +5,8 @@
  * Proves that:
  * - a compact task's locals survive every suspension byte for byte, with
  *   many compact tasks taking turns on the stack (yield, sleep, a lock,
- *   an event), also frames several calls deep;
+ *   an event), also frames several calls deep, and with a timer signal
+ *   interrupting the switches every 100 µs;
  * - compact and default tasks await each other, gather and map over them,
  *   consume generators, call the thread pool (arguments on the heap, as
  *   the rule says), spawn eagerly (compact from compact), and get results
@@ -48,6 +49,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef WEFT_CTX_UCONTEXT
@@ -233,6 +235,66 @@ static void *turns(void *arg)
     if (!intact(local, sizeof local, a->seed))
         bad++;
     return I2P(bad);
+}
+
+/* ---- a signal handler that interrupts the switches ---- */
+
+static volatile sig_atomic_t ticks_seen;
+
+/* The name glibc gives the field only from 2.41 on. */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+/* Runs on whatever stack the thread is on when the timer fires - a
+ * task's, the shared one below a saved frame, or the copy stack in the
+ * middle of a switch - and writes a frame of its own there. */
+static void on_tick(int sig)
+{
+    (void)sig;
+    volatile unsigned char scratch[512];
+    for (size_t i = 0; i < sizeof scratch; i++)
+        scratch[i] = (unsigned char)i;
+    ticks_seen = ticks_seen + 1;
+}
+
+/* locals_survive by yield, with a timer signal every 100 µs. */
+static void *locals_survive_signals(void *arg)
+{
+    (void)arg;
+    int signo = SIGRTMIN + 1;
+    struct sigaction sa = {.sa_handler = on_tick, .sa_flags = SA_RESTART},
+                     old;
+    sigemptyset(&sa.sa_mask);
+    REQUIRE(sigaction(signo, &sa, &old) == 0);
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID,
+                          .sigev_signo = signo};
+    ev.sigev_notify_thread_id = gettid(); /* this loop's thread */
+    timer_t tm;
+    REQUIRE(timer_create(CLOCK_MONOTONIC, &ev, &tm) == 0);
+    struct itimerspec every = {.it_interval = {.tv_nsec = 100000},
+                               .it_value = {.tv_nsec = 100000}};
+    REQUIRE(timer_settime(tm, 0, &every, NULL) == 0);
+    ticks_seen = 0;
+    unsigned long copies = weft__compact_copies;
+    enum { N = 20 };
+    static turn_arg args[N];
+    weft_task *t[N];
+    int rounds = (int)check_scaled(2000);
+    for (int i = 0; i < N; i++) {
+        args[i] = (turn_arg){.seed = (unsigned)i + 7, .rounds = rounds,
+                             .suspend = by_yield};
+        t[i] = spawn_compact(turns, &args[i]);
+    }
+    void *res[N];
+    CHECK_EQ(weft_gather(t, N, res, NULL, 0), 0);
+    REQUIRE(timer_delete(tm) == 0);
+    REQUIRE(sigaction(signo, &old, NULL) == 0);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(P2I(res[i]), 0);
+    CHECK(weft__compact_copies - copies >= (unsigned long)N * rounds);
+    CHECK(ticks_seen > 0);
+    return NULL;
 }
 
 static void *locals_survive(void *arg)
@@ -1475,6 +1537,7 @@ static const struct check_case_def cases[] = {
                (void *)by_semaphore),
     CHECK_TASK("locals_survive_queue", locals_survive, (void *)by_queue),
     CHECK_TASK("locals_survive_await", locals_survive, (void *)by_await),
+    CHECK_TASK("locals_survive_signals", locals_survive_signals, NULL),
     CHECK_TASK("locals_survive_to_thread", locals_survive,
                (void *)by_to_thread),
     CHECK_TASK("mixed_with_default_tasks", mixed_with_default, NULL),
