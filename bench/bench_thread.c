@@ -21,7 +21,10 @@
  * 1.3x of that floor.  Beside them, the same tasks calling weft_yield
  * once instead: what the tasks and their stacks cost without the pool;
  * and the same callers spawned WEFT_SPAWN_COMPACT (no stack page each):
- * target within 1.5x of weft_spawn_blocking's per-job cost.
+ * target within 1.5x of weft_spawn_blocking's per-job cost.  The memory
+ * per call (peak RSS growth) of each, and the compact callers' floor:
+ * spawn_blocking plus the bytes a compact caller keeps beyond its job, as
+ * fresh pages at the cost measured beside it.
  * On these virtual machines the first process to
  * touch memory unused since boot pays several times more per page, so
  * every one of these runs is a fresh process started after another fresh
@@ -85,7 +88,9 @@ static void *round_trips(void *arg)
 }
 
 /* n tasks or jobs started by spawn_one (each returning its argument),
- * then one weft_gather: out[0] is the wall time per item, in µs. */
+ * then one weft_gather: out[0] is the wall time per item, in µs; out[1]
+ * the peak resident set's growth per item, in bytes (every item is alive
+ * at the peak: all start before the first completion is taken in). */
 static void *spawn_gather(long n,
                           int (*spawn_one)(weft_fn, void *, weft_task **),
                           weft_fn fn, double *out)
@@ -97,6 +102,9 @@ static void *spawn_gather(long n,
         free(res);
         return weft_fail(-ENOMEM, "no memory");
     }
+    bench_touch(h, (size_t)n * sizeof *h);
+    bench_touch(res, (size_t)n * sizeof *res);
+    long rss0 = bench_rss();
     uint64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
         int rc = spawn_one(fn, (void *)(intptr_t)i, &h[i]);
@@ -105,6 +113,7 @@ static void *spawn_gather(long n,
     }
     int rc = weft_gather(h, (size_t)n, res, NULL, 0);
     out[0] = (double)(bench_now_ns() - t0) / 1000.0 / (double)n;
+    out[1] = (double)(bench_peak_rss() - rss0) / (double)n;
     long bad = 0;
     for (long i = 0; i < n; i++)
         bad += res[i] != (void *)(intptr_t)i;
@@ -253,20 +262,23 @@ int main(int argc, char **argv)
      * a fresh process after a warm-up process, the four interleaved. */
     bench_run_fn fns[5] = {run_many, run_bulk, run_pages, run_many_yield,
                            run_many_compact};
-    double v[5][REPS], ratio[REPS];
+    double v[5][REPS], mem[5][REPS], ratio[REPS];
     for (int r = 0; r < REPS; r++) {
         for (int k = 0; k < 5; k++) {
-            bench_stat one;
-            if (bench_runs(1, 1, run_warm, NULL, &one) ||
-                bench_runs(1, 1, fns[k], NULL, &one))
+            bench_stat one[2];
+            if (bench_runs(1, 1, run_warm, NULL, one) ||
+                bench_runs(1, 2, fns[k], NULL, one))
                 return 1;
-            v[k][r] = one.med;
+            v[k][r] = one[0].med;
+            mem[k][r] = one[1].med; /* NaN for the pages */
         }
         ratio[r] = v[0][r] / (v[1][r] + v[2][r]);
     }
-    double med[5];
-    for (int k = 0; k < 5; k++)
+    double med[5], mmed[5];
+    for (int k = 0; k < 5; k++) {
         med[k] = bench_median(v[k], REPS);
+        mmed[k] = bench_median(mem[k], REPS);
+    }
     double floor_us = med[1] + med[2], q = med[0] / floor_us;
     judge = n_callers == CALLERS;
     bench_row("to_thread: 100k tasks call at once", med[0], 2, "us/call", "-",
@@ -300,5 +312,21 @@ int main(int argc, char **argv)
               REPS, v[4][0], v[4][REPS - 1]);
     bench_row("to_thread: 100k compact callers / spawn_blocking", qc, 2, "x",
               "<= 1.5", judge ? qc <= 1.5 : -1, "ratio of the medians");
+    /* What memory alone makes a compact call cost: the bytes a waiting
+     * compact caller keeps beyond its job (its record and saved frame),
+     * in fresh pages at the measured cost of one. */
+    double extra = mmed[4] - mmed[1];
+    double qfloor = (med[1] + extra / 4096.0 * med[2]) / med[1];
+    bench_row("to_thread: memory per call, compact callers", mmed[4], 0,
+              "B", "-", -1,
+              "peak RSS growth / n, median of %d; spawn_blocking's jobs %.0f "
+              "B, default callers %.0f B",
+              REPS, mmed[1], mmed[0]);
+    bench_row("to_thread: compact callers' memory floor / spawn_blocking",
+              qfloor, 2, "x", "-", -1,
+              "spawn_blocking + the %.0f B a compact caller keeps beyond its "
+              "job, as fresh pages at %.2f us each: what its memory alone "
+              "costs",
+              extra, med[2]);
     return 0;
 }
