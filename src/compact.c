@@ -340,7 +340,6 @@ void weft__compact_pass(weft__loop *L, weft__record *next)
     count(&weft__compact_passes);
     c->owner = next;
     c->reserved_at = 0;
-    weft__exec_set_stack(&next->exec, c->shared.lo, shared_room(c));
     weft__ctx_enter(c->shared.lo, shared_room(c), c->entry, next);
 }
 

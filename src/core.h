@@ -1068,11 +1068,17 @@ static inline int weft__check(weft__loop *L, weft__record *r)
 
 /* weft__check_slow without a compact task's reserve: the cause alone. */
 int weft__check_cause(weft__loop *L, weft__record *r);
+/* Can a suspending call of f have a cause to fail (its task's
+ * cancellation, a scope cancelled or past its deadline)?  The test that
+ * comes before weft__check_cause. */
+static inline bool weft__cause_possible(const weft__record *f)
+{
+    return f->cancelled || (f->scope_alert & WEFT__ALERT_SCOPE);
+}
 /* Should a suspending call of f fail?  (weft__check without the cause.) */
 static inline bool weft__cancelled(weft__loop *L, weft__record *f)
 {
-    return (f->cancelled || (f->scope_alert & WEFT__ALERT_SCOPE)) &&
-           weft__check_cause(L, f) != 0;
+    return weft__cause_possible(f) && weft__check_cause(L, f) != 0;
 }
 
 /* What every suspending call does first: return weft__check's code if

@@ -110,7 +110,7 @@ int weft__check_slow(weft__loop *L, weft__record *r)
 {
     /* A compact task takes this path on every suspension: the cause is
      * looked for only where there can be one. */
-    if (r->cancelled || (r->scope_alert & WEFT__ALERT_SCOPE)) {
+    if (weft__cause_possible(r)) {
         int why = weft__check_cause(L, r);
         if (why)
             return why;
